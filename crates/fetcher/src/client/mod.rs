@@ -1,0 +1,664 @@
+//! The JumpCloud HTTP client: auth (API key or OAuth service account), regions, `x-org-id`,
+//! timeouts, rate cap, backoff. Directory Insights paging lives in [`crate::events`]; the
+//! generic [`JumpCloudClient::get_json`] / [`JumpCloudClient::post_json`] serve inventory and
+//! response actions.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod retry;
+#[cfg(test)]
+mod tests;
+
+use crate::secret::Secret;
+use crate::stats::FetchStats;
+use auth::{AccessToken, DEFAULT_TOKEN_LIFETIME};
+use backon::Retryable;
+use bytes::Bytes;
+pub use config::{AuthConfig, ClientConfig, Region, RetryConfig};
+pub use error::FetchError;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+use retry::AttemptError;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// `User-Agent` sent on every request.
+pub const USER_AGENT: &str = concat!("jumpcloud-ocsf/", env!("CARGO_PKG_VERSION"));
+
+/// Path of the Directory Insights events endpoint.
+pub const EVENTS_PATH: &str = "/insights/directory/v1/events";
+/// Path of the Directory Insights count endpoint.
+pub const EVENTS_COUNT_PATH: &str = "/insights/directory/v1/events/count";
+
+/// A decoded JSON response.
+#[derive(Debug)]
+pub struct JsonResponse {
+    /// HTTP status (2xx).
+    pub status: u16,
+    /// Response headers (e.g. `x-total-count`).
+    pub headers: HeaderMap,
+    /// Body; `Null` for an empty body (e.g. 204).
+    pub body: serde_json::Value,
+}
+
+/// One page of Directory Insights events, each element's JSON kept verbatim.
+#[derive(Debug)]
+pub struct EventsPage {
+    /// The events as received.
+    pub events: Vec<Box<RawValue>>,
+    /// `X-Search_after` (JSON array) to request the next page.
+    pub search_after: Option<Box<RawValue>>,
+    /// `X-Limit`: the page size the server applied.
+    pub limit: Option<usize>,
+}
+
+/// The Directory Insights query body (`EventQuery`).
+#[derive(Debug, serde::Serialize)]
+pub struct EventQuery {
+    /// Services, e.g. `["all"]`.
+    pub service: Vec<String>,
+    /// Inclusive start, RFC 3339.
+    pub start_time: String,
+    /// Exclusive end, RFC 3339.
+    pub end_time: String,
+    /// Page size (max 10000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    /// `ASC`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sort: Option<&'static str>,
+    /// The previous page's `X-Search_after`, passed through unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search_after: Option<Box<RawValue>>,
+}
+
+struct Response {
+    status: u16,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+struct ClientInner {
+    http: reqwest::Client,
+    config: ClientConfig,
+    api_base: String,
+    console_base: String,
+    token_url: String,
+    limiter: DefaultDirectRateLimiter,
+    token: tokio::sync::Mutex<Option<AccessToken>>,
+    stats: Arc<FetchStats>,
+}
+
+/// The JumpCloud client. Cheap to clone; clones share the rate cap, token and stats.
+#[derive(Clone)]
+pub struct JumpCloudClient {
+    inner: Arc<ClientInner>,
+}
+
+impl std::fmt::Debug for JumpCloudClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JumpCloudClient")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn error_message(body: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct ErrorBody {
+        message: String,
+    }
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(parsed) => parsed.message,
+        Err(_) => String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
+    }
+}
+
+fn describe_transport_error(error: &reqwest::Error) -> String {
+    use std::error::Error;
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl JumpCloudClient {
+    /// Builds the client; fails on missing credentials or an invalid rate cap.
+    pub fn new(config: ClientConfig) -> Result<Self, FetchError> {
+        match &config.auth {
+            AuthConfig::ApiKey { api_key } if api_key.is_empty() => {
+                return Err(FetchError::Config(
+                    "no API key: set jumpcloud.auth.api_key or JUMPCLOUD_API_KEY".into(),
+                ));
+            }
+            AuthConfig::Oauth {
+                client_id,
+                client_secret,
+                ..
+            } if client_id.is_empty() || client_secret.is_empty() => {
+                return Err(FetchError::Config(
+                    "OAuth needs client_id and client_secret (JUMPCLOUD_CLIENT_ID / JUMPCLOUD_CLIENT_SECRET)".into(),
+                ));
+            }
+            _ => {}
+        }
+        let rate = NonZeroU32::new(config.max_requests_per_sec).ok_or_else(|| {
+            FetchError::Config("jumpcloud.max_requests_per_sec must be at least 1".into())
+        })?;
+        let http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .user_agent(USER_AGENT)
+            .timeout(config.request_timeout)
+            .connect_timeout(config.connect_timeout)
+            .build()
+            .map_err(|e| FetchError::Config(format!("HTTP client: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(ClientInner {
+                http,
+                api_base: config.api_base(),
+                console_base: config.console_base(),
+                token_url: config.token_url(),
+                limiter: RateLimiter::direct(Quota::per_second(rate)),
+                token: tokio::sync::Mutex::new(None),
+                stats: Arc::new(FetchStats::default()),
+                config,
+            }),
+        })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// Request counters shared by every clone.
+    pub fn stats(&self) -> Arc<FetchStats> {
+        Arc::clone(&self.inner.stats)
+    }
+
+    /// `GET` a JSON document (console API: `path` like `/api/systemusers`, `/api/v2/usergroups`).
+    pub async fn get_json(
+        &self,
+        org: Option<&str>,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<JsonResponse, FetchError> {
+        self.json_request(Method::GET, org, path, query, None).await
+    }
+
+    /// `POST` a JSON body (or none) and decode the JSON answer (`Null` when empty).
+    pub async fn post_json(
+        &self,
+        org: Option<&str>,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<JsonResponse, FetchError> {
+        let body = body.map(|b| Bytes::from(b.to_string()));
+        self.json_request(Method::POST, org, path, &[], body).await
+    }
+
+    /// Generic request with a JSON answer; any method.
+    pub async fn json_request(
+        &self,
+        method: Method,
+        org: Option<&str>,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Bytes>,
+    ) -> Result<JsonResponse, FetchError> {
+        self.request(method, org, path, query, body, |response| {
+            let body = if response.body.iter().all(u8::is_ascii_whitespace) {
+                serde_json::Value::Null
+            } else {
+                serde_json::from_slice(&response.body)
+                    .map_err(|e| format!("invalid or truncated JSON body: {e}"))?
+            };
+            Ok(JsonResponse {
+                status: response.status,
+                headers: response.headers.clone(),
+                body,
+            })
+        })
+        .await
+    }
+
+    /// Every element of a v1 list (`{totalCount, results}`), paged with `limit`/`skip`/`sort=_id`.
+    pub async fn list_v1(
+        &self,
+        org: Option<&str>,
+        path: &str,
+        page_size: usize,
+    ) -> Result<Vec<serde_json::Value>, FetchError> {
+        self.list_paged(org, path, page_size, |response| {
+            let results = response
+                .body
+                .get("results")
+                .and_then(|r| r.as_array())
+                .cloned()
+                .ok_or("v1 list without a results array")?;
+            let total = response.body.get("totalCount").and_then(|t| t.as_u64());
+            Ok((results, total))
+        })
+        .await
+    }
+
+    /// Every element of a v2 list (bare array + `x-total-count`), paged with `limit`/`skip`/`sort=_id`.
+    pub async fn list_v2(
+        &self,
+        org: Option<&str>,
+        path: &str,
+        page_size: usize,
+    ) -> Result<Vec<serde_json::Value>, FetchError> {
+        self.list_paged(org, path, page_size, |response| {
+            let results = response
+                .body
+                .as_array()
+                .cloned()
+                .ok_or("v2 list that is not an array")?;
+            let total = response
+                .headers
+                .get("x-total-count")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok());
+            Ok((results, total))
+        })
+        .await
+    }
+
+    async fn list_paged(
+        &self,
+        org: Option<&str>,
+        path: &str,
+        page_size: usize,
+        split: impl Fn(&JsonResponse) -> Result<(Vec<serde_json::Value>, Option<u64>), &'static str>,
+    ) -> Result<Vec<serde_json::Value>, FetchError> {
+        let page_size = page_size.max(1);
+        let mut all = Vec::new();
+        loop {
+            let query = [
+                ("limit", page_size.to_string()),
+                ("skip", all.len().to_string()),
+                ("sort", "_id".to_string()),
+            ];
+            let response = self.get_json(org, path, &query).await?;
+            let (results, total) = split(&response).map_err(|reason| FetchError::Protocol {
+                path: path.to_string(),
+                reason: reason.to_string(),
+            })?;
+            let received = results.len();
+            all.extend(results);
+            let done = match total {
+                Some(total) => all.len() as u64 >= total,
+                None => received < page_size,
+            };
+            if done || received == 0 {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// One page of Directory Insights events for `org` (empty = the credential's own org).
+    pub async fn events_page(
+        &self,
+        org: &str,
+        query: &EventQuery,
+    ) -> Result<EventsPage, FetchError> {
+        let body = Bytes::from(serde_json::to_vec(query).map_err(|e| FetchError::Protocol {
+            path: EVENTS_PATH.into(),
+            reason: format!("could not encode the query: {e}"),
+        })?);
+        self.request(
+            Method::POST,
+            Some(org),
+            EVENTS_PATH,
+            &[],
+            Some(body),
+            |response| {
+                let events: Vec<Box<RawValue>> = serde_json::from_slice(&response.body)
+                    .map_err(|e| format!("invalid or truncated events array: {e}"))?;
+                let search_after = match response.headers.get("x-search_after") {
+                    Some(value) => {
+                        let text = value.to_str().map_err(|e| format!("X-Search_after: {e}"))?;
+                        Some(
+                            RawValue::from_string(text.to_string())
+                                .map_err(|e| format!("X-Search_after is not JSON: {e}"))?,
+                        )
+                    }
+                    None => None,
+                };
+                let limit = response
+                    .headers
+                    .get("x-limit")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse().ok());
+                Ok(EventsPage {
+                    events,
+                    search_after,
+                    limit,
+                })
+            },
+        )
+        .await
+    }
+
+    /// `/events/count` for a query (its `limit`, `sort`, `search_after` are ignored).
+    pub async fn events_count(&self, org: &str, query: &EventQuery) -> Result<u64, FetchError> {
+        #[derive(Deserialize)]
+        struct Count {
+            count: u64,
+        }
+        let body = serde_json::json!({
+            "service": query.service,
+            "start_time": query.start_time,
+            "end_time": query.end_time,
+        });
+        self.request(
+            Method::POST,
+            Some(org),
+            EVENTS_COUNT_PATH,
+            &[],
+            Some(Bytes::from(body.to_string())),
+            |response| {
+                serde_json::from_slice::<Count>(&response.body)
+                    .map(|c| c.count)
+                    .map_err(|e| format!("invalid count body: {e}"))
+            },
+        )
+        .await
+    }
+
+    /// Sends with rate cap and backoff; on 401 with OAuth, refreshes the token and retries once.
+    async fn request<T>(
+        &self,
+        method: Method,
+        org: Option<&str>,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Bytes>,
+        parse: impl Fn(&Response) -> Result<T, String>,
+    ) -> Result<T, FetchError> {
+        let is_oauth = matches!(self.inner.config.auth, AuthConfig::Oauth { .. });
+        let mut refreshed_after_401 = false;
+        loop {
+            let result = self
+                .request_with_retries(&method, org, path, query, &body, &parse)
+                .await;
+            match result {
+                Err(FetchError::Unauthorized { .. }) if is_oauth && !refreshed_after_401 => {
+                    tracing::info!(
+                        path,
+                        "401 with an OAuth token: refreshing the token and retrying once"
+                    );
+                    refreshed_after_401 = true;
+                    *self.inner.token.lock().await = None;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn request_with_retries<T>(
+        &self,
+        method: &Method,
+        org: Option<&str>,
+        path: &str,
+        query: &[(&str, String)],
+        body: &Option<Bytes>,
+        parse: &impl Fn(&Response) -> Result<T, String>,
+    ) -> Result<T, FetchError> {
+        let attempts = AtomicUsize::new(0);
+        let cap = self.inner.config.retry.max_retry_after;
+        let stats = &self.inner.stats;
+        let result = (|| async {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            self.attempt(method, org, path, query, body, parse).await
+        })
+        .retry(retry::backoff(&self.inner.config.retry))
+        .when(|e| matches!(e, AttemptError::Retryable { .. }))
+        .adjust(|e, delay| match e {
+            AttemptError::Retryable { retry_after, .. } => retry::next_delay(delay, *retry_after, cap),
+            AttemptError::Fatal(_) => delay,
+        })
+        .notify(|e, delay| {
+            stats.retries.fetch_add(1, Ordering::Relaxed);
+            if let AttemptError::Retryable { reason, .. } = e {
+                tracing::warn!(%method, path, org = org.unwrap_or(""), ?delay, reason, "retrying JumpCloud request");
+            }
+        })
+        .await;
+        result.map_err(|e| match e {
+            AttemptError::Fatal(error) => error,
+            AttemptError::Retryable { reason, .. } => FetchError::RetriesExhausted {
+                method: method.to_string(),
+                path: path.to_string(),
+                attempts: attempts.load(Ordering::Relaxed),
+                reason,
+            },
+        })
+    }
+
+    async fn attempt<T>(
+        &self,
+        method: &Method,
+        org: Option<&str>,
+        path: &str,
+        query: &[(&str, String)],
+        body: &Option<Bytes>,
+        parse: &impl Fn(&Response) -> Result<T, String>,
+    ) -> Result<T, AttemptError> {
+        let inner = &self.inner;
+        let base = if path.starts_with("/insights") {
+            &inner.api_base
+        } else {
+            &inner.console_base
+        };
+        let url = format!("{base}{path}");
+        let mut request = inner.http.request(method.clone(), &url);
+        if !query.is_empty() {
+            request = request.query(query);
+        }
+        request = match &inner.config.auth {
+            AuthConfig::ApiKey { api_key } => request.header("x-api-key", api_key.expose()),
+            AuthConfig::Oauth { .. } => {
+                let token = self.access_token().await.map_err(AttemptError::Fatal)?;
+                request.bearer_auth(token.expose())
+            }
+        };
+        if let Some(org) = org.filter(|o| !o.is_empty()) {
+            request = request.header("x-org-id", org);
+        }
+        if let Some(body) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        inner.limiter.until_ready().await;
+        let response = request.send().await.map_err(|e| {
+            inner.stats.transport_errors.fetch_add(1, Ordering::Relaxed);
+            AttemptError::Retryable {
+                reason: describe_transport_error(&e),
+                retry_after: None,
+            }
+        })?;
+        let status = response.status().as_u16();
+        inner.stats.count_status(status);
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(|e| {
+            inner.stats.transport_errors.fetch_add(1, Ordering::Relaxed);
+            AttemptError::Retryable {
+                reason: format!(
+                    "HTTP {status}, body not fully received: {}",
+                    describe_transport_error(&e)
+                ),
+                retry_after: None,
+            }
+        })?;
+        let org_name = org.unwrap_or("").to_string();
+        match status {
+            200..=299 => {
+                let response = Response {
+                    status,
+                    headers,
+                    body,
+                };
+                parse(&response).map_err(|reason| {
+                    inner.stats.transport_errors.fetch_add(1, Ordering::Relaxed);
+                    AttemptError::Retryable {
+                        reason,
+                        retry_after: None,
+                    }
+                })
+            }
+            401 => Err(AttemptError::Fatal(FetchError::Unauthorized {
+                org: org_name,
+            })),
+            402 => Err(AttemptError::Fatal(FetchError::DirectoryInsightsDisabled {
+                org: org_name,
+            })),
+            403 => Err(AttemptError::Fatal(FetchError::Forbidden {
+                org: org_name,
+                path: path.into(),
+            })),
+            status if retry::is_retryable_status(status) => Err(AttemptError::Retryable {
+                reason: format!("HTTP {status}: {}", error_message(&body)),
+                retry_after: retry::retry_after(&headers),
+            }),
+            status => Err(AttemptError::Fatal(FetchError::Rejected {
+                method: method.to_string(),
+                path: path.to_string(),
+                status,
+                message: error_message(&body),
+            })),
+        }
+    }
+
+    /// The current OAuth token, refreshed when it is within the margin of expiry.
+    async fn access_token(&self) -> Result<Secret, FetchError> {
+        let AuthConfig::Oauth {
+            client_id,
+            client_secret,
+            refresh_margin,
+            ..
+        } = &self.inner.config.auth
+        else {
+            return Err(FetchError::Config(
+                "access_token called without OAuth".into(),
+            ));
+        };
+        let mut cached = self.inner.token.lock().await;
+        if let Some(token) = cached.as_ref()
+            && !token.needs_refresh(Instant::now(), *refresh_margin)
+        {
+            return Ok(token.token.clone());
+        }
+        let token = self.fetch_token(client_id, client_secret).await?;
+        let secret = token.token.clone();
+        *cached = Some(token);
+        Ok(secret)
+    }
+
+    async fn fetch_token(
+        &self,
+        client_id: &str,
+        client_secret: &Secret,
+    ) -> Result<AccessToken, FetchError> {
+        #[derive(Deserialize)]
+        struct TokenResponse {
+            access_token: String,
+            expires_in: Option<f64>,
+        }
+        let inner = &self.inner;
+        let token_url = inner.token_url.clone();
+        let oauth_error = |reason: String| FetchError::OAuth {
+            token_url: token_url.clone(),
+            reason,
+        };
+        let attempt = || async {
+            inner.limiter.until_ready().await;
+            let obtained_at = Instant::now();
+            let response = inner
+                .http
+                .post(&inner.token_url)
+                .basic_auth(client_id, Some(client_secret.expose()))
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .body("grant_type=client_credentials&scope=api")
+                .send()
+                .await
+                .map_err(|e| AttemptError::Retryable {
+                    reason: describe_transport_error(&e),
+                    retry_after: None,
+                })?;
+            let status = response.status().as_u16();
+            inner.stats.count_status(status);
+            let headers = response.headers().clone();
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| AttemptError::Retryable {
+                    reason: describe_transport_error(&e),
+                    retry_after: None,
+                })?;
+            match status {
+                200..=299 => {
+                    let parsed: TokenResponse =
+                        serde_json::from_slice(&body).map_err(|e| AttemptError::Retryable {
+                            reason: format!("invalid token response: {e}"),
+                            retry_after: None,
+                        })?;
+                    let lifetime = parsed
+                        .expires_in
+                        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                        .filter(|d| !d.is_zero())
+                        .unwrap_or(DEFAULT_TOKEN_LIFETIME);
+                    Ok(AccessToken {
+                        token: Secret::new(parsed.access_token),
+                        obtained_at,
+                        lifetime,
+                    })
+                }
+                status if retry::is_retryable_status(status) => Err(AttemptError::Retryable {
+                    reason: format!("HTTP {status}"),
+                    retry_after: retry::retry_after(&headers),
+                }),
+                status => Err(AttemptError::Fatal(oauth_error(format!(
+                    "HTTP {status}: {}; check the service account's client id and secret (regenerate the secret if it expired)",
+                    error_message(&body)
+                )))),
+            }
+        };
+        let cap = inner.config.retry.max_retry_after;
+        let token = attempt
+            .retry(retry::backoff(&inner.config.retry))
+            .when(|e| matches!(e, AttemptError::Retryable { .. }))
+            .adjust(|e, delay| match e {
+                AttemptError::Retryable { retry_after, .. } => {
+                    retry::next_delay(delay, *retry_after, cap)
+                }
+                AttemptError::Fatal(_) => delay,
+            })
+            .notify(|_, _| {
+                inner.stats.retries.fetch_add(1, Ordering::Relaxed);
+            })
+            .await
+            .map_err(|e| match e {
+                AttemptError::Fatal(error) => error,
+                AttemptError::Retryable { reason, .. } => oauth_error(reason),
+            })?;
+        inner.stats.token_refreshes.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(lifetime = ?token.lifetime, "obtained an OAuth access token");
+        Ok(token)
+    }
+}

@@ -1,0 +1,213 @@
+//! Acknowledgements: a cursor is committed (durably) only when every batch up to it has been
+//! acknowledged, in whatever order the acks arrive.
+
+use super::dedup::{EventKey, SeenEvents};
+use crate::checkpoint::{Checkpoint, CheckpointStore};
+use crate::client::FetchError;
+use crate::stats::SourceStats;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Identifies one handed-out batch; give it back to [`Acker::ack`] once the sink has the batch.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CheckpointToken {
+    source_id: u64,
+    org_id: Arc<str>,
+    sequence: u64,
+}
+
+impl CheckpointToken {
+    /// Organisation of the batch.
+    pub fn org_id(&self) -> &str {
+        &self.org_id
+    }
+
+    /// Position of the batch in its source's order (0, 1, 2, ...).
+    pub fn sequence(&self) -> u64 {
+        self.sequence
+    }
+}
+
+#[derive(Debug)]
+struct PendingBatch {
+    cursor_after: DateTime<Utc>,
+    keys: Vec<EventKey>,
+    acked: bool,
+}
+
+/// Commit bookkeeping of one source.
+#[derive(Debug)]
+pub(crate) struct AckTracker {
+    checkpoint_key: String,
+    store: Arc<dyn CheckpointStore>,
+    overlap: Duration,
+    committed: DateTime<Utc>,
+    acked: SeenEvents,
+    pending: BTreeMap<u64, PendingBatch>,
+    stats: Arc<SourceStats>,
+}
+
+impl AckTracker {
+    pub(crate) fn new(
+        checkpoint_key: String,
+        store: Arc<dyn CheckpointStore>,
+        overlap: Duration,
+        committed: DateTime<Utc>,
+        acked: SeenEvents,
+        stats: Arc<SourceStats>,
+    ) -> Self {
+        stats
+            .committed_cursor_ms
+            .store(committed.timestamp_millis(), Ordering::Relaxed);
+        Self {
+            checkpoint_key,
+            store,
+            overlap,
+            committed,
+            acked,
+            pending: BTreeMap::new(),
+            stats,
+        }
+    }
+
+    /// Records a handed-out batch. An empty batch (nothing for the sink) is acknowledged at once
+    /// so the cursor can move past windows without new events.
+    pub(crate) fn register(
+        &mut self,
+        sequence: u64,
+        cursor_after: DateTime<Utc>,
+        keys: Vec<EventKey>,
+        acknowledged_now: bool,
+    ) -> Result<(), FetchError> {
+        self.pending.insert(
+            sequence,
+            PendingBatch {
+                cursor_after,
+                keys,
+                acked: false,
+            },
+        );
+        if acknowledged_now {
+            self.ack(sequence)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Marks a batch acknowledged, commits the longest acknowledged prefix and persists.
+    pub(crate) fn ack(&mut self, sequence: u64) -> Result<(), FetchError> {
+        let batch = self.pending.get_mut(&sequence).ok_or_else(|| {
+            FetchError::InvalidAck(format!(
+                "batch {sequence} of {} is unknown or already committed",
+                self.checkpoint_key
+            ))
+        })?;
+        if batch.acked {
+            return Err(FetchError::InvalidAck(format!(
+                "batch {sequence} of {} was already acknowledged",
+                self.checkpoint_key
+            )));
+        }
+        batch.acked = true;
+        let mut changed = !batch.keys.is_empty();
+        for key in std::mem::take(&mut batch.keys) {
+            self.acked.insert(key);
+        }
+        while let Some(entry) = self.pending.first_entry() {
+            if !entry.get().acked {
+                break;
+            }
+            let batch = entry.remove();
+            if batch.cursor_after > self.committed {
+                self.committed = batch.cursor_after;
+                changed = true;
+            }
+        }
+        if !changed {
+            return Ok(());
+        }
+        self.acked
+            .prune_before(super::window::minus(self.committed, self.overlap));
+        self.persist()
+    }
+
+    fn persist(&self) -> Result<(), FetchError> {
+        let checkpoint = Checkpoint {
+            cursor: self.committed,
+            acked: self.acked.iter().map(EventKey::to_acked).collect(),
+            updated_at: Utc::now(),
+        };
+        self.store.save(&self.checkpoint_key, &checkpoint)?;
+        self.stats
+            .committed_cursor_ms
+            .store(self.committed.timestamp_millis(), Ordering::Relaxed);
+        tracing::debug!(
+            checkpoint = %self.checkpoint_key,
+            cursor = %crate::timestamp::format_timestamp(self.committed),
+            acked_in_overlap = self.acked.len(),
+            "checkpoint committed"
+        );
+        Ok(())
+    }
+
+    pub(crate) fn committed(&self) -> DateTime<Utc> {
+        self.committed
+    }
+
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+pub(crate) type SharedTracker = Arc<Mutex<AckTracker>>;
+
+pub(crate) fn lock(tracker: &SharedTracker) -> std::sync::MutexGuard<'_, AckTracker> {
+    tracker
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub(crate) fn token(source_id: u64, org_id: &Arc<str>, sequence: u64) -> CheckpointToken {
+    CheckpointToken {
+        source_id,
+        org_id: Arc::clone(org_id),
+        sequence,
+    }
+}
+
+/// Acknowledges batches of one source; cloneable and callable from any task (e.g. the Kafka
+/// delivery-report task).
+#[derive(Clone, Debug)]
+pub struct Acker {
+    pub(crate) source_id: u64,
+    pub(crate) tracker: SharedTracker,
+}
+
+impl Acker {
+    /// The sink has durably taken every event of the batch. Commits (and fsyncs) the cursor as
+    /// far as every earlier batch is acknowledged too. Errors: a token of another source, a
+    /// repeated ack, or a checkpoint write failure (the ack itself is kept and the write is
+    /// retried with the next ack).
+    pub fn ack(&self, token: CheckpointToken) -> Result<(), FetchError> {
+        if token.source_id != self.source_id {
+            return Err(FetchError::InvalidAck(format!(
+                "token of batch {} (organisation {}) belongs to another source",
+                token.sequence, token.org_id
+            )));
+        }
+        lock(&self.tracker).ack(token.sequence)
+    }
+
+    /// The committed cursor.
+    pub fn committed_cursor(&self) -> DateTime<Utc> {
+        lock(&self.tracker).committed()
+    }
+
+    /// Batches handed out and not yet committed.
+    pub fn pending_batches(&self) -> usize {
+        lock(&self.tracker).pending()
+    }
+}

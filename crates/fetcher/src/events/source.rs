@@ -1,0 +1,496 @@
+//! The event source of one organisation (live or backfill range).
+
+use super::ack::{self, AckTracker, Acker, SharedTracker};
+use super::dedup::{EventKey, SeenEvents};
+use super::window::{self, Window};
+use super::{EventBatch, EventsConfig, RawEvent};
+use crate::checkpoint::CheckpointStore;
+use crate::client::{EventQuery, FetchError, JumpCloudClient};
+use crate::stats::SourceStats;
+use crate::timestamp::{floor_to_millis, format_timestamp, parse_timestamp};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tracing::Instrument;
+
+static NEXT_SOURCE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Checkpoint key of an organisation's live cursor.
+pub fn live_checkpoint_key(org_id: &str) -> String {
+    format!("events/{org_id}")
+}
+
+/// Checkpoint key of a backfill of `[from, to)`.
+pub fn backfill_checkpoint_key(org_id: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    format!(
+        "backfill/{org_id}/{}/{}",
+        format_timestamp(from),
+        format_timestamp(to)
+    )
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Plan {
+    Live,
+    Range { to: DateTime<Utc> },
+}
+
+#[derive(Debug)]
+struct OpenWindow {
+    window: Window,
+    search_after: Option<Box<RawValue>>,
+    /// Every event before this has been fetched (advances page by page).
+    progress: DateTime<Utc>,
+}
+
+/// Reads one organisation's Directory Insights events; hands out deduplicated batches.
+///
+/// Cancel-safe: dropping a pending `next_batch` future loses nothing (state changes only after a
+/// page has been fully received).
+#[derive(Debug)]
+pub struct EventSource {
+    client: JumpCloudClient,
+    org_id: Arc<str>,
+    config: EventsConfig,
+    plan: Plan,
+    source_id: u64,
+    tracker: SharedTracker,
+    seen: SeenEvents,
+    fetch_cursor: DateTime<Utc>,
+    window: Option<OpenWindow>,
+    caught_up: bool,
+    next_sequence: u64,
+    stats: Arc<SourceStats>,
+}
+
+/// The two fields the fetcher reads from each event; everything else is the mapper's.
+#[derive(Deserialize)]
+struct EventIdentity {
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    #[serde(default)]
+    timestamp: Option<serde_json::Value>,
+}
+
+fn identity(raw: &RawValue) -> (Option<String>, Option<String>) {
+    // Only objects have fields (serde would otherwise read an array positionally).
+    if !raw.get().trim_start().starts_with('{') {
+        return (None, None);
+    }
+    match serde_json::from_str::<EventIdentity>(raw.get()) {
+        Ok(identity) => {
+            let as_string = |v: Option<serde_json::Value>| match v {
+                Some(serde_json::Value::String(s)) => Some(s),
+                _ => None,
+            };
+            (as_string(identity.id), as_string(identity.timestamp))
+        }
+        Err(_) => (None, None),
+    }
+}
+
+impl EventSource {
+    /// The live source of `org_id` (empty = the credential's own organisation), resuming from its
+    /// checkpoint, or `now - initial_lookback` on the first run.
+    pub fn new(
+        client: JumpCloudClient,
+        org_id: impl Into<String>,
+        config: EventsConfig,
+        store: Arc<dyn CheckpointStore>,
+    ) -> Result<Self, FetchError> {
+        let org_id: String = org_id.into();
+        let initial = window::minus(Utc::now(), config.initial_lookback);
+        Self::build(
+            client,
+            org_id.clone(),
+            config,
+            store,
+            live_checkpoint_key(&org_id),
+            initial,
+            Plan::Live,
+        )
+    }
+
+    /// A backfill of `[from, to)` for `org_id`, resumable from its own checkpoint, sliced with
+    /// `/events/count` into slices of at most `backfill_slice_events` events. Warns when `from`
+    /// is beyond the retention.
+    pub fn backfill(
+        client: JumpCloudClient,
+        org_id: impl Into<String>,
+        config: EventsConfig,
+        store: Arc<dyn CheckpointStore>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Self, FetchError> {
+        if from >= to {
+            return Err(FetchError::Config(format!(
+                "backfill --from {} must be before --to {}",
+                format_timestamp(from),
+                format_timestamp(to)
+            )));
+        }
+        let org_id: String = org_id.into();
+        if from < window::minus(Utc::now(), config.retention) {
+            tracing::warn!(
+                org = %org_id,
+                from = %format_timestamp(from),
+                retention = ?config.retention,
+                "backfill starts beyond the Directory Insights retention: older events no longer exist"
+            );
+        }
+        let key = backfill_checkpoint_key(&org_id, from, to);
+        Self::build(client, org_id, config, store, key, from, Plan::Range { to })
+    }
+
+    fn build(
+        client: JumpCloudClient,
+        org_id: String,
+        config: EventsConfig,
+        store: Arc<dyn CheckpointStore>,
+        checkpoint_key: String,
+        initial_cursor: DateTime<Utc>,
+        plan: Plan,
+    ) -> Result<Self, FetchError> {
+        config.validate().map_err(FetchError::Config)?;
+        let checkpoint = store.load(&checkpoint_key)?;
+        let mut seen = SeenEvents::default();
+        let mut acked = SeenEvents::default();
+        let cursor = match checkpoint {
+            Some(checkpoint) => {
+                for key in checkpoint.acked.iter().filter_map(EventKey::from_acked) {
+                    seen.insert(key.clone());
+                    acked.insert(key);
+                }
+                tracing::info!(
+                    org = %org_id,
+                    checkpoint = %checkpoint_key,
+                    cursor = %format_timestamp(checkpoint.cursor),
+                    acked_in_overlap = acked.len(),
+                    "resuming from checkpoint"
+                );
+                checkpoint.cursor
+            }
+            None => {
+                tracing::info!(org = %org_id, checkpoint = %checkpoint_key, start = %format_timestamp(initial_cursor), "no checkpoint: first run");
+                initial_cursor
+            }
+        };
+        let stats = Arc::new(SourceStats::default());
+        let tracker = AckTracker::new(
+            checkpoint_key,
+            store,
+            config.overlap,
+            cursor,
+            acked,
+            Arc::clone(&stats),
+        );
+        Ok(Self {
+            client,
+            org_id: Arc::from(org_id),
+            config,
+            plan,
+            source_id: NEXT_SOURCE_ID.fetch_add(1, Ordering::Relaxed),
+            tracker: Arc::new(Mutex::new(tracker)),
+            seen,
+            fetch_cursor: cursor,
+            window: None,
+            caught_up: false,
+            next_sequence: 0,
+            stats,
+        })
+    }
+
+    /// The acknowledger of this source's batches.
+    pub fn acker(&self) -> Acker {
+        Acker {
+            source_id: self.source_id,
+            tracker: Arc::clone(&self.tracker),
+        }
+    }
+
+    /// Organisation id.
+    pub fn org_id(&self) -> &str {
+        &self.org_id
+    }
+
+    /// Counters of this source.
+    pub fn stats(&self) -> Arc<SourceStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// How far events have been fetched (handed out), ahead of the committed cursor.
+    pub fn fetch_cursor(&self) -> DateTime<Utc> {
+        self.fetch_cursor
+    }
+
+    /// True once a backfill has fetched its whole range (always false for a live source).
+    pub fn is_finished(&self) -> bool {
+        match self.plan {
+            Plan::Live => false,
+            Plan::Range { to } => self.fetch_cursor >= to && self.window.is_none(),
+        }
+    }
+
+    /// The next batch, or `None` when caught up: a live source returns `None` after each
+    /// complete window `[.., now - lag)` (calling again starts a new window); a backfill returns
+    /// `None` only when its range is finished (or reaches `now - lag`).
+    /// Errors (401/402/403, exhausted retries) leave the cursor where it was; calling again
+    /// retries the same page.
+    pub async fn next_batch(&mut self) -> Result<Option<EventBatch>, FetchError> {
+        let span = tracing::info_span!("directory_insights", org = %self.org_id);
+        self.next_batch_inner().instrument(span).await
+    }
+
+    async fn next_batch_inner(&mut self) -> Result<Option<EventBatch>, FetchError> {
+        loop {
+            if self.window.is_none() {
+                if self.caught_up {
+                    self.caught_up = false;
+                    return Ok(None);
+                }
+                match self.open_window().await? {
+                    Some(open) => self.window = Some(open),
+                    None => return Ok(None),
+                }
+            }
+            if let Some(batch) = self.fetch_page().await? {
+                return Ok(Some(batch));
+            }
+        }
+    }
+
+    /// Continuous mode: the next batch, polling every `poll_interval` while caught up.
+    pub async fn next_batch_follow(&mut self) -> Result<EventBatch, FetchError> {
+        loop {
+            if let Some(batch) = self.next_batch().await? {
+                return Ok(batch);
+            }
+            tokio::time::sleep(self.config.poll_interval).await;
+        }
+    }
+
+    fn query(&self, window: Window, search_after: Option<Box<RawValue>>) -> EventQuery {
+        EventQuery {
+            service: self.config.services.clone(),
+            start_time: format_timestamp(window.start),
+            end_time: format_timestamp(window.end),
+            limit: Some(self.config.page_limit),
+            sort: Some("ASC"),
+            search_after,
+        }
+    }
+
+    async fn open_window(&mut self) -> Result<Option<OpenWindow>, FetchError> {
+        let now = Utc::now();
+        let window = match self.plan {
+            Plan::Live => {
+                window::live_window(self.fetch_cursor, now, self.config.lag, self.config.overlap)
+            }
+            Plan::Range { to } => {
+                let Some(mut slice) =
+                    window::range_window(self.fetch_cursor, to, now, self.config.lag)
+                else {
+                    return Ok(None);
+                };
+                let mut count = self
+                    .client
+                    .events_count(&self.org_id, &self.query(slice, None))
+                    .await?;
+                if self.stats.backfill_expected.load(Ordering::Relaxed) == 0 {
+                    let total = self
+                        .client
+                        .events_count(
+                            &self.org_id,
+                            &self.query(
+                                Window {
+                                    start: slice.start,
+                                    end: to,
+                                },
+                                None,
+                            ),
+                        )
+                        .await?;
+                    self.stats
+                        .backfill_expected
+                        .store(total.max(1), Ordering::Relaxed);
+                }
+                while count > self.config.backfill_slice_events {
+                    let Some(half) = window::halve(slice) else {
+                        break;
+                    };
+                    slice = half;
+                    count = self
+                        .client
+                        .events_count(&self.org_id, &self.query(slice, None))
+                        .await?;
+                }
+                self.stats.backfill_slices.fetch_add(1, Ordering::Relaxed);
+                let fetched = self.stats.events_fetched.load(Ordering::Relaxed);
+                let expected = self.stats.backfill_expected.load(Ordering::Relaxed);
+                tracing::info!(
+                    org = %self.org_id,
+                    start = %format_timestamp(slice.start),
+                    end = %format_timestamp(slice.end),
+                    slice_events = count,
+                    fetched,
+                    expected,
+                    "backfill slice"
+                );
+                Some(slice)
+            }
+        };
+        let Some(window) = window else {
+            tracing::debug!(org = %self.org_id, "empty window skipped (lag reaches past the cursor)");
+            return Ok(None);
+        };
+        Ok(Some(OpenWindow {
+            window,
+            search_after: None,
+            progress: self.fetch_cursor,
+        }))
+    }
+
+    async fn fetch_page(&mut self) -> Result<Option<EventBatch>, FetchError> {
+        let Some(open) = self.window.as_ref() else {
+            return Ok(None);
+        };
+        let window = open.window;
+        let query = self.query(window, open.search_after.clone());
+        let page = self.client.events_page(&self.org_id, &query).await?;
+        self.stats.pages.fetch_add(1, Ordering::Relaxed);
+        let limit = page.limit.unwrap_or(self.config.page_limit).max(1);
+        let received = page.events.len();
+        let last_page = received < limit;
+        if !last_page && page.search_after.is_none() {
+            return Err(FetchError::Protocol {
+                path: crate::client::EVENTS_PATH.into(),
+                reason: "a full page came without X-Search_after; cannot page further".into(),
+            });
+        }
+        let mut events = Vec::with_capacity(received);
+        let mut keys = Vec::with_capacity(received);
+        let mut latest: Option<DateTime<Utc>> = None;
+        let mut duplicates = 0u64;
+        for raw in page.events {
+            let (id, timestamp) = identity(&raw);
+            let parsed = timestamp.as_deref().and_then(parse_timestamp);
+            if let Some(time) = parsed {
+                latest = Some(latest.map_or(time, |l| l.max(time)));
+            }
+            if let (Some(id), Some(time)) = (id.as_deref(), parsed)
+                && let Some(key) = EventKey::new(id, time)
+            {
+                if !self.seen.insert(key.clone()) {
+                    duplicates += 1;
+                    continue;
+                }
+                keys.push(key);
+            }
+            let text: Box<str> = raw.into();
+            events.push(RawEvent {
+                org_id: self.org_id.to_string(),
+                id,
+                timestamp,
+                bytes: Bytes::from(text.into_boxed_bytes()),
+            });
+        }
+        self.stats
+            .duplicates_skipped
+            .fetch_add(duplicates, Ordering::Relaxed);
+        self.stats
+            .events_fetched
+            .fetch_add(events.len() as u64, Ordering::Relaxed);
+        let cursor_after = if last_page {
+            self.fetch_cursor = self.fetch_cursor.max(window.end);
+            self.window = None;
+            // A live source reports each completed window; a backfill goes on to its next slice.
+            self.caught_up = matches!(self.plan, Plan::Live);
+            let keep_from = match self.plan {
+                Plan::Live => window::minus(self.fetch_cursor, self.config.overlap),
+                Plan::Range { .. } => self.fetch_cursor,
+            };
+            self.seen.prune_before(keep_from);
+            let lag_ms = (Utc::now() - window.end).num_milliseconds();
+            self.stats.data_lag_ms.store(lag_ms, Ordering::Relaxed);
+            tracing::debug!(
+                org = %self.org_id,
+                start = %format_timestamp(window.start),
+                end = %format_timestamp(window.end),
+                data_lag_ms = lag_ms,
+                "window complete"
+            );
+            self.fetch_cursor
+        } else if let Some(open) = self.window.as_mut() {
+            open.search_after = page.search_after;
+            if let Some(latest) = latest {
+                // Sorted by epoch-ms: everything before this millisecond has been returned.
+                open.progress = open.progress.max(floor_to_millis(latest)).min(window.end);
+            }
+            let progress = open.progress;
+            // No later request reaches below `progress - overlap`: a long catch-up window keeps
+            // the dedup memory bounded by the overlap, not by the window.
+            if matches!(self.plan, Plan::Live) {
+                self.seen
+                    .prune_before(window::minus(progress, self.config.overlap));
+            }
+            progress
+        } else {
+            self.fetch_cursor
+        };
+        self.stats
+            .dedup_keys
+            .store(self.seen.len() as u64, Ordering::Relaxed);
+        let sequence = self.next_sequence;
+        self.next_sequence += 1;
+        let has_events = !events.is_empty();
+        ack::lock(&self.tracker).register(sequence, cursor_after, keys, !has_events)?;
+        tracing::debug!(
+            org = %self.org_id,
+            received,
+            emitted = events.len(),
+            duplicates,
+            last_page,
+            "page"
+        );
+        if !has_events {
+            return Ok(None);
+        }
+        Ok(Some(EventBatch {
+            org_id: self.org_id.to_string(),
+            events,
+            checkpoint: ack::token(self.source_id, &self.org_id, sequence),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_string()).unwrap()
+    }
+
+    #[test]
+    fn identity_reads_string_id_and_timestamp_only() {
+        assert_eq!(
+            identity(&raw(
+                r#"{"id":"a1","timestamp":"2026-01-01T00:00:00.5Z","x":{"id":1}}"#
+            )),
+            (Some("a1".into()), Some("2026-01-01T00:00:00.5Z".into()))
+        );
+        assert_eq!(identity(&raw(r#"{"event_type":"x"}"#)), (None, None));
+        assert_eq!(
+            identity(&raw(r#"{"id":17,"timestamp":null}"#)),
+            (None, None)
+        );
+        assert_eq!(identity(&raw("42")), (None, None));
+        assert_eq!(
+            identity(&raw(r#"["id","2026-01-01T00:00:00Z"]"#)),
+            (None, None)
+        );
+    }
+}

@@ -1,0 +1,79 @@
+//! Elements the simulator never serves (no id, no timestamp, not an object) are handed out, not
+//! dropped; the mapper and dead-letter topic decide. An in-process server gives that page.
+
+use axum::http::HeaderMap;
+use axum::routing::post;
+use fetcher::{
+    AuthConfig, ClientConfig, EventSource, EventsConfig, FileCheckpointStore, JumpCloudClient,
+    Secret,
+};
+use std::sync::Arc;
+use std::time::Duration;
+
+const PAGE: &str = r#"[{"id":"6b03964b73f4504b40ea87c8","timestamp":"2026-01-01T00:00:00.123456789Z","event_type":"user_login_attempt"},{"event_type":"no_identity"},42,{"id":"x1","timestamp":"not a time"},{"id":"6b03964b73f4504b40ea87c8","timestamp":"2026-01-01T00:00:00.123456789Z","event_type":"repeat"}]"#;
+
+#[tokio::test]
+async fn elements_without_identity_are_handed_out_verbatim_and_repeats_are_dropped() {
+    let app = axum::Router::new().route(
+        "/insights/directory/v1/events",
+        post(|headers: HeaderMap| async move {
+            assert_eq!(headers.get("x-api-key").unwrap(), "k");
+            assert_eq!(headers.get("x-org-id").unwrap(), "org-1");
+            assert!(
+                headers
+                    .get("user-agent")
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .starts_with("jumpcloud-ocsf/")
+            );
+            ([("x-limit", "1000"), ("x-search_after", "[1,\"z\"]")], PAGE)
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let dir = tempfile::tempdir().unwrap();
+    let client = JumpCloudClient::new(ClientConfig {
+        base_url: Some(format!("http://{address}")),
+        auth: AuthConfig::ApiKey {
+            api_key: Secret::new("k"),
+        },
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let config = EventsConfig {
+        lag: Duration::from_secs(1),
+        ..EventsConfig::default()
+    };
+    let store = Arc::new(FileCheckpointStore::open(dir.path().join("c.json")).unwrap());
+    let mut source = EventSource::new(client, "org-1", config, store).unwrap();
+    let batch = source.next_batch().await.unwrap().unwrap();
+    let texts: Vec<String> = batch
+        .events
+        .iter()
+        .map(|e| String::from_utf8(e.bytes.to_vec()).unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        vec![
+            r#"{"id":"6b03964b73f4504b40ea87c8","timestamp":"2026-01-01T00:00:00.123456789Z","event_type":"user_login_attempt"}"#,
+            r#"{"event_type":"no_identity"}"#,
+            "42",
+            r#"{"id":"x1","timestamp":"not a time"}"#,
+        ]
+    );
+    assert_eq!(batch.events[1].id, None);
+    assert_eq!(batch.events[1].timestamp, None);
+    assert_eq!(batch.events[3].id.as_deref(), Some("x1"));
+    assert_eq!(batch.events[3].timestamp.as_deref(), Some("not a time"));
+    assert!(batch.events.iter().all(|e| e.org_id == "org-1"));
+    assert_eq!(
+        source
+            .stats()
+            .duplicates_skipped
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    server.abort();
+}

@@ -1,0 +1,183 @@
+//! `jumpcloud-ocsf simulate`: runs the JumpCloud API simulator until Ctrl-C/SIGTERM.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use simulator::{FaultKind, SimConfig};
+
+/// Run the JumpCloud API simulator (Directory Insights, OAuth, console inventory and actions,
+/// faults on demand, ground truth at `/__sim/events`, schema registry) over real HTTP.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to serve on; port 0 picks a free port (the real address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080", env = "SIM_LISTEN")]
+    pub listen: SocketAddr,
+    /// The accepted `x-api-key` (an administrator with Directory Insights access).
+    #[arg(
+        long,
+        default_value = "sim-api-key",
+        env = "SIM_API_KEY",
+        hide_env_values = true
+    )]
+    pub api_key: String,
+    /// Seed of all generated data: same seed, same orgs, inventory and events.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Events existing at start (total over all orgs), spread over the past `--history-days`.
+    #[arg(long, default_value_t = 10_000)]
+    pub events: usize,
+    /// Number of organisations (the first is the API key's home org, used without x-org-id).
+    #[arg(long, default_value_t = 1)]
+    pub orgs: usize,
+    /// Late arrival: each event becomes visible at timestamp + U(0, S) seconds; 0 = off.
+    #[arg(long, default_value_t = 90.0)]
+    pub late_max_secs: f64,
+    /// Days of history the initial events are spread over.
+    #[arg(long, default_value_t = 7)]
+    pub history_days: u32,
+    /// New events per second while running (total over orgs), timestamp = now; 0 = off.
+    #[arg(long, default_value_t = 5.0)]
+    pub live_rate: f64,
+    /// OAuth 2.0 service-account client id accepted at POST /oauth2/token.
+    #[arg(long, requires = "oauth_client_secret")]
+    pub oauth_client_id: Option<String>,
+    /// OAuth 2.0 service-account client secret.
+    #[arg(
+        long,
+        env = "SIM_OAUTH_CLIENT_SECRET",
+        hide_env_values = true,
+        requires = "oauth_client_id"
+    )]
+    pub oauth_client_secret: Option<String>,
+    /// OAuth access token lifetime in seconds (tokens really expire: 401 afterwards).
+    #[arg(long, default_value_t = 3600)]
+    pub token_ttl_secs: u64,
+    /// The LAST n organisations answer 402 "Directory Insights is not enabled".
+    #[arg(long, default_value_t = 0)]
+    pub di_disabled_orgs: usize,
+    /// A second API key whose admin role lacks Directory Insights (403 on /insights).
+    #[arg(long, env = "SIM_NO_DI_API_KEY", hide_env_values = true)]
+    pub no_di_api_key: Option<String>,
+    /// Users per organisation.
+    #[arg(long, default_value_t = 50)]
+    pub users: usize,
+    /// Systems (devices) per organisation.
+    #[arg(long, default_value_t = 30)]
+    pub systems: usize,
+    /// User groups per organisation (besides "All Users").
+    #[arg(long, default_value_t = 6)]
+    pub groups: usize,
+    /// SSO applications per organisation.
+    #[arg(long, default_value_t = 6)]
+    pub applications: usize,
+    /// Probability that any API request gets a random fault (0 = off; /__sim is never faulted).
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_probability: f64,
+    /// Fault kinds drawn from: rate_limit, server_error, slow, truncate, reset (comma-separated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "rate_limit,server_error,slow,truncate,reset"
+    )]
+    pub fault_kinds: Vec<FaultKind>,
+    /// Delay of a random `slow` fault, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub fault_slow_ms: u64,
+    /// Also serve the Confluent-compatible schema registry on this address (port 0 = free port).
+    #[arg(long)]
+    pub registry_listen: Option<SocketAddr>,
+}
+
+impl Args {
+    fn into_config(self) -> SimConfig {
+        SimConfig {
+            seed: self.seed,
+            api_key: self.api_key,
+            orgs: self.orgs,
+            history_events: self.events,
+            history_days: self.history_days,
+            late_max_secs: self.late_max_secs,
+            live_events_per_sec: self.live_rate,
+            oauth_client_id: self.oauth_client_id,
+            oauth_client_secret: self.oauth_client_secret,
+            token_ttl_secs: self.token_ttl_secs,
+            di_disabled_orgs: self.di_disabled_orgs,
+            registry_listen: self.registry_listen,
+            no_di_api_key: self.no_di_api_key,
+            users_per_org: self.users,
+            systems_per_org: self.systems,
+            groups_per_org: self.groups,
+            applications_per_org: self.applications,
+            fault_probability: self.fault_probability,
+            fault_kinds: self.fault_kinds,
+            slow_fault_delay_ms: self.fault_slow_ms,
+            history_anchor_ns: None,
+        }
+    }
+}
+
+async fn wait_for_termination() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Runs the simulator until Ctrl-C or SIGTERM.
+pub fn run(args: Args) -> ExitCode {
+    if !(args.late_max_secs.is_finite() && args.late_max_secs >= 0.0) {
+        eprintln!("error: --late-max-secs must be a number >= 0");
+        return ExitCode::from(2);
+    }
+    if !(0.0..=1.0).contains(&args.fault_probability) {
+        eprintln!("error: --fault-probability must be in [0, 1]");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listen = args.listen;
+    let config = args.into_config();
+    runtime.block_on(async move {
+        let sim = match simulator::start(config, listen).await {
+            Ok(sim) => sim,
+            Err(err) => {
+                tracing::error!(%listen, error = %err, "simulator failed to start");
+                eprintln!("error: cannot serve on {listen}: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let url = sim.base_url();
+        tracing::info!(url, orgs = ?sim.org_ids(), registry = ?sim.registry_url(), events = sim.event_count(), "simulator ready");
+        println!("simulator listening on {url}");
+        if let Some(registry) = sim.registry_url() {
+            println!("schema registry listening on {registry}");
+        }
+        wait_for_termination().await;
+        tracing::info!("shutting down");
+        sim.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,149 @@
+//! The configuration file (TOML) and its environment overrides.
+//!
+//! Each table belongs to one crate: `[jumpcloud]` and `[events]` to the fetcher, `[mapper]` to
+//! the mapper, `[kafka]` to the producer, `[pipeline]` and `[metrics]` to this binary. Unknown
+//! keys are errors. Secrets can come from the environment or from files (`NAME_FILE`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppConfig {
+    /// Where JumpCloud is and how to authenticate (fetcher).
+    pub jumpcloud: fetcher::ClientConfig,
+    /// How Directory Insights is polled and checkpointed (fetcher).
+    pub events: fetcher::EventsConfig,
+    /// How events are mapped to OCSF (mapper).
+    pub mapper: MapperConfig,
+    /// Where OCSF records go (producer).
+    pub kafka: producer::ProducerConfig,
+    /// Flow control of the running pipeline.
+    pub pipeline: PipelineConfig,
+}
+
+/// `[mapper]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MapperConfig {
+    /// Keep the original event text in `raw_data`.
+    pub raw_data: bool,
+    /// Directory with mapping tables overriding the compiled-in `mappings/`.
+    pub mappings_dir: Option<PathBuf>,
+}
+
+impl Default for MapperConfig {
+    fn default() -> Self {
+        Self { raw_data: true, mappings_dir: None }
+    }
+}
+
+/// `[pipeline]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Batches (pages) per organisation that may be in flight (fetched, not yet acknowledged by
+    /// Kafka). Bounds memory: at most this many pages per organisation are held.
+    pub max_in_flight_batches: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self { max_in_flight_batches: 4 }
+    }
+}
+
+/// Reads an environment variable, or the contents of the file named by `NAME_FILE`.
+pub fn env_or_file(name: &str) -> Option<String> {
+    if let Ok(value) = std::env::var(name) {
+        return Some(value);
+    }
+    let path = std::env::var(format!("{name}_FILE")).ok()?;
+    match std::fs::read_to_string(&path) {
+        Ok(contents) => Some(contents.trim_end_matches(['\n', '\r']).to_string()),
+        Err(err) => {
+            tracing::error!("{name}_FILE={path}: cannot read the file: {err}");
+            None
+        }
+    }
+}
+
+impl AppConfig {
+    /// Loads `path` (or the defaults when `None`), then applies the environment.
+    pub fn load(path: Option<&Path>) -> Result<Self> {
+        let mut config = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the config file {}", path.display()))?;
+                Self::parse(&text).with_context(|| format!("config file {}", path.display()))?
+            }
+            None => Self::default(),
+        };
+        config.apply_env(env_or_file);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses TOML text.
+    pub fn parse(text: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|err| anyhow::anyhow!("{}", err.to_string().trim_end()))
+    }
+
+    /// Environment overrides: the fetcher's (`JUMPCLOUD_*`), `KAFKA_BROKERS`,
+    /// `SCHEMA_REGISTRY_URL`.
+    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) {
+        self.jumpcloud.apply_env(&lookup);
+        if let Some(brokers) = lookup("KAFKA_BROKERS").filter(|v| !v.is_empty()) {
+            self.kafka.brokers = brokers;
+        }
+        if let Some(url) = lookup("SCHEMA_REGISTRY_URL").filter(|v| !v.is_empty()) {
+            self.kafka.schema_registry = Some(producer::RegistryConfig::new(url));
+        }
+    }
+
+    /// Checks values the crates cannot check alone.
+    pub fn validate(&self) -> Result<()> {
+        if let Err(reason) = self.events.validate() {
+            bail!("invalid [events]: {reason}");
+        }
+        if self.pipeline.max_in_flight_batches == 0 {
+            bail!("pipeline.max_in_flight_batches must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_an_error_naming_it() {
+        let err = AppConfig::parse("[events]\nlagg = \"2m\"\n").unwrap_err().to_string();
+        assert!(err.contains("lagg"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_brokers_and_registry() {
+        let mut config = AppConfig::parse("[kafka]\nbrokers = \"a:9092\"\n").unwrap();
+        config.apply_env(|name| match name {
+            "KAFKA_BROKERS" => Some("b:9092".into()),
+            "SCHEMA_REGISTRY_URL" => Some("http://registry:8081".into()),
+            _ => None,
+        });
+        assert_eq!(config.kafka.brokers, "b:9092");
+        assert_eq!(
+            config.kafka.schema_registry.map(|r| r.url),
+            Some("http://registry:8081".to_string())
+        );
+    }
+
+    #[test]
+    fn max_in_flight_zero_is_rejected() {
+        let config = AppConfig::parse("[pipeline]\nmax_in_flight_batches = 0\n").unwrap();
+        assert!(config.validate().unwrap_err().to_string().contains("max_in_flight_batches"));
+    }
+}

@@ -1,0 +1,52 @@
+//! `jumpcloud-ocsf`: JumpCloud Directory Insights -> OCSF 1.8.0 -> Kafka.
+//!
+//! This binary only wires the crates together: `fetcher` (JumpCloud client and cursors),
+//! `mapper` (Directory Insights -> OCSF), `producer` (Kafka) and `simulator` (a JumpCloud
+//! stand-in for tests, the demo and benchmarks). Each subcommand lives in `commands/`.
+
+mod commands;
+mod config;
+mod logging;
+mod pipeline;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Stream JumpCloud Directory Insights into Kafka as OCSF 1.8.0.
+#[derive(Debug, Parser)]
+#[command(name = "jumpcloud-ocsf", version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    logging: logging::LoggingArgs,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the JumpCloud API simulator (Directory Insights, OAuth, inventory, actions,
+    /// schema registry) over real HTTP.
+    Simulate(commands::simulate::Args),
+    /// Demo: the whole pipeline against an in-process simulator for a bounded time, OCSF NDJSON
+    /// per class into a local directory (or Kafka when KAFKA_BROKERS is set), then a summary.
+    Demo(commands::demo::Args),
+    /// Run the pipeline: poll Directory Insights, map to OCSF, produce to Kafka; checkpoints
+    /// move only on Kafka's acknowledgements.
+    Run(commands::run::Args),
+    /// Map Directory Insights events (NDJSON or a JSON array) from files or stdin to OCSF NDJSON
+    /// on stdout.
+    Map(commands::map::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(&cli.logging);
+    match cli.command {
+        Command::Demo(args) => commands::demo::run(args),
+        Command::Run(args) => commands::run::run(args),
+        Command::Simulate(args) => commands::simulate::run(args),
+        Command::Map(args) => commands::map::run(args),
+    }
+}

@@ -1,0 +1,275 @@
+//! The running pipeline: fetch -> map -> encode -> produce -> delivery ack -> checkpoint.
+//!
+//! One task per organisation pulls batches (pages) from its [`fetcher::EventSource`]. Each batch
+//! is mapped event by event; what maps is delivered to its class topic, what does not is
+//! delivered to the dead-letter topic with the reason. When every record of the batch is
+//! acknowledged by the sink, the batch's checkpoint token is acknowledged to the fetcher, which
+//! commits the cursor once every earlier batch is acknowledged too. At most
+//! `max_in_flight_batches` batches per organisation are held at once (backpressure: a slow or
+//! absent broker stops the fetching, not the memory). A record whose delivery fails is retried
+//! with backoff until it is delivered or the pipeline shuts down (then its batch is not
+//! acknowledged and will be fetched again after a restart: at-least-once).
+
+pub mod sink;
+pub mod stats;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use fetcher::{Acker, EventBatch, EventSource, FetchError};
+use mapper::{Mapper, OcsfRecord};
+use producer::{DeadLetter, Stage};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinSet;
+
+pub use sink::{FileSink, Outcome, Sink, SinkError};
+pub use stats::{BatchCounts, PipelineStats};
+
+/// Run until caught up, or follow the stream until shutdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Catch up to `now - lag`, then stop.
+    Once,
+    /// Poll forever (until shutdown).
+    Follow,
+}
+
+/// A shutdown signal: `true` once shutdown was requested.
+pub type Shutdown = watch::Receiver<bool>;
+
+/// The parts a pipeline run shares between its tasks.
+pub struct Pipeline {
+    mapper: Arc<Mapper>,
+    sink: Arc<Sink>,
+    stats: Arc<PipelineStats>,
+    max_in_flight_batches: usize,
+}
+
+/// How a run ended, per organisation.
+#[derive(Debug, Default)]
+pub struct RunReport {
+    /// Organisations whose source stopped on an error (`--once`), with the error.
+    pub failed_orgs: Vec<(String, String)>,
+}
+
+impl RunReport {
+    /// True when every organisation ran to its end.
+    pub fn is_success(&self) -> bool {
+        self.failed_orgs.is_empty()
+    }
+}
+
+impl Pipeline {
+    /// A pipeline writing `mapper`'s output to `sink`.
+    pub fn new(mapper: Arc<Mapper>, sink: Arc<Sink>, max_in_flight_batches: usize) -> Self {
+        Self {
+            mapper,
+            sink,
+            stats: Arc::new(PipelineStats::default()),
+            max_in_flight_batches: max_in_flight_batches.max(1),
+        }
+    }
+
+    /// The counters of this pipeline.
+    pub fn stats(&self) -> Arc<PipelineStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// Runs every source to its end (`Once`) or until `shutdown` (`Follow`), then flushes the
+    /// sink. Acknowledged batches are checkpointed by the fetcher as they complete.
+    pub async fn run(&self, sources: Vec<EventSource>, mode: Mode, shutdown: Shutdown) -> RunReport {
+        let mut tasks = JoinSet::new();
+        for source in sources {
+            let org_id = source.org_id().to_string();
+            let ctx = BatchContext {
+                mapper: Arc::clone(&self.mapper),
+                sink: Arc::clone(&self.sink),
+                stats: Arc::clone(&self.stats),
+                shutdown: shutdown.clone(),
+            };
+            let max_in_flight = self.max_in_flight_batches;
+            let shutdown = shutdown.clone();
+            tasks.spawn(async move {
+                let result = run_source(source, ctx, mode, max_in_flight, shutdown).await;
+                (org_id, result)
+            });
+        }
+        let mut report = RunReport::default();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((_, Ok(()))) => {}
+                Ok((org_id, Err(err))) => report.failed_orgs.push((org_id, err.to_string())),
+                Err(join_error) => report.failed_orgs.push(("?".into(), format!("task failed: {join_error}"))),
+            }
+        }
+        if let Err(err) = self.sink.flush(Duration::from_secs(30)) {
+            tracing::error!(error = %err, "flushing the sink at the end of the run failed");
+        }
+        report
+    }
+}
+
+#[derive(Clone)]
+struct BatchContext {
+    mapper: Arc<Mapper>,
+    sink: Arc<Sink>,
+    stats: Arc<PipelineStats>,
+    shutdown: Shutdown,
+}
+
+/// Resolves once shutdown is requested (never, if the sender is gone without requesting it).
+async fn shutdown_requested(shutdown: &mut Shutdown) {
+    loop {
+        if *shutdown.borrow_and_update() {
+            return;
+        }
+        if shutdown.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+async fn next_batch(source: &mut EventSource, mode: Mode) -> Result<Option<EventBatch>, FetchError> {
+    match mode {
+        Mode::Once => source.next_batch().await,
+        Mode::Follow => source.next_batch_follow().await.map(Some),
+    }
+}
+
+async fn run_source(
+    mut source: EventSource,
+    ctx: BatchContext,
+    mode: Mode,
+    max_in_flight: usize,
+    mut shutdown: Shutdown,
+) -> Result<(), FetchError> {
+    let acker = source.acker();
+    let org_id = source.org_id().to_string();
+    let permits = Arc::new(Semaphore::new(max_in_flight));
+    let mut in_flight = JoinSet::new();
+    let mut result = Ok(());
+    let mut error_delay = Duration::from_secs(1);
+    loop {
+        let permit = tokio::select! {
+            biased;
+            () = shutdown_requested(&mut shutdown) => break,
+            permit = Arc::clone(&permits).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let next = tokio::select! {
+            biased;
+            () = shutdown_requested(&mut shutdown) => break,
+            next = next_batch(&mut source, mode) => next,
+        };
+        match next {
+            Ok(Some(batch)) => {
+                error_delay = Duration::from_secs(1);
+                in_flight.spawn(deliver_batch(batch, ctx.clone(), acker.clone(), permit));
+            }
+            Ok(None) => break,
+            Err(err) => {
+                tracing::error!(org = %org_id, error = %err, "fetching Directory Insights events failed");
+                if mode == Mode::Once {
+                    result = Err(err);
+                    break;
+                }
+                // Follow: this organisation waits and tries again; the others keep flowing.
+                tokio::select! {
+                    () = shutdown_requested(&mut shutdown) => break,
+                    () = tokio::time::sleep(error_delay) => {}
+                }
+                error_delay = (error_delay * 2).min(Duration::from_secs(300));
+            }
+        }
+        while let Some(done) = in_flight.try_join_next() {
+            if let Err(join_error) = done {
+                tracing::error!(org = %org_id, error = %join_error, "a delivery task failed");
+            }
+        }
+    }
+    while let Some(done) = in_flight.join_next().await {
+        if let Err(join_error) = done {
+            tracing::error!(org = %org_id, error = %join_error, "a delivery task failed");
+        }
+    }
+    result
+}
+
+/// What one raw event became before delivery.
+enum Outbound {
+    Record(OcsfRecord),
+    DeadLetter(DeadLetter),
+}
+
+async fn deliver_batch(batch: EventBatch, ctx: BatchContext, acker: Acker, _permit: OwnedSemaphorePermit) {
+    let EventBatch { org_id, events, checkpoint } = batch;
+    let mut counts = BatchCounts { fetched: events.len() as u64, ..BatchCounts::default() };
+    let outbound: Vec<Outbound> = events
+        .into_iter()
+        .map(|event| match ctx.mapper.map(&event.bytes) {
+            Ok(record) => Outbound::Record(record),
+            Err(err) => Outbound::DeadLetter(DeadLetter {
+                raw: event.bytes,
+                reason: err.to_string(),
+                stage: Stage::Map,
+                org_id: Some(org_id.clone()),
+                event_id: event.id,
+            }),
+        })
+        .collect();
+    let deliveries = outbound.iter().map(|item| deliver_with_retry(item, &org_id, &ctx));
+    let outcomes = futures::future::join_all(deliveries).await;
+
+    let mut all_delivered = true;
+    for (item, outcome) in outbound.iter().zip(outcomes) {
+        match (item, outcome) {
+            (Outbound::Record(record), Ok(Outcome::Delivered)) => {
+                *counts.delivered.entry((record.class_uid, record.class_name, record.activity_id)).or_default() += 1;
+            }
+            (Outbound::Record(_), Ok(Outcome::DeadLettered)) => counts.dead_lettered_encode += 1,
+            (Outbound::DeadLetter(_), Ok(_)) => counts.dead_lettered_map += 1,
+            (_, Err(_)) => all_delivered = false,
+        }
+    }
+    if !all_delivered {
+        tracing::warn!(
+            org = %org_id,
+            batch = checkpoint.sequence(),
+            "batch not fully delivered before shutdown; it is not acknowledged and will be fetched again"
+        );
+        return;
+    }
+    if let Err(err) = ctx.sink.sync() {
+        tracing::error!(org = %org_id, error = %err, "sink sync failed; batch not acknowledged");
+        return;
+    }
+    let sequence = checkpoint.sequence();
+    match acker.ack(checkpoint) {
+        Ok(()) => ctx.stats.add_batch(&org_id, counts),
+        Err(err) => tracing::error!(org = %org_id, batch = sequence, error = %err, "acknowledging a delivered batch failed"),
+    }
+}
+
+/// Delivers one item, retrying transport failures with exponential backoff and jitter until it
+/// is delivered or shutdown is requested.
+async fn deliver_with_retry(item: &Outbound, org_id: &str, ctx: &BatchContext) -> Result<Outcome, SinkError> {
+    let attempt = || async {
+        match item {
+            Outbound::Record(record) => ctx.sink.deliver(record, org_id).await,
+            Outbound::DeadLetter(letter) => ctx.sink.deliver_dead_letter(letter.clone()).await.map(|()| Outcome::DeadLettered),
+        }
+    };
+    let policy = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(30))
+        .with_jitter()
+        .without_max_times();
+    attempt
+        .retry(policy)
+        .when(|_| !*ctx.shutdown.borrow())
+        .notify(|err, delay| tracing::warn!(org = %org_id, error = %err, retry_in = ?delay, "delivery failed; retrying"))
+        .await
+}

@@ -1,0 +1,179 @@
+//! Where OCSF records go: Kafka (the product) or NDJSON files (the demo without a broker).
+//!
+//! Every delivery resolves only when the record is durably taken (Kafka acknowledged it, or the
+//! file was flushed); the pipeline acknowledges a batch to the fetcher only then.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use mapper::OcsfRecord;
+use producer::{DeadLetter, OcsfProducer, ProduceError, Stage};
+
+/// How one record ended up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Written to its class topic/file.
+    Delivered,
+    /// Written to the dead-letter topic/file instead (could not be encoded).
+    DeadLettered,
+}
+
+/// A destination for OCSF records and dead letters.
+pub enum Sink {
+    /// Kafka via the producer crate.
+    Kafka(Arc<OcsfProducer>),
+    /// One NDJSON file per OCSF class in a directory, plus `dead_letter.ndjson`.
+    Files(FileSink),
+}
+
+impl Sink {
+    /// Delivers one record; resolves when it is durably taken. A record that can never be
+    /// delivered as it is (does not fit the Avro schema, too large) is dead-lettered instead.
+    /// A transport failure is an error: the caller retries it.
+    pub fn deliver(&self, record: &OcsfRecord, org_id: &str) -> BoxFuture<'static, Result<Outcome, SinkError>> {
+        match self {
+            Sink::Kafka(producer) => {
+                let producer = Arc::clone(producer);
+                let send = producer.send(record);
+                let json = record.json.clone();
+                let event_id = record.original_event_uid.clone();
+                let org_id = org_id.to_string();
+                Box::pin(async move {
+                    match send.await {
+                        Ok(_) => Ok(Outcome::Delivered),
+                        Err(err) if err.is_record_fault() => {
+                            let stage = match err {
+                                ProduceError::Encode(_) => Stage::Encode,
+                                _ => Stage::Produce,
+                            };
+                            let letter = DeadLetter {
+                                raw: json.into(),
+                                reason: err.to_string(),
+                                stage,
+                                org_id: Some(org_id),
+                                event_id,
+                            };
+                            producer.send_dead_letter(letter).await?;
+                            Ok(Outcome::DeadLettered)
+                        }
+                        Err(err) => Err(err.into()),
+                    }
+                })
+            }
+            Sink::Files(files) => {
+                let result = files.write(record.class_name, &record.json).map(|()| Outcome::Delivered);
+                Box::pin(async move { result })
+            }
+        }
+    }
+
+    /// Delivers a dead letter; resolves when it is durably taken.
+    pub fn deliver_dead_letter(&self, letter: DeadLetter) -> BoxFuture<'static, Result<(), SinkError>> {
+        match self {
+            Sink::Kafka(producer) => {
+                let send = producer.send_dead_letter(letter);
+                Box::pin(async move { send.await.map(|_| ()).map_err(SinkError::from) })
+            }
+            Sink::Files(files) => {
+                let result = files.write_dead_letter(&letter);
+                Box::pin(async move { result })
+            }
+        }
+    }
+
+    /// Makes everything written so far durable (files: flush + fsync; Kafka: every send
+    /// already resolved on the broker's ack).
+    pub fn sync(&self) -> Result<(), SinkError> {
+        match self {
+            Sink::Kafka(_) => Ok(()),
+            Sink::Files(files) => files.flush(),
+        }
+    }
+
+    /// Waits for everything queued (shutdown).
+    pub fn flush(&self, timeout: Duration) -> Result<(), SinkError> {
+        match self {
+            Sink::Kafka(producer) => producer.flush(timeout).map_err(SinkError::from),
+            Sink::Files(files) => files.flush(),
+        }
+    }
+}
+
+/// A record or dead letter was not durably taken; the pipeline retries it.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// Kafka did not confirm it.
+    #[error(transparent)]
+    Kafka(#[from] ProduceError),
+    /// The output file could not be written.
+    #[error("cannot write {path}: {source}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+fn file_error(path: String, source: std::io::Error) -> SinkError {
+    SinkError::File { path, source }
+}
+
+/// NDJSON files per OCSF class.
+pub struct FileSink {
+    dir: PathBuf,
+    files: Mutex<HashMap<&'static str, BufWriter<File>>>,
+}
+
+impl FileSink {
+    /// Writes into `dir` (created if missing); existing files are appended to.
+    pub fn create(dir: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        Ok(Self { dir: dir.to_path_buf(), files: Mutex::new(HashMap::new()) })
+    }
+
+    fn write(&self, name: &'static str, line: &[u8]) -> Result<(), SinkError> {
+        let mut files = self.files.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let file = match files.get_mut(name) {
+            Some(file) => file,
+            None => {
+                let path = self.dir.join(format!("{name}.ndjson"));
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(|err| file_error(path.display().to_string(), err))?;
+                files.entry(name).or_insert(BufWriter::new(file))
+            }
+        };
+        file.write_all(line)
+            .and_then(|()| file.write_all(b"\n"))
+            .map_err(|err| file_error(self.dir.join(name).display().to_string(), err))
+    }
+
+    fn write_dead_letter(&self, letter: &DeadLetter) -> Result<(), SinkError> {
+        let line = serde_json::json!({
+            "reason": letter.reason,
+            "stage": letter.stage.as_str(),
+            "org_id": letter.org_id,
+            "event_id": letter.event_id,
+            "raw": String::from_utf8_lossy(&letter.raw),
+        });
+        self.write("dead_letter", line.to_string().as_bytes())
+    }
+
+    fn flush(&self) -> Result<(), SinkError> {
+        let mut files = self.files.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (name, file) in files.iter_mut() {
+            file.flush()
+                .and_then(|()| file.get_ref().sync_data())
+                .map_err(|err| file_error(self.dir.join(name).display().to_string(), err))?;
+        }
+        Ok(())
+    }
+}

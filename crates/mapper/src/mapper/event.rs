@@ -1,0 +1,1357 @@
+//! One event being mapped: the facts taken from the source (borrowed where possible), then
+//! written as OCSF JSON in one pass, with the source fields no OCSF attribute took under
+//! `unmapped.jumpcloud`.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use serde_json::value::RawValue;
+
+use crate::json_writer::JsonWriter;
+use crate::ocsf::{OcsfClass, auth_protocol_caption, severity_caption, status_caption};
+use crate::source::{RawObject, raw_str};
+use crate::tables::{ActivityRule, AssociationRule, MappingTables};
+
+/// OCSF product name and vendor for every event.
+const PRODUCT_NAME: &str = "Directory Insights";
+const VENDOR_NAME: &str = "JumpCloud";
+const OCSF_VERSION: &str = "1.8.0";
+
+/// A source path the OCSF output took (up to three keys deep). A field is left out of
+/// `unmapped` only when its exact path was taken; an object with some keys taken is written
+/// with the rest.
+type SourcePath = [&'static str; 3];
+
+#[derive(Debug, Default)]
+struct Consumed {
+    paths: Vec<SourcePath>,
+}
+
+impl Consumed {
+    fn take(&mut self, top: &'static str) {
+        self.paths.push([top, "", ""]);
+    }
+
+    fn take2(&mut self, top: &'static str, key: &'static str) {
+        self.paths.push([top, key, ""]);
+    }
+
+    fn take3(&mut self, top: &'static str, middle: &'static str, key: &'static str) {
+        self.paths.push([top, middle, key]);
+    }
+
+    /// Whether `path` (length 1-3) was taken whole.
+    fn is_taken(&self, path: &[&str]) -> bool {
+        self.paths.iter().any(|taken| {
+            let depth = taken.iter().take_while(|key| !key.is_empty()).count();
+            depth == path.len() && taken[..depth] == *path
+        })
+    }
+
+    /// Whether some key below `path` was taken.
+    fn has_taken_below(&self, path: &[&str]) -> bool {
+        self.paths.iter().any(|taken| {
+            let depth = taken.iter().take_while(|key| !key.is_empty()).count();
+            depth > path.len() && taken[..path.len()] == *path
+        })
+    }
+}
+
+/// A user (`user`, `actor.user`).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Person<'a> {
+    pub uid: Option<Cow<'a, str>>,
+    name: Option<Cow<'a, str>>,
+    email: Option<Cow<'a, str>>,
+    /// (type_id, type caption or the source's own type for 99).
+    kind: Option<(i32, Cow<'a, str>)>,
+}
+
+impl Person<'_> {
+    fn is_usable(&self) -> bool {
+        self.uid.is_some() || self.name.is_some()
+    }
+}
+
+/// Something with a name and/or uid: `service`, `group`, `entity`, `resources[]`.
+#[derive(Debug, Clone, Default)]
+struct Named<'a> {
+    uid: Option<Cow<'a, str>>,
+    name: Option<Cow<'a, str>>,
+    /// The source's own type (e.g. `system`, `user_group`).
+    kind: Option<Cow<'a, str>>,
+}
+
+impl Named<'_> {
+    fn is_usable(&self) -> bool {
+        self.uid.is_some() || self.name.is_some()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Location<'a> {
+    country: Option<Cow<'a, str>>,
+    region: Option<Cow<'a, str>>,
+    city: Option<Cow<'a, str>>,
+    lat: Option<&'a str>,
+    long: Option<&'a str>,
+}
+
+#[derive(Debug, Default)]
+struct Endpoint<'a> {
+    ip: Option<Cow<'a, str>>,
+    uid: Option<Cow<'a, str>>,
+    hostname: Option<Cow<'a, str>>,
+    location: Option<Location<'a>>,
+}
+
+#[derive(Debug, Default)]
+struct Device<'a> {
+    uid: Option<Cow<'a, str>>,
+    hostname: Option<Cow<'a, str>>,
+    name: Option<Cow<'a, str>>,
+    ip: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug)]
+struct Status<'a> {
+    id: i32,
+    caption: &'static str,
+    detail: Option<Cow<'a, str>>,
+    code: Option<Cow<'a, str>>,
+}
+
+/// One event, ready to write.
+#[derive(Debug)]
+pub(super) struct OcsfEvent<'a> {
+    pub class: OcsfClass,
+    pub activity_id: i32,
+    activity_name: Cow<'a, str>,
+    pub event_type: Option<Cow<'a, str>>,
+    time_ms: i64,
+    original_time: Cow<'a, str>,
+    uid: Cow<'a, str>,
+    organization: Option<Cow<'a, str>>,
+    id: Option<Cow<'a, str>>,
+    service: Option<Cow<'a, str>>,
+    status: Option<Status<'a>>,
+    message: Option<Cow<'a, str>>,
+    actor: Option<Person<'a>>,
+    pub user: Option<Person<'a>>,
+    src_endpoint: Option<Endpoint<'a>>,
+    device: Option<Device<'a>>,
+    service_object: Option<Named<'a>>,
+    entity: Option<Named<'a>>,
+    group: Option<Named<'a>>,
+    privileges: Vec<Cow<'a, str>>,
+    resources: Vec<Named<'a>>,
+    auth_protocol_id: Option<i32>,
+    is_mfa: Option<bool>,
+    auth_factor_type_id: Option<i32>,
+    user_agent: Option<Cow<'a, str>>,
+    consumed: Consumed,
+    /// Base Event: the whole source goes to `unmapped.jumpcloud`.
+    keep_all_source: bool,
+}
+
+/// The activity decided for a classified event.
+struct Activity<'a> {
+    class: OcsfClass,
+    id: i32,
+    /// The caption for 99 (the source's own value).
+    other_name: Option<Cow<'a, str>>,
+}
+
+pub(super) fn build<'a>(
+    tables: &MappingTables,
+    source: &RawObject<'a>,
+    time_ms: i64,
+    original_time: Cow<'a, str>,
+    uid: Cow<'a, str>,
+) -> OcsfEvent<'a> {
+    let event_type = source.non_empty_str("event_type");
+    let mut event = OcsfEvent {
+        class: OcsfClass::BaseEvent,
+        activity_id: 0,
+        activity_name: Cow::Borrowed("Unknown"),
+        event_type: event_type.clone(),
+        time_ms,
+        original_time,
+        uid,
+        organization: source.non_empty_str("organization"),
+        id: source.non_empty_str("id"),
+        service: source.non_empty_str("service"),
+        status: None,
+        message: None,
+        actor: None,
+        user: None,
+        src_endpoint: None,
+        device: None,
+        service_object: None,
+        entity: None,
+        group: None,
+        privileges: Vec::new(),
+        resources: Vec::new(),
+        auth_protocol_id: None,
+        is_mfa: None,
+        auth_factor_type_id: None,
+        user_agent: None,
+        consumed: Consumed::default(),
+        keep_all_source: true,
+    };
+    if let Some(event_type) = &event_type {
+        event.activity_id = 99;
+        event.activity_name = event_type.clone();
+        if let Some(activity) = classify(tables, source, event_type)
+            && event.fill_class(tables, source, event_type, activity)
+        {
+            event.keep_all_source = false;
+            return event;
+        }
+    }
+    event.fill_base(source);
+    event
+}
+
+/// The class and activity of a known event type; `None` for a Base Event.
+fn classify<'a>(
+    tables: &MappingTables,
+    source: &RawObject<'a>,
+    event_type: &str,
+) -> Option<Activity<'a>> {
+    let found = tables.lookup(event_type)?;
+    let classification = found.classification;
+    let fixed = |class, id: i32| Activity {
+        class,
+        id,
+        other_name: (id == 99).then(|| {
+            Cow::Owned(
+                classification
+                    .activity_name
+                    .clone()
+                    .unwrap_or_else(|| event_type.to_owned()),
+            )
+        }),
+    };
+    Some(match classification.activity {
+        ActivityRule::Fixed(id) => fixed(classification.class, id),
+        ActivityRule::FromChanges => fixed(classification.class, activity_from_changes(tables, source)),
+        ActivityRule::FromVerb => match tables.verb_activity(found.verb) {
+            Some(id) => fixed(classification.class, id),
+            None => Activity {
+                class: classification.class,
+                id: 99,
+                other_name: Some(Cow::Owned(
+                    classification
+                        .activity_name
+                        .clone()
+                        .unwrap_or_else(|| found.verb.to_owned()),
+                )),
+            },
+        },
+        // Decided while filling (needs the association's ends).
+        ActivityRule::FromAssociation => Activity {
+            class: OcsfClass::EntityManagement,
+            id: 3,
+            other_name: None,
+        },
+    })
+}
+
+/// `user_update`-like events: the most security-relevant activity the `changes` rules propose.
+fn activity_from_changes(tables: &MappingTables, source: &RawObject<'_>) -> i32 {
+    let rules = &tables.account_changes;
+    let Some(changes) = source
+        .get("changes")
+        .and_then(|raw| serde_json::from_str::<Vec<&RawValue>>(raw.get()).ok())
+    else {
+        return rules.otherwise;
+    };
+    let mut best: Option<usize> = None;
+    for change in changes {
+        let Some(change) = RawObject::parse(change) else {
+            continue;
+        };
+        let Some(field) = change.str("field") else {
+            continue;
+        };
+        let from = change.get("from");
+        let to = change.get("to");
+        for rule in &rules.rules {
+            if rule.field != *field {
+                continue;
+            }
+            let from_ok = match (&rule.from, &rule.from_not) {
+                (Some(expected), _) => from.is_some_and(|value| expected.matches(value)),
+                (None, Some(unexpected)) => !from.is_some_and(|value| unexpected.matches(value)),
+                (None, None) => true,
+            };
+            let to_ok = match &rule.to {
+                Some(expected) => to.is_some_and(|value| expected.matches(value)),
+                None => true,
+            };
+            if from_ok && to_ok {
+                let rank = rules
+                    .priority
+                    .iter()
+                    .position(|id| *id == rule.activity_id)
+                    .unwrap_or(usize::MAX);
+                best = Some(best.map_or(rank, |current| current.min(rank)));
+            }
+        }
+    }
+    best.and_then(|rank| rules.priority.get(rank).copied())
+        .unwrap_or(rules.otherwise)
+}
+
+/// A user from a DI object with `id`/`object_id`, `username`/`name`, `email`, `type`.
+fn person<'a>(
+    object: &RawObject<'a>,
+    top: &'static str,
+    consumed: &mut Consumed,
+) -> Option<Person<'a>> {
+    let uid = object.non_empty_str("id");
+    let username = object.non_empty_str("username");
+    let email = object.non_empty_str("email");
+    // Admins sign in with their e-mail address: it is their user name when there is no other.
+    let name = username.clone().or_else(|| email.clone());
+    let person = Person {
+        uid,
+        name,
+        email,
+        kind: object.non_empty_str("type").map(|kind| user_type(kind)),
+    };
+    if !person.is_usable() {
+        return None;
+    }
+    for key in ["id", "username", "email", "type"] {
+        if object.get(key).is_some() {
+            consumed.take2(top, key);
+        }
+    }
+    Some(person)
+}
+
+fn user_type(kind: Cow<'_, str>) -> (i32, Cow<'_, str>) {
+    match &*kind {
+        "user" | "systemuser" => (1, Cow::Borrowed("User")),
+        "admin" => (2, Cow::Borrowed("Admin")),
+        "system" => (3, Cow::Borrowed("System")),
+        _ => (99, kind),
+    }
+}
+
+fn is_person_type(kind: Option<&str>) -> bool {
+    matches!(kind, None | Some("user" | "systemuser" | "admin"))
+}
+
+/// A valid IP address string, else `None`.
+fn ip_address<'a>(text: Option<Cow<'a, str>>) -> Option<Cow<'a, str>> {
+    text.filter(|text| text.trim().parse::<IpAddr>().is_ok())
+}
+
+/// One end of an association connection: `{name, type, object_id}` (or `id`).
+fn association_end<'a>(connection: &RawObject<'a>, key: &str) -> Option<Named<'a>> {
+    let end = connection.object(key)?;
+    let named = Named {
+        uid: end
+            .non_empty_str("object_id")
+            .or_else(|| end.non_empty_str("id")),
+        name: end.non_empty_str("name"),
+        kind: end.non_empty_str("type"),
+    };
+    named.is_usable().then_some(named)
+}
+
+/// The target object of a directory event (`resource`) as an entity or group.
+fn resource_named<'a>(source: &RawObject<'a>, consumed: &mut Consumed) -> Option<Named<'a>> {
+    let resource = source.object("resource")?;
+    let name_key = ["name", "username", "email", "hostname", "displayName"]
+        .into_iter()
+        .find(|key| resource.non_empty_str(key).is_some());
+    let named = Named {
+        uid: resource.non_empty_str("id"),
+        name: name_key.and_then(|key| resource.non_empty_str(key)),
+        kind: resource.non_empty_str("type"),
+    };
+    if !named.is_usable() {
+        return None;
+    }
+    for key in ["id", "type"].into_iter().chain(name_key) {
+        if resource.get(key).is_some() {
+            consumed.take2("resource", key);
+        }
+    }
+    Some(named)
+}
+
+impl<'a> OcsfEvent<'a> {
+    /// Fills a classified event. `false` when the class's required data is missing (the caller
+    /// then makes it a Base Event).
+    fn fill_class(
+        &mut self,
+        tables: &MappingTables,
+        source: &RawObject<'a>,
+        event_type: &str,
+        activity: Activity<'a>,
+    ) -> bool {
+        let Some(classification) = tables.lookup(event_type).map(|found| found.classification)
+        else {
+            return false;
+        };
+        self.class = activity.class;
+        self.activity_id = activity.id;
+        let filled = match classification.activity {
+            ActivityRule::FromAssociation => self.fill_association(tables, source),
+            _ => match activity.class {
+                OcsfClass::Authentication => self.fill_authentication(
+                    tables,
+                    source,
+                    classification.auth_protocol_id,
+                    classification.service_name.as_deref(),
+                ),
+                OcsfClass::AccountChange => self.fill_account_change(source),
+                OcsfClass::EntityManagement => self.fill_entity_management(source),
+                OcsfClass::UserAccess => {
+                    self.privileges = privileges(&classification.privileges, None);
+                    self.fill_user_access(source)
+                }
+                OcsfClass::GroupManagement => {
+                    self.privileges = privileges(&classification.privileges, None);
+                    self.fill_group_management(source)
+                }
+                OcsfClass::BaseEvent => false,
+            },
+        };
+        if !filled {
+            self.reset_to_base();
+            return false;
+        }
+        self.activity_name = match activity.other_name {
+            Some(name) if self.activity_id == 99 => name,
+            _ => Cow::Borrowed(
+                self.class
+                    .activity_caption(self.activity_id)
+                    .unwrap_or("Unknown"),
+            ),
+        };
+        if self.activity_id == 99 && self.activity_name == "Other" {
+            self.activity_name = Cow::Owned(event_type.to_owned());
+        }
+        self.fill_common(source);
+        true
+    }
+
+    fn reset_to_base(&mut self) {
+        self.class = OcsfClass::BaseEvent;
+        self.activity_id = 99;
+        self.actor = None;
+        self.user = None;
+        self.src_endpoint = None;
+        self.device = None;
+        self.service_object = None;
+        self.entity = None;
+        self.group = None;
+        self.privileges.clear();
+        self.resources.clear();
+        self.auth_protocol_id = None;
+        self.is_mfa = None;
+        self.auth_factor_type_id = None;
+        self.consumed.paths.clear();
+        if let Some(event_type) = &self.event_type {
+            self.activity_name = event_type.clone();
+        }
+    }
+
+    /// Base Event: metadata, actor and status; the whole source stays in `unmapped`.
+    fn fill_base(&mut self, source: &RawObject<'a>) {
+        if self.event_type.is_none() {
+            self.activity_id = 0;
+            self.activity_name = Cow::Borrowed("Unknown");
+        }
+        let mut ignored = Consumed::default();
+        self.actor = source
+            .object("initiated_by")
+            .and_then(|initiated_by| person(&initiated_by, "initiated_by", &mut ignored));
+        self.status = status(source, false, &mut ignored);
+        self.message = source.non_empty_str("message");
+        self.keep_all_source = true;
+    }
+
+    /// Fields every IAM class takes: actor, source endpoint, user agent, status, message.
+    fn fill_common(&mut self, source: &RawObject<'a>) {
+        for key in ["id", "timestamp", "event_type", "organization", "service"] {
+            if source.get(key).is_some() {
+                self.consumed.take(key);
+            }
+        }
+        if self.actor.is_none() {
+            self.actor = source
+                .object("initiated_by")
+                .and_then(|initiated_by| person(&initiated_by, "initiated_by", &mut self.consumed));
+        }
+        if self.status.is_none() {
+            self.status = status(source, false, &mut self.consumed);
+        }
+        if let Some(message) = source.non_empty_str("message") {
+            self.consumed.take("message");
+            self.message = Some(message);
+        }
+        // Systems events: `src_ip` is where the login came from, `client_ip` the agent's address.
+        let src_ip = ip_address(source.str("src_ip"));
+        let client_ip = ip_address(source.str("client_ip"));
+        let mut endpoint = Endpoint::default();
+        if let Some(ip) = src_ip {
+            self.consumed.take("src_ip");
+            endpoint.ip = Some(ip);
+            if let (Some(device), Some(client_ip)) = (self.device.as_mut(), client_ip) {
+                self.consumed.take("client_ip");
+                device.ip = Some(client_ip);
+            }
+        } else if let Some(ip) = client_ip {
+            self.consumed.take("client_ip");
+            endpoint.ip = Some(ip);
+        }
+        if let Some(existing) = self.src_endpoint.take() {
+            endpoint.uid = existing.uid;
+            endpoint.hostname = existing.hostname;
+        }
+        if endpoint.ip.is_some() || endpoint.uid.is_some() || endpoint.hostname.is_some() {
+            endpoint.location = source
+                .object("geoip")
+                .and_then(|geoip| location(&geoip, &mut self.consumed));
+            self.src_endpoint = Some(endpoint);
+        }
+        self.user_agent = user_agent(source);
+        if self.user_agent.as_deref().is_some_and(|_| source.str("user_agent").is_some()) {
+            self.consumed.take("user_agent");
+        }
+    }
+
+    fn fill_authentication(
+        &mut self,
+        tables: &MappingTables,
+        source: &RawObject<'a>,
+        auth_protocol_id: Option<i32>,
+        service_name: Option<&str>,
+    ) -> bool {
+        let consumed = &mut self.consumed;
+        let initiated_by = source
+            .object("initiated_by")
+            .and_then(|object| person(&object, "initiated_by", consumed));
+        let user = initiated_by
+            .clone()
+            .or_else(|| {
+                source
+                    .object("resource")
+                    .and_then(|object| person(&object, "resource", consumed))
+            })
+            .or_else(|| {
+                source.non_empty_str("username").map(|name| {
+                    consumed.take("username");
+                    Person {
+                        name: Some(name),
+                        ..Person::default()
+                    }
+                })
+            });
+        let Some(user) = user else {
+            return false;
+        };
+        if source.non_empty_str("username").as_deref() == user.name.as_deref() {
+            self.consumed.take("username");
+        }
+        self.user = Some(user);
+        self.actor = initiated_by;
+
+        let is_sso = self.event_type.as_deref() == Some("sso_auth");
+        if is_sso {
+            self.status = status(source, true, &mut self.consumed);
+        }
+        let mut protocol = auth_protocol_id;
+        if let Some(application) = source.object("application") {
+            let name_key = ["display_label", "name"]
+                .into_iter()
+                .find(|key| application.non_empty_str(key).is_some());
+            let service = Named {
+                uid: application.non_empty_str("id"),
+                name: name_key.and_then(|key| application.non_empty_str(key)),
+                kind: None,
+            };
+            if service.is_usable() {
+                for key in ["id"].into_iter().chain(name_key) {
+                    if application.get(key).is_some() {
+                        self.consumed.take2("application", key);
+                    }
+                }
+                self.service_object = Some(service);
+            }
+            let sso_protocol = match application.non_empty_str("sso_type").as_deref() {
+                Some(kind) if kind.eq_ignore_ascii_case("saml") => Some(5),
+                Some(kind)
+                    if kind.eq_ignore_ascii_case("oidc")
+                        || kind.eq_ignore_ascii_case("openid") =>
+                {
+                    Some(4)
+                }
+                _ => None,
+            };
+            if sso_protocol.is_some() {
+                self.consumed.take2("application", "sso_type");
+                protocol = sso_protocol;
+            }
+        }
+        self.auth_protocol_id = Some(protocol.unwrap_or(0));
+        if self.service_object.is_none() {
+            let name = service_name
+                .or_else(|| self.service.as_deref().and_then(|s| tables.service_name(s)))
+                .unwrap_or("JumpCloud");
+            self.service_object = Some(Named {
+                name: Some(Cow::Owned(name.to_owned())),
+                ..Named::default()
+            });
+        }
+        if let Some(mfa) = source.bool("mfa") {
+            self.consumed.take("mfa");
+            self.is_mfa = Some(mfa);
+        }
+        if let Some(mfa_meta) = source.object("mfa_meta")
+            && let Some(kind) = mfa_meta.non_empty_str("type")
+        {
+            let factor = match &*kind {
+                "totp" => Some(7),
+                "duo" | "jumpcloud_protect" | "push" => Some(5),
+                "webauthn" => Some(10),
+                "u2f" => Some(9),
+                "sms" => Some(1),
+                _ => None,
+            };
+            if factor.is_some() {
+                self.consumed.take2("mfa_meta", "type");
+                self.auth_factor_type_id = factor;
+            }
+        }
+        // Systems logins: the device logged in to.
+        if let Some(system) = source.object("system") {
+            let device = Device {
+                uid: system.non_empty_str("id"),
+                hostname: system.non_empty_str("hostname"),
+                name: system.non_empty_str("displayName"),
+                ip: None,
+            };
+            if device.uid.is_some() || device.hostname.is_some() || device.name.is_some() {
+                for key in ["id", "hostname", "displayName"] {
+                    if system.get(key).is_some() {
+                        self.consumed.take2("system", key);
+                    }
+                }
+                self.device = Some(device);
+            }
+        }
+        // SSO: the device the user signs in from (device certificate), when known.
+        if let Some(system) = source
+            .object("auth_context")
+            .and_then(|context| context.object("system"))
+        {
+            let uid = system.non_empty_str("id");
+            let hostname = system.non_empty_str("hostname");
+            if uid.is_some() || hostname.is_some() {
+                if uid.is_some() {
+                    self.consumed.take3("auth_context", "system", "id");
+                }
+                if hostname.is_some() {
+                    self.consumed.take3("auth_context", "system", "hostname");
+                }
+                self.src_endpoint = Some(Endpoint {
+                    uid,
+                    hostname,
+                    ..Endpoint::default()
+                });
+            }
+        }
+        true
+    }
+
+    fn fill_account_change(&mut self, source: &RawObject<'a>) -> bool {
+        let consumed = &mut self.consumed;
+        let target = source
+            .object("resource")
+            .filter(|resource| is_person_type(resource.str("type").as_deref()))
+            .and_then(|resource| person(&resource, "resource", consumed));
+        let user = target
+            .or_else(|| {
+                source.non_empty_str("username").map(|name| {
+                    consumed.take("username");
+                    Person {
+                        name: Some(name),
+                        ..Person::default()
+                    }
+                })
+            })
+            .or_else(|| {
+                // Self-service changes (e.g. a user enrolling TOTP) name only the actor.
+                source
+                    .object("initiated_by")
+                    .and_then(|object| person(&object, "initiated_by", consumed))
+            });
+        let Some(user) = user else {
+            return false;
+        };
+        self.user = Some(user);
+        true
+    }
+
+    fn fill_entity_management(&mut self, source: &RawObject<'a>) -> bool {
+        if let Some(entity) = resource_named(source, &mut self.consumed) {
+            self.entity = Some(entity);
+            return true;
+        }
+        if let Some(system) = source.object("system") {
+            let entity = Named {
+                uid: system.non_empty_str("id"),
+                name: system
+                    .non_empty_str("hostname")
+                    .or_else(|| system.non_empty_str("displayName")),
+                kind: Some(Cow::Borrowed("system")),
+            };
+            if entity.is_usable() {
+                for key in ["id", "hostname"] {
+                    if system.get(key).is_some() {
+                        self.consumed.take2("system", key);
+                    }
+                }
+                self.entity = Some(entity);
+                return true;
+            }
+        }
+        false
+    }
+
+    fn fill_user_access(&mut self, source: &RawObject<'a>) -> bool {
+        let consumed = &mut self.consumed;
+        let user = source
+            .object("resource")
+            .filter(|resource| is_person_type(resource.str("type").as_deref()))
+            .and_then(|resource| person(&resource, "resource", consumed))
+            .or_else(|| {
+                source.non_empty_str("username").map(|name| {
+                    consumed.take("username");
+                    Person {
+                        name: Some(name),
+                        ..Person::default()
+                    }
+                })
+            });
+        match user {
+            Some(user) if !self.privileges.is_empty() => {
+                self.user = Some(user);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn fill_group_management(&mut self, source: &RawObject<'a>) -> bool {
+        let Some(group) = resource_named(source, &mut self.consumed) else {
+            return false;
+        };
+        self.group = Some(group);
+        true
+    }
+
+    /// `association_change`: Group Management, User Access or Entity Management by its ends.
+    fn fill_association(&mut self, tables: &MappingTables, source: &RawObject<'a>) -> bool {
+        let Some(association) = source.object("association") else {
+            return false;
+        };
+        let Some(connection) = association.object("connection") else {
+            return false;
+        };
+        let op = association.non_empty_str("op");
+        let from = association_end(&connection, "from");
+        let to = association_end(&connection, "to");
+        let is_user = |end: &Option<Named<'_>>| {
+            end.as_ref()
+                .is_some_and(|end| end.kind.as_deref() == Some("user"))
+        };
+        let (user_end, other_end) = if is_user(&from) {
+            (from.clone(), to.clone())
+        } else if is_user(&to) {
+            (to.clone(), from.clone())
+        } else {
+            // Between two objects: the `from` object was updated.
+            let Some(entity) = from.or(to) else {
+                return false;
+            };
+            self.class = OcsfClass::EntityManagement;
+            self.activity_id = 3;
+            self.entity = Some(entity);
+            return true;
+        };
+        let (Some(user_end), Some(other_end)) = (user_end, other_end) else {
+            return false;
+        };
+        let other_type = other_end.kind.as_deref().unwrap_or("");
+        let Some(rule) = tables.associations.iter().find(|rule: &&AssociationRule| {
+            rule.other_type
+                .as_deref()
+                .is_none_or(|expected| expected == other_type)
+        }) else {
+            return false;
+        };
+        self.class = rule.class;
+        self.activity_id = match op.as_deref() {
+            Some("add") => rule.add_activity,
+            Some("remove") => rule.remove_activity,
+            _ => 0,
+        };
+        self.user = Some(Person {
+            uid: user_end.uid,
+            name: user_end.name,
+            email: None,
+            kind: Some((1, Cow::Borrowed("User"))),
+        });
+        match rule.class {
+            OcsfClass::GroupManagement => {
+                self.group = Some(other_end);
+            }
+            _ => {
+                self.privileges = privileges(&rule.privileges, Some(other_type));
+                self.resources.push(other_end);
+            }
+        }
+        true
+    }
+}
+
+/// The privileges of a rule, with `{type}` replaced by the other end's type.
+fn privileges<'a>(templates: &[String], other_type: Option<&str>) -> Vec<Cow<'a, str>> {
+    templates
+        .iter()
+        .map(|template| match other_type {
+            Some(kind) if template.contains("{type}") => {
+                Cow::Owned(template.replace("{type}", if kind.is_empty() { "object" } else { kind }))
+            }
+            _ => Cow::Owned(template.clone()),
+        })
+        .collect()
+}
+
+/// Outcome: `success` (or `sso_token_success` for SSO) -> 1/2; SSO `false` without an error
+/// message is an MFA step (99). `error_message` -> `status_detail`, `error_code` -> `status_code`.
+fn status<'a>(source: &RawObject<'a>, sso: bool, consumed: &mut Consumed) -> Option<Status<'a>> {
+    let key = if sso { "sso_token_success" } else { "success" };
+    let success = source.bool(key);
+    let detail = source.non_empty_str("error_message");
+    let code = source.get("error_code").and_then(|raw| {
+        raw_str(raw)
+            .filter(|text| !text.is_empty())
+            .or_else(|| raw.get().starts_with(|c: char| c.is_ascii_digit() || c == '-').then(|| Cow::Borrowed(raw.get())))
+    });
+    let (id, caption) = match success {
+        Some(true) => (1, status_caption(1)),
+        Some(false) if sso && detail.is_none() => (99, "MFA challenge"),
+        Some(false) => (2, status_caption(2)),
+        None => {
+            if detail.is_none() && code.is_none() {
+                return None;
+            }
+            (0, status_caption(0))
+        }
+    };
+    if success.is_some() {
+        consumed.take(key);
+    }
+    if detail.is_some() {
+        consumed.take("error_message");
+    }
+    if code.is_some() {
+        consumed.take("error_code");
+    }
+    Some(Status {
+        id,
+        caption,
+        detail,
+        code,
+    })
+}
+
+/// `geoip` -> location; `None` when it has none of country, region, city.
+fn location<'a>(geoip: &RawObject<'a>, consumed: &mut Consumed) -> Option<Location<'a>> {
+    let country_key = ["country_code", "country_code2"]
+        .into_iter()
+        .find(|key| geoip.non_empty_str(key).is_some());
+    let location = Location {
+        country: country_key.and_then(|key| geoip.non_empty_str(key)),
+        region: geoip.non_empty_str("region_code"),
+        city: geoip.non_empty_str("city"),
+        lat: geoip.number_text("latitude"),
+        long: geoip.number_text("longitude"),
+    };
+    if location.country.is_none() && location.region.is_none() && location.city.is_none() {
+        return None;
+    }
+    if let Some(key) = country_key {
+        consumed.take2("geoip", key);
+    }
+    for (key, present) in [
+        ("region_code", location.region.is_some()),
+        ("city", location.city.is_some()),
+        ("latitude", location.lat.is_some()),
+        ("longitude", location.long.is_some()),
+    ] {
+        if present {
+            consumed.take2("geoip", key);
+        }
+    }
+    Some(location)
+}
+
+/// The user agent: `user_agent`/`useragent` when the source has it as a string; else a
+/// summary of the parsed `useragent` object ("Chrome 114.0.0.0 (Mac OS X 10.15.7)"), which is
+/// then also kept whole in `unmapped` (the summary is lossy).
+fn user_agent<'a>(source: &RawObject<'a>) -> Option<Cow<'a, str>> {
+    if let Some(text) = source
+        .non_empty_str("user_agent")
+        .or_else(|| source.non_empty_str("useragent"))
+    {
+        return Some(text);
+    }
+    let parsed = source.object("useragent")?;
+    let name = parsed.non_empty_str("name").filter(|name| name != "Other");
+    let os = parsed
+        .non_empty_str("os_full")
+        .or_else(|| parsed.non_empty_str("os_name"))
+        .or_else(|| parsed.non_empty_str("os"))
+        .filter(|os| os != "Other");
+    let version = parsed.non_empty_str("version").or_else(|| {
+        parsed.non_empty_str("major").map(|major| {
+            let mut version = major.into_owned();
+            for key in ["minor", "patch"] {
+                match parsed.non_empty_str(key) {
+                    Some(part) => {
+                        version.push('.');
+                        version.push_str(&part);
+                    }
+                    None => break,
+                }
+            }
+            Cow::Owned(version)
+        })
+    });
+    let mut text = String::new();
+    if let Some(name) = &name {
+        text.push_str(name);
+        if let Some(version) = &version {
+            text.push(' ');
+            text.push_str(version);
+        }
+    }
+    if let Some(os) = &os {
+        if text.is_empty() {
+            text.push_str(os);
+        } else {
+            text.push_str(" (");
+            text.push_str(os);
+            text.push(')');
+        }
+    }
+    (!text.is_empty()).then_some(Cow::Owned(text))
+}
+
+fn managed_entity_type(kind: Option<&str>) -> (i32, &str) {
+    match kind {
+        Some("system") => (1, "Device"),
+        Some("user" | "systemuser" | "admin") => (2, "User"),
+        Some("user_group" | "system_group" | "group") => (3, "Group"),
+        Some("organization") => (4, "Organization"),
+        Some("policy" | "authnpolicy") => (5, "Policy"),
+        Some(other) => (99, other),
+        None => (0, "Unknown"),
+    }
+}
+
+/// Observables, in event order: (path, type_id, caption, value).
+type Observable<'v> = (&'static str, i64, &'static str, &'v str);
+
+impl OcsfEvent<'_> {
+    /// Writes the event as one compact JSON object.
+    pub(super) fn write(&self, w: &mut JsonWriter<'_>, source: &RawObject<'_>, raw_data: Option<&str>) {
+        let class = self.class;
+        let severity_id = match self.status.as_ref().map(|status| status.id) {
+            Some(2) => 2,
+            _ => 1,
+        };
+        w.begin_object();
+        w.field_int("class_uid", i64::from(class.uid()));
+        w.field_str("class_name", class.caption());
+        w.field_int("category_uid", i64::from(class.category_uid()));
+        w.field_str("category_name", class.category_caption());
+        w.field_int("activity_id", i64::from(self.activity_id));
+        w.field_str("activity_name", &self.activity_name);
+        w.field_int(
+            "type_uid",
+            i64::from(class.uid()) * 100 + i64::from(self.activity_id),
+        );
+        w.key("type_name");
+        // For Base Event, type_uid 99 *is* the enum value 99 (Other): its caption carries the
+        // source's own value, like activity_name. Elsewhere type_uid 300199 means "<Class>: Other".
+        let activity_caption = if class == OcsfClass::BaseEvent && self.activity_id == 99 {
+            &*self.activity_name
+        } else {
+            class.activity_caption(self.activity_id).unwrap_or("Unknown")
+        };
+        w.string(&format!("{}: {activity_caption}", class.caption()));
+        w.field_int("severity_id", severity_id);
+        w.field_str("severity", severity_caption(severity_id as i32));
+        w.field_int("time", self.time_ms);
+        if let Some(status) = &self.status {
+            w.field_int("status_id", i64::from(status.id));
+            w.field_str("status", status.caption);
+            w.field_opt_str("status_detail", status.detail.as_deref());
+            w.field_opt_str("status_code", status.code.as_deref());
+        }
+        w.field_opt_str("message", self.message.as_deref());
+        self.write_metadata(w);
+        if class == OcsfClass::Authentication {
+            if let Some(id) = self.auth_protocol_id {
+                w.field_int("auth_protocol_id", i64::from(id));
+                w.field_str("auth_protocol", auth_protocol_caption(id).unwrap_or("Unknown"));
+            }
+            if let Some(is_mfa) = self.is_mfa {
+                w.field_bool("is_mfa", is_mfa);
+            }
+            if let Some(factor) = self.auth_factor_type_id {
+                w.key("auth_factors");
+                w.begin_array();
+                w.element();
+                w.begin_object();
+                w.field_int("factor_type_id", i64::from(factor));
+                w.field_str("factor_type", factor_caption(factor));
+                w.end_object();
+                w.end_array();
+            }
+        }
+        if let Some(actor) = &self.actor {
+            w.key("actor");
+            w.begin_object();
+            w.key("user");
+            write_person(w, actor);
+            w.end_object();
+        }
+        if let Some(user) = &self.user {
+            w.key("user");
+            write_person(w, user);
+        }
+        if let Some(group) = &self.group {
+            w.key("group");
+            w.begin_object();
+            w.field_opt_str("uid", group.uid.as_deref());
+            w.field_opt_str("name", group.name.as_deref());
+            w.field_opt_str("type", group.kind.as_deref());
+            w.end_object();
+        }
+        if let Some(entity) = &self.entity {
+            w.key("entity");
+            w.begin_object();
+            w.field_opt_str("uid", entity.uid.as_deref());
+            w.field_opt_str("name", entity.name.as_deref());
+            let (type_id, caption) = managed_entity_type(entity.kind.as_deref());
+            w.field_int("type_id", i64::from(type_id));
+            w.field_str("type", caption);
+            w.end_object();
+        }
+        if matches!(class, OcsfClass::UserAccess | OcsfClass::GroupManagement)
+            && !self.privileges.is_empty()
+        {
+            w.key("privileges");
+            w.begin_array();
+            for privilege in &self.privileges {
+                w.element();
+                w.string(privilege);
+            }
+            w.end_array();
+        }
+        if !self.resources.is_empty() {
+            w.key("resources");
+            w.begin_array();
+            for resource in &self.resources {
+                w.element();
+                w.begin_object();
+                w.field_opt_str("uid", resource.uid.as_deref());
+                w.field_opt_str("name", resource.name.as_deref());
+                w.field_opt_str("type", resource.kind.as_deref());
+                w.end_object();
+            }
+            w.end_array();
+        }
+        if let Some(service) = &self.service_object {
+            w.key("service");
+            w.begin_object();
+            w.field_opt_str("uid", service.uid.as_deref());
+            w.field_opt_str("name", service.name.as_deref());
+            w.end_object();
+        }
+        if let Some(endpoint) = &self.src_endpoint {
+            w.key("src_endpoint");
+            w.begin_object();
+            w.field_opt_str("ip", endpoint.ip.as_deref());
+            w.field_opt_str("uid", endpoint.uid.as_deref());
+            w.field_opt_str("hostname", endpoint.hostname.as_deref());
+            if let Some(location) = &endpoint.location {
+                w.key("location");
+                w.begin_object();
+                w.field_opt_str("country", location.country.as_deref());
+                w.field_opt_str("region", location.region.as_deref());
+                w.field_opt_str("city", location.city.as_deref());
+                if let Some(lat) = location.lat {
+                    w.key("lat");
+                    w.raw(lat);
+                }
+                if let Some(long) = location.long {
+                    w.key("long");
+                    w.raw(long);
+                }
+                w.end_object();
+            }
+            w.end_object();
+        }
+        if let Some(device) = &self.device {
+            w.key("device");
+            w.begin_object();
+            w.field_opt_str("uid", device.uid.as_deref());
+            w.field_opt_str("hostname", device.hostname.as_deref());
+            w.field_opt_str("name", device.name.as_deref());
+            w.field_opt_str("ip", device.ip.as_deref());
+            w.field_int("type_id", 0);
+            w.field_str("type", "Unknown");
+            w.end_object();
+        }
+        if class != OcsfClass::BaseEvent
+            && let Some(user_agent) = &self.user_agent
+        {
+            w.key("http_request");
+            w.begin_object();
+            w.field_str("user_agent", user_agent);
+            w.end_object();
+        }
+        self.write_observables(w);
+        self.write_unmapped(w, source);
+        if let Some(raw) = raw_data {
+            w.field_str("raw_data", raw);
+        }
+        w.end_object();
+    }
+
+    fn write_metadata(&self, w: &mut JsonWriter<'_>) {
+        w.key("metadata");
+        w.begin_object();
+        w.field_str("version", OCSF_VERSION);
+        w.key("product");
+        w.begin_object();
+        w.field_str("name", PRODUCT_NAME);
+        w.field_str("vendor_name", VENDOR_NAME);
+        if let Some(service) = &self.service {
+            w.key("feature");
+            w.begin_object();
+            w.field_str("name", service);
+            w.end_object();
+        }
+        w.end_object();
+        w.field_str("uid", &self.uid);
+        w.field_opt_str("original_event_uid", self.id.as_deref());
+        w.field_opt_str("event_code", self.event_type.as_deref());
+        w.field_str("original_time", &self.original_time);
+        w.field_opt_str("tenant_uid", self.organization.as_deref());
+        w.field_opt_str("log_name", self.service.as_deref());
+        w.field_str("log_provider", "JumpCloud Directory Insights API");
+        w.key("profiles");
+        w.begin_array();
+        // `device` needs profile host; so does `actor` on a Base Event (not on the IAM classes).
+        if self.device.is_some() || (self.class == OcsfClass::BaseEvent && self.actor.is_some()) {
+            w.element();
+            w.string("host");
+        }
+        w.end_array();
+        w.end_object();
+    }
+
+    fn observables(&self) -> Vec<Observable<'_>> {
+        let mut list: Vec<Observable<'_>> = Vec::with_capacity(8);
+        if let Some(user) = self.actor.as_ref() {
+            if let Some(name) = user.name.as_deref() {
+                list.push(("actor.user.name", 4, "User Name", name));
+            }
+            if let Some(email) = user.email.as_deref() {
+                list.push(("actor.user.email_addr", 5, "Email Address", email));
+            }
+            if let Some(uid) = user.uid.as_deref() {
+                list.push(("actor.user.uid", 31, "User Object: uid", uid));
+            }
+        }
+        if let Some(user) = self.user.as_ref() {
+            if let Some(name) = user.name.as_deref() {
+                list.push(("user.name", 4, "User Name", name));
+            }
+            if let Some(email) = user.email.as_deref() {
+                list.push(("user.email_addr", 5, "Email Address", email));
+            }
+            if let Some(uid) = user.uid.as_deref() {
+                list.push(("user.uid", 31, "User Object: uid", uid));
+            }
+        }
+        if let Some(group) = self.group.as_ref() {
+            if let Some(name) = group.name.as_deref() {
+                list.push(("group.name", 32, "Group Object: name", name));
+            }
+            if let Some(uid) = group.uid.as_deref() {
+                list.push(("group.uid", 33, "Group Object: uid", uid));
+            }
+        }
+        if let Some(endpoint) = self.src_endpoint.as_ref() {
+            if let Some(ip) = endpoint.ip.as_deref() {
+                list.push(("src_endpoint.ip", 2, "IP Address", ip));
+            }
+            if let Some(hostname) = endpoint.hostname.as_deref() {
+                list.push(("src_endpoint.hostname", 1, "Hostname", hostname));
+            }
+            if let Some(country) = endpoint
+                .location
+                .as_ref()
+                .and_then(|location| location.country.as_deref())
+            {
+                list.push(("src_endpoint.location.country", 14, "Country", country));
+            }
+        }
+        if let Some(device) = self.device.as_ref() {
+            if let Some(hostname) = device.hostname.as_deref() {
+                list.push(("device.hostname", 1, "Hostname", hostname));
+            }
+            if let Some(ip) = device.ip.as_deref() {
+                list.push(("device.ip", 2, "IP Address", ip));
+            }
+            if let Some(uid) = device.uid.as_deref() {
+                list.push(("device.uid", 47, "Device Object: uid", uid));
+            }
+        }
+        if self.class != OcsfClass::BaseEvent
+            && let Some(user_agent) = self.user_agent.as_deref()
+        {
+            list.push(("http_request.user_agent", 16, "HTTP User-Agent", user_agent));
+        }
+        list
+    }
+
+    fn write_observables(&self, w: &mut JsonWriter<'_>) {
+        let list = self.observables();
+        if list.is_empty() {
+            return;
+        }
+        w.key("observables");
+        w.begin_array();
+        for (name, type_id, caption, value) in list {
+            w.element();
+            w.begin_object();
+            w.field_str("name", name);
+            w.field_int("type_id", type_id);
+            w.field_str("type", caption);
+            w.field_str("value", value);
+            w.end_object();
+        }
+        w.end_array();
+    }
+
+    /// `unmapped.jumpcloud`: the source fields no OCSF attribute took (all of them for a Base
+    /// Event), nested as in the source.
+    fn write_unmapped(&self, w: &mut JsonWriter<'_>, source: &RawObject<'_>) {
+        let consumed = if self.keep_all_source {
+            &Consumed::default()
+        } else {
+            &self.consumed
+        };
+        if !has_residual(source, consumed, ["", "", ""], 0) {
+            return;
+        }
+        w.key("unmapped");
+        w.begin_object();
+        w.key("jumpcloud");
+        write_residual(w, source, consumed, ["", "", ""], 0);
+        w.end_object();
+    }
+}
+
+/// Whether `object` (at `path[..depth]`) has a field no OCSF attribute took.
+fn has_residual(object: &RawObject<'_>, consumed: &Consumed, path: [&str; 3], depth: usize) -> bool {
+    object.fields.iter().any(|(key, value)| {
+        if depth >= path.len() {
+            return true;
+        }
+        let mut here = path;
+        here[depth] = key;
+        let here_path = &here[..=depth];
+        if consumed.is_taken(here_path) {
+            false
+        } else if consumed.has_taken_below(here_path) {
+            RawObject::parse(value)
+                .is_none_or(|inner| has_residual(&inner, consumed, here, depth + 1))
+        } else {
+            true
+        }
+    })
+}
+
+/// Writes `object` (at `path[..depth]`) without the fields OCSF attributes took.
+fn write_residual(
+    w: &mut JsonWriter<'_>,
+    object: &RawObject<'_>,
+    consumed: &Consumed,
+    path: [&str; 3],
+    depth: usize,
+) {
+    w.begin_object();
+    for (key, value) in &object.fields {
+        if depth < path.len() {
+            let mut here = path;
+            here[depth] = key;
+            let here_path = &here[..=depth];
+            if consumed.is_taken(here_path) {
+                continue;
+            }
+            if consumed.has_taken_below(here_path)
+                && let Some(inner) = RawObject::parse(value)
+            {
+                if has_residual(&inner, consumed, here, depth + 1) {
+                    w.key(key);
+                    write_residual(w, &inner, consumed, here, depth + 1);
+                }
+                continue;
+            }
+        }
+        w.key(key);
+        w.raw(value.get());
+    }
+    w.end_object();
+}
+
+fn write_person(w: &mut JsonWriter<'_>, person: &Person<'_>) {
+    w.begin_object();
+    w.field_opt_str("uid", person.uid.as_deref());
+    w.field_opt_str("name", person.name.as_deref());
+    w.field_opt_str("email_addr", person.email.as_deref());
+    if let Some((type_id, caption)) = &person.kind {
+        w.field_int("type_id", i64::from(*type_id));
+        w.field_str("type", caption);
+    }
+    w.end_object();
+}
+
+fn factor_caption(factor_type_id: i32) -> &'static str {
+    match factor_type_id {
+        1 => "SMS",
+        5 => "Push Notification",
+        7 => "OTP",
+        9 => "U2F",
+        10 => "WebAuthn",
+        _ => "Unknown",
+    }
+}

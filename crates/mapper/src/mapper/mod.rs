@@ -1,0 +1,259 @@
+//! The mapping itself: one raw Directory Insights event -> one OCSF 1.8.0 event.
+//!
+//! What is an error and what is not (the pipeline must never lose an event):
+//! - [`MapError`]: the bytes are not JSON, the JSON is not an object, or `timestamp` is missing
+//!   or not an RFC 3339 string. The caller dead-letters the raw bytes with the reason.
+//! - Everything else maps. An unknown or missing `event_type` is a Base Event (class 0,
+//!   activity 99 with `activity_name` = the event_type, or 0 Unknown without one) carrying every
+//!   source field in `unmapped.jumpcloud`. A known event type whose class-required data is
+//!   missing (Authentication or Account Change without a user, Entity Management without an
+//!   entity, Group Management without a group, User Access without a user) is also a Base Event,
+//!   with `activity_name` = the event_type, so the output always validates.
+//! - A missing `id` maps too: `metadata.uid` is then a UUIDv5 of the raw bytes.
+
+mod config;
+mod event;
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+
+use serde_json::value::RawValue;
+
+pub use config::MapOptions;
+
+use crate::error::MapError;
+use crate::json_writer::JsonWriter;
+use crate::record::OcsfRecord;
+use crate::source::{RawObject, json_kind, raw_str};
+use crate::tables::MappingTables;
+
+/// The facts about one mapped event that the pipeline needs without parsing the JSON again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappedEvent {
+    /// `class_uid`.
+    pub class_uid: u32,
+    /// Snake-case class name (see [`OcsfRecord::class_name`]).
+    pub class_name: &'static str,
+    /// `activity_id`.
+    pub activity_id: i32,
+    /// `metadata.uid`.
+    pub uid: String,
+    /// `metadata.tenant_uid`.
+    pub tenant_uid: Option<String>,
+    /// `metadata.event_code`.
+    pub event_code: Option<String>,
+    /// `metadata.original_event_uid`.
+    pub original_event_uid: Option<String>,
+    /// `user.uid`.
+    pub subject_user_uid: Option<String>,
+}
+
+impl MappedEvent {
+    /// Joins the facts with the serialized event.
+    pub fn into_record(self, json: Vec<u8>) -> OcsfRecord {
+        OcsfRecord {
+            class_uid: self.class_uid,
+            class_name: self.class_name,
+            activity_id: self.activity_id,
+            uid: self.uid,
+            tenant_uid: self.tenant_uid,
+            event_code: self.event_code,
+            original_event_uid: self.original_event_uid,
+            subject_user_uid: self.subject_user_uid,
+            json,
+        }
+    }
+}
+
+/// Maps Directory Insights events to OCSF. `Send + Sync`: build one and share it.
+#[derive(Debug, Clone)]
+pub struct Mapper {
+    tables: MappingTables,
+    options: MapOptions,
+}
+
+impl Default for Mapper {
+    /// The embedded tables and default options.
+    fn default() -> Mapper {
+        // The embedded tables are checked by the tests; should they ever fail to load, every
+        // event still maps (as a Base Event), nothing is dropped.
+        let tables = MappingTables::embedded().unwrap_or_else(|_| MappingTables::empty());
+        Mapper::new(tables, MapOptions::default())
+    }
+}
+
+impl Mapper {
+    /// A mapper over these tables.
+    pub fn new(tables: MappingTables, options: MapOptions) -> Mapper {
+        Mapper { tables, options }
+    }
+
+    /// The options in use.
+    pub fn options(&self) -> &MapOptions {
+        &self.options
+    }
+
+    /// Maps one raw event (the JSON bytes of one DI event).
+    pub fn map(&self, raw: &[u8]) -> Result<OcsfRecord, MapError> {
+        let mut json = Vec::with_capacity(raw.len() * 2 + 512);
+        let facts = self.map_into(raw, &mut json)?;
+        Ok(facts.into_record(json))
+    }
+
+    /// Maps one raw event, appending its compact OCSF JSON (no newline) to `out`. On error
+    /// nothing is appended. Reuse `out` across calls to avoid allocations.
+    pub fn map_into(&self, raw: &[u8], out: &mut Vec<u8>) -> Result<MappedEvent, MapError> {
+        let text = trim_input(raw);
+        let source: RawObject<'_> = match text.first() {
+            Some(b'{') => serde_json::from_slice(text)
+                .map_err(|error| MapError::InvalidJson(error.to_string()))?,
+            Some(_) => {
+                return Err(
+                    match serde_json::from_slice::<serde::de::IgnoredAny>(text) {
+                        Ok(_) => MapError::NotAnObject(json_kind(text)),
+                        Err(error) => MapError::InvalidJson(error.to_string()),
+                    },
+                );
+            }
+            None => return Err(MapError::InvalidJson("empty input".to_owned())),
+        };
+        if nesting_exceeds(text, MAX_NESTING_DEPTH) {
+            return Err(MapError::TooDeep(MAX_NESTING_DEPTH));
+        }
+        // Valid JSON is valid UTF-8 (serde_json checked it while parsing).
+        let raw_text = std::str::from_utf8(text)
+            .map_err(|error| MapError::InvalidJson(error.to_string()))?;
+        let timestamp = source
+            .get("timestamp")
+            .ok_or_else(|| MapError::Timestamp("the event has no `timestamp`".to_owned()))?;
+        let timestamp_text = raw_str(timestamp).ok_or_else(|| {
+            MapError::Timestamp(format!("`timestamp` is not a string: {}", short(timestamp)))
+        })?;
+        let time_ms = chrono::DateTime::parse_from_rfc3339(&timestamp_text)
+            .map_err(|error| {
+                MapError::Timestamp(format!(
+                    "`timestamp` {:?} is not RFC 3339: {error}",
+                    shorten(&timestamp_text)
+                ))
+            })?
+            .timestamp_millis();
+
+        let organization = source.non_empty_str("organization");
+        let id = source.non_empty_str("id");
+        let uid = event_uid(organization.as_deref(), id.as_deref(), &timestamp_text, text);
+
+        let event = event::build(
+            &self.tables,
+            &source,
+            time_ms,
+            timestamp_text.clone(),
+            Cow::Owned(uid.clone()),
+        );
+        let start = out.len();
+        let mut writer = JsonWriter::new(out);
+        event.write(
+            &mut writer,
+            &source,
+            self.options.raw_data.then_some(raw_text),
+        );
+        debug_assert!(out.len() > start);
+
+        Ok(MappedEvent {
+            class_uid: event.class.uid(),
+            class_name: event.class.schema_name(),
+            activity_id: event.activity_id,
+            uid,
+            tenant_uid: organization.map(Cow::into_owned),
+            event_code: event.event_type.as_deref().map(str::to_owned),
+            original_event_uid: id.map(Cow::into_owned),
+            subject_user_uid: event
+                .user
+                .as_ref()
+                .and_then(|user| user.uid.as_deref())
+                .map(str::to_owned),
+        })
+    }
+}
+
+/// The deepest nesting of arrays/objects an event may have (serde_json's own default limit).
+pub const MAX_NESTING_DEPTH: usize = 128;
+
+/// Whether valid JSON `text` nests arrays/objects deeper than `limit`.
+fn nesting_exceeds(text: &[u8], limit: usize) -> bool {
+    let mut depth = 0_usize;
+    let mut index = 0;
+    while let Some(offset) = memchr::memchr3(b'"', b'[', b'{', &text[index..]) {
+        let at = index + offset;
+        match text[at] {
+            b'"' => {
+                // Skip the string: find its closing quote (not escaped).
+                let mut end = at + 1;
+                loop {
+                    let rest = text.get(end..).unwrap_or_default();
+                    match memchr::memchr2(b'"', b'\\', rest) {
+                        Some(found) if text[end + found] == b'\\' => end += found + 2,
+                        Some(found) => {
+                            end += found + 1;
+                            break;
+                        }
+                        None => return false,
+                    }
+                }
+                // Closing brackets between the previous token and here lower the depth.
+                depth = depth.saturating_sub(count_closers(&text[index..at]));
+                index = end.min(text.len());
+                continue;
+            }
+            _ => {
+                depth = depth.saturating_sub(count_closers(&text[index..at]));
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+        }
+        index = at + 1;
+    }
+    false
+}
+
+fn count_closers(between: &[u8]) -> usize {
+    between.iter().filter(|b| matches!(b, b']' | b'}')).count()
+}
+
+/// The mapper's view of the input: without a UTF-8 BOM and surrounding whitespace.
+fn trim_input(raw: &[u8]) -> &[u8] {
+    let raw = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
+    raw.trim_ascii()
+}
+
+/// `metadata.uid`: UUIDv5 (RFC 4122 URL namespace) of `jumpcloud:<organization>:<id>:<timestamp>`,
+/// or of the raw bytes when the event has no `id`.
+fn event_uid(organization: Option<&str>, id: Option<&str>, timestamp: &str, raw: &[u8]) -> String {
+    let uuid = match id {
+        Some(id) => {
+            let name = format!("jumpcloud:{}:{id}:{timestamp}", organization.unwrap_or(""));
+            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
+        }
+        None => uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, raw),
+    };
+    let mut buffer = uuid::Uuid::encode_buffer();
+    uuid.hyphenated().encode_lower(&mut buffer).to_owned()
+}
+
+fn short(raw: &RawValue) -> String {
+    shorten(raw.get()).to_owned()
+}
+
+/// At most 64 bytes of `text` (on a char boundary), for error messages.
+fn shorten(text: &str) -> &str {
+    if text.len() <= 64 {
+        return text;
+    }
+    let mut end = 64;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}

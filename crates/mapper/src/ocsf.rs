@@ -1,0 +1,197 @@
+//! OCSF 1.8.0 constants the mapper writes: classes, their activities and enum captions.
+//!
+//! Only what the mapped classes use. The captions must agree with the ids (the validator checks
+//! the siblings), so they live here, next to the ids, and nowhere else.
+
+/// One OCSF event class the mapper can emit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OcsfClass {
+    /// Base Event (0): everything without a better class.
+    BaseEvent,
+    /// Authentication (3002).
+    Authentication,
+    /// Account Change (3001).
+    AccountChange,
+    /// Entity Management (3004).
+    EntityManagement,
+    /// User Access Management (3005).
+    UserAccess,
+    /// Group Management (3006).
+    GroupManagement,
+}
+
+impl OcsfClass {
+    /// Every class, for lookups by name.
+    pub const ALL: [OcsfClass; 6] = [
+        OcsfClass::BaseEvent,
+        OcsfClass::Authentication,
+        OcsfClass::AccountChange,
+        OcsfClass::EntityManagement,
+        OcsfClass::UserAccess,
+        OcsfClass::GroupManagement,
+    ];
+
+    /// `class_uid`.
+    pub fn uid(self) -> u32 {
+        match self {
+            OcsfClass::BaseEvent => 0,
+            OcsfClass::Authentication => 3002,
+            OcsfClass::AccountChange => 3001,
+            OcsfClass::EntityManagement => 3004,
+            OcsfClass::UserAccess => 3005,
+            OcsfClass::GroupManagement => 3006,
+        }
+    }
+
+    /// `class_name` caption.
+    pub fn caption(self) -> &'static str {
+        match self {
+            OcsfClass::BaseEvent => "Base Event",
+            OcsfClass::Authentication => "Authentication",
+            OcsfClass::AccountChange => "Account Change",
+            OcsfClass::EntityManagement => "Entity Management",
+            OcsfClass::UserAccess => "User Access Management",
+            OcsfClass::GroupManagement => "Group Management",
+        }
+    }
+
+    /// The schema's snake-case class name (used in mapping files and topic names).
+    pub fn schema_name(self) -> &'static str {
+        match self {
+            OcsfClass::BaseEvent => "base_event",
+            OcsfClass::Authentication => "authentication",
+            OcsfClass::AccountChange => "account_change",
+            OcsfClass::EntityManagement => "entity_management",
+            OcsfClass::UserAccess => "user_access",
+            OcsfClass::GroupManagement => "group_management",
+        }
+    }
+
+    /// The class with this snake-case schema name.
+    pub fn from_schema_name(name: &str) -> Option<OcsfClass> {
+        OcsfClass::ALL
+            .into_iter()
+            .find(|class| class.schema_name() == name)
+    }
+
+    /// `category_uid`.
+    pub fn category_uid(self) -> u32 {
+        match self {
+            OcsfClass::BaseEvent => 0,
+            _ => 3,
+        }
+    }
+
+    /// `category_name` caption.
+    pub fn category_caption(self) -> &'static str {
+        match self {
+            OcsfClass::BaseEvent => "Uncategorized",
+            _ => "Identity & Access Management",
+        }
+    }
+
+    /// Caption of `activity_id` in this class; `None` when the id is not defined for it.
+    pub fn activity_caption(self, activity_id: i32) -> Option<&'static str> {
+        match activity_id {
+            0 => return Some("Unknown"),
+            99 => return Some("Other"),
+            _ => {}
+        }
+        let captions: &[&str] = match self {
+            OcsfClass::BaseEvent => &[],
+            OcsfClass::Authentication => &[
+                "Logon",
+                "Logoff",
+                "Authentication Ticket",
+                "Service Ticket Request",
+                "Service Ticket Renew",
+                "Preauth",
+                "Account Switch",
+            ],
+            OcsfClass::AccountChange => &[
+                "Create",
+                "Enable",
+                "Password Change",
+                "Password Reset",
+                "Disable",
+                "Delete",
+                "Attach Policy",
+                "Detach Policy",
+                "Lock",
+                "MFA Factor Enable",
+                "MFA Factor Disable",
+                "Unlock",
+            ],
+            OcsfClass::EntityManagement => &[
+                "Create",
+                "Read",
+                "Update",
+                "Delete",
+                "Move",
+                "Enroll",
+                "Unenroll",
+                "Enable",
+                "Disable",
+                "Activate",
+                "Deactivate",
+                "Suspend",
+                "Resume",
+            ],
+            OcsfClass::UserAccess => &["Assign Privileges", "Revoke Privileges"],
+            OcsfClass::GroupManagement => &[
+                "Assign Privileges",
+                "Revoke Privileges",
+                "Add User",
+                "Remove User",
+                "Delete",
+                "Create",
+                "Add Subgroup",
+                "Remove Subgroup",
+            ],
+        };
+        let index = usize::try_from(activity_id).ok()?.checked_sub(1)?;
+        captions.get(index).copied()
+    }
+}
+
+/// `status_id` caption.
+pub fn status_caption(status_id: i32) -> &'static str {
+    match status_id {
+        1 => "Success",
+        2 => "Failure",
+        99 => "Other",
+        _ => "Unknown",
+    }
+}
+
+/// `severity_id` caption (the two the mapper uses, plus Unknown).
+pub fn severity_caption(severity_id: i32) -> &'static str {
+    match severity_id {
+        1 => "Informational",
+        2 => "Low",
+        3 => "Medium",
+        4 => "High",
+        _ => "Unknown",
+    }
+}
+
+/// `auth_protocol_id` caption; `None` for ids OCSF 1.8.0 does not define.
+pub fn auth_protocol_caption(auth_protocol_id: i32) -> Option<&'static str> {
+    Some(match auth_protocol_id {
+        0 => "Unknown",
+        1 => "NTLM",
+        2 => "Kerberos",
+        3 => "Digest",
+        4 => "OpenID",
+        5 => "SAML",
+        6 => "OAUTH 2.0",
+        7 => "PAP",
+        8 => "CHAP",
+        9 => "EAP",
+        10 => "RADIUS",
+        11 => "Basic Authentication",
+        12 => "LDAP",
+        99 => "Other",
+        _ => return None,
+    })
+}

@@ -1,0 +1,133 @@
+//! The raw Directory Insights event, read lazily: the top level (and any object the mapper looks
+//! into) is a list of `(key, raw JSON)` pairs borrowed from the input; only the fields the mapper
+//! uses are decoded, and only into borrowed strings where the JSON has no escapes.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+/// A JSON object's members, in source order, each value still raw. A repeated key keeps its
+/// last value (as `serde_json::Value` does).
+#[derive(Debug, Default)]
+pub(crate) struct RawObject<'a> {
+    pub fields: Vec<(Cow<'a, str>, &'a RawValue)>,
+}
+
+#[derive(Deserialize)]
+struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
+
+#[derive(Deserialize)]
+struct BorrowedStr<'a>(#[serde(borrow)] Cow<'a, str>);
+
+struct RawObjectVisitor;
+
+impl<'de> Visitor<'de> for RawObjectVisitor {
+    type Value = RawObject<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawObject<'de>, A::Error> {
+        let mut fields: Vec<(Cow<'de, str>, &'de RawValue)> =
+            Vec::with_capacity(map.size_hint().unwrap_or(24));
+        while let Some(Key(key)) = map.next_key()? {
+            let value: &'de RawValue = map.next_value()?;
+            if let Some(slot) = fields.iter_mut().find(|(existing, _)| *existing == key) {
+                slot.1 = value;
+            } else {
+                fields.push((key, value));
+            }
+        }
+        Ok(RawObject { fields })
+    }
+}
+
+impl<'de> Deserialize<'de> for RawObject<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<RawObject<'de>, D::Error> {
+        deserializer.deserialize_map(RawObjectVisitor)
+    }
+}
+
+impl<'a> RawObject<'a> {
+    /// Parses a raw value that should be an object; `None` when it is anything else.
+    pub fn parse(raw: &'a RawValue) -> Option<RawObject<'a>> {
+        if !raw.get().starts_with('{') {
+            return None;
+        }
+        serde_json::from_str(raw.get()).ok()
+    }
+
+    /// The raw value of `key`.
+    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.fields
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| *value)
+    }
+
+    /// `key` as a string (`None` when absent or not a string).
+    pub fn str(&self, key: &str) -> Option<Cow<'a, str>> {
+        self.get(key).and_then(raw_str)
+    }
+
+    /// `key` as a non-empty string.
+    pub fn non_empty_str(&self, key: &str) -> Option<Cow<'a, str>> {
+        self.str(key).filter(|text| !text.trim().is_empty())
+    }
+
+    /// `key` as a boolean.
+    pub fn bool(&self, key: &str) -> Option<bool> {
+        self.get(key).and_then(raw_bool)
+    }
+
+    /// `key` as an object.
+    pub fn object(&self, key: &str) -> Option<RawObject<'a>> {
+        self.get(key).and_then(RawObject::parse)
+    }
+
+    /// `key` as a JSON number, its text verbatim (valid JSON).
+    pub fn number_text(&self, key: &str) -> Option<&'a str> {
+        let raw = self.get(key)?.get();
+        raw.starts_with(|c: char| c == '-' || c.is_ascii_digit())
+            .then_some(raw)
+    }
+}
+
+/// A raw value as a string, borrowed when it has no escapes.
+pub(crate) fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    if !text.starts_with('"') {
+        return None;
+    }
+    let inner = &text[1..text.len() - 1];
+    if !inner.contains('\\') {
+        return Some(Cow::Borrowed(inner));
+    }
+    serde_json::from_str::<BorrowedStr<'_>>(text)
+        .ok()
+        .map(|value| value.0)
+}
+
+/// A raw value as a boolean.
+pub(crate) fn raw_bool(raw: &RawValue) -> Option<bool> {
+    match raw.get() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// What kind of JSON value a text starts with (for the "not an object" error).
+pub(crate) fn json_kind(text: &[u8]) -> &'static str {
+    match text.first() {
+        Some(b'[') => "array",
+        Some(b'"') => "string",
+        Some(b't' | b'f') => "boolean",
+        Some(b'n') => "null",
+        _ => "number",
+    }
+}

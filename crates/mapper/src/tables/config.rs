@@ -1,0 +1,407 @@
+//! The on-disk format of the mapping files and its checks (file, line and reason on error).
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{
+    AccountChangeRules, ActivityRule, AssociationRule, ChangeRule, Classification,
+    EventTypePattern, ScalarValue,
+};
+use crate::error::MappingError;
+use crate::ocsf::{OcsfClass, auth_protocol_caption};
+
+/// File name of the event-type table.
+pub const EVENT_TYPES_FILE: &str = "event_types.toml";
+/// File name of the `changes` rules.
+pub const ACCOUNT_CHANGES_FILE: &str = "account_changes.toml";
+/// File name of the association rules.
+pub const ASSOCIATIONS_FILE: &str = "associations.toml";
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawActivity {
+    Id(i64),
+    Rule(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClassification {
+    class: Spanned<String>,
+    activity: Spanned<RawActivity>,
+    activity_name: Option<String>,
+    auth_protocol: Option<Spanned<i64>>,
+    service: Option<String>,
+    #[serde(default)]
+    privileges: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPattern {
+    #[serde(rename = "match")]
+    pattern: Spanned<String>,
+    class: Spanned<String>,
+    activity: Spanned<RawActivity>,
+    activity_name: Option<String>,
+    auth_protocol: Option<Spanned<i64>>,
+    service: Option<String>,
+    #[serde(default)]
+    privileges: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEventTypes {
+    #[serde(default)]
+    entity_verbs: BTreeMap<String, Spanned<i64>>,
+    #[serde(default)]
+    services: BTreeMap<String, String>,
+    #[serde(default)]
+    event_types: BTreeMap<String, Spanned<RawClassification>>,
+    #[serde(default)]
+    patterns: Vec<Spanned<RawPattern>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChangeRule {
+    field: String,
+    from: Option<toml::Value>,
+    from_not: Option<toml::Value>,
+    to: Option<toml::Value>,
+    activity: Spanned<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccountChanges {
+    priority: Spanned<Vec<i64>>,
+    otherwise: Spanned<i64>,
+    rules: Vec<Spanned<RawChangeRule>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAssociationRule {
+    other: String,
+    class: String,
+    add: i64,
+    remove: i64,
+    #[serde(default)]
+    privileges: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAssociations {
+    rules: Vec<Spanned<RawAssociationRule>>,
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn error(&self, span: Range<usize>, reason: impl Into<String>) -> MappingError {
+        MappingError::new(self.path, line_of(self.text, span.start), reason.into())
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, MappingError> {
+        toml::from_str(self.text).map_err(|error| {
+            let line = error.span().map_or(0, |span| line_of(self.text, span.start));
+            MappingError::new(self.path, line, error.message().trim().to_owned())
+        })
+    }
+}
+
+fn activity_id(
+    source: &Source<'_>,
+    class: OcsfClass,
+    id: i64,
+    span: Range<usize>,
+) -> Result<i32, MappingError> {
+    let id = i32::try_from(id)
+        .map_err(|_| source.error(span.clone(), format!("activity {id} is out of range")))?;
+    if class.activity_caption(id).is_none() {
+        return Err(source.error(
+            span,
+            format!(
+                "activity {id} is not an activity_id of {} ({})",
+                class.schema_name(),
+                class.uid()
+            ),
+        ));
+    }
+    Ok(id)
+}
+
+fn class_named(source: &Source<'_>, name: &Spanned<String>) -> Result<OcsfClass, MappingError> {
+    OcsfClass::from_schema_name(name.get_ref()).ok_or_else(|| {
+        let known: Vec<&str> = OcsfClass::ALL.iter().map(|c| c.schema_name()).collect();
+        source.error(
+            name.span(),
+            format!(
+                "unknown class {:?} (expected one of {})",
+                name.get_ref(),
+                known.join(", ")
+            ),
+        )
+    })
+}
+
+fn classification(
+    source: &Source<'_>,
+    raw: RawClassification,
+) -> Result<Classification, MappingError> {
+    let class = class_named(source, &raw.class)?;
+    let activity_span = raw.activity.span();
+    let activity = match raw.activity.into_inner() {
+        RawActivity::Id(id) => ActivityRule::Fixed(activity_id(source, class, id, activity_span)?),
+        RawActivity::Rule(rule) => match rule.as_str() {
+            "from_changes" if class == OcsfClass::AccountChange => ActivityRule::FromChanges,
+            "from_association" => ActivityRule::FromAssociation,
+            "from_verb" if class == OcsfClass::EntityManagement => ActivityRule::FromVerb,
+            "from_changes" | "from_verb" => {
+                return Err(source.error(
+                    activity_span,
+                    format!(
+                        "activity {rule:?} needs class {}",
+                        if rule == "from_changes" {
+                            "account_change"
+                        } else {
+                            "entity_management"
+                        }
+                    ),
+                ));
+            }
+            other => {
+                return Err(source.error(
+                    activity_span,
+                    format!(
+                        "unknown activity {other:?} (expected an activity_id, \"from_changes\", \
+                         \"from_association\" or \"from_verb\")"
+                    ),
+                ));
+            }
+        },
+    };
+    let auth_protocol_id = match raw.auth_protocol {
+        None => None,
+        Some(spanned) => {
+            let span = spanned.span();
+            let id = i32::try_from(*spanned.get_ref())
+                .ok()
+                .filter(|id| auth_protocol_caption(*id).is_some())
+                .ok_or_else(|| {
+                    source.error(
+                        span.clone(),
+                        format!("auth_protocol {} is not an OCSF auth_protocol_id", spanned.get_ref()),
+                    )
+                })?;
+            if class != OcsfClass::Authentication {
+                return Err(source.error(span, "auth_protocol is only for class authentication"));
+            }
+            Some(id)
+        }
+    };
+    if !raw.privileges.is_empty()
+        && !matches!(class, OcsfClass::UserAccess | OcsfClass::GroupManagement)
+    {
+        return Err(source.error(
+            raw.class.span(),
+            "privileges are only for class user_access or group_management",
+        ));
+    }
+    if class == OcsfClass::UserAccess
+        && raw.privileges.is_empty()
+        && activity != ActivityRule::FromAssociation
+    {
+        return Err(source.error(
+            raw.class.span(),
+            "class user_access needs privileges (OCSF requires them)",
+        ));
+    }
+    Ok(Classification {
+        class,
+        activity,
+        activity_name: raw.activity_name,
+        auth_protocol_id,
+        service_name: raw.service,
+        privileges: raw.privileges,
+    })
+}
+
+type EventTypeTables = (
+    HashMap<String, Classification>,
+    Vec<(EventTypePattern, Classification)>,
+    HashMap<String, i32>,
+    HashMap<String, String>,
+);
+
+pub(super) fn parse_event_types(path: &Path, text: &str) -> Result<EventTypeTables, MappingError> {
+    let source = Source { path, text };
+    let raw: RawEventTypes = source.parse()?;
+    let mut entity_verbs = HashMap::with_capacity(raw.entity_verbs.len());
+    for (verb, activity) in raw.entity_verbs {
+        let id = activity_id(
+            &source,
+            OcsfClass::EntityManagement,
+            *activity.get_ref(),
+            activity.span(),
+        )?;
+        entity_verbs.insert(verb, id);
+    }
+    let mut exact = HashMap::with_capacity(raw.event_types.len());
+    for (event_type, entry) in raw.event_types {
+        if event_type.trim().is_empty() || event_type.trim() != event_type {
+            return Err(source.error(
+                entry.span(),
+                format!("event type {event_type:?} is empty or has surrounding spaces"),
+            ));
+        }
+        exact.insert(event_type, classification(&source, entry.into_inner())?);
+    }
+    let mut patterns = Vec::with_capacity(raw.patterns.len());
+    for entry in raw.patterns {
+        let entry = entry.into_inner();
+        let pattern_span = entry.pattern.span();
+        let pattern_text = entry.pattern.into_inner();
+        let Some((prefix, suffix)) = pattern_text.split_once('*') else {
+            return Err(source.error(
+                pattern_span,
+                format!("pattern {pattern_text:?} has no `*`"),
+            ));
+        };
+        if suffix.contains('*') {
+            return Err(source.error(
+                pattern_span,
+                format!("pattern {pattern_text:?} has more than one `*`"),
+            ));
+        }
+        let pattern = EventTypePattern {
+            prefix: prefix.to_owned(),
+            suffix: suffix.to_owned(),
+        };
+        let raw_classification = RawClassification {
+            class: entry.class,
+            activity: entry.activity,
+            activity_name: entry.activity_name,
+            auth_protocol: entry.auth_protocol,
+            service: entry.service,
+            privileges: entry.privileges,
+        };
+        patterns.push((pattern, classification(&source, raw_classification)?));
+    }
+    Ok((exact, patterns, entity_verbs, raw.services.into_iter().collect()))
+}
+
+fn scalar(
+    source: &Source<'_>,
+    span: Range<usize>,
+    value: Option<toml::Value>,
+) -> Result<Option<ScalarValue>, MappingError> {
+    Ok(match value {
+        None => None,
+        Some(toml::Value::String(text)) => Some(ScalarValue::String(text)),
+        Some(toml::Value::Boolean(flag)) => Some(ScalarValue::Bool(flag)),
+        Some(toml::Value::Integer(number)) => Some(ScalarValue::Integer(number)),
+        Some(other) => {
+            return Err(source.error(
+                span,
+                format!("from/to must be a string, boolean or integer, not {}", other.type_str()),
+            ));
+        }
+    })
+}
+
+pub(super) fn parse_account_changes(
+    path: &Path,
+    text: &str,
+) -> Result<AccountChangeRules, MappingError> {
+    let source = Source { path, text };
+    let raw: RawAccountChanges = source.parse()?;
+    let class = OcsfClass::AccountChange;
+    let priority_span = raw.priority.span();
+    let priority = raw
+        .priority
+        .into_inner()
+        .into_iter()
+        .map(|id| activity_id(&source, class, id, priority_span.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let otherwise = activity_id(&source, class, *raw.otherwise.get_ref(), raw.otherwise.span())?;
+    let mut rules = Vec::with_capacity(raw.rules.len());
+    for rule in raw.rules {
+        let span = rule.span();
+        let rule = rule.into_inner();
+        let activity = activity_id(&source, class, *rule.activity.get_ref(), rule.activity.span())?;
+        if !priority.contains(&activity) {
+            return Err(source.error(
+                span,
+                format!("activity {activity} of this rule is missing from `priority`"),
+            ));
+        }
+        if rule.from.is_some() && rule.from_not.is_some() {
+            return Err(source.error(span, "a rule gives either `from` or `from_not`, not both"));
+        }
+        rules.push(ChangeRule {
+            field: rule.field,
+            from: scalar(&source, span.clone(), rule.from)?,
+            from_not: scalar(&source, span.clone(), rule.from_not)?,
+            to: scalar(&source, span, rule.to)?,
+            activity_id: activity,
+        });
+    }
+    Ok(AccountChangeRules {
+        priority,
+        otherwise,
+        rules,
+    })
+}
+
+pub(super) fn parse_associations(
+    path: &Path,
+    text: &str,
+) -> Result<Vec<AssociationRule>, MappingError> {
+    let source = Source { path, text };
+    let raw: RawAssociations = source.parse()?;
+    let mut rules = Vec::with_capacity(raw.rules.len());
+    for rule in raw.rules {
+        let span = rule.span();
+        let rule = rule.into_inner();
+        let class = match rule.class.as_str() {
+            "group_management" => OcsfClass::GroupManagement,
+            "user_access" => OcsfClass::UserAccess,
+            other => {
+                return Err(source.error(
+                    span,
+                    format!("class {other:?}: association rules map to group_management or user_access"),
+                ));
+            }
+        };
+        let add_activity = activity_id(&source, class, rule.add, span.clone())?;
+        let remove_activity = activity_id(&source, class, rule.remove, span.clone())?;
+        if class == OcsfClass::UserAccess && rule.privileges.is_empty() {
+            return Err(source.error(span, "class user_access needs privileges"));
+        }
+        rules.push(AssociationRule {
+            other_type: (rule.other != "*").then_some(rule.other),
+            class,
+            add_activity,
+            remove_activity,
+            privileges: rule.privileges,
+        });
+    }
+    Ok(rules)
+}

@@ -1,0 +1,243 @@
+//! The classification tables: Directory Insights `event_type` -> OCSF class and activity, the
+//! `changes` rules for `user_update`/`admin_update`, and the `association_change` rules.
+//!
+//! They are data (`mappings/*.toml` at the workspace root), compiled in as the default
+//! ([`MappingTables::embedded`]) and replaceable at start-up ([`MappingTables::load_dir`]).
+
+mod config;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::MappingError;
+use crate::ocsf::OcsfClass;
+
+pub use config::{ACCOUNT_CHANGES_FILE, ASSOCIATIONS_FILE, EVENT_TYPES_FILE};
+
+const EMBEDDED_EVENT_TYPES: &str = include_str!("../../../../mappings/event_types.toml");
+const EMBEDDED_ACCOUNT_CHANGES: &str = include_str!("../../../../mappings/account_changes.toml");
+const EMBEDDED_ASSOCIATIONS: &str = include_str!("../../../../mappings/associations.toml");
+
+/// How the activity of an event type is decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ActivityRule {
+    /// A fixed `activity_id`.
+    Fixed(i32),
+    /// From the event's `changes` (the account-change rules).
+    FromChanges,
+    /// From the event's `association` (the association rules).
+    FromAssociation,
+    /// From the verb of the event type (the entity verbs).
+    FromVerb,
+}
+
+/// What one event type maps to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Classification {
+    pub class: OcsfClass,
+    pub activity: ActivityRule,
+    pub activity_name: Option<String>,
+    pub auth_protocol_id: Option<i32>,
+    pub service_name: Option<String>,
+    pub privileges: Vec<String>,
+}
+
+/// An event-type pattern: `prefix*suffix`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EventTypePattern {
+    pub prefix: String,
+    pub suffix: String,
+}
+
+impl EventTypePattern {
+    /// The text `*` matched, when `event_type` matches.
+    fn capture<'e>(&self, event_type: &'e str) -> Option<&'e str> {
+        if event_type.len() < self.prefix.len() + self.suffix.len() {
+            return None;
+        }
+        event_type
+            .strip_prefix(self.prefix.as_str())?
+            .strip_suffix(self.suffix.as_str())
+    }
+}
+
+/// A scalar the account-change rules compare with (`from`, `to`, `from_not`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ScalarValue {
+    String(String),
+    Bool(bool),
+    Integer(i64),
+}
+
+impl ScalarValue {
+    /// Whether a raw JSON value equals this scalar.
+    pub fn matches(&self, value: &serde_json::value::RawValue) -> bool {
+        match self {
+            ScalarValue::String(expected) => {
+                crate::source::raw_str(value).is_some_and(|actual| actual == expected.as_str())
+            }
+            ScalarValue::Bool(expected) => crate::source::raw_bool(value) == Some(*expected),
+            ScalarValue::Integer(expected) => value.get().parse::<i64>().ok() == Some(*expected),
+        }
+    }
+}
+
+/// One `changes` rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ChangeRule {
+    pub field: String,
+    pub from: Option<ScalarValue>,
+    pub from_not: Option<ScalarValue>,
+    pub to: Option<ScalarValue>,
+    pub activity_id: i32,
+}
+
+/// The account-change rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AccountChangeRules {
+    pub priority: Vec<i32>,
+    pub otherwise: i32,
+    pub rules: Vec<ChangeRule>,
+}
+
+/// One `association_change` rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AssociationRule {
+    /// The type of the non-user end; `None` matches any.
+    pub other_type: Option<String>,
+    pub class: OcsfClass,
+    pub add_activity: i32,
+    pub remove_activity: i32,
+    pub privileges: Vec<String>,
+}
+
+/// The result of looking up an event type.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EventTypeMatch<'t, 'e> {
+    pub classification: &'t Classification,
+    /// The verb: what a pattern's `*` matched, or what follows the first `_` of an exact entry.
+    pub verb: &'e str,
+}
+
+/// The compiled classification tables. Cheap to share: build once, wrap in the [`crate::Mapper`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingTables {
+    pub(crate) exact: HashMap<String, Classification>,
+    pub(crate) patterns: Vec<(EventTypePattern, Classification)>,
+    pub(crate) entity_verbs: HashMap<String, i32>,
+    pub(crate) services: HashMap<String, String>,
+    pub(crate) account_changes: AccountChangeRules,
+    pub(crate) associations: Vec<AssociationRule>,
+}
+
+impl MappingTables {
+    /// The tables compiled into the binary from the workspace's `mappings/` directory.
+    ///
+    /// The embedded files are checked by this crate's tests, so this cannot fail at run time;
+    /// should it ever, the error says which file and line.
+    pub fn embedded() -> Result<MappingTables, MappingError> {
+        MappingTables::from_sources(
+            (Path::new(EVENT_TYPES_FILE), EMBEDDED_EVENT_TYPES),
+            (Path::new(ACCOUNT_CHANGES_FILE), EMBEDDED_ACCOUNT_CHANGES),
+            (Path::new(ASSOCIATIONS_FILE), EMBEDDED_ASSOCIATIONS),
+        )
+    }
+
+    /// Loads `event_types.toml`, `account_changes.toml` and `associations.toml` from `dir`.
+    /// Every file must be present (copy `mappings/` and edit it). The error names the file,
+    /// the line and the reason.
+    pub fn load_dir(dir: impl AsRef<Path>) -> Result<MappingTables, MappingError> {
+        let dir = dir.as_ref();
+        let read = |name: &str| -> Result<(PathBuf, String), MappingError> {
+            let path = dir.join(name);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => Ok((path, text)),
+                Err(error) => Err(MappingError::new(&path, 0, format!("cannot read: {error}"))),
+            }
+        };
+        let event_types = read(EVENT_TYPES_FILE)?;
+        let account_changes = read(ACCOUNT_CHANGES_FILE)?;
+        let associations = read(ASSOCIATIONS_FILE)?;
+        MappingTables::from_sources(
+            (&event_types.0, &event_types.1),
+            (&account_changes.0, &account_changes.1),
+            (&associations.0, &associations.1),
+        )
+    }
+
+    /// Builds the tables from the three files' text (paths only name them in errors).
+    pub fn from_sources(
+        event_types: (&Path, &str),
+        account_changes: (&Path, &str),
+        associations: (&Path, &str),
+    ) -> Result<MappingTables, MappingError> {
+        let (exact, patterns, entity_verbs, services) =
+            config::parse_event_types(event_types.0, event_types.1)?;
+        let account_changes = config::parse_account_changes(account_changes.0, account_changes.1)?;
+        let associations = config::parse_associations(associations.0, associations.1)?;
+        Ok(MappingTables {
+            exact,
+            patterns,
+            entity_verbs,
+            services,
+            account_changes,
+            associations,
+        })
+    }
+
+    /// How `event_type` is classified; `None` means Base Event.
+    pub(crate) fn lookup<'t, 'e>(&'t self, event_type: &'e str) -> Option<EventTypeMatch<'t, 'e>> {
+        if let Some(classification) = self.exact.get(event_type) {
+            let verb = event_type
+                .split_once('_')
+                .map_or(event_type, |(_, verb)| verb);
+            return Some(EventTypeMatch {
+                classification,
+                verb,
+            });
+        }
+        self.patterns.iter().find_map(|(pattern, classification)| {
+            pattern.capture(event_type).map(|verb| EventTypeMatch {
+                classification,
+                verb,
+            })
+        })
+    }
+
+    /// The activity of a verb per the entity verbs: the whole verb, then its last word.
+    pub(crate) fn verb_activity(&self, verb: &str) -> Option<i32> {
+        if let Some(activity) = self.entity_verbs.get(verb) {
+            return Some(*activity);
+        }
+        let last_word = verb.rsplit('_').next()?;
+        self.entity_verbs.get(last_word).copied()
+    }
+
+    /// The display name of a DI service.
+    pub(crate) fn service_name(&self, service: &str) -> Option<&str> {
+        self.services.get(service).map(String::as_str)
+    }
+
+    /// Tables that classify nothing: every event becomes a Base Event (keeps every field).
+    pub fn empty() -> MappingTables {
+        MappingTables {
+            exact: HashMap::new(),
+            patterns: Vec::new(),
+            entity_verbs: HashMap::new(),
+            services: HashMap::new(),
+            account_changes: AccountChangeRules {
+                priority: Vec::new(),
+                otherwise: 99,
+                rules: Vec::new(),
+            },
+            associations: Vec::new(),
+        }
+    }
+
+    /// The number of exact event-type entries (for diagnostics).
+    pub fn event_type_count(&self) -> usize {
+        self.exact.len()
+    }
+}

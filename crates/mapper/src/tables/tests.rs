@@ -1,0 +1,137 @@
+use std::path::Path;
+
+use super::*;
+
+const ACCOUNT_CHANGES: &str = EMBEDDED_ACCOUNT_CHANGES;
+const ASSOCIATIONS: &str = EMBEDDED_ASSOCIATIONS;
+
+fn with_event_types(text: &str) -> Result<MappingTables, MappingError> {
+    MappingTables::from_sources(
+        (Path::new("event_types.toml"), text),
+        (Path::new("account_changes.toml"), ACCOUNT_CHANGES),
+        (Path::new("associations.toml"), ASSOCIATIONS),
+    )
+}
+
+#[test]
+fn embedded_tables_load() {
+    let tables = MappingTables::embedded().unwrap();
+    assert!(tables.event_type_count() > 50, "{}", tables.event_type_count());
+    let found = tables.lookup("user_suspended").unwrap();
+    assert_eq!(found.classification.class, OcsfClass::AccountChange);
+    assert_eq!(found.classification.activity, ActivityRule::Fixed(5));
+}
+
+#[test]
+fn exact_entries_win_over_patterns_and_patterns_capture_the_verb() {
+    let tables = MappingTables::embedded().unwrap();
+    // `system_fde_key_decrypt` matches `system_*`; the verb is what `*` matched.
+    let found = tables.lookup("system_fde_key_decrypt").unwrap();
+    assert_eq!(found.verb, "fde_key_decrypt");
+    assert_eq!(tables.verb_activity(found.verb), None);
+    // last-word fallback: `..._settings_update` -> update -> 3
+    assert_eq!(tables.verb_activity("settings_update"), Some(3));
+    assert_eq!(tables.verb_activity("create"), Some(1));
+    // `user_update_provision` is exact (from_changes), not the `*_provision` patterns.
+    let found = tables.lookup("user_update_provision").unwrap();
+    assert_eq!(found.classification.activity, ActivityRule::FromChanges);
+    assert!(tables.lookup("ldap_search").is_none());
+    assert!(tables.lookup("quantum_widget").is_none());
+}
+
+#[test]
+fn a_new_event_type_is_one_line() {
+    let text = format!(
+        "{EMBEDDED_EVENT_TYPES}\nuser_teleported = {{ class = \"account_change\", activity = 99 }}\n"
+    );
+    let tables = with_event_types(&text).unwrap();
+    let found = tables.lookup("user_teleported").unwrap();
+    assert_eq!(found.classification.class, OcsfClass::AccountChange);
+}
+
+#[test]
+fn unknown_class_names_file_line_and_reason() {
+    let text = "[event_types]\nuser_create = { class = \"account_change\", activity = 1 }\n\
+                user_delete = { class = \"acount_change\", activity = 6 }\n";
+    let error = with_event_types(text).unwrap_err();
+    assert_eq!(error.file, Path::new("event_types.toml"));
+    assert_eq!(error.line, 3);
+    assert!(error.reason.contains("unknown class \"acount_change\""), "{error}");
+    assert!(error.to_string().starts_with("event_types.toml:3: "), "{error}");
+}
+
+#[test]
+fn activity_not_in_class_is_rejected_with_its_line() {
+    let text = "[event_types]\n\n\ngroup_create = { class = \"group_management\", activity = 9 }\n";
+    let error = with_event_types(text).unwrap_err();
+    assert_eq!(error.line, 4);
+    assert!(
+        error.reason.contains("activity 9 is not an activity_id of group_management"),
+        "{error}"
+    );
+}
+
+#[test]
+fn syntax_errors_carry_the_line() {
+    let text = "[event_types]\nuser_create = { class = \"account_change\", activity = 1 }\noops = \n";
+    let error = with_event_types(text).unwrap_err();
+    assert_eq!(error.line, 3, "{error}");
+}
+
+#[test]
+fn unknown_keys_are_rejected() {
+    let text = "[event_types]\nuser_create = { class = \"account_change\", activty = 1 }\n";
+    let error = with_event_types(text).unwrap_err();
+    assert_eq!(error.line, 2, "{error}");
+    assert!(error.reason.contains("activty"), "{error}");
+}
+
+#[test]
+fn rules_need_the_right_class() {
+    let text = "[event_types]\nx_update = { class = \"group_management\", activity = \"from_changes\" }\n";
+    let error = with_event_types(text).unwrap_err();
+    assert!(error.reason.contains("needs class account_change"), "{error}");
+    let text = "[event_types]\nx_grant = { class = \"user_access\", activity = 1 }\n";
+    let error = with_event_types(text).unwrap_err();
+    assert!(error.reason.contains("needs privileges"), "{error}");
+    let text = "[event_types]\nx = { class = \"account_change\", activity = 1, auth_protocol = 10 }\n";
+    let error = with_event_types(text).unwrap_err();
+    assert!(error.reason.contains("only for class authentication"), "{error}");
+}
+
+#[test]
+fn patterns_need_exactly_one_star() {
+    let text = "patterns = [\n  { match = \"app_create\", class = \"entity_management\", activity = 1 },\n]\n";
+    let error = with_event_types(text).unwrap_err();
+    assert_eq!(error.line, 2, "{error}");
+    assert!(error.reason.contains("has no `*`"), "{error}");
+}
+
+#[test]
+fn account_change_rules_are_checked() {
+    let error = MappingTables::from_sources(
+        (Path::new("event_types.toml"), EMBEDDED_EVENT_TYPES),
+        (
+            Path::new("account_changes.toml"),
+            "priority = [5]\notherwise = 99\nrules = [\n  { field = \"password\", activity = 3 },\n]\n",
+        ),
+        (Path::new("associations.toml"), ASSOCIATIONS),
+    )
+    .unwrap_err();
+    assert_eq!(error.file, Path::new("account_changes.toml"));
+    assert_eq!(error.line, 4);
+    assert!(error.reason.contains("missing from `priority`"), "{error}");
+}
+
+#[test]
+fn load_dir_reads_the_three_files_and_names_a_missing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(EVENT_TYPES_FILE), EMBEDDED_EVENT_TYPES).unwrap();
+    std::fs::write(dir.path().join(ACCOUNT_CHANGES_FILE), EMBEDDED_ACCOUNT_CHANGES).unwrap();
+    let error = MappingTables::load_dir(dir.path()).unwrap_err();
+    assert_eq!(error.file, dir.path().join(ASSOCIATIONS_FILE));
+    assert!(error.reason.starts_with("cannot read"), "{error}");
+    std::fs::write(dir.path().join(ASSOCIATIONS_FILE), EMBEDDED_ASSOCIATIONS).unwrap();
+    let loaded = MappingTables::load_dir(dir.path()).unwrap();
+    assert_eq!(loaded, MappingTables::embedded().unwrap());
+}

@@ -1,0 +1,151 @@
+//! Every fixture event (the real samples in `../shared/fixtures/jumpcloud-events/` and ours in
+//! `tests/fixtures/events/`, one per catalogue event_type) maps to the hand-written expected
+//! class/activity/status, and every output passes the OCSF 1.8.0 validator with `--strict`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mapper::{MapOptions, Mapper, MappingTables};
+use serde::Deserialize;
+
+const SHARED_FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/fixtures/jumpcloud-events"
+);
+const OUR_FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/events");
+const VALIDATOR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/ocsf/validate.py");
+
+#[derive(Debug, Deserialize)]
+struct Expected {
+    event_type: String,
+    class_uid: u32,
+    activity_id: i32,
+    status_id: Option<i64>,
+}
+
+fn expectations(file: &str) -> BTreeMap<String, Expected> {
+    let text = std::fs::read_to_string(Path::new(OUR_FIXTURES).join(file)).unwrap();
+    toml::from_str(&text).unwrap()
+}
+
+fn ndjson_files(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "ndjson"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Maps every line of every file, checks it against `expected`, returns the OCSF lines.
+fn map_and_check(dir: &str, expected: &BTreeMap<String, Expected>, mapper: &Mapper) -> Vec<String> {
+    let mut outputs = Vec::new();
+    let mut seen = 0;
+    for file in ndjson_files(dir) {
+        let name = file.file_name().unwrap().to_str().unwrap().to_owned();
+        let text = std::fs::read(&file).unwrap();
+        for (index, line) in text.split(|b| *b == b'\n').enumerate() {
+            if line.trim_ascii().is_empty() {
+                continue;
+            }
+            let key = format!("{name}:{}", index + 1);
+            let want = expected
+                .get(&key)
+                .unwrap_or_else(|| panic!("{key} has no expectation"));
+            seen += 1;
+            let record = mapper
+                .map(line)
+                .unwrap_or_else(|error| panic!("{key} did not map: {error}"));
+            let event: serde_json::Value = serde_json::from_slice(&record.json).unwrap();
+            let status = event.get("status_id").and_then(serde_json::Value::as_i64);
+            assert_eq!(
+                (record.class_uid, record.activity_id, status),
+                (want.class_uid, want.activity_id, want.status_id),
+                "{key} ({}) class/activity/status",
+                want.event_type
+            );
+            assert_eq!(event["class_uid"], want.class_uid, "{key}");
+            assert_eq!(event["activity_id"], want.activity_id, "{key}");
+            assert_eq!(
+                record.event_code.as_deref().unwrap_or(""),
+                want.event_type,
+                "{key} event_code"
+            );
+            assert_eq!(event["metadata"]["uid"], record.uid.as_str(), "{key}");
+            outputs.push(String::from_utf8(record.json).unwrap());
+        }
+    }
+    assert_eq!(seen, expected.len(), "every expectation has its fixture");
+    outputs
+}
+
+/// Runs the validator with `--strict` and asserts every event passes.
+fn assert_valid(outputs: &[String]) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.ndjson");
+    std::fs::write(&path, outputs.join("\n") + "\n").unwrap();
+    let run = Command::new("python3")
+        .arg(VALIDATOR)
+        .arg("--strict")
+        .arg(&path)
+        .output()
+        .expect("python3 runs the validator");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let last = stdout.lines().last().unwrap_or("");
+    assert_eq!(
+        last,
+        format!("{} passed, 0 failed", outputs.len()),
+        "validator output:\n{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(run.status.success(), "validator exit status {}", run.status);
+}
+
+#[test]
+fn real_samples_map_as_expected_and_validate() {
+    let expected = expectations("shared_expected.toml");
+    let outputs = map_and_check(SHARED_FIXTURES, &expected, &Mapper::default());
+    assert_eq!(outputs.len(), 18);
+    assert_valid(&outputs);
+}
+
+#[test]
+fn every_catalogue_event_type_maps_as_expected_and_validates() {
+    let expected = expectations("expected.toml");
+    let outputs = map_and_check(OUR_FIXTURES, &expected, &Mapper::default());
+    assert!(outputs.len() > 300, "{} fixtures", outputs.len());
+    assert_valid(&outputs);
+}
+
+#[test]
+fn outputs_validate_without_raw_data_too() {
+    let mapper = Mapper::new(
+        MappingTables::embedded().unwrap(),
+        MapOptions { raw_data: false },
+    );
+    let expected = expectations("shared_expected.toml");
+    let outputs = map_and_check(SHARED_FIXTURES, &expected, &mapper);
+    assert!(outputs.iter().all(|line| !line.contains("\"raw_data\"")));
+    assert_valid(&outputs);
+}
+
+#[test]
+fn fixtures_cover_every_event_type_of_the_mapping_tables() {
+    // Every exact entry in mappings/event_types.toml has at least one fixture.
+    let tables_text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../mappings/event_types.toml"))
+            .unwrap();
+    let tables: toml::Table = toml::from_str(&tables_text).unwrap();
+    let expected = expectations("expected.toml");
+    let covered: std::collections::BTreeSet<&str> =
+        expected.values().map(|want| want.event_type.as_str()).collect();
+    let missing: Vec<&String> = tables["event_types"]
+        .as_table()
+        .unwrap()
+        .keys()
+        .filter(|event_type| !covered.contains(event_type.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "event types without a fixture: {missing:?}");
+}

@@ -1,0 +1,50 @@
+//! Regenerate `schemas/avro/*.avsc` from the vendored OCSF compact schema
+//! (`schemas/ocsf-1.8.0/schema.json`).
+//!
+//! Usage: `cargo run -p producer --bin generate-avro-schemas [-- WORKSPACE_ROOT]`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let root = std::env::args_os()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")));
+    let compact_path = root.join("schemas/ocsf-1.8.0/schema.json");
+    let compact_text = match std::fs::read_to_string(&compact_path) {
+        Ok(text) => text,
+        Err(error) => {
+            eprintln!("cannot read {}: {error}", compact_path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let compact: serde_json::Value = match serde_json::from_str(&compact_text) {
+        Ok(value) => value,
+        Err(error) => {
+            eprintln!("{} is not JSON: {error}", compact_path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let schemas = match producer::avro::generate_avro_schemas(&compact) {
+        Ok(schemas) => schemas,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let out_dir = root.join("schemas/avro");
+    if let Err(error) = std::fs::create_dir_all(&out_dir) {
+        eprintln!("cannot create {}: {error}", out_dir.display());
+        return ExitCode::FAILURE;
+    }
+    for schema in &schemas {
+        let path = out_dir.join(&schema.file_name);
+        if let Err(error) = std::fs::write(&path, schema.to_file_text()) {
+            eprintln!("cannot write {}: {error}", path.display());
+            return ExitCode::FAILURE;
+        }
+        println!("wrote {} ({})", path.display(), schema.record_name);
+    }
+    ExitCode::SUCCESS
+}

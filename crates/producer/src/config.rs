@@ -1,0 +1,346 @@
+//! Producer settings (`[producer]` in the pipeline's TOML), with defaults.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+
+/// A secret (password, token): `Debug` and `Display` print `[REDACTED]`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself: only for handing it to the client that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+/// Extra librdkafka properties passed through as is. `Debug` redacts the values of keys that
+/// look secret (`password`, `secret`, `token`, `key`, `sasl.oauthbearer.config`, `.pem`).
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct KafkaProperties(pub BTreeMap<String, String>);
+
+/// Whether a librdkafka property name carries a secret.
+pub fn is_secret_property(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [
+        "password",
+        "secret",
+        "token",
+        "key",
+        "oauthbearer.config",
+        "pem",
+        "jaas",
+    ]
+    .iter()
+    .any(|marker| name.contains(marker))
+        && !name.ends_with(".location")
+}
+
+impl fmt::Debug for KafkaProperties {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for (name, value) in &self.0 {
+            if is_secret_property(name) {
+                map.entry(name, &"[REDACTED]");
+            } else {
+                map.entry(name, value);
+            }
+        }
+        map.finish()
+    }
+}
+
+/// Record value format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// OCSF JSON (`application/json`).
+    #[default]
+    Json,
+    /// Avro binary in the Confluent wire format (`application/vnd.apache.avro+binary`); needs
+    /// `schema_registry`.
+    Avro,
+}
+
+impl Format {
+    /// The `content-type` header value.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Json => "application/json",
+            Self::Avro => "application/vnd.apache.avro+binary",
+        }
+    }
+}
+
+/// What the Kafka key of a record is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStrategy {
+    /// The subject user's uid (each user's events in one partition, in order); falls back to
+    /// the organisation, then to the event's `metadata.uid`.
+    #[default]
+    User,
+    /// The event's `metadata.uid` (spread evenly, no ordering).
+    Event,
+    /// The organisation (`metadata.tenant_uid`); falls back to `metadata.uid`.
+    Org,
+}
+
+/// Compression codec.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// No compression.
+    None,
+    /// gzip.
+    Gzip,
+    /// snappy.
+    Snappy,
+    /// lz4.
+    Lz4,
+    /// zstd (default).
+    #[default]
+    Zstd,
+}
+
+impl Compression {
+    /// The librdkafka `compression.codec` value.
+    pub fn librdkafka_name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Gzip => "gzip",
+            Self::Snappy => "snappy",
+            Self::Lz4 => "lz4",
+            Self::Zstd => "zstd",
+        }
+    }
+}
+
+/// Where records go.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TopicConfig {
+    /// Topic name per class; `{class_name}` (e.g. `authentication`) and `{class_uid}` are
+    /// replaced. Default `ocsf.{class_name}`.
+    pub template: String,
+    /// When set, every record goes to this one topic instead (Avro subjects then use the
+    /// record name strategy: `<topic>-<record full name>`).
+    pub single_topic: Option<String>,
+    /// The dead-letter topic. Default `ocsf.dead_letter`.
+    pub dead_letter: String,
+    /// Partitions for topics created by `ensure_topics`. Default 3.
+    pub partitions: i32,
+    /// Replication factor for topics created by `ensure_topics`. Default 1.
+    pub replication_factor: i32,
+}
+
+impl Default for TopicConfig {
+    fn default() -> Self {
+        Self {
+            template: "ocsf.{class_name}".into(),
+            single_topic: None,
+            dead_letter: "ocsf.dead_letter".into(),
+            partitions: 3,
+            replication_factor: 1,
+        }
+    }
+}
+
+impl TopicConfig {
+    /// The topic of one class.
+    pub fn topic_for(&self, class_uid: u32, class_name: &str) -> String {
+        match &self.single_topic {
+            Some(topic) => topic.clone(),
+            None => self
+                .template
+                .replace("{class_name}", class_name)
+                .replace("{class_uid}", &class_uid.to_string()),
+        }
+    }
+}
+
+/// The schema registry (Confluent REST API; Confluent, Karapace, Apicurio or the simulator's).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// Base URL, e.g. `http://127.0.0.1:8081`.
+    pub url: String,
+    /// Basic-auth user name.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Basic-auth password.
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// Request timeout in milliseconds. Default 10000.
+    #[serde(default = "default_registry_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_registry_timeout_ms() -> u64 {
+    10_000
+}
+
+impl RegistryConfig {
+    /// A registry at `url`, no authentication.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            username: None,
+            password: None,
+            timeout_ms: default_registry_timeout_ms(),
+        }
+    }
+}
+
+/// Producer settings. `acks=all` and idempotence are fixed (not settable).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProducerConfig {
+    /// `bootstrap.servers`. Default `127.0.0.1:9092`.
+    pub brokers: String,
+    /// `client.id`. Default `jumpcloud-ocsf`.
+    pub client_id: String,
+    /// `compression.codec`. Default zstd.
+    pub compression: Compression,
+    /// `linger.ms`. Default 20.
+    pub linger_ms: u32,
+    /// `batch.num.messages`. Default 10000.
+    pub batch_num_messages: u32,
+    /// `batch.size` in bytes. Default 1000000.
+    pub batch_size: u32,
+    /// `message.max.bytes`. Default 1000000.
+    pub message_max_bytes: u32,
+    /// `queue.buffering.max.messages`: the in-flight bound (memory); further sends wait.
+    /// Default 20000.
+    pub queue_max_messages: u32,
+    /// `queue.buffering.max.kbytes`: the in-flight bound in KiB. Default 16384.
+    pub queue_max_kbytes: u32,
+    /// `delivery.timeout.ms` (`message.timeout.ms`): how long librdkafka retries one record
+    /// before its send fails. Default 300000; 0 = retry forever.
+    pub delivery_timeout_ms: u32,
+    /// `security.protocol` (`plaintext`, `ssl`, `sasl_plaintext`, `sasl_ssl`).
+    pub security_protocol: Option<String>,
+    /// `sasl.mechanism` (`PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`).
+    pub sasl_mechanism: Option<String>,
+    /// `sasl.username`.
+    pub sasl_username: Option<String>,
+    /// `sasl.password`.
+    pub sasl_password: Option<Secret>,
+    /// `ssl.ca.location`.
+    pub ssl_ca_location: Option<String>,
+    /// Any other librdkafka properties, passed through (`ssl.certificate.location`, ...).
+    /// `acks` and `enable.idempotence` cannot be overridden.
+    pub properties: KafkaProperties,
+    /// Topics.
+    pub topic: TopicConfig,
+    /// Kafka key.
+    pub key: KeyStrategy,
+    /// Value format.
+    pub format: Format,
+    /// The schema registry, required for `format = "avro"`.
+    pub schema_registry: Option<RegistryConfig>,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        Self {
+            brokers: "127.0.0.1:9092".into(),
+            client_id: "jumpcloud-ocsf".into(),
+            compression: Compression::Zstd,
+            linger_ms: 20,
+            batch_num_messages: 10_000,
+            batch_size: 1_000_000,
+            message_max_bytes: 1_000_000,
+            queue_max_messages: 20_000,
+            queue_max_kbytes: 16_384,
+            delivery_timeout_ms: 300_000,
+            security_protocol: None,
+            sasl_mechanism: None,
+            sasl_username: None,
+            sasl_password: None,
+            ssl_ca_location: None,
+            properties: KafkaProperties::default(),
+            topic: TopicConfig::default(),
+            key: KeyStrategy::User,
+            format: Format::Json,
+            schema_registry: None,
+        }
+    }
+}
+
+/// Properties the producer always sets itself (delivery guarantees).
+pub const FIXED_PROPERTIES: [(&str, &str); 3] = [
+    ("acks", "all"),
+    ("enable.idempotence", "true"),
+    ("max.in.flight.requests.per.connection", "5"),
+];
+
+impl ProducerConfig {
+    /// Every librdkafka property this configuration sets, secrets included (for the client only;
+    /// never log this).
+    pub fn librdkafka_properties(&self) -> Vec<(String, String)> {
+        let mut properties: BTreeMap<String, String> = self.properties.0.clone();
+        let mut set = |name: &str, value: String| {
+            properties.insert(name.to_owned(), value);
+        };
+        set("bootstrap.servers", self.brokers.clone());
+        set("client.id", self.client_id.clone());
+        set(
+            "compression.codec",
+            self.compression.librdkafka_name().into(),
+        );
+        set("linger.ms", self.linger_ms.to_string());
+        set("batch.num.messages", self.batch_num_messages.to_string());
+        set("batch.size", self.batch_size.to_string());
+        set("message.max.bytes", self.message_max_bytes.to_string());
+        set(
+            "queue.buffering.max.messages",
+            self.queue_max_messages.to_string(),
+        );
+        set(
+            "queue.buffering.max.kbytes",
+            self.queue_max_kbytes.to_string(),
+        );
+        set("message.timeout.ms", self.delivery_timeout_ms.to_string());
+        if let Some(value) = &self.security_protocol {
+            set("security.protocol", value.clone());
+        }
+        if let Some(value) = &self.sasl_mechanism {
+            set("sasl.mechanism", value.clone());
+        }
+        if let Some(value) = &self.sasl_username {
+            set("sasl.username", value.clone());
+        }
+        if let Some(value) = &self.sasl_password {
+            set("sasl.password", value.expose().to_owned());
+        }
+        if let Some(value) = &self.ssl_ca_location {
+            set("ssl.ca.location", value.clone());
+        }
+        for (name, value) in FIXED_PROPERTIES {
+            set(name, value.to_owned());
+        }
+        properties.into_iter().collect()
+    }
+}

@@ -1,0 +1,56 @@
+//! Dead letters: what could not be fetched, parsed, mapped, encoded or produced, with its raw
+//! bytes and the reason, for the dead-letter topic.
+
+use std::fmt;
+
+use bytes::Bytes;
+
+/// The pipeline stage where a record failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// Fetching from the Directory Insights API (e.g. a page that is not JSON).
+    Fetch,
+    /// Parsing one raw event.
+    Parse,
+    /// Mapping a raw event to OCSF.
+    Map,
+    /// Encoding an OCSF record (Avro).
+    Encode,
+    /// Producing to Kafka (e.g. a record larger than the broker accepts).
+    Produce,
+}
+
+impl Stage {
+    /// The `dlq_stage` header value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fetch => "fetch",
+            Self::Parse => "parse",
+            Self::Map => "map",
+            Self::Encode => "encode",
+            Self::Produce => "produce",
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A record for the dead-letter topic. The value is `raw`; the rest goes into headers
+/// (`dlq_reason`, `dlq_stage`, `tenant_uid`, `original_event_uid`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The bytes as received (the raw event, or the OCSF JSON that failed to encode).
+    pub raw: Bytes,
+    /// Why it failed, for a human.
+    pub reason: String,
+    /// Where it failed.
+    pub stage: Stage,
+    /// The JumpCloud organisation it came from.
+    pub org_id: Option<String>,
+    /// The Directory Insights event id, when known.
+    pub event_id: Option<String>,
+}

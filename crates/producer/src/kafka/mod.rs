@@ -1,0 +1,510 @@
+//! The Kafka producer: OCSF records and dead letters to topics, keyed, with headers; every send
+//! resolves to the broker's acknowledgement.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use mapper::OcsfRecord;
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::util::Timeout;
+
+use crate::avro::{AvroEncoder, CLASS_SCHEMA_FILES, ClassEncoders, EncodeError, OCSF_VERSION};
+use crate::config::{Format, KeyStrategy, ProducerConfig};
+use crate::dead_letter::DeadLetter;
+use crate::error::{ProduceError, ProducerError};
+use crate::registry::RegistryClient;
+
+/// Header names on every OCSF record.
+pub mod headers {
+    /// OCSF `class_uid`.
+    pub const CLASS_UID: &str = "ocsf_class_uid";
+    /// OCSF version (`1.8.0`).
+    pub const VERSION: &str = "ocsf_version";
+    /// `metadata.event_code` (the Directory Insights `event_type`).
+    pub const EVENT_CODE: &str = "event_code";
+    /// `metadata.tenant_uid` (the organisation).
+    pub const TENANT_UID: &str = "tenant_uid";
+    /// `metadata.original_event_uid` (the Directory Insights `id`).
+    pub const ORIGINAL_EVENT_UID: &str = "original_event_uid";
+    /// `application/json` or `application/vnd.apache.avro+binary`.
+    pub const CONTENT_TYPE: &str = "content-type";
+    /// Dead letters: why.
+    pub const DLQ_REASON: &str = "dlq_reason";
+    /// Dead letters: stage (`fetch`, `parse`, `map`, `encode`, `produce`).
+    pub const DLQ_STAGE: &str = "dlq_stage";
+    /// Dead letters: original size when the raw bytes were cut to fit `message_max_bytes`.
+    pub const DLQ_ORIGINAL_SIZE: &str = "dlq_original_size";
+}
+
+/// Room kept for headers and framing below `message_max_bytes`.
+const RECORD_OVERHEAD_BYTES: usize = 16 * 1024;
+
+/// The broker's acknowledgement of one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The offset.
+    pub offset: i64,
+}
+
+/// A record in librdkafka's queue; resolves on the broker's acknowledgement.
+#[must_use = "the delivery is only confirmed when this resolves"]
+pub struct PendingDelivery {
+    future: DeliveryFuture,
+    topic: Arc<str>,
+}
+
+impl Future for PendingDelivery {
+    type Output = Result<Delivery, ProduceError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let topic = self.topic.clone();
+        match Pin::new(&mut self.future).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(_cancelled)) => Poll::Ready(Err(ProduceError::Cancelled {
+                topic: topic.to_string(),
+            })),
+            Poll::Ready(Ok(Err((error, _message)))) => {
+                Poll::Ready(Err(ProduceError::from_kafka(&topic, &error)))
+            }
+            Poll::Ready(Ok(Ok(delivery))) => Poll::Ready(Ok(Delivery {
+                topic: topic.to_string(),
+                partition: delivery.partition,
+                offset: delivery.offset,
+            })),
+        }
+    }
+}
+
+/// An encoded record, owned, not yet in librdkafka's queue.
+struct OutgoingMessage {
+    topic: Arc<str>,
+    key: Option<Vec<u8>>,
+    payload: Vec<u8>,
+    headers: Option<OwnedHeaders>,
+}
+
+/// The topic and (Avro) schema id of one class.
+#[derive(Debug, Clone)]
+struct ClassTarget {
+    topic: Arc<str>,
+    schema_id: Option<u32>,
+    subject: Option<String>,
+}
+
+/// Delay between attempts to enqueue while librdkafka's queue is full.
+const QUEUE_FULL_RETRY: Duration = Duration::from_millis(10);
+
+fn try_enqueue(
+    producer: &FutureProducer,
+    mut message: OutgoingMessage,
+) -> Result<Result<PendingDelivery, OutgoingMessage>, ProduceError> {
+    let headers = message.headers.take();
+    let mut record = FutureRecord::<[u8], [u8]>::to(&message.topic).payload(&message.payload[..]);
+    if let Some(key) = &message.key {
+        record = record.key(&key[..]);
+    }
+    if let Some(headers) = headers {
+        record = record.headers(headers);
+    }
+    match producer.send_result(record) {
+        Ok(future) => Ok(Ok(PendingDelivery {
+            future,
+            topic: message.topic.clone(),
+        })),
+        Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+            let headers = returned.headers;
+            message.headers = headers;
+            Ok(Err(message))
+        }
+        Err((error, _)) => Err(ProduceError::from_kafka(&message.topic, &error)),
+    }
+}
+
+async fn enqueue_waiting(
+    producer: &FutureProducer,
+    mut message: OutgoingMessage,
+) -> Result<PendingDelivery, ProduceError> {
+    loop {
+        match try_enqueue(producer, message)? {
+            Ok(pending) => return Ok(pending),
+            Err(returned) => {
+                message = returned;
+                tokio::time::sleep(QUEUE_FULL_RETRY).await;
+            }
+        }
+    }
+}
+
+/// The OCSF Kafka producer (idempotent, `acks=all`). Cheap to share behind an `Arc`.
+pub struct OcsfProducer {
+    producer: FutureProducer,
+    config: ProducerConfig,
+    targets: HashMap<u32, ClassTarget>,
+    encoders: Option<ClassEncoders>,
+    dead_letter_topic: Arc<str>,
+}
+
+impl std::fmt::Debug for OcsfProducer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OcsfProducer")
+            .field("config", &self.config)
+            .field("targets", &self.targets)
+            .finish_non_exhaustive()
+    }
+}
+
+fn client_config(config: &ProducerConfig) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    for (name, value) in config.librdkafka_properties() {
+        client.set(name, value);
+    }
+    client
+}
+
+impl OcsfProducer {
+    /// Create the producer. With Avro, every class schema is registered up front (subject
+    /// `<topic>-value`, or `<topic>-<record name>` when classes share a topic); a schema the
+    /// registry rejects is an error here, before anything is sent.
+    pub async fn new(config: ProducerConfig) -> Result<Self, ProducerError> {
+        for name in config.properties.0.keys() {
+            if matches!(
+                name.as_str(),
+                "acks" | "request.required.acks" | "enable.idempotence"
+            ) {
+                return Err(ProducerError::Config(format!(
+                    "property {name} is fixed by the producer (acks=all, idempotence on)"
+                )));
+            }
+        }
+        let producer: FutureProducer = client_config(&config)
+            .create()
+            .map_err(|e| ProducerError::Kafka(e.to_string()))?;
+
+        // Topic per class; count how many classes share each topic.
+        let mut topic_users: BTreeMap<String, usize> = BTreeMap::new();
+        for file in CLASS_SCHEMA_FILES {
+            *topic_users
+                .entry(config.topic.topic_for(file.class_uid, file.class_name))
+                .or_default() += 1;
+        }
+        let mut targets = HashMap::new();
+        let encoders = match config.format {
+            Format::Json => None,
+            Format::Avro => {
+                let registry_config = config.schema_registry.as_ref().ok_or_else(|| {
+                    ProducerError::Config(
+                        "format = \"avro\" needs [producer.schema_registry]".into(),
+                    )
+                })?;
+                let registry = RegistryClient::new(registry_config)?;
+                let encoders = ClassEncoders::from_committed_schemas().map_err(|source| {
+                    ProducerError::Schema {
+                        class_name: "(committed schemas)".into(),
+                        source,
+                    }
+                })?;
+                for (class_uid, class_name, encoder) in encoders.iter() {
+                    let topic = config.topic.topic_for(class_uid, class_name);
+                    let subject = if topic_users.get(&topic).copied().unwrap_or(0) > 1 {
+                        format!("{topic}-{}", crate::avro::record_full_name(class_name))
+                    } else {
+                        format!("{topic}-value")
+                    };
+                    let schema_id = registry.register(&subject, encoder.schema_text()).await?;
+                    tracing::info!(class_uid, %subject, schema_id, "registered Avro schema");
+                    targets.insert(
+                        class_uid,
+                        ClassTarget {
+                            topic: Arc::from(topic),
+                            schema_id: Some(schema_id),
+                            subject: Some(subject),
+                        },
+                    );
+                }
+                Some(encoders)
+            }
+        };
+        for file in CLASS_SCHEMA_FILES {
+            targets
+                .entry(file.class_uid)
+                .or_insert_with(|| ClassTarget {
+                    topic: Arc::from(config.topic.topic_for(file.class_uid, file.class_name)),
+                    schema_id: None,
+                    subject: None,
+                });
+        }
+        let dead_letter_topic = Arc::from(config.topic.dead_letter.as_str());
+        Ok(Self {
+            producer,
+            config,
+            targets,
+            encoders,
+            dead_letter_topic,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ProducerConfig {
+        &self.config
+    }
+
+    /// The topic records of this class go to.
+    pub fn topic_for(&self, class_uid: u32, class_name: &str) -> String {
+        match self.targets.get(&class_uid) {
+            Some(target) => target.topic.to_string(),
+            None => self.config.topic.topic_for(class_uid, class_name),
+        }
+    }
+
+    /// The registry subject and schema id of a class (Avro only).
+    pub fn schema_for(&self, class_uid: u32) -> Option<(&str, u32)> {
+        let target = self.targets.get(&class_uid)?;
+        Some((target.subject.as_deref()?, target.schema_id?))
+    }
+
+    /// Every topic this producer writes to: the class topics and the dead-letter topic.
+    pub fn topics(&self) -> Vec<String> {
+        let mut topics: Vec<String> = self.targets.values().map(|t| t.topic.to_string()).collect();
+        topics.push(self.dead_letter_topic.to_string());
+        topics.sort();
+        topics.dedup();
+        topics
+    }
+
+    /// Create every topic of [`Self::topics`] that does not exist yet (partitions and replication
+    /// from `[producer.topic]`). Returns the topics it created.
+    pub async fn ensure_topics(&self) -> Result<Vec<String>, ProducerError> {
+        let admin: AdminClient<DefaultClientContext> = client_config(&self.config)
+            .create()
+            .map_err(|e| ProducerError::Kafka(e.to_string()))?;
+        let names = self.topics();
+        let new_topics: Vec<NewTopic<'_>> = names
+            .iter()
+            .map(|name| {
+                NewTopic::new(
+                    name,
+                    self.config.topic.partitions,
+                    TopicReplication::Fixed(self.config.topic.replication_factor),
+                )
+            })
+            .collect();
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+        let results = admin
+            .create_topics(new_topics.iter(), &options)
+            .await
+            .map_err(|e| ProducerError::Kafka(e.to_string()))?;
+        let mut created = Vec::new();
+        for result in results {
+            match result {
+                Ok(name) => created.push(name),
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((name, code)) => {
+                    return Err(ProducerError::Kafka(format!("create topic {name}: {code}")));
+                }
+            }
+        }
+        Ok(created)
+    }
+
+    fn key_of(&self, record: &OcsfRecord) -> Vec<u8> {
+        let chosen = match self.config.key {
+            KeyStrategy::User => record
+                .subject_user_uid
+                .as_deref()
+                .or(record.tenant_uid.as_deref())
+                .unwrap_or(&record.uid),
+            KeyStrategy::Event => &record.uid,
+            KeyStrategy::Org => record.tenant_uid.as_deref().unwrap_or(&record.uid),
+        };
+        chosen.as_bytes().to_vec()
+    }
+
+    fn encode(&self, record: &OcsfRecord) -> Result<Vec<u8>, ProduceError> {
+        match (&self.encoders, self.config.format) {
+            (Some(encoders), Format::Avro) => {
+                let encoder: &AvroEncoder = encoders
+                    .get(record.class_uid)
+                    .ok_or(EncodeError::UnknownClass(record.class_uid))?;
+                let schema_id = self
+                    .targets
+                    .get(&record.class_uid)
+                    .and_then(|t| t.schema_id)
+                    .ok_or(EncodeError::UnknownClass(record.class_uid))?;
+                let event: serde_json::Value = serde_json::from_slice(&record.json)
+                    .map_err(|e| EncodeError::InvalidJson(e.to_string()))?;
+                Ok(encoder.encode_confluent(schema_id, &event)?)
+            }
+            _ => Ok(record.json.clone()),
+        }
+    }
+
+    fn prepare(&self, record: &OcsfRecord) -> Result<OutgoingMessage, ProduceError> {
+        let payload = self.encode(record)?;
+        let limit = self.config.message_max_bytes as usize;
+        if payload.len() + RECORD_OVERHEAD_BYTES > limit {
+            return Err(ProduceError::TooLarge {
+                size: payload.len(),
+                limit,
+            });
+        }
+        let topic = match self.targets.get(&record.class_uid) {
+            Some(target) => target.topic.clone(),
+            None => Arc::from(
+                self.config
+                    .topic
+                    .topic_for(record.class_uid, record.class_name),
+            ),
+        };
+        let class_uid = record.class_uid.to_string();
+        let mut headers = OwnedHeaders::new_with_capacity(6)
+            .insert(Header {
+                key: headers::CLASS_UID,
+                value: Some(class_uid.as_str()),
+            })
+            .insert(Header {
+                key: headers::VERSION,
+                value: Some(OCSF_VERSION),
+            });
+        for (name, value) in [
+            (headers::EVENT_CODE, &record.event_code),
+            (headers::TENANT_UID, &record.tenant_uid),
+            (headers::ORIGINAL_EVENT_UID, &record.original_event_uid),
+        ] {
+            if let Some(value) = value {
+                headers = headers.insert(Header {
+                    key: name,
+                    value: Some(value.as_str()),
+                });
+            }
+        }
+        headers = headers.insert(Header {
+            key: headers::CONTENT_TYPE,
+            value: Some(self.config.format.content_type()),
+        });
+        Ok(OutgoingMessage {
+            topic,
+            key: Some(self.key_of(record)),
+            payload,
+            headers: Some(headers),
+        })
+    }
+
+    fn prepare_dead_letter(&self, letter: DeadLetter) -> OutgoingMessage {
+        let limit = (self.config.message_max_bytes as usize).saturating_sub(RECORD_OVERHEAD_BYTES);
+        let original_size = letter.raw.len();
+        let payload = letter.raw[..original_size.min(limit)].to_vec();
+        let reason: String = letter.reason.chars().take(4096).collect();
+        let mut headers = OwnedHeaders::new_with_capacity(6)
+            .insert(Header {
+                key: headers::DLQ_REASON,
+                value: Some(reason.as_str()),
+            })
+            .insert(Header {
+                key: headers::DLQ_STAGE,
+                value: Some(letter.stage.as_str()),
+            })
+            .insert(Header {
+                key: headers::VERSION,
+                value: Some(OCSF_VERSION),
+            });
+        if let Some(org) = &letter.org_id {
+            headers = headers.insert(Header {
+                key: headers::TENANT_UID,
+                value: Some(org.as_str()),
+            });
+        }
+        if let Some(event_id) = &letter.event_id {
+            headers = headers.insert(Header {
+                key: headers::ORIGINAL_EVENT_UID,
+                value: Some(event_id.as_str()),
+            });
+        }
+        if payload.len() < original_size {
+            let size = original_size.to_string();
+            headers = headers.insert(Header {
+                key: headers::DLQ_ORIGINAL_SIZE,
+                value: Some(size.as_str()),
+            });
+        }
+        headers = headers.insert(Header {
+            key: headers::CONTENT_TYPE,
+            value: Some("application/octet-stream"),
+        });
+        let key = letter.org_id.or(letter.event_id).map(String::into_bytes);
+        OutgoingMessage {
+            topic: self.dead_letter_topic.clone(),
+            key,
+            payload,
+            headers: Some(headers),
+        }
+    }
+
+    fn send_prepared(
+        &self,
+        prepared: Result<OutgoingMessage, ProduceError>,
+    ) -> impl Future<Output = Result<Delivery, ProduceError>> + Send + 'static {
+        // Enqueue now when there is room, so records keep the order of the calls.
+        let first_attempt = prepared.and_then(|message| try_enqueue(&self.producer, message));
+        let producer = self.producer.clone();
+        async move {
+            let pending = match first_attempt? {
+                Ok(pending) => pending,
+                Err(message) => enqueue_waiting(&producer, message).await?,
+            };
+            pending.await
+        }
+    }
+
+    /// Encode and send one OCSF record; resolves on the broker's acknowledgement. The record is
+    /// queued during this call when librdkafka's queue has room (so calls keep their order);
+    /// when the queue is full the returned future waits for room. For strict order under
+    /// backpressure use [`Self::enqueue`]. An [`ProduceError::Encode`] means nothing was sent.
+    pub fn send(
+        &self,
+        record: &OcsfRecord,
+    ) -> impl Future<Output = Result<Delivery, ProduceError>> + Send + 'static {
+        self.send_prepared(self.prepare(record))
+    }
+
+    /// Encode one OCSF record and wait until it is in librdkafka's queue (backpressure: waits
+    /// while the queue is full); the returned [`PendingDelivery`] resolves on the broker's
+    /// acknowledgement. Awaiting `enqueue` calls one after another keeps their order.
+    pub async fn enqueue(&self, record: &OcsfRecord) -> Result<PendingDelivery, ProduceError> {
+        let message = self.prepare(record)?;
+        enqueue_waiting(&self.producer, message).await
+    }
+
+    /// Send a dead letter to the dead-letter topic; resolves on the broker's acknowledgement.
+    /// Raw bytes beyond `message_max_bytes` are cut (header `dlq_original_size` says so).
+    pub fn send_dead_letter(
+        &self,
+        letter: DeadLetter,
+    ) -> impl Future<Output = Result<Delivery, ProduceError>> + Send + 'static {
+        self.send_prepared(Ok(self.prepare_dead_letter(letter)))
+    }
+
+    /// Records queued and not yet acknowledged.
+    pub fn in_flight(&self) -> i32 {
+        self.producer.in_flight_count()
+    }
+
+    /// Wait until every queued record is acknowledged or failed, at most `timeout`.
+    pub fn flush(&self, timeout: Duration) -> Result<(), ProduceError> {
+        self.producer
+            .flush(Timeout::After(timeout))
+            .map_err(|error| ProduceError::from_kafka("(flush)", &error))
+    }
+}

@@ -1,0 +1,28 @@
+//! Kafka producer for OCSF records.
+//!
+//! One job: deliver OCSF records to Kafka (rdkafka; idempotent, acks=all, keyed, with headers,
+//! compressed) as JSON or Avro in the Confluent wire format with a schema registry, and deliver
+//! what could not be mapped or encoded to a dead-letter topic. Every send resolves to the
+//! broker's acknowledgement, which is what moves the fetcher's checkpoints.
+//!
+//! - [`OcsfProducer`]: `new` (registers Avro schemas up front), `send`, `enqueue`,
+//!   `send_dead_letter`, `flush`, `ensure_topics`.
+//! - [`avro`]: the `.avsc` generator (`generate-avro-schemas` binary), the committed schemas
+//!   and the JSON -> Avro encoder.
+//! - [`registry`]: the schema registry client.
+
+pub mod avro;
+pub mod config;
+pub mod dead_letter;
+pub mod error;
+pub mod kafka;
+pub mod registry;
+
+pub use config::{
+    Compression, Format, KafkaProperties, KeyStrategy, ProducerConfig, RegistryConfig, Secret,
+    TopicConfig,
+};
+pub use dead_letter::{DeadLetter, Stage};
+pub use error::{ProduceError, ProducerError};
+pub use kafka::{Delivery, OcsfProducer, PendingDelivery, headers};
+pub use registry::{RegistryClient, RegistryError};

@@ -1,0 +1,73 @@
+//! Fault injection a real broker cannot give on demand: rdkafka's in-process `MockCluster`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::example_records;
+use producer::{OcsfProducer, ProduceError, ProducerConfig, TopicConfig};
+use rdkafka::mocking::MockCluster;
+use rdkafka::types::{RDKafkaApiKey, RDKafkaErrorCode, RDKafkaRespErr};
+
+fn mock_config(bootstrap: String) -> ProducerConfig {
+    ProducerConfig {
+        brokers: bootstrap,
+        linger_ms: 1,
+        delivery_timeout_ms: 1_500,
+        topic: TopicConfig {
+            template: "mock.{class_name}".into(),
+            ..TopicConfig::default()
+        },
+        ..ProducerConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_down_fails_delivery_after_the_delivery_timeout() {
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("mock.authentication", 1, 1).unwrap();
+    let producer = OcsfProducer::new(mock_config(cluster.bootstrap_servers())).await.unwrap();
+    let record = example_records().into_iter().find(|r| r.class_uid == 3002).unwrap();
+    // Up: delivered.
+    let delivery = producer.send(&record).await.unwrap();
+    assert_eq!(delivery.topic, "mock.authentication");
+    // Down: the send resolves to a Kafka error (not a hang, not a success).
+    cluster.broker_down(1).unwrap();
+    let error = producer.send(&record).await.unwrap_err();
+    match &error {
+        ProduceError::Kafka { topic, code, .. } => {
+            assert_eq!(topic, "mock.authentication");
+            assert_eq!(*code, Some(RDKafkaErrorCode::MessageTimedOut));
+        }
+        other => panic!("expected a Kafka delivery error, got {other:?}"),
+    }
+    assert!(!error.is_record_fault(), "a transport failure is retried, not dead-lettered");
+    // Back up: delivered again.
+    cluster.broker_up(1).unwrap();
+    producer.send(&record).await.unwrap();
+    producer.flush(Duration::from_secs(5)).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_rejection_surfaces_as_a_delivery_error() {
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("mock.authentication", 1, 1).unwrap();
+    let producer = OcsfProducer::new(mock_config(cluster.bootstrap_servers())).await.unwrap();
+    let record = example_records().into_iter().find(|r| r.class_uid == 3002).unwrap();
+    cluster.request_errors(
+        RDKafkaApiKey::Produce,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE],
+    );
+    let error = producer.send(&record).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ProduceError::Kafka {
+                code: Some(RDKafkaErrorCode::MessageSizeTooLarge),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.is_record_fault(), "the broker will never take this record");
+}

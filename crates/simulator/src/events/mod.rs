@@ -1,0 +1,339 @@
+//! Directory Insights events: the catalogue, the generator, and the per-organisation index that
+//! serves pages in O(page) (a `BTreeMap` by sort key, one per service besides the global one).
+
+pub mod catalogue;
+pub mod generator;
+pub mod search;
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::sync::Arc;
+
+use rand::Rng;
+
+use generator::GeneratedEvent;
+
+/// The sort key: timestamp in epoch milliseconds, then an opaque tiebreak (served as
+/// `X-Search_after: [epoch_ms, "tiebreak"]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SortKey {
+    /// Timestamp, epoch milliseconds (floor).
+    pub epoch_ms: i64,
+    /// Tiebreak, unique within an organisation.
+    pub tiebreak: u64,
+}
+
+/// One event held by the simulator, pre-serialized.
+#[derive(Debug)]
+pub struct StoredEvent {
+    /// Sort key.
+    pub key: SortKey,
+    /// Its `id`.
+    pub id: String,
+    /// Timestamp, epoch ns.
+    pub timestamp_ns: i64,
+    /// When it becomes visible to the API, epoch ns.
+    pub visible_at_ns: i64,
+    /// Its `service`.
+    pub service: &'static str,
+    /// Its `event_type`.
+    pub event_type: &'static str,
+    /// Exactly the JSON served.
+    pub json: Arc<str>,
+}
+
+/// Sort order of a query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    /// Oldest first.
+    Asc,
+    /// Newest first.
+    Desc,
+}
+
+impl SortOrder {
+    /// The `X-Sort` spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortOrder::Asc => "ASC",
+            SortOrder::Desc => "DESC",
+        }
+    }
+}
+
+/// Which events a scan yields (before `search_term`).
+#[derive(Debug, Clone)]
+pub struct ScanFilter {
+    /// `None` = every service.
+    pub services: Option<Vec<&'static str>>,
+    /// Inclusive start, epoch ns.
+    pub start_ns: i64,
+    /// Exclusive end, epoch ns.
+    pub end_ns: Option<i64>,
+    /// Only events visible at this instant, epoch ns (`None` = every event held).
+    pub visible_at_ns: Option<i64>,
+}
+
+type Tree = BTreeMap<SortKey, Arc<StoredEvent>>;
+
+/// One organisation's events.
+#[derive(Debug, Default)]
+pub struct EventIndex {
+    all: Tree,
+    by_service: HashMap<&'static str, Tree>,
+}
+
+impl EventIndex {
+    /// Adds an event; draws a tiebreak not used yet. Returns its key.
+    pub fn insert(
+        &mut self,
+        rng: &mut impl Rng,
+        event: GeneratedEvent,
+        visible_at_ns: i64,
+    ) -> SortKey {
+        let epoch_ms = event.timestamp_ns.div_euclid(1_000_000);
+        let mut key = SortKey {
+            epoch_ms,
+            tiebreak: rng.random(),
+        };
+        while self.all.contains_key(&key) {
+            key.tiebreak = rng.random();
+        }
+        let stored = Arc::new(StoredEvent {
+            key,
+            id: event.id,
+            timestamp_ns: event.timestamp_ns,
+            visible_at_ns,
+            service: event.kind.service,
+            event_type: event.kind.event_type,
+            json: Arc::from(event.json),
+        });
+        self.by_service
+            .entry(stored.service)
+            .or_default()
+            .insert(key, Arc::clone(&stored));
+        self.all.insert(key, stored);
+        key
+    }
+
+    /// Number of events held.
+    pub fn len(&self) -> usize {
+        self.all.len()
+    }
+
+    /// True when no event is held.
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+
+    /// Every event held, in ascending order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<StoredEvent>> {
+        self.all.values()
+    }
+
+    /// Events matching `filter`, in `order`, strictly after `after` in that order. Only the
+    /// key range of the window is walked, so a page costs O(page) plus skipped events.
+    pub fn scan<'a>(
+        &'a self,
+        filter: &'a ScanFilter,
+        order: SortOrder,
+        after: Option<SortKey>,
+    ) -> Box<dyn Iterator<Item = &'a Arc<StoredEvent>> + 'a> {
+        static EMPTY: Tree = BTreeMap::new();
+        let (tree, service_filter): (&Tree, Option<&[&'static str]>) = match &filter.services {
+            None => (&self.all, None),
+            Some(list) if list.len() == 1 => (self.by_service.get(list[0]).unwrap_or(&EMPTY), None),
+            Some(list) => (&self.all, Some(list.as_slice())),
+        };
+        let start_key = SortKey {
+            epoch_ms: filter.start_ns.div_euclid(1_000_000),
+            tiebreak: 0,
+        };
+        let mut lower = Bound::Included(start_key);
+        let mut upper = match filter.end_ns {
+            Some(end) => Bound::Included(SortKey {
+                epoch_ms: end.div_euclid(1_000_000),
+                tiebreak: u64::MAX,
+            }),
+            None => Bound::Unbounded,
+        };
+        if let Some(after) = after {
+            match order {
+                SortOrder::Asc if after >= start_key => lower = Bound::Excluded(after),
+                SortOrder::Desc => {
+                    let tighter = match upper {
+                        Bound::Included(end_key) => after <= end_key,
+                        _ => true,
+                    };
+                    if tighter {
+                        upper = Bound::Excluded(after);
+                    }
+                }
+                SortOrder::Asc => {}
+            }
+        }
+        if !range_is_valid(lower, upper) {
+            return Box::new(std::iter::empty());
+        }
+        let range = tree.range((lower, upper));
+        let matches = move |event: &&'a Arc<StoredEvent>| {
+            event.timestamp_ns >= filter.start_ns
+                && filter.end_ns.is_none_or(|end| event.timestamp_ns < end)
+                && filter
+                    .visible_at_ns
+                    .is_none_or(|now| now >= event.visible_at_ns)
+                && service_filter.is_none_or(|list| list.contains(&event.service))
+        };
+        match order {
+            SortOrder::Asc => Box::new(range.map(|(_, e)| e).filter(matches)),
+            SortOrder::Desc => Box::new(range.rev().map(|(_, e)| e).filter(matches)),
+        }
+    }
+}
+
+fn range_is_valid(lower: Bound<SortKey>, upper: Bound<SortKey>) -> bool {
+    match (lower, upper) {
+        (Bound::Included(lo), Bound::Included(hi)) => lo <= hi,
+        (Bound::Included(lo) | Bound::Excluded(lo), Bound::Excluded(hi))
+        | (Bound::Excluded(lo), Bound::Included(hi)) => lo < hi,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{Inventory, InventorySizes};
+    use generator::{EventBuilder, KindPicker};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn index(n: usize) -> EventIndex {
+        let sizes = InventorySizes {
+            users: 5,
+            systems: 3,
+            groups: 2,
+            applications: 2,
+        };
+        let inv = Inventory::generate(
+            &mut ChaCha8Rng::seed_from_u64(1),
+            "org",
+            0,
+            sizes,
+            1_700_000_000_000_000_000,
+        );
+        let builder = EventBuilder::new(&inv);
+        let picker = KindPicker::new().unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let mut index = EventIndex::default();
+        for i in 0..n {
+            // many events share a millisecond
+            let ts = 1_700_000_000_000_000_000 + (i as i64 / 3) * 1_000_000 + (i as i64 % 3) * 1000;
+            let kind = picker.pick(&mut rng);
+            let event = builder.build(&mut rng, kind, ts);
+            index.insert(&mut rng, event, 0);
+        }
+        index
+    }
+
+    fn page_through(
+        index: &EventIndex,
+        filter: &ScanFilter,
+        order: SortOrder,
+        limit: usize,
+    ) -> Vec<SortKey> {
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page: Vec<SortKey> = index
+                .scan(filter, order, after)
+                .take(limit)
+                .map(|e| e.key)
+                .collect();
+            out.extend(&page);
+            if page.len() < limit {
+                return out;
+            }
+            after = page.last().copied();
+        }
+    }
+
+    #[test]
+    fn paging_in_both_orders_returns_each_event_once() {
+        let index = index(2_000);
+        let filter = ScanFilter {
+            services: None,
+            start_ns: 0,
+            end_ns: None,
+            visible_at_ns: None,
+        };
+        let asc = page_through(&index, &filter, SortOrder::Asc, 7);
+        let mut desc = page_through(&index, &filter, SortOrder::Desc, 7);
+        assert_eq!(asc.len(), 2_000);
+        desc.reverse();
+        assert_eq!(asc, desc);
+        let all: Vec<SortKey> = index.iter().map(|e| e.key).collect();
+        assert_eq!(asc, all);
+    }
+
+    #[test]
+    fn window_is_start_inclusive_end_exclusive_at_nanosecond_precision() {
+        let index = index(300);
+        let events: Vec<&Arc<StoredEvent>> = index.iter().collect();
+        let start = events[10].timestamp_ns;
+        let end = events[200].timestamp_ns;
+        let filter = ScanFilter {
+            services: None,
+            start_ns: start,
+            end_ns: Some(end),
+            visible_at_ns: None,
+        };
+        let got: Vec<i64> = index
+            .scan(&filter, SortOrder::Asc, None)
+            .map(|e| e.timestamp_ns)
+            .collect();
+        let expected: Vec<i64> = events
+            .iter()
+            .map(|e| e.timestamp_ns)
+            .filter(|t| *t >= start && *t < end)
+            .collect();
+        assert_eq!(got, expected);
+        assert!(got.contains(&start));
+        assert!(!got.contains(&end));
+    }
+
+    #[test]
+    fn service_filter_and_visibility_apply() {
+        let index = index(1_000);
+        let filter = ScanFilter {
+            services: Some(vec!["sso"]),
+            start_ns: 0,
+            end_ns: None,
+            visible_at_ns: None,
+        };
+        let sso: Vec<&str> = index
+            .scan(&filter, SortOrder::Asc, None)
+            .map(|e| e.service)
+            .collect();
+        assert!(!sso.is_empty());
+        assert!(sso.iter().all(|s| *s == "sso"));
+        let expected = index.iter().filter(|e| e.service == "sso").count();
+        assert_eq!(sso.len(), expected);
+        let two = ScanFilter {
+            services: Some(vec!["sso", "radius"]),
+            ..filter.clone()
+        };
+        let expected = index
+            .iter()
+            .filter(|e| e.service == "sso" || e.service == "radius")
+            .count();
+        assert_eq!(index.scan(&two, SortOrder::Desc, None).count(), expected);
+        let hidden = ScanFilter {
+            services: None,
+            start_ns: 0,
+            end_ns: None,
+            visible_at_ns: Some(-1),
+        };
+        assert_eq!(index.scan(&hidden, SortOrder::Asc, None).count(), 0);
+    }
+}

@@ -1,0 +1,158 @@
+//! Test-only admin endpoints under `/__sim` (same auth as the API; never faulted).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::faults::{FaultKind, FaultRule, RandomFaults};
+use super::{SimState, auth, error, lock, read};
+use crate::events::StoredEvent;
+
+const GROUND_TRUTH_CHUNK: usize = 2_000;
+
+/// `GET /__sim/events[?org=ID]`: every event held (visible or not), NDJSON, exactly as served.
+pub async fn ground_truth(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(response) = auth::authenticate(&state, &headers) {
+        return response;
+    }
+    let wanted = params.get("org");
+    if let Some(id) = wanted {
+        if state.org(id).is_none() {
+            return error(StatusCode::NOT_FOUND, format!("unknown organization {id}"));
+        }
+    }
+    // Snapshot the (cheap, shared) event handles, then stream the JSON in chunks so a
+    // million-event dump never sits in memory twice.
+    let mut events: Vec<Arc<StoredEvent>> = Vec::new();
+    for org in state.orgs.iter().filter(|o| wanted.is_none_or(|id| *id == o.id)) {
+        let index = read(&org.events);
+        events.reserve(index.len());
+        events.extend(index.iter().cloned());
+    }
+    let total = events.len();
+    let events = Arc::new(events);
+    let chunks = total.div_ceil(GROUND_TRUTH_CHUNK);
+    let stream = futures::stream::iter((0..chunks).map(move |chunk| {
+        let start = chunk * GROUND_TRUTH_CHUNK;
+        let slice = events.get(start..(start + GROUND_TRUTH_CHUNK).min(events.len())).unwrap_or_default();
+        let mut text = String::with_capacity(slice.iter().map(|e| e.json.len() + 1).sum());
+        for event in slice {
+            text.push_str(&event.json);
+            text.push('\n');
+        }
+        Ok::<_, Infallible>(Bytes::from(text))
+    }));
+    let mut response = (StatusCode::OK, Body::from_stream(stream)).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+    response.headers_mut().insert("x-total-count", HeaderValue::from(total));
+    response
+}
+
+/// `GET /__sim/orgs`: `[{"id", "directory_insights"}]`.
+pub async fn orgs(State(state): State<Arc<SimState>>, headers: HeaderMap) -> Response {
+    if let Err(response) = auth::authenticate(&state, &headers) {
+        return response;
+    }
+    let list: Vec<Value> = state
+        .orgs
+        .iter()
+        .map(|o| json!({"id": o.id, "directory_insights": o.di_enabled}))
+        .collect();
+    Json(list).into_response()
+}
+
+/// `POST /__sim/live {"events_per_sec": x}`.
+pub async fn live(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(response) = auth::authenticate(&state, &headers) {
+        return response;
+    }
+    let rate = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("events_per_sec").and_then(Value::as_f64));
+    match rate {
+        Some(rate) if rate >= 0.0 => {
+            state.set_live_rate(rate);
+            Json(json!({"events_per_sec": state.live_rate()})).into_response()
+        }
+        _ => error(
+            StatusCode::BAD_REQUEST,
+            "expected {\"events_per_sec\": <number >= 0>}",
+        ),
+    }
+}
+
+/// `POST /__sim/faults`: queue a fault for the next `count` matching requests.
+pub async fn add_fault(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(response) = auth::authenticate(&state, &headers) {
+        return response;
+    }
+    let rule: FaultRule = match serde_json::from_slice(&body) {
+        Ok(rule) => rule,
+        Err(err) => return error(StatusCode::BAD_REQUEST, format!("invalid fault: {err}")),
+    };
+    if let Some(status) = rule.status {
+        if rule.kind == FaultKind::ServerError && !(500..=599).contains(&status) {
+            return error(StatusCode::BAD_REQUEST, "status must be 5xx");
+        }
+    }
+    let reply = json!({"queued": rule.kind.as_str(), "count": rule.count});
+    if rule.count > 0 {
+        lock(&state.faults).rules.push(rule);
+    }
+    (StatusCode::CREATED, Json(reply)).into_response()
+}
+
+/// `POST /__sim/faults/random {"probability", "kinds"}`.
+pub async fn random_faults(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(response) = auth::authenticate(&state, &headers) {
+        return response;
+    }
+    let random: RandomFaults = match serde_json::from_slice(&body) {
+        Ok(random) => random,
+        Err(err) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid random faults: {err}"),
+            );
+        }
+    };
+    if !(0.0..=1.0).contains(&random.probability) || random.kinds.is_empty() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "probability must be in [0, 1] and kinds non-empty",
+        );
+    }
+    let reply = json!({"probability": random.probability, "kinds": random.kinds});
+    lock(&state.faults).random = (random.probability > 0.0).then_some(random);
+    Json(reply).into_response()
+}
+
+/// `DELETE /__sim/faults`: clears queued and random faults.
+pub async fn clear_faults(State(state): State<Arc<SimState>>, headers: HeaderMap) -> Response {
+    if let Err(response) = auth::authenticate(&state, &headers) {
+        return response;
+    }
+    let mut plan = lock(&state.faults);
+    plan.rules.clear();
+    plan.random = None;
+    StatusCode::NO_CONTENT.into_response()
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# scripts/test.sh: the one test command (README, CI). On a fresh machine it installs and starts
+# everything the tests need, runs every check, and stops what it started:
+#   1. a Python venv with the test packages (tests/requirements.txt), cached
+#   2. cargo-audit (pinned), cached
+#   3. the Kafka-protocol broker (scripts/kafka-broker.sh: Tansu from crates.io, cached; reuses a
+#      broker already running on the port)
+#   4. cargo fmt --check, cargo clippy -D warnings, cargo audit (vendored advisory DB, offline)
+#   5. cargo test for the whole workspace (simulator over real HTTP, real broker)
+# Caches live in $JUMPCLOUD_OCSF_CACHE (default ~/.cache/jumpcloud-ocsf), outside the work tree.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+CACHE=${JUMPCLOUD_OCSF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jumpcloud-ocsf}
+export JUMPCLOUD_OCSF_CACHE=$CACHE
+CARGO_AUDIT_VERSION=0.22.2
+mkdir -p "$CACHE"
+t_start=$SECONDS
+step() { printf '\n==> [%4ds] %s\n' "$((SECONDS - t_start))" "$*" >&2; }
+
+step "Python test packages (venv in $CACHE/venv)"
+REQ_HASH=$(sha256sum tests/requirements.txt | cut -c1-16)
+VENV="$CACHE/venv"
+if [ ! -f "$VENV/.req-$REQ_HASH" ]; then
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+  touch "$VENV/.req-$REQ_HASH"
+fi
+export PATH="$VENV/bin:$PATH"   # tests call `python3`: this one has fastavro and confluent-kafka
+
+step "cargo-audit $CARGO_AUDIT_VERSION"
+AUDIT_BIN="$CACHE/cargo-audit-$CARGO_AUDIT_VERSION/bin/cargo-audit"
+if [ ! -x "$AUDIT_BIN" ]; then
+  cargo install cargo-audit --version "$CARGO_AUDIT_VERSION" --locked \
+    --root "$CACHE/cargo-audit-$CARGO_AUDIT_VERSION"
+fi
+
+step "Kafka-protocol broker"
+eval "$(scripts/kafka-broker.sh start)"
+if [ "${KAFKA_BROKER_STARTED_BY_US:-0}" = 1 ]; then
+  trap 'scripts/kafka-broker.sh stop' EXIT
+fi
+echo "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS" >&2
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo audit (offline advisory DB: vendor/advisory-db)"
+"$AUDIT_BIN" audit --db "$ROOT/vendor/advisory-db" --no-fetch -D warnings
+
+step "cargo test"
+cargo test --workspace --locked --no-fail-fast
+
+step "all checks passed in $((SECONDS - t_start)) s"
