@@ -543,6 +543,8 @@ async fn lag_beyond_the_cursor_sends_nothing_and_empty_windows_still_move_the_cu
         "a start > end window is never sent"
     );
 
+    drop(source);
+
     // An empty window is a success and commits its end.
     let config = EventsConfig {
         initial_lookback: Duration::from_secs(60),

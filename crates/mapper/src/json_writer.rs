@@ -40,8 +40,18 @@ impl<'o> JsonWriter<'o> {
         self.first = false;
     }
 
-    /// Writes `"key":` (with the comma when needed). `key` must need no escaping or is escaped.
-    pub fn key(&mut self, key: &str) {
+    /// Writes `"key":` (with the comma when needed) for a key of this crate: plain ASCII that
+    /// needs no escaping (checked in debug builds).
+    pub fn key(&mut self, key: &'static str) {
+        debug_assert!(!key.bytes().any(|b| NEEDS_ESCAPE[usize::from(b)]));
+        self.element();
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+
+    /// Writes `"key":` for a key from the input (escaped).
+    pub fn key_escaped(&mut self, key: &str) {
         self.element();
         self.escaped(key);
         self.out.push(b':');
@@ -77,22 +87,22 @@ impl<'o> JsonWriter<'o> {
         self.first = false;
     }
 
-    pub fn field_str(&mut self, key: &str, value: &str) {
+    pub fn field_str(&mut self, key: &'static str, value: &str) {
         self.key(key);
         self.string(value);
     }
 
-    pub fn field_int(&mut self, key: &str, value: i64) {
+    pub fn field_int(&mut self, key: &'static str, value: i64) {
         self.key(key);
         self.integer(value);
     }
 
-    pub fn field_bool(&mut self, key: &str, value: bool) {
+    pub fn field_bool(&mut self, key: &'static str, value: bool) {
         self.key(key);
         self.boolean(value);
     }
 
-    pub fn field_opt_str(&mut self, key: &str, value: Option<&str>) {
+    pub fn field_opt_str(&mut self, key: &'static str, value: Option<&str>) {
         if let Some(value) = value {
             self.field_str(key, value);
         }
@@ -101,27 +111,28 @@ impl<'o> JsonWriter<'o> {
     fn escaped(&mut self, value: &str) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let out = &mut *self.out;
-        out.reserve(value.len() + 2);
-        out.push(b'"');
         let bytes = value.as_bytes();
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
         let mut start = 0;
-        for (index, &byte) in bytes.iter().enumerate() {
-            let escape: &[u8] = match byte {
-                b'"' => b"\\\"",
-                b'\\' => b"\\\\",
-                b'\n' => b"\\n",
-                b'\r' => b"\\r",
-                b'\t' => b"\\t",
-                0x00..=0x1f => b"",
-                _ => continue,
-            };
+        while let Some(offset) = bytes[start..]
+            .iter()
+            .position(|b| NEEDS_ESCAPE[usize::from(*b)])
+        {
+            let index = start + offset;
+            let byte = bytes[index];
             out.extend_from_slice(&bytes[start..index]);
-            if escape.is_empty() {
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(byte >> 4)]);
-                out.push(HEX[usize::from(byte & 0xf)]);
-            } else {
-                out.extend_from_slice(escape);
+            match byte {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                _ => {
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX[usize::from(byte >> 4)]);
+                    out.push(HEX[usize::from(byte & 0xf)]);
+                }
             }
             start = index + 1;
         }
@@ -129,3 +140,16 @@ impl<'o> JsonWriter<'o> {
         out.push(b'"');
     }
 }
+
+/// Bytes that must be escaped inside a JSON string.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};

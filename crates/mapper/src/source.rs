@@ -3,6 +3,7 @@
 //! uses are decoded, and only into borrowed strings where the JSON has no escapes.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::fmt;
 
 use serde::Deserialize;
@@ -13,7 +14,24 @@ use serde_json::value::RawValue;
 /// last value (as `serde_json::Value` does).
 #[derive(Debug, Default)]
 pub(crate) struct RawObject<'a> {
-    pub fields: Vec<(Cow<'a, str>, &'a RawValue)>,
+    pub fields: Vec<Field<'a>>,
+}
+
+/// One member of a [`RawObject`]; an object value is parsed at most once, on first use.
+#[derive(Debug)]
+pub(crate) struct Field<'a> {
+    pub key: Cow<'a, str>,
+    pub value: &'a RawValue,
+    object: OnceCell<Option<RawObject<'a>>>,
+}
+
+impl<'a> Field<'a> {
+    /// The value as an object (parsed once), `None` when it is not one.
+    pub fn object(&self) -> Option<&RawObject<'a>> {
+        self.object
+            .get_or_init(|| RawObject::parse(self.value))
+            .as_ref()
+    }
 }
 
 #[derive(Deserialize)]
@@ -32,14 +50,18 @@ impl<'de> Visitor<'de> for RawObjectVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawObject<'de>, A::Error> {
-        let mut fields: Vec<(Cow<'de, str>, &'de RawValue)> =
-            Vec::with_capacity(map.size_hint().unwrap_or(24));
+        let mut fields: Vec<Field<'de>> = Vec::with_capacity(map.size_hint().unwrap_or(16));
         while let Some(Key(key)) = map.next_key()? {
             let value: &'de RawValue = map.next_value()?;
-            if let Some(slot) = fields.iter_mut().find(|(existing, _)| *existing == key) {
-                slot.1 = value;
+            if let Some(slot) = fields.iter_mut().find(|field| field.key == key) {
+                slot.value = value;
+                slot.object = OnceCell::new();
             } else {
-                fields.push((key, value));
+                fields.push(Field {
+                    key,
+                    value,
+                    object: OnceCell::new(),
+                });
             }
         }
         Ok(RawObject { fields })
@@ -61,12 +83,13 @@ impl<'a> RawObject<'a> {
         serde_json::from_str(raw.get()).ok()
     }
 
+    fn field(&self, key: &str) -> Option<&Field<'a>> {
+        self.fields.iter().find(|field| field.key == key)
+    }
+
     /// The raw value of `key`.
     pub fn get(&self, key: &str) -> Option<&'a RawValue> {
-        self.fields
-            .iter()
-            .find(|(name, _)| name == key)
-            .map(|(_, value)| *value)
+        self.field(key).map(|field| field.value)
     }
 
     /// `key` as a string (`None` when absent or not a string).
@@ -84,9 +107,9 @@ impl<'a> RawObject<'a> {
         self.get(key).and_then(raw_bool)
     }
 
-    /// `key` as an object.
-    pub fn object(&self, key: &str) -> Option<RawObject<'a>> {
-        self.get(key).and_then(RawObject::parse)
+    /// `key` as an object (parsed once per event).
+    pub fn object(&self, key: &str) -> Option<&RawObject<'a>> {
+        self.field(key).and_then(Field::object)
     }
 
     /// `key` as a JSON number, its text verbatim (valid JSON).

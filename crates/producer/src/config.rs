@@ -195,6 +195,14 @@ pub struct RegistryConfig {
     /// Request timeout in milliseconds. Default 10000.
     #[serde(default = "default_registry_timeout_ms")]
     pub timeout_ms: u64,
+    /// Retries of a request that failed in transport or with a 5xx answer (exponential
+    /// backoff, 100 ms to 2 s). Default 5.
+    #[serde(default = "default_registry_max_retries")]
+    pub max_retries: usize,
+}
+
+fn default_registry_max_retries() -> usize {
+    5
 }
 
 fn default_registry_timeout_ms() -> u64 {
@@ -209,6 +217,7 @@ impl RegistryConfig {
             username: None,
             password: None,
             timeout_ms: default_registry_timeout_ms(),
+            max_retries: default_registry_max_retries(),
         }
     }
 }
@@ -342,5 +351,88 @@ impl ProducerConfig {
             set(name, value.to_owned());
         }
         properties.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_in_debug_and_display() {
+        let config: ProducerConfig = serde_json::from_value(serde_json::json!({
+            "brokers": "kafka-1:9093",
+            "security_protocol": "sasl_ssl",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_username": "pipeline",
+            "sasl_password": "hunter2",
+            "properties": {"ssl.key.password": "s3cret", "ssl.key.location": "/etc/key.pem"},
+            "schema_registry": {"url": "https://registry:8081", "username": "u", "password": "regpass"}
+        }))
+        .unwrap();
+        let debug = format!("{config:?}");
+        for secret in ["hunter2", "s3cret", "regpass"] {
+            assert!(!debug.contains(secret), "{secret} leaked: {debug}");
+        }
+        assert!(
+            debug.contains("/etc/key.pem"),
+            "non-secret paths stay visible"
+        );
+        assert_eq!(Secret::new("x").to_string(), "[REDACTED]");
+        // The client gets the real values.
+        let properties: BTreeMap<String, String> =
+            config.librdkafka_properties().into_iter().collect();
+        assert_eq!(properties["sasl.password"], "hunter2");
+        assert_eq!(properties["sasl.mechanism"], "SCRAM-SHA-512");
+        assert_eq!(properties["security.protocol"], "sasl_ssl");
+        assert_eq!(properties["ssl.key.password"], "s3cret");
+        assert_eq!(properties["bootstrap.servers"], "kafka-1:9093");
+    }
+
+    #[test]
+    fn defaults_and_fixed_delivery_guarantees() {
+        let config: ProducerConfig = serde_json::from_value(serde_json::json!({
+            "properties": {"acks": "1", "enable.idempotence": "false"}
+        }))
+        .unwrap();
+        assert_eq!(config.compression, Compression::Zstd);
+        assert_eq!(config.format, Format::Json);
+        assert_eq!(config.key, KeyStrategy::User);
+        let properties: BTreeMap<String, String> =
+            config.librdkafka_properties().into_iter().collect();
+        assert_eq!(properties["acks"], "all");
+        assert_eq!(properties["enable.idempotence"], "true");
+        assert_eq!(properties["compression.codec"], "zstd");
+        assert_eq!(properties["queue.buffering.max.kbytes"], "16384");
+    }
+
+    #[test]
+    fn topic_template_and_single_topic() {
+        let topics = TopicConfig::default();
+        assert_eq!(
+            topics.topic_for(3002, "authentication"),
+            "ocsf.authentication"
+        );
+        let by_uid = TopicConfig {
+            template: "ocsf-{class_uid}-{class_name}".into(),
+            ..TopicConfig::default()
+        };
+        assert_eq!(
+            by_uid.topic_for(3005, "user_access"),
+            "ocsf-3005-user_access"
+        );
+        let single = TopicConfig {
+            single_topic: Some("ocsf.all".into()),
+            ..TopicConfig::default()
+        };
+        assert_eq!(single.topic_for(0, "base_event"), "ocsf.all");
+        let unknown = serde_json::from_value::<ProducerConfig>(
+            serde_json::json!({"topic": {"templat": "x"}}),
+        );
+        assert!(unknown.is_err(), "typos in keys are errors");
+        let format: Format = serde_json::from_value(serde_json::json!("avro")).unwrap();
+        assert_eq!(format.content_type(), "application/vnd.apache.avro+binary");
+        let key: KeyStrategy = serde_json::from_value(serde_json::json!("org")).unwrap();
+        assert_eq!(key, KeyStrategy::Org);
     }
 }

@@ -14,6 +14,11 @@ fn mock_config(bootstrap: String) -> ProducerConfig {
         brokers: bootstrap,
         linger_ms: 1,
         delivery_timeout_ms: 1_500,
+        properties: producer::KafkaProperties(
+            [("reconnect.backoff.max.ms".to_owned(), "200".to_owned())]
+                .into_iter()
+                .collect(),
+        ),
         topic: TopicConfig {
             template: "mock.{class_name}".into(),
             ..TopicConfig::default()
@@ -26,8 +31,13 @@ fn mock_config(bootstrap: String) -> ProducerConfig {
 async fn broker_down_fails_delivery_after_the_delivery_timeout() {
     let cluster = MockCluster::new(1).unwrap();
     cluster.create_topic("mock.authentication", 1, 1).unwrap();
-    let producer = OcsfProducer::new(mock_config(cluster.bootstrap_servers())).await.unwrap();
-    let record = example_records().into_iter().find(|r| r.class_uid == 3002).unwrap();
+    let producer = OcsfProducer::new(mock_config(cluster.bootstrap_servers()))
+        .await
+        .unwrap();
+    let record = example_records()
+        .into_iter()
+        .find(|r| r.class_uid == 3002)
+        .unwrap();
     // Up: delivered.
     let delivery = producer.send(&record).await.unwrap();
     assert_eq!(delivery.topic, "mock.authentication");
@@ -41,10 +51,24 @@ async fn broker_down_fails_delivery_after_the_delivery_timeout() {
         }
         other => panic!("expected a Kafka delivery error, got {other:?}"),
     }
-    assert!(!error.is_record_fault(), "a transport failure is retried, not dead-lettered");
-    // Back up: delivered again.
+    assert!(
+        !error.is_record_fault(),
+        "a transport failure is retried, not dead-lettered"
+    );
+    // Back up: a retry (what the pipeline does with a transport failure) is delivered.
     cluster.broker_up(1).unwrap();
-    producer.send(&record).await.unwrap();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match producer.send(&record).await {
+            Ok(delivery) => {
+                assert_eq!(delivery.topic, "mock.authentication");
+                break;
+            }
+            Err(error) if attempts < 10 => assert!(!error.is_record_fault(), "{error:?}"),
+            Err(error) => panic!("not delivered after the broker came back: {error:?}"),
+        }
+    }
     producer.flush(Duration::from_secs(5)).unwrap();
 }
 
@@ -52,8 +76,13 @@ async fn broker_down_fails_delivery_after_the_delivery_timeout() {
 async fn broker_rejection_surfaces_as_a_delivery_error() {
     let cluster = MockCluster::new(1).unwrap();
     cluster.create_topic("mock.authentication", 1, 1).unwrap();
-    let producer = OcsfProducer::new(mock_config(cluster.bootstrap_servers())).await.unwrap();
-    let record = example_records().into_iter().find(|r| r.class_uid == 3002).unwrap();
+    let producer = OcsfProducer::new(mock_config(cluster.bootstrap_servers()))
+        .await
+        .unwrap();
+    let record = example_records()
+        .into_iter()
+        .find(|r| r.class_uid == 3002)
+        .unwrap();
     cluster.request_errors(
         RDKafkaApiKey::Produce,
         &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE],
@@ -69,5 +98,8 @@ async fn broker_rejection_surfaces_as_a_delivery_error() {
         ),
         "{error:?}"
     );
-    assert!(error.is_record_fault(), "the broker will never take this record");
+    assert!(
+        error.is_record_fault(),
+        "the broker will never take this record"
+    );
 }

@@ -99,6 +99,13 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<CheckpointFile, CheckpointError> {
 }
 
 impl CheckpointStore for FileCheckpointStore {
+    fn location(&self) -> String {
+        std::path::absolute(&self.path)
+            .unwrap_or_else(|_| self.path.clone())
+            .display()
+            .to_string()
+    }
+
     fn load(&self, key: &str) -> Result<Option<Checkpoint>, CheckpointError> {
         let contents = self
             .contents

@@ -73,4 +73,7 @@ pub trait CheckpointStore: Send + Sync + std::fmt::Debug {
     fn load(&self, key: &str) -> Result<Option<Checkpoint>, CheckpointError>;
     /// Durably replaces the checkpoint for `key` (returns after it is on disk).
     fn save(&self, key: &str, checkpoint: &Checkpoint) -> Result<(), CheckpointError>;
+    /// Where the checkpoints live (file path, topic, ...): two sources of the same key and
+    /// location must not run at once in one process.
+    fn location(&self) -> String;
 }

@@ -6,7 +6,7 @@ use crate::checkpoint::{Checkpoint, CheckpointStore};
 use crate::client::FetchError;
 use crate::stats::SourceStats;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,9 +38,41 @@ struct PendingBatch {
     acked: bool,
 }
 
+/// Checkpoint keys with a live tracker in this process, by `location#key`.
+static ACTIVE_CHECKPOINTS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// Exclusive use of one checkpoint key in this process, released when the source and every
+/// [`Acker`] of it are dropped (a stale acker must not overwrite a newer source's checkpoint).
+#[derive(Debug)]
+pub(crate) struct CheckpointLease {
+    name: String,
+}
+
+impl CheckpointLease {
+    pub(crate) fn acquire(store: &dyn CheckpointStore, key: &str) -> Result<Self, FetchError> {
+        let name = format!("{}#{key}", store.location());
+        let mut active = ACTIVE_CHECKPOINTS.lock().unwrap_or_else(|p| p.into_inner());
+        if !active.insert(name.clone()) {
+            return Err(FetchError::Config(format!(
+                "checkpoint {key} in {} is already used by a running source (or an Acker of a dropped one is still alive); run one source per organisation",
+                store.location()
+            )));
+        }
+        Ok(Self { name })
+    }
+}
+
+impl Drop for CheckpointLease {
+    fn drop(&mut self) {
+        let mut active = ACTIVE_CHECKPOINTS.lock().unwrap_or_else(|p| p.into_inner());
+        active.remove(&self.name);
+    }
+}
+
 /// Commit bookkeeping of one source.
 #[derive(Debug)]
 pub(crate) struct AckTracker {
+    _lease: CheckpointLease,
     checkpoint_key: String,
     store: Arc<dyn CheckpointStore>,
     overlap: Duration,
@@ -52,6 +84,7 @@ pub(crate) struct AckTracker {
 
 impl AckTracker {
     pub(crate) fn new(
+        lease: CheckpointLease,
         checkpoint_key: String,
         store: Arc<dyn CheckpointStore>,
         overlap: Duration,
@@ -63,6 +96,7 @@ impl AckTracker {
             .committed_cursor_ms
             .store(committed.timestamp_millis(), Ordering::Relaxed);
         Self {
+            _lease: lease,
             checkpoint_key,
             store,
             overlap,

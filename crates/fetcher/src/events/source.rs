@@ -1,6 +1,6 @@
 //! The event source of one organisation (live or backfill range).
 
-use super::ack::{self, AckTracker, Acker, SharedTracker};
+use super::ack::{self, AckTracker, Acker, CheckpointLease, SharedTracker};
 use super::dedup::{EventKey, SeenEvents};
 use super::window::{self, Window};
 use super::{EventBatch, EventsConfig, RawEvent};
@@ -63,6 +63,7 @@ pub struct EventSource {
     window: Option<OpenWindow>,
     caught_up: bool,
     next_sequence: u64,
+    last_slice_span: Option<chrono::Duration>,
     stats: Arc<SourceStats>,
 }
 
@@ -94,7 +95,9 @@ fn identity(raw: &RawValue) -> (Option<String>, Option<String>) {
 
 impl EventSource {
     /// The live source of `org_id` (empty = the credential's own organisation), resuming from its
-    /// checkpoint, or `now - initial_lookback` on the first run.
+    /// checkpoint, or `now - initial_lookback` on the first run. Fails on an unreadable or corrupt
+    /// checkpoint, and when a source of the same organisation and store (or one of its
+    /// [`Acker`]s) is still alive in this process.
     pub fn new(
         client: JumpCloudClient,
         org_id: impl Into<String>,
@@ -155,6 +158,7 @@ impl EventSource {
         plan: Plan,
     ) -> Result<Self, FetchError> {
         config.validate().map_err(FetchError::Config)?;
+        let lease = CheckpointLease::acquire(store.as_ref(), &checkpoint_key)?;
         let checkpoint = store.load(&checkpoint_key)?;
         let mut seen = SeenEvents::default();
         let mut acked = SeenEvents::default();
@@ -180,6 +184,7 @@ impl EventSource {
         };
         let stats = Arc::new(SourceStats::default());
         let tracker = AckTracker::new(
+            lease,
             checkpoint_key,
             store,
             config.overlap,
@@ -199,6 +204,7 @@ impl EventSource {
             window: None,
             caught_up: false,
             next_sequence: 0,
+            last_slice_span: None,
             stats,
         })
     }
@@ -295,6 +301,13 @@ impl EventSource {
                 else {
                     return Ok(None);
                 };
+                // Start from twice the previous slice's span: few count calls per slice.
+                if let Some(span) = self.last_slice_span {
+                    let guess = slice.start + span * 2;
+                    if guess < slice.end {
+                        slice.end = guess;
+                    }
+                }
                 let mut count = self
                     .client
                     .events_count(&self.org_id, &self.query(slice, None))
@@ -327,6 +340,7 @@ impl EventSource {
                         .events_count(&self.org_id, &self.query(slice, None))
                         .await?;
                 }
+                self.last_slice_span = Some(slice.end - slice.start);
                 self.stats.backfill_slices.fetch_add(1, Ordering::Relaxed);
                 let fetched = self.stats.events_fetched.load(Ordering::Relaxed);
                 let expected = self.stats.backfill_expected.load(Ordering::Relaxed);
@@ -432,10 +446,11 @@ impl EventSource {
             let progress = open.progress;
             // No later request reaches below `progress - overlap`: a long catch-up window keeps
             // the dedup memory bounded by the overlap, not by the window.
-            if matches!(self.plan, Plan::Live) {
-                self.seen
-                    .prune_before(window::minus(progress, self.config.overlap));
-            }
+            let keep_from = match self.plan {
+                Plan::Live => window::minus(progress, self.config.overlap),
+                Plan::Range { .. } => progress,
+            };
+            self.seen.prune_before(keep_from);
             progress
         } else {
             self.fetch_cursor

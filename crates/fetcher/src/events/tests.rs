@@ -159,7 +159,9 @@ fn fixture() -> Fixture {
 
 fn tracker(store: &Arc<FileCheckpointStore>, overlap_secs: u64, committed: &str) -> AckTracker {
     let store: Arc<dyn CheckpointStore> = store.clone();
+    let lease = super::ack::CheckpointLease::acquire(store.as_ref(), "events/org1").unwrap();
     AckTracker::new(
+        lease,
         "events/org1".into(),
         store,
         Duration::from_secs(overlap_secs),
@@ -360,4 +362,26 @@ fn events_config_defaults_and_validation() {
     .unwrap();
     assert_eq!(parsed.lag, Duration::from_secs(2));
     assert!(parsed.validate().unwrap_err().contains("page_limit"));
+}
+
+#[test]
+fn one_checkpoint_key_has_one_live_tracker_until_every_acker_is_gone() {
+    let fixture = fixture();
+    let first =
+        super::ack::CheckpointLease::acquire(fixture.store.as_ref(), "events/org9").unwrap();
+    let error =
+        super::ack::CheckpointLease::acquire(fixture.store.as_ref(), "events/org9").unwrap_err();
+    assert!(error.to_string().contains("already used"), "{error}");
+    // Another key, or the same key in another file, is independent.
+    let _other_key =
+        super::ack::CheckpointLease::acquire(fixture.store.as_ref(), "events/org10").unwrap();
+    let elsewhere = fixture_store_elsewhere();
+    let _other_file =
+        super::ack::CheckpointLease::acquire(elsewhere.store.as_ref(), "events/org9").unwrap();
+    drop(first);
+    super::ack::CheckpointLease::acquire(fixture.store.as_ref(), "events/org9").unwrap();
+}
+
+fn fixture_store_elsewhere() -> Fixture {
+    fixture()
 }

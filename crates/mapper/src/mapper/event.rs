@@ -1282,18 +1282,19 @@ impl OcsfEvent<'_> {
 
 /// Whether `object` (at `path[..depth]`) has a field no OCSF attribute took.
 fn has_residual(object: &RawObject<'_>, consumed: &Consumed, path: [&str; 3], depth: usize) -> bool {
-    object.fields.iter().any(|(key, value)| {
+    object.fields.iter().any(|field| {
         if depth >= path.len() {
             return true;
         }
         let mut here = path;
-        here[depth] = key;
+        here[depth] = &field.key;
         let here_path = &here[..=depth];
         if consumed.is_taken(here_path) {
             false
         } else if consumed.has_taken_below(here_path) {
-            RawObject::parse(value)
-                .is_none_or(|inner| has_residual(&inner, consumed, here, depth + 1))
+            field
+                .object()
+                .is_none_or(|inner| has_residual(inner, consumed, here, depth + 1))
         } else {
             true
         }
@@ -1309,26 +1310,26 @@ fn write_residual(
     depth: usize,
 ) {
     w.begin_object();
-    for (key, value) in &object.fields {
+    for field in &object.fields {
         if depth < path.len() {
             let mut here = path;
-            here[depth] = key;
+            here[depth] = &field.key;
             let here_path = &here[..=depth];
             if consumed.is_taken(here_path) {
                 continue;
             }
             if consumed.has_taken_below(here_path)
-                && let Some(inner) = RawObject::parse(value)
+                && let Some(inner) = field.object()
             {
-                if has_residual(&inner, consumed, here, depth + 1) {
-                    w.key(key);
-                    write_residual(w, &inner, consumed, here, depth + 1);
+                if has_residual(inner, consumed, here, depth + 1) {
+                    w.key_escaped(&field.key);
+                    write_residual(w, inner, consumed, here, depth + 1);
                 }
                 continue;
             }
         }
-        w.key(key);
-        w.raw(value.get());
+        w.key_escaped(&field.key);
+        w.raw(field.value.get());
     }
     w.end_object();
 }

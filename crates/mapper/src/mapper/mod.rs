@@ -105,8 +105,12 @@ impl Mapper {
     /// nothing is appended. Reuse `out` across calls to avoid allocations.
     pub fn map_into(&self, raw: &[u8], out: &mut Vec<u8>) -> Result<MappedEvent, MapError> {
         let text = trim_input(raw);
+        // Checked once here; parsing from `&str` then skips serde_json's per-value UTF-8 checks.
+        let raw_text = std::str::from_utf8(text).map_err(|error| {
+            MapError::InvalidJson(format!("invalid UTF-8: {error}"))
+        })?;
         let source: RawObject<'_> = match text.first() {
-            Some(b'{') => serde_json::from_slice(text)
+            Some(b'{') => serde_json::from_str(raw_text)
                 .map_err(|error| MapError::InvalidJson(error.to_string()))?,
             Some(_) => {
                 return Err(
@@ -121,9 +125,6 @@ impl Mapper {
         if nesting_exceeds(text, MAX_NESTING_DEPTH) {
             return Err(MapError::TooDeep(MAX_NESTING_DEPTH));
         }
-        // Valid JSON is valid UTF-8 (serde_json checked it while parsing).
-        let raw_text = std::str::from_utf8(text)
-            .map_err(|error| MapError::InvalidJson(error.to_string()))?;
         let timestamp = source
             .get("timestamp")
             .ok_or_else(|| MapError::Timestamp("the event has no `timestamp`".to_owned()))?;

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
 use reqwest::{StatusCode, Url};
 use serde::{Deserialize, Serialize};
 
@@ -102,6 +103,7 @@ pub struct RegistryClient {
     base: Url,
     username: Option<String>,
     password: Option<Secret>,
+    max_retries: usize,
     ids: Mutex<HashMap<(String, String), u32>>,
     schemas: Mutex<HashMap<u32, String>>,
 }
@@ -134,6 +136,7 @@ impl RegistryClient {
             base,
             username,
             password,
+            max_retries: config.max_retries,
             ids: Mutex::new(HashMap::new()),
             schemas: Mutex::new(HashMap::new()),
         })

@@ -1,1 +1,129 @@
+use serde_json::json;
 
+use super::*;
+
+async fn start_simulator_registry() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, simulator::registry::router())
+            .await
+            .unwrap();
+    });
+    format!("http://{address}")
+}
+
+fn schema(fields: serde_json::Value) -> String {
+    json!({"type": "record", "name": "t.R", "fields": fields}).to_string()
+}
+
+#[tokio::test]
+async fn register_look_up_and_fetch_by_id() {
+    let url = start_simulator_registry().await;
+    let client = RegistryClient::new(&RegistryConfig::new(&url)).unwrap();
+    let v1 = schema(json!([{"name": "a", "type": "int"}]));
+    let id = client.register("s-value", &v1).await.unwrap();
+    assert_eq!(client.register("s-value", &v1).await.unwrap(), id, "cached");
+    // A second client (no cache) gets the same id from the registry.
+    let other = RegistryClient::new(&RegistryConfig::new(&url)).unwrap();
+    assert_eq!(other.register("s-value", &v1).await.unwrap(), id);
+    assert_eq!(other.lookup("s-value", &v1).await.unwrap(), Some(id));
+    assert_eq!(other.lookup("missing-value", &v1).await.unwrap(), None);
+    assert_eq!(other.schema_by_id(id).await.unwrap(), v1);
+    assert!(matches!(
+        other.schema_by_id(id + 100).await,
+        Err(RegistryError::NotFound {
+            error_code: 40403,
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn compatibility_and_rejections_are_typed_errors() {
+    let url = start_simulator_registry().await;
+    let client = RegistryClient::new(&RegistryConfig::new(&url)).unwrap();
+    let v1 = schema(json!([{"name": "a", "type": "int"}]));
+    let v2 = schema(
+        json!([{"name": "a", "type": "int"}, {"name": "b", "type": ["null", "string"], "default": null}]),
+    );
+    let breaking = schema(json!([{"name": "a", "type": "int"}, {"name": "c", "type": "string"}]));
+    assert!(
+        client.is_compatible("c-value", &v1).await.unwrap(),
+        "no versions yet"
+    );
+    client.register("c-value", &v1).await.unwrap();
+    assert!(client.is_compatible("c-value", &v2).await.unwrap());
+    assert!(!client.is_compatible("c-value", &breaking).await.unwrap());
+    match client.register("c-value", &breaking).await {
+        Err(RegistryError::Incompatible { subject, message }) => {
+            assert_eq!(subject, "c-value");
+            assert!(message.contains("incompatible"), "{message}");
+        }
+        other => panic!("expected Incompatible, got {other:?}"),
+    }
+    assert!(matches!(
+        client.register("c-value", "{\"type\": \"nonsense\"}").await,
+        Err(RegistryError::InvalidSchema { .. })
+    ));
+}
+
+#[tokio::test]
+async fn basic_auth_is_sent_and_never_shown() {
+    use axum::http::{HeaderMap, StatusCode};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = axum::Router::new().route(
+        "/subjects/{subject}/versions",
+        axum::routing::post(|headers: HeaderMap| async move {
+            // "svc:hunter2"
+            if headers.get("authorization").and_then(|v| v.to_str().ok())
+                == Some("Basic c3ZjOmh1bnRlcjI=")
+            {
+                (StatusCode::OK, "{\"id\": 42}")
+            } else {
+                (
+                    StatusCode::UNAUTHORIZED,
+                    "{\"error_code\": 401, \"message\": \"Unauthorized\"}",
+                )
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let with_auth = RegistryConfig {
+        username: Some("svc".into()),
+        password: Some(Secret::new("hunter2")),
+        ..RegistryConfig::new(format!("http://{address}"))
+    };
+    let client = RegistryClient::new(&with_auth).unwrap();
+    assert_eq!(client.register("s", "{}").await.unwrap(), 42);
+    assert!(!format!("{client:?}").contains("hunter2"));
+    assert!(!format!("{with_auth:?}").contains("hunter2"));
+    // Credentials in the URL work too and are moved out of it.
+    let in_url = RegistryClient::new(&RegistryConfig::new(format!(
+        "http://svc:hunter2@{address}"
+    )))
+    .unwrap();
+    assert_eq!(in_url.register("s", "{}").await.unwrap(), 42);
+    assert!(!format!("{in_url:?}").contains("hunter2"));
+    let without = RegistryClient::new(&RegistryConfig::new(format!("http://{address}"))).unwrap();
+    match without.register("s", "{}").await {
+        Err(RegistryError::Status {
+            status: 401,
+            error_code: 401,
+            ..
+        }) => {}
+        other => panic!("expected 401, got {other:?}"),
+    }
+    // Transport errors do not show the URL's credentials.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let closed_address = closed.local_addr().unwrap();
+    drop(closed);
+    let unreachable = RegistryClient::new(&RegistryConfig::new(format!(
+        "http://svc:hunter2@{closed_address}"
+    )))
+    .unwrap();
+    let error = unreachable.register("s", "{}").await.unwrap_err();
+    assert!(matches!(error, RegistryError::Transport(_)));
+    assert!(!error.to_string().contains("hunter2"), "{error}");
+}
