@@ -565,7 +565,7 @@ async fn lag_beyond_the_cursor_sends_nothing_and_empty_windows_still_move_the_cu
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retry_after_is_honoured_and_truncated_bodies_are_retried() {
+async fn retry_after_truncated_bodies_resets_and_timeouts_are_retried() {
     let sim = start_sim(SimConfig {
         seed: 2,
         history_events: 800,
@@ -578,13 +578,19 @@ async fn retry_after_is_honoured_and_truncated_bodies_are_retried() {
         serde_json::json!({"kind": "truncate", "count": 2, "path_prefix": "/insights"}),
         serde_json::json!({"kind": "server_error", "count": 1, "status": 503, "path_prefix": "/insights"}),
         serde_json::json!({"kind": "reset", "count": 1, "path_prefix": "/insights"}),
+        serde_json::json!({"kind": "slow", "count": 1, "delay_ms": 4000, "path_prefix": "/insights"}),
     ] {
         admin(&sim, reqwest::Method::POST, "/__sim/faults", Some(fault)).await;
     }
     let dir = tempfile::tempdir().unwrap();
     let config = events_config(dir.path(), 300);
     let store = Arc::new(FileCheckpointStore::open(&config.checkpoint_path).unwrap());
-    let client = JumpCloudClient::new(client_config(&sim.base_url())).unwrap();
+    // A 1 s timeout turns the 4 s slow response into a timeout, which is retried.
+    let client = JumpCloudClient::new(ClientConfig {
+        request_timeout: Duration::from_secs(1),
+        ..client_config(&sim.base_url())
+    })
+    .unwrap();
     let org = sim.org_ids()[0].clone();
     let mut source = EventSource::new(client.clone(), org.clone(), config, store).unwrap();
     let mut sink = Sink::default();
@@ -594,7 +600,11 @@ async fn retry_after_is_honoured_and_truncated_bodies_are_retried() {
     let stats = client.stats();
     assert_eq!(stats.responses_429.load(Ordering::Relaxed), 2);
     assert!(stats.responses_5xx.load(Ordering::Relaxed) >= 1);
-    assert!(stats.retries.load(Ordering::Relaxed) >= 6);
+    assert!(stats.retries.load(Ordering::Relaxed) >= 7);
+    assert!(
+        stats.transport_errors.load(Ordering::Relaxed) >= 4,
+        "truncated x2, reset, timeout"
+    );
     sim.shutdown().await;
 }
 

@@ -23,6 +23,16 @@ pub struct AppConfig {
     pub kafka: producer::ProducerConfig,
     /// Flow control of the running pipeline.
     pub pipeline: PipelineConfig,
+    /// Prometheus metrics and health endpoints.
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `/metrics`, `/healthz` and `/readyz` here (e.g. `127.0.0.1:9464`); off when unset.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// `[mapper]`.
@@ -98,6 +108,12 @@ impl AppConfig {
         self.jumpcloud.apply_env(&lookup);
         if let Some(brokers) = lookup("KAFKA_BROKERS").filter(|v| !v.is_empty()) {
             self.kafka.brokers = brokers;
+        }
+        if let Some(listen) = lookup("METRICS_LISTEN").filter(|v| !v.is_empty()) {
+            match listen.parse() {
+                Ok(addr) => self.metrics.listen = Some(addr),
+                Err(_) => tracing::error!("METRICS_LISTEN={listen}: expected an address like 127.0.0.1:9464"),
+            }
         }
         if let Some(url) = lookup("SCHEMA_REGISTRY_URL").filter(|v| !v.is_empty()) {
             self.kafka.schema_registry = Some(producer::RegistryConfig::new(url));

@@ -7,6 +7,7 @@
 mod commands;
 mod config;
 mod logging;
+mod observability;
 mod pipeline;
 
 use std::process::ExitCode;

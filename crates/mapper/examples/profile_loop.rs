@@ -1,7 +1,9 @@
 //! Maps the fixture mix in a loop for a few seconds (for `perf record`). Not a benchmark.
 
 fn main() {
-    let raw_data = std::env::args().nth(1).is_none_or(|arg| arg != "--no-raw-data");
+    let mode = std::env::args().nth(1).unwrap_or_default();
+    let raw_data = mode != "--no-raw-data";
+    let baseline = mode == "--baseline";
     let mut events = Vec::new();
     for dir in [
         concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/jumpcloud-events"),
@@ -27,7 +29,13 @@ fn main() {
     while started.elapsed().as_secs() < 4 {
         for event in &events {
             out.clear();
-            if mapper.map_into(event, &mut out).is_ok() {
+            if baseline {
+                if let Ok(value) = serde_json::from_slice::<serde_json::Value>(event) {
+                    if serde_json::to_writer(&mut out, &value).is_ok() {
+                        mapped += 1;
+                    }
+                }
+            } else if mapper.map_into(event, &mut out).is_ok() {
                 mapped += 1;
             }
         }

@@ -3,7 +3,7 @@
 //! uses are decoded, and only into borrowed strings where the JSON has no escapes.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::fmt;
 
 use serde::Deserialize;
@@ -17,12 +17,26 @@ pub(crate) struct RawObject<'a> {
     pub fields: Vec<Field<'a>>,
 }
 
+/// Whether an OCSF attribute took a source field (decides what goes to `unmapped`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum FieldUse {
+    /// Not mapped: written to `unmapped` as is.
+    #[default]
+    Unused,
+    /// Mapped whole: left out of `unmapped`.
+    Taken,
+    /// An object some of whose members were mapped: written without them.
+    Partly,
+}
+
 /// One member of a [`RawObject`]; an object value is parsed at most once, on first use.
 #[derive(Debug)]
 pub(crate) struct Field<'a> {
     pub key: Cow<'a, str>,
     pub value: &'a RawValue,
     object: OnceCell<Option<RawObject<'a>>>,
+    /// Set when the OCSF output is decided, read when `unmapped` is written.
+    pub used: Cell<FieldUse>,
 }
 
 impl<'a> Field<'a> {
@@ -53,7 +67,7 @@ impl<'de> Visitor<'de> for RawObjectVisitor {
         let mut fields: Vec<Field<'de>> = Vec::with_capacity(map.size_hint().unwrap_or(16));
         while let Some(Key(key)) = map.next_key()? {
             let value: &'de RawValue = map.next_value()?;
-            if let Some(slot) = fields.iter_mut().find(|field| field.key == key) {
+            if let Some(slot) = fields.iter_mut().find(|field| same_key(&field.key, &key)) {
                 slot.value = value;
                 slot.object = OnceCell::new();
             } else {
@@ -61,6 +75,7 @@ impl<'de> Visitor<'de> for RawObjectVisitor {
                     key,
                     value,
                     object: OnceCell::new(),
+                    used: Cell::new(FieldUse::Unused),
                 });
             }
         }
@@ -83,8 +98,8 @@ impl<'a> RawObject<'a> {
         serde_json::from_str(raw.get()).ok()
     }
 
-    fn field(&self, key: &str) -> Option<&Field<'a>> {
-        self.fields.iter().find(|field| field.key == key)
+    pub fn field(&self, key: &str) -> Option<&Field<'a>> {
+        self.fields.iter().find(|field| same_key(&field.key, key))
     }
 
     /// The raw value of `key`.
@@ -118,6 +133,13 @@ impl<'a> RawObject<'a> {
         raw.starts_with(|c: char| c == '-' || c.is_ascii_digit())
             .then_some(raw)
     }
+}
+
+/// Key equality, cheap for the common miss: length and last byte before the full compare.
+#[inline]
+fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.last() == b.last() && a == b
 }
 
 /// A raw value as a string, borrowed when it has no escapes.

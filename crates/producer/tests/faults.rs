@@ -103,3 +103,24 @@ async fn broker_rejection_surfaces_as_a_delivery_error() {
         "the broker will never take this record"
     );
 }
+
+#[test]
+fn producer_and_send_futures_can_be_shared_across_tasks() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<OcsfProducer>();
+    assert_send_sync::<ProduceError>();
+    fn assert_send<T: Send + 'static>(_: &T) {}
+    let cluster = MockCluster::new(1).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let producer = runtime
+        .block_on(OcsfProducer::new(mock_config(cluster.bootstrap_servers())))
+        .unwrap();
+    let record = example_records().remove(0);
+    let expected_topic = format!("mock.{}", record.class_name);
+    let send = producer.send(&record);
+    assert_send(&send);
+    // The future owns everything it needs: it outlives the record it was made from.
+    drop(record);
+    let delivery = runtime.block_on(send).unwrap();
+    assert_eq!(delivery.topic, expected_topic);
+}

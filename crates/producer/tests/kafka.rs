@@ -297,6 +297,42 @@ async fn avro_records_decode_independently_to_the_json_content() {
         );
     }
 
+    // The decoder's Kafka mode (confluent-kafka, assign() from offset 0) reads the same events.
+    let mut from_kafka = Command::new("python3");
+    from_kafka.args([
+        DECODER,
+        "--registry",
+        &registry_url,
+        "--bootstrap",
+        &brokers(),
+    ]);
+    for topic in producer.topics() {
+        from_kafka.args(["--topic", &topic]);
+    }
+    let from_kafka = from_kafka
+        .args(["--count", &records.len().to_string(), "--timeout", "30"])
+        .output()
+        .unwrap();
+    assert!(
+        from_kafka.status.success(),
+        "decoder: {}",
+        String::from_utf8_lossy(&from_kafka.stderr)
+    );
+    let mut kafka_uids: Vec<String> = String::from_utf8(from_kafka.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["metadata"]["uid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    kafka_uids.sort();
+    let mut expected_uids: Vec<String> = originals.keys().cloned().collect();
+    expected_uids.sort();
+    assert_eq!(kafka_uids, expected_uids);
+
     // The decoded events pass the OCSF validator.
     let decoded_file = dir.path().join("decoded.ndjson");
     std::fs::write(&decoded_file, &decoded_text).unwrap();

@@ -4,7 +4,10 @@
 
 use producer::avro::ClassEncoders;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/jumpcloud-events");
+const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/fixtures/jumpcloud-events"
+);
 
 #[test]
 fn every_mapped_fixture_event_encodes_with_its_avro_schema() {
@@ -27,7 +30,12 @@ fn every_mapped_fixture_event_encodes_with_its_avro_schema() {
             let event: serde_json::Value = serde_json::from_slice(&record.json).unwrap();
             let encoder = encoders.get(record.class_uid).unwrap();
             if let Err(error) = encoder.encode_confluent(1, &event) {
-                panic!("{}:{}: class {}: {error}", path.display(), number + 1, record.class_uid);
+                panic!(
+                    "{}:{}: class {}: {error}",
+                    path.display(),
+                    number + 1,
+                    record.class_uid
+                );
             }
             encoded += 1;
             classes.insert(record.class_uid);

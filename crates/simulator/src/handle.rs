@@ -128,15 +128,18 @@ fn build_orgs(config: &SimConfig, now_ns: i64) -> Vec<Arc<Org>> {
         }
     });
 
-    let mut indexes: Vec<EventIndex> = (0..org_count).map(|_| EventIndex::default()).collect();
+    let mut per_org: Vec<Vec<(GeneratedEvent, i64)>> = (0..org_count).map(|_| Vec::new()).collect();
+    for ((org, _, _), events) in jobs.iter().zip(results) {
+        per_org[*org].extend(events.unwrap_or_default());
+    }
     let mut rngs: Vec<ChaCha8Rng> = (0..org_count)
         .map(|i| ChaCha8Rng::seed_from_u64(sub_seed(config.seed, i as u64, u64::MAX - 1)))
         .collect();
-    for ((org, _, _), events) in jobs.iter().zip(results) {
-        for (event, visible_at) in events.unwrap_or_default() {
-            indexes[*org].insert(&mut rngs[*org], event, visible_at);
-        }
-    }
+    let indexes: Vec<EventIndex> = per_org
+        .into_iter()
+        .zip(rngs.iter_mut())
+        .map(|(events, rng)| EventIndex::bulk_load(rng, events))
+        .collect();
     let enabled = org_count.saturating_sub(config.di_disabled_orgs);
     org_ids
         .into_iter()

@@ -106,7 +106,7 @@ async fn demo(args: Args) -> Result<()> {
     };
 
     let mapper = Arc::new(build_mapper(&config.mapper)?);
-    let sources = build_sources(&config)?;
+    let (_client, sources) = build_sources(&config)?;
     let ackers: Vec<_> = sources.iter().map(|s| (s.org_id().to_string(), s.acker())).collect();
     let pipeline = Pipeline::new(mapper, Arc::new(sink), config.pipeline.max_in_flight_batches);
     let (stop, shutdown) = watch::channel(false);

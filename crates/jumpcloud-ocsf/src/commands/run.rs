@@ -12,6 +12,7 @@ use producer::OcsfProducer;
 use tokio::sync::watch;
 
 use crate::config::{AppConfig, MapperConfig};
+use crate::observability::{self, Observed, OrgView};
 use crate::pipeline::{Mode, Pipeline, RunReport, Sink};
 
 #[derive(Debug, clap::Args)]
@@ -54,8 +55,17 @@ async fn run_async(args: Args) -> Result<RunReport> {
     let topics = producer.ensure_topics().await.context("creating the Kafka topics")?;
     tracing::info!(?topics, "Kafka topics ready");
     let sink = Arc::new(Sink::Kafka(Arc::new(producer)));
-    let sources = build_sources(&config)?;
-    let pipeline = Pipeline::new(mapper, sink, config.pipeline.max_in_flight_batches);
+    let (client, sources) = build_sources(&config)?;
+    let pipeline = Pipeline::new(mapper, Arc::clone(&sink), config.pipeline.max_in_flight_batches);
+    if let Some(listen) = config.metrics.listen {
+        let observed = Observed {
+            pipeline: pipeline.stats(),
+            fetch: client.stats(),
+            orgs: org_views(&sources),
+            sink,
+        };
+        observability::serve(listen, observed).await.with_context(|| format!("metrics listener {listen}"))?;
+    }
     let shutdown = shutdown_on_signal();
     let mode = if args.once { Mode::Once } else { Mode::Follow };
     let report = pipeline.run(sources, mode, shutdown).await;
@@ -78,8 +88,16 @@ pub fn build_mapper(config: &MapperConfig) -> Result<Mapper> {
     Ok(Mapper::new(tables, MapOptions { raw_data: config.raw_data }))
 }
 
-/// One live event source per configured organisation (or the credential's own one).
-pub fn build_sources(config: &AppConfig) -> Result<Vec<EventSource>> {
+/// What the metrics read of each source.
+pub fn org_views(sources: &[EventSource]) -> Vec<OrgView> {
+    sources
+        .iter()
+        .map(|source| OrgView { org_id: source.org_id().to_string(), stats: source.stats(), acker: source.acker() })
+        .collect()
+}
+
+/// The client and one live event source per configured organisation (or the credential's own).
+pub fn build_sources(config: &AppConfig) -> Result<(JumpCloudClient, Vec<EventSource>)> {
     let client = JumpCloudClient::new(config.jumpcloud.clone())?;
     let store: Arc<dyn CheckpointStore> = Arc::new(
         FileCheckpointStore::open(&config.events.checkpoint_path).with_context(|| {
@@ -91,13 +109,14 @@ pub fn build_sources(config: &AppConfig) -> Result<Vec<EventSource>> {
     } else {
         config.jumpcloud.org_ids.clone()
     };
-    org_ids
+    let sources = org_ids
         .into_iter()
         .map(|org_id| {
             EventSource::new(client.clone(), org_id.clone(), config.events.clone(), Arc::clone(&store))
                 .with_context(|| format!("event source of organisation {org_id:?}"))
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    Ok((client, sources))
 }
 
 /// A shutdown signal that turns `true` on Ctrl-C or SIGTERM.

@@ -167,11 +167,16 @@ async fn run_source(
         match next {
             Ok(Some(batch)) => {
                 error_delay = Duration::from_secs(1);
+                ctx.stats.set_org_error(&org_id, None);
                 in_flight.spawn(deliver_batch(batch, ctx.clone(), acker.clone(), permit));
             }
-            Ok(None) => break,
+            Ok(None) => {
+                ctx.stats.set_org_error(&org_id, None);
+                break;
+            }
             Err(err) => {
                 tracing::error!(org = %org_id, error = %err, "fetching Directory Insights events failed");
+                ctx.stats.set_org_error(&org_id, Some(err.to_string()));
                 if mode == Mode::Once {
                     result = Err(err);
                     break;
@@ -267,9 +272,14 @@ async fn deliver_with_retry(item: &Outbound, org_id: &str, ctx: &BatchContext) -
         .with_max_delay(Duration::from_secs(30))
         .with_jitter()
         .without_max_times();
-    attempt
+    let started = std::time::Instant::now();
+    let outcome = attempt
         .retry(policy)
         .when(|_| !*ctx.shutdown.borrow())
         .notify(|err, delay| tracing::warn!(org = %org_id, error = %err, retry_in = ?delay, "delivery failed; retrying"))
-        .await
+        .await;
+    if outcome.is_ok() {
+        ctx.stats.delivery_latency.observe(started.elapsed().as_secs_f64());
+    }
+    outcome
 }

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+
 /// Counts for one batch, merged into [`PipelineStats`] when the batch is acknowledged.
 #[derive(Debug, Default)]
 pub struct BatchCounts {
@@ -26,20 +28,37 @@ pub struct OrgTotals {
     pub delivered: u64,
     /// Dead letters (map + encode).
     pub dead_lettered: u64,
+    /// Dead letters because the event could not be mapped.
+    pub dead_lettered_map: u64,
+    /// Dead letters because the record could not be encoded or was too large.
+    pub dead_lettered_encode: u64,
     /// Batches acknowledged to the fetcher.
     pub batches_acked: u64,
 }
 
 /// Pipeline-wide counters.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PipelineStats {
     inner: Mutex<StatsInner>,
+    /// Seconds from handing a record to the sink to its acknowledgement (retries included).
+    pub delivery_latency: Histogram,
+}
+
+impl Default for PipelineStats {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::default(),
+            delivery_latency: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
 struct StatsInner {
     per_org: BTreeMap<String, OrgTotals>,
     per_class: BTreeMap<(u32, &'static str, i32), u64>,
+    per_org_class: BTreeMap<(String, &'static str), u64>,
+    org_errors: BTreeMap<String, Option<String>>,
 }
 
 impl PipelineStats {
@@ -49,11 +68,14 @@ impl PipelineStats {
         let delivered: u64 = counts.delivered.values().sum();
         for (key, n) in counts.delivered {
             *inner.per_class.entry(key).or_default() += n;
+            *inner.per_org_class.entry((org_id.to_string(), key.1)).or_default() += n;
         }
         let org = inner.per_org.entry(org_id.to_string()).or_default();
         org.fetched += counts.fetched;
         org.delivered += delivered;
         org.dead_lettered += counts.dead_lettered_map + counts.dead_lettered_encode;
+        org.dead_lettered_map += counts.dead_lettered_map;
+        org.dead_lettered_encode += counts.dead_lettered_encode;
         org.batches_acked += 1;
     }
 
@@ -65,6 +87,24 @@ impl PipelineStats {
     /// Delivered records per (class_uid, class_name, activity_id).
     pub fn per_class(&self) -> BTreeMap<(u32, &'static str, i32), u64> {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).per_class.clone()
+    }
+
+    /// Delivered records per (organisation, class_name).
+    pub fn per_org_class(&self) -> BTreeMap<(String, &'static str), u64> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).per_org_class.clone()
+    }
+
+    /// Records the state of an organisation's source: `Some(error)` after a failed fetch,
+    /// `None` after a successful one.
+    pub fn set_org_error(&self, org_id: &str, error: Option<String>) {
+        let mut inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        inner.org_errors.insert(org_id.to_string(), error);
+    }
+
+    /// Organisations whose last fetch failed, with the error; and those that have fetched
+    /// successfully at least once.
+    pub fn org_states(&self) -> BTreeMap<String, Option<String>> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).org_errors.clone()
     }
 
     /// Sum over organisations.

@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 
 use crate::json_writer::JsonWriter;
 use crate::ocsf::{OcsfClass, auth_protocol_caption, severity_caption, status_caption};
-use crate::source::{RawObject, raw_str};
+use crate::source::{FieldUse, RawObject, raw_str};
 use crate::tables::{ActivityRule, AssociationRule, MappingTables};
 
 /// OCSF product name and vendor for every event.
@@ -40,20 +40,25 @@ impl Consumed {
         self.paths.push([top, middle, key]);
     }
 
-    /// Whether `path` (length 1-3) was taken whole.
-    fn is_taken(&self, path: &[&str]) -> bool {
-        self.paths.iter().any(|taken| {
-            let depth = taken.iter().take_while(|key| !key.is_empty()).count();
-            depth == path.len() && taken[..depth] == *path
-        })
-    }
-
-    /// Whether some key below `path` was taken.
-    fn has_taken_below(&self, path: &[&str]) -> bool {
-        self.paths.iter().any(|taken| {
-            let depth = taken.iter().take_while(|key| !key.is_empty()).count();
-            depth > path.len() && taken[..path.len()] == *path
-        })
+    /// Marks the source fields the OCSF output took, for [`write_residual`].
+    fn apply(&self, source: &RawObject<'_>) {
+        for path in &self.paths {
+            let mut object = Some(source);
+            let depth = path.iter().take_while(|key| !key.is_empty()).count();
+            for (level, key) in path[..depth].iter().enumerate() {
+                let Some(field) = object.and_then(|object| object.field(key)) else {
+                    break;
+                };
+                if level + 1 == depth {
+                    field.used.set(FieldUse::Taken);
+                } else {
+                    if field.used.get() == FieldUse::Unused {
+                        field.used.set(FieldUse::Partly);
+                    }
+                    object = field.object();
+                }
+            }
+        }
     }
 }
 
@@ -993,7 +998,6 @@ impl OcsfEvent<'_> {
             "type_uid",
             i64::from(class.uid()) * 100 + i64::from(self.activity_id),
         );
-        w.key("type_name");
         // For Base Event, type_uid 99 *is* the enum value 99 (Other): its caption carries the
         // source's own value, like activity_name. Elsewhere type_uid 300199 means "<Class>: Other".
         let activity_caption = if class == OcsfClass::BaseEvent && self.activity_id == 99 {
@@ -1001,7 +1005,8 @@ impl OcsfEvent<'_> {
         } else {
             class.activity_caption(self.activity_id).unwrap_or("Unknown")
         };
-        w.string(&format!("{}: {activity_caption}", class.caption()));
+        w.key("type_name");
+        w.string_parts(class.caption(), ": ", activity_caption);
         w.field_int("severity_id", severity_id);
         w.field_str("severity", severity_caption(severity_id as i32));
         w.field_int("time", self.time_ms);
@@ -1138,7 +1143,8 @@ impl OcsfEvent<'_> {
         self.write_observables(w);
         self.write_unmapped(w, source);
         if let Some(raw) = raw_data {
-            w.field_str("raw_data", raw);
+            w.key("raw_data");
+            w.json_text_as_string(raw);
         }
         w.end_object();
     }
@@ -1264,69 +1270,45 @@ impl OcsfEvent<'_> {
     /// `unmapped.jumpcloud`: the source fields no OCSF attribute took (all of them for a Base
     /// Event), nested as in the source.
     fn write_unmapped(&self, w: &mut JsonWriter<'_>, source: &RawObject<'_>) {
-        let consumed = if self.keep_all_source {
-            &Consumed::default()
-        } else {
-            &self.consumed
-        };
-        if !has_residual(source, consumed, ["", "", ""], 0) {
+        if !self.keep_all_source {
+            self.consumed.apply(source);
+        }
+        if !has_residual(source) {
             return;
         }
         w.key("unmapped");
         w.begin_object();
         w.key("jumpcloud");
-        write_residual(w, source, consumed, ["", "", ""], 0);
+        write_residual(w, source);
         w.end_object();
     }
 }
 
-/// Whether `object` (at `path[..depth]`) has a field no OCSF attribute took.
-fn has_residual(object: &RawObject<'_>, consumed: &Consumed, path: [&str; 3], depth: usize) -> bool {
-    object.fields.iter().any(|field| {
-        if depth >= path.len() {
-            return true;
-        }
-        let mut here = path;
-        here[depth] = &field.key;
-        let here_path = &here[..=depth];
-        if consumed.is_taken(here_path) {
-            false
-        } else if consumed.has_taken_below(here_path) {
-            field
-                .object()
-                .is_none_or(|inner| has_residual(inner, consumed, here, depth + 1))
-        } else {
-            true
-        }
+/// Whether `object` has a field no OCSF attribute took (see [`Consumed::apply`]).
+fn has_residual(object: &RawObject<'_>) -> bool {
+    object.fields.iter().any(|field| match field.used.get() {
+        FieldUse::Unused => true,
+        FieldUse::Taken => false,
+        FieldUse::Partly => field.object().is_none_or(has_residual),
     })
 }
 
-/// Writes `object` (at `path[..depth]`) without the fields OCSF attributes took.
-fn write_residual(
-    w: &mut JsonWriter<'_>,
-    object: &RawObject<'_>,
-    consumed: &Consumed,
-    path: [&str; 3],
-    depth: usize,
-) {
+/// Writes `object` without the fields OCSF attributes took.
+fn write_residual(w: &mut JsonWriter<'_>, object: &RawObject<'_>) {
     w.begin_object();
     for field in &object.fields {
-        if depth < path.len() {
-            let mut here = path;
-            here[depth] = &field.key;
-            let here_path = &here[..=depth];
-            if consumed.is_taken(here_path) {
-                continue;
-            }
-            if consumed.has_taken_below(here_path)
-                && let Some(inner) = field.object()
-            {
-                if has_residual(inner, consumed, here, depth + 1) {
-                    w.key_escaped(&field.key);
-                    write_residual(w, inner, consumed, here, depth + 1);
+        match field.used.get() {
+            FieldUse::Taken => continue,
+            FieldUse::Partly => {
+                if let Some(inner) = field.object() {
+                    if has_residual(inner) {
+                        w.key_escaped(&field.key);
+                        write_residual(w, inner);
+                    }
+                    continue;
                 }
-                continue;
             }
+            FieldUse::Unused => {}
         }
         w.key_escaped(&field.key);
         w.raw(field.value.get());

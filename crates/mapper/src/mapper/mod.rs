@@ -182,6 +182,10 @@ pub const MAX_NESTING_DEPTH: usize = 128;
 
 /// Whether valid JSON `text` nests arrays/objects deeper than `limit`.
 fn nesting_exceeds(text: &[u8], limit: usize) -> bool {
+    // Fast path: fewer opening brackets than the limit cannot nest deeper than it.
+    if memchr::memchr2_iter(b'[', b'{', text).count() <= limit {
+        return false;
+    }
     let mut depth = 0_usize;
     let mut index = 0;
     while let Some(offset) = memchr::memchr3(b'"', b'[', b'{', &text[index..]) {

@@ -78,8 +78,8 @@ fn avro_to_json(
             {
                 assert_eq!(name, field_schema["name"].as_str().unwrap());
                 let mut converted = avro_to_json(field_value, &field_schema["type"], named);
-                if field_schema.get(JSON_ENCODING_ATTRIBUTE).is_some()
-                    && let Value::String(text) = &converted
+                if let (Some(_), Value::String(text)) =
+                    (field_schema.get(JSON_ENCODING_ATTRIBUTE), &converted)
                 {
                     converted = serde_json::from_str(text).unwrap();
                 }

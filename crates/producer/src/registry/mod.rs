@@ -164,7 +164,37 @@ impl RegistryClient {
         }
     }
 
+    /// Send with retries on transport failures and 5xx answers (the registry restarting);
+    /// 4xx answers are final.
     async fn send(
+        &self,
+        builder: reqwest::RequestBuilder,
+        subject: &str,
+    ) -> Result<String, RegistryError> {
+        let attempt = || async {
+            let request = builder
+                .try_clone()
+                .ok_or_else(|| RegistryError::Transport("request body cannot be retried".into()))?;
+            self.send_once(request, subject).await
+        };
+        attempt
+            .retry(
+                ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(100))
+                    .with_max_delay(Duration::from_secs(2))
+                    .with_max_times(self.max_retries),
+            )
+            .when(|error| {
+                matches!(error, RegistryError::Transport(_))
+                    || matches!(error, RegistryError::Status { status, .. } if *status >= 500)
+            })
+            .notify(|error, delay| {
+                tracing::warn!(%error, ?delay, "schema registry request failed; retrying");
+            })
+            .await
+    }
+
+    async fn send_once(
         &self,
         builder: reqwest::RequestBuilder,
         subject: &str,

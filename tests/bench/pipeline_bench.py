@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Pipeline benchmark: simulator -> `jumpcloud-ocsf run --once` -> Kafka, for N events, with
+events/s and the pipeline's peak RSS, next to a baseline measured in the same run: Python
+confluent-kafka producing the pipeline's own mapped output (the same OCSF lines, the same keys),
+line by line, into the same broker with the same producer settings.
+
+Usage: tests/bench/pipeline_bench.py --binary target/release/jumpcloud-ocsf --events 1000000
+Needs a broker at $KAFKA_BOOTSTRAP_SERVERS (scripts/bench.sh starts one) and confluent-kafka.
+"""
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+
+API_KEY = "bench-api-key"
+# The producer settings of jumpcloud-ocsf's defaults (crates/producer/src/config.rs).
+PRODUCER_SETTINGS = {
+    "acks": "all",
+    "enable.idempotence": "true",
+    "compression.type": "zstd",
+    "linger.ms": 20,
+    "batch.num.messages": 10000,
+    "batch.size": 1000000,
+    "message.max.bytes": 1000000,
+    "queue.buffering.max.messages": 20000,
+    "queue.buffering.max.kbytes": 16384,
+}
+
+
+def start_simulator(binary, events, orgs):
+    proc = subprocess.Popen(
+        [binary, "simulate", "--listen", "127.0.0.1:0", "--api-key", API_KEY, "--seed", "2026",
+         "--events", str(events), "--orgs", str(orgs), "--late-max-secs", "0", "--live-rate", "0",
+         "--history-days", "30"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        match = re.search(r"listening on (http://\S+)", line)
+        if match:
+            return proc, match.group(1)
+    proc.kill()
+    sys.exit("simulator did not report its address")
+
+
+def org_ids(base_url):
+    req = urllib.request.Request(base_url + "/__sim/orgs", headers={"x-api-key": API_KEY})
+    with urllib.request.urlopen(req) as resp:
+        return [org["id"] for org in json.load(resp)]
+
+
+def run_pipeline(binary, config):
+    """Runs the pipeline; returns (seconds, peak RSS in KiB) of that process alone."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([binary, "run", "--once", "--config", config],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if status != 0:
+        sys.exit("pipeline failed: " + proc.stderr.read()[-2000:])
+    return seconds, usage.ru_maxrss
+
+
+def baseline(binary, base_url, topic, workdir):
+    """Maps the simulator's events with the same binary (not timed), then times confluent-kafka
+    producing those OCSF lines with the same keys and settings."""
+    from confluent_kafka import Producer
+    truth = os.path.join(workdir, "truth.ndjson")
+    req = urllib.request.Request(base_url + "/__sim/events", headers={"x-api-key": API_KEY})
+    with urllib.request.urlopen(req) as resp, open(truth, "wb") as out:
+        while chunk := resp.read(1 << 20):
+            out.write(chunk)
+    mapped = subprocess.run([binary, "map", truth], capture_output=True, check=True).stdout
+    lines = mapped.splitlines()
+    keys = []
+    for line in lines:
+        event = json.loads(line)
+        key = (event.get("user") or {}).get("uid") or event["metadata"].get("tenant_uid") or ""
+        keys.append(key.encode())
+    producer = Producer({"bootstrap.servers": os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+                         **PRODUCER_SETTINGS})
+    failures = []
+
+    def on_delivery(err, _msg):
+        if err is not None:
+            failures.append(err)
+
+    start = time.perf_counter()
+    for key, line in zip(keys, lines):
+        while True:
+            try:
+                producer.produce(topic, value=line, key=key, on_delivery=on_delivery)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    producer.flush(120)
+    seconds = time.perf_counter() - start
+    if failures:
+        sys.exit(f"baseline had {len(failures)} delivery failures, e.g. {failures[0]}")
+    return len(lines), seconds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", default="target/release/jumpcloud-ocsf")
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--orgs", type=int, default=3)
+    args = parser.parse_args()
+
+    sim, base_url = start_simulator(args.binary, args.events, args.orgs)
+    try:
+        with tempfile.TemporaryDirectory() as workdir:
+            prefix = "bench-" + uuid.uuid4().hex[:8]
+            orgs = ", ".join(f'"{o}"' for o in org_ids(base_url))
+            config = os.path.join(workdir, "config.toml")
+            with open(config, "w") as f:
+                f.write(f"""
+[jumpcloud]
+base_url = "{base_url}"
+org_ids = [{orgs}]
+max_requests_per_sec = 1000
+[jumpcloud.auth]
+type = "api_key"
+api_key = "{API_KEY}"
+[events]
+lag = "0s"
+overlap = "1m"
+initial_lookback = "31d"
+checkpoint_path = "{workdir}/checkpoints.json"
+[kafka]
+brokers = "{os.environ.get('KAFKA_BOOTSTRAP_SERVERS', '127.0.0.1:9092')}"
+[kafka.topic]
+template = "{prefix}.{{class_name}}"
+dead_letter = "{prefix}.dead_letter"
+""")
+            pipe_seconds, rss_kib = run_pipeline(args.binary, config)
+            n, base_seconds = baseline(args.binary, base_url, prefix + ".baseline", workdir)
+    finally:
+        sim.kill()
+        sim.wait()
+
+    pipe_rate = args.events / pipe_seconds
+    base_rate = n / base_seconds
+    print(f"events: {args.events} in {args.orgs} organisations (baseline produced {n})")
+    print(f"pipeline (fetch over HTTP + map + produce + acks + checkpoints): {pipe_seconds:.1f} s, "
+          f"{pipe_rate:,.0f} events/s, peak RSS {rss_kib / 1024:.1f} MiB")
+    print(f"baseline (confluent-kafka produce of the same OCSF lines):      {base_seconds:.1f} s, "
+          f"{base_rate:,.0f} events/s")
+    print(f"ratio pipeline/baseline: {pipe_rate / base_rate:.2f} (goal >= 0.8); "
+          f"peak RSS goal < 64 MiB: {'met' if rss_kib < 64 * 1024 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
