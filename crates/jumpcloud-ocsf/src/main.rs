@@ -30,6 +30,9 @@ enum Command {
     /// Run the JumpCloud API simulator (Directory Insights, OAuth, inventory, actions,
     /// schema registry) over real HTTP.
     Simulate(commands::simulate::Args),
+    /// Backfill a past range (`--since 7d` or `--from`/`--to`, within the 90-day retention) into
+    /// Kafka, resumable, with progress.
+    Backfill(commands::backfill::Args),
     /// Demo: the whole pipeline against an in-process simulator for a bounded time, OCSF NDJSON
     /// per class into a local directory (or Kafka when KAFKA_BROKERS is set), then a summary.
     Demo(commands::demo::Args),
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(&cli.logging);
     match cli.command {
+        Command::Backfill(args) => commands::backfill::run(args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Run(args) => commands::run::run(args),
         Command::Simulate(args) => commands::simulate::run(args),

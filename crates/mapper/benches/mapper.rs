@@ -13,7 +13,10 @@ use criterion::{Criterion, Throughput, criterion_group};
 use mapper::{MapOptions, Mapper, MappingTables};
 
 const DIRS: [&str; 2] = [
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/jumpcloud-events"),
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/jumpcloud-events"
+    ),
     concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/events"),
 ];
 

@@ -6,7 +6,10 @@ fn main() {
     let baseline = mode == "--baseline";
     let mut events = Vec::new();
     for dir in [
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/jumpcloud-events"),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/fixtures/jumpcloud-events"
+        ),
         concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/events"),
     ] {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -21,7 +24,8 @@ fn main() {
             }
         }
     }
-    let tables = mapper::MappingTables::embedded().unwrap_or_else(|_| mapper::MappingTables::empty());
+    let tables =
+        mapper::MappingTables::embedded().unwrap_or_else(|_| mapper::MappingTables::empty());
     let mapper = mapper::Mapper::new(tables, mapper::MapOptions { raw_data });
     let mut out = Vec::new();
     let started = std::time::Instant::now();
@@ -40,5 +44,8 @@ fn main() {
             }
         }
     }
-    println!("{:.0} events/s", mapped as f64 / started.elapsed().as_secs_f64());
+    println!(
+        "{:.0} events/s",
+        mapped as f64 / started.elapsed().as_secs_f64()
+    );
 }

@@ -14,7 +14,10 @@ const SHARED_FIXTURES: &str = concat!(
     "/../../../shared/fixtures/jumpcloud-events"
 );
 const OUR_FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/events");
-const VALIDATOR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/ocsf/validate.py");
+const VALIDATOR: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/ocsf/validate.py"
+);
 
 #[derive(Debug, Deserialize)]
 struct Expected {
@@ -134,18 +137,25 @@ fn outputs_validate_without_raw_data_too() {
 #[test]
 fn fixtures_cover_every_event_type_of_the_mapping_tables() {
     // Every exact entry in mappings/event_types.toml has at least one fixture.
-    let tables_text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../mappings/event_types.toml"))
-            .unwrap();
+    let tables_text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../mappings/event_types.toml"
+    ))
+    .unwrap();
     let tables: toml::Table = toml::from_str(&tables_text).unwrap();
     let expected = expectations("expected.toml");
-    let covered: std::collections::BTreeSet<&str> =
-        expected.values().map(|want| want.event_type.as_str()).collect();
+    let covered: std::collections::BTreeSet<&str> = expected
+        .values()
+        .map(|want| want.event_type.as_str())
+        .collect();
     let missing: Vec<&String> = tables["event_types"]
         .as_table()
         .unwrap()
         .keys()
         .filter(|event_type| !covered.contains(event_type.as_str()))
         .collect();
-    assert!(missing.is_empty(), "event types without a fixture: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "event types without a fixture: {missing:?}"
+    );
 }

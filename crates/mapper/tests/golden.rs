@@ -15,7 +15,10 @@ const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
 
 fn line(dir: &str, file: &str, number: usize) -> Vec<u8> {
     let text = std::fs::read(Path::new(dir).join(file)).unwrap();
-    text.split(|b| *b == b'\n').nth(number - 1).unwrap().to_vec()
+    text.split(|b| *b == b'\n')
+        .nth(number - 1)
+        .unwrap()
+        .to_vec()
 }
 
 fn check(name: &str, raw: &[u8]) {
@@ -37,12 +40,18 @@ fn check(name: &str, raw: &[u8]) {
 
 #[test]
 fn authentication_sso_success() {
-    check("3002_sso_auth", &line(SHARED, "sekoia-intake-formats.ndjson", 7));
+    check(
+        "3002_sso_auth",
+        &line(SHARED, "sekoia-intake-formats.ndjson", 7),
+    );
 }
 
 #[test]
 fn authentication_radius_failure() {
-    check("3002_radius_failure", &line(SHARED, "sekoia-intake-formats.ndjson", 3));
+    check(
+        "3002_radius_failure",
+        &line(SHARED, "sekoia-intake-formats.ndjson", 3),
+    );
 }
 
 #[test]
@@ -52,22 +61,34 @@ fn authentication_systems_login() {
 
 #[test]
 fn account_change_suspend_from_changes() {
-    check("3001_user_update_suspend", &line(SHARED, "sekoia-intake-formats.ndjson", 10));
+    check(
+        "3001_user_update_suspend",
+        &line(SHARED, "sekoia-intake-formats.ndjson", 10),
+    );
 }
 
 #[test]
 fn entity_management_application_create() {
-    check("3004_application_create", &line(OURS, "directory.ndjson", 54));
+    check(
+        "3004_application_create",
+        &line(OURS, "directory.ndjson", 54),
+    );
 }
 
 #[test]
 fn user_access_association() {
-    check("3005_association_change", &line(SHARED, "sekoia-intake-formats.ndjson", 2));
+    check(
+        "3005_association_change",
+        &line(SHARED, "sekoia-intake-formats.ndjson", 2),
+    );
 }
 
 #[test]
 fn group_management_add_user() {
-    check("3006_association_add_user", &line(OURS, "directory.ndjson", 77));
+    check(
+        "3006_association_add_user",
+        &line(OURS, "directory.ndjson", 77),
+    );
 }
 
 #[test]

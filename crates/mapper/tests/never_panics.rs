@@ -26,11 +26,40 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
 fn key() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
-            "id", "timestamp", "event_type", "service", "organization", "initiated_by", "resource",
-            "changes", "association", "connection", "from", "to", "op", "type", "client_ip",
-            "src_ip", "geoip", "country_code", "useragent", "user_agent", "success",
-            "sso_token_success", "error_message", "error_code", "mfa", "mfa_meta", "application",
-            "auth_context", "system", "username", "email", "name", "object_id", "field",
+            "id",
+            "timestamp",
+            "event_type",
+            "service",
+            "organization",
+            "initiated_by",
+            "resource",
+            "changes",
+            "association",
+            "connection",
+            "from",
+            "to",
+            "op",
+            "type",
+            "client_ip",
+            "src_ip",
+            "geoip",
+            "country_code",
+            "useragent",
+            "user_agent",
+            "success",
+            "sso_token_success",
+            "error_message",
+            "error_code",
+            "mfa",
+            "mfa_meta",
+            "application",
+            "auth_context",
+            "system",
+            "username",
+            "email",
+            "name",
+            "object_id",
+            "field",
         ])
         .prop_map(str::to_owned),
         "[a-z_@]{1,8}",
@@ -40,10 +69,20 @@ fn key() -> impl Strategy<Value = String> {
 fn event_type() -> impl Strategy<Value = Value> {
     prop_oneof![
         prop::sample::select(vec![
-            "sso_auth", "login_attempt", "radius_auth_attempt", "ldap_bind", "user_update",
-            "admin_update", "user_create", "association_change", "application_create",
-            "system_fde_key_decrypt", "group_create", "user_group_admin_grant",
-            "user_admin_granted", "mdm_command_result",
+            "sso_auth",
+            "login_attempt",
+            "radius_auth_attempt",
+            "ldap_bind",
+            "user_update",
+            "admin_update",
+            "user_create",
+            "association_change",
+            "application_create",
+            "system_fde_key_decrypt",
+            "group_create",
+            "user_group_admin_grant",
+            "user_admin_granted",
+            "mdm_command_result",
         ])
         .prop_map(Value::from),
         arbitrary_json(),
@@ -55,7 +94,10 @@ fn assert_envelope(json: &[u8]) {
     let event: Value = serde_json::from_slice(json).expect("output is JSON");
     let class_uid = event["class_uid"].as_i64().expect("class_uid");
     let activity_id = event["activity_id"].as_i64().expect("activity_id");
-    assert_eq!(event["type_uid"].as_i64(), Some(class_uid * 100 + activity_id));
+    assert_eq!(
+        event["type_uid"].as_i64(),
+        Some(class_uid * 100 + activity_id)
+    );
     assert_eq!(event["metadata"]["version"], "1.8.0");
     assert!(event["time"].is_i64());
 }
@@ -118,5 +160,8 @@ fn huge_strings_map() {
     .to_string();
     let record = Mapper::default().map(text.as_bytes()).unwrap();
     let event: Value = serde_json::from_slice(&record.json).unwrap();
-    assert_eq!(event["user"]["name"].as_str().map(str::len), Some(big.len()));
+    assert_eq!(
+        event["user"]["name"].as_str().map(str::len),
+        Some(big.len())
+    );
 }

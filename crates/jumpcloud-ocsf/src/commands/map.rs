@@ -93,7 +93,11 @@ impl Run<'_> {
                 .iter()
                 .take_while(|b| b.is_ascii_whitespace())
                 .count();
-            let bom = if available.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+            let bom = if available.starts_with(b"\xEF\xBB\xBF") {
+                3
+            } else {
+                0
+            };
             if skip == 0 && bom == 0 {
                 break available[0];
             }
@@ -178,7 +182,10 @@ pub fn run(args: Args) -> ExitCode {
         Some(path) => match File::options().create(true).append(true).open(path) {
             Ok(file) => Some(BufWriter::new(file)),
             Err(error) => {
-                eprintln!("map: cannot open dead-letter file {}: {error}", path.display());
+                eprintln!(
+                    "map: cannot open dead-letter file {}: {error}",
+                    path.display()
+                );
                 return ExitCode::from(2);
             }
         },
@@ -220,10 +227,13 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let flushed = run.output.flush().and_then(|()| match run.dead_letter.as_mut() {
-        Some(dead_letter) => dead_letter.flush(),
-        None => Ok(()),
-    });
+    let flushed = run
+        .output
+        .flush()
+        .and_then(|()| match run.dead_letter.as_mut() {
+            Some(dead_letter) => dead_letter.flush(),
+            None => Ok(()),
+        });
     if let Err(error) = flushed {
         eprintln!("map: I/O error: {error}");
         return ExitCode::from(2);

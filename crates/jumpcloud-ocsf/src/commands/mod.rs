@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod backfill;
 pub mod demo;
 pub mod map;
 pub mod run;

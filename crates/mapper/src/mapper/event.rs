@@ -240,7 +240,9 @@ fn classify<'a>(
     };
     Some(match classification.activity {
         ActivityRule::Fixed(id) => fixed(classification.class, id),
-        ActivityRule::FromChanges => fixed(classification.class, activity_from_changes(tables, source)),
+        ActivityRule::FromChanges => {
+            fixed(classification.class, activity_from_changes(tables, source))
+        }
         ActivityRule::FromVerb => match tables.verb_activity(found.verb) {
             Some(id) => fixed(classification.class, id),
             None => Activity {
@@ -528,7 +530,11 @@ impl<'a> OcsfEvent<'a> {
             self.src_endpoint = Some(endpoint);
         }
         self.user_agent = user_agent(source);
-        if self.user_agent.as_deref().is_some_and(|_| source.str("user_agent").is_some()) {
+        if self
+            .user_agent
+            .as_deref()
+            .is_some_and(|_| source.str("user_agent").is_some())
+        {
             self.consumed.take("user_agent");
         }
     }
@@ -594,8 +600,7 @@ impl<'a> OcsfEvent<'a> {
             let sso_protocol = match application.non_empty_str("sso_type").as_deref() {
                 Some(kind) if kind.eq_ignore_ascii_case("saml") => Some(5),
                 Some(kind)
-                    if kind.eq_ignore_ascii_case("oidc")
-                        || kind.eq_ignore_ascii_case("openid") =>
+                    if kind.eq_ignore_ascii_case("oidc") || kind.eq_ignore_ascii_case("openid") =>
                 {
                     Some(4)
                 }
@@ -834,9 +839,9 @@ fn privileges<'a>(templates: &[String], other_type: Option<&str>) -> Vec<Cow<'a,
     templates
         .iter()
         .map(|template| match other_type {
-            Some(kind) if template.contains("{type}") => {
-                Cow::Owned(template.replace("{type}", if kind.is_empty() { "object" } else { kind }))
-            }
+            Some(kind) if template.contains("{type}") => Cow::Owned(
+                template.replace("{type}", if kind.is_empty() { "object" } else { kind }),
+            ),
             _ => Cow::Owned(template.clone()),
         })
         .collect()
@@ -849,9 +854,11 @@ fn status<'a>(source: &RawObject<'a>, sso: bool, consumed: &mut Consumed) -> Opt
     let success = source.bool(key);
     let detail = source.non_empty_str("error_message");
     let code = source.get("error_code").and_then(|raw| {
-        raw_str(raw)
-            .filter(|text| !text.is_empty())
-            .or_else(|| raw.get().starts_with(|c: char| c.is_ascii_digit() || c == '-').then(|| Cow::Borrowed(raw.get())))
+        raw_str(raw).filter(|text| !text.is_empty()).or_else(|| {
+            raw.get()
+                .starts_with(|c: char| c.is_ascii_digit() || c == '-')
+                .then(|| Cow::Borrowed(raw.get()))
+        })
     });
     let (id, caption) = match success {
         Some(true) => (1, status_caption(1)),
@@ -981,7 +988,12 @@ type Observable<'v> = (&'static str, i64, &'static str, &'v str);
 
 impl OcsfEvent<'_> {
     /// Writes the event as one compact JSON object.
-    pub(super) fn write(&self, w: &mut JsonWriter<'_>, source: &RawObject<'_>, raw_data: Option<&str>) {
+    pub(super) fn write(
+        &self,
+        w: &mut JsonWriter<'_>,
+        source: &RawObject<'_>,
+        raw_data: Option<&str>,
+    ) {
         let class = self.class;
         let severity_id = match self.status.as_ref().map(|status| status.id) {
             Some(2) => 2,
@@ -1003,7 +1015,9 @@ impl OcsfEvent<'_> {
         let activity_caption = if class == OcsfClass::BaseEvent && self.activity_id == 99 {
             &*self.activity_name
         } else {
-            class.activity_caption(self.activity_id).unwrap_or("Unknown")
+            class
+                .activity_caption(self.activity_id)
+                .unwrap_or("Unknown")
         };
         w.key("type_name");
         w.string_parts(class.caption(), ": ", activity_caption);
@@ -1021,7 +1035,10 @@ impl OcsfEvent<'_> {
         if class == OcsfClass::Authentication {
             if let Some(id) = self.auth_protocol_id {
                 w.field_int("auth_protocol_id", i64::from(id));
-                w.field_str("auth_protocol", auth_protocol_caption(id).unwrap_or("Unknown"));
+                w.field_str(
+                    "auth_protocol",
+                    auth_protocol_caption(id).unwrap_or("Unknown"),
+                );
             }
             if let Some(is_mfa) = self.is_mfa {
                 w.field_bool("is_mfa", is_mfa);

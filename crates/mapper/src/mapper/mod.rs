@@ -106,9 +106,8 @@ impl Mapper {
     pub fn map_into(&self, raw: &[u8], out: &mut Vec<u8>) -> Result<MappedEvent, MapError> {
         let text = trim_input(raw);
         // Checked once here; parsing from `&str` then skips serde_json's per-value UTF-8 checks.
-        let raw_text = std::str::from_utf8(text).map_err(|error| {
-            MapError::InvalidJson(format!("invalid UTF-8: {error}"))
-        })?;
+        let raw_text = std::str::from_utf8(text)
+            .map_err(|error| MapError::InvalidJson(format!("invalid UTF-8: {error}")))?;
         let source: RawObject<'_> = match text.first() {
             Some(b'{') => serde_json::from_str(raw_text)
                 .map_err(|error| MapError::InvalidJson(error.to_string()))?,
@@ -142,7 +141,12 @@ impl Mapper {
 
         let organization = source.non_empty_str("organization");
         let id = source.non_empty_str("id");
-        let uid = event_uid(organization.as_deref(), id.as_deref(), &timestamp_text, text);
+        let uid = event_uid(
+            organization.as_deref(),
+            id.as_deref(),
+            &timestamp_text,
+            text,
+        );
 
         let event = event::build(
             &self.tables,

@@ -42,14 +42,29 @@ fn metadata_uid_is_uuidv5_of_org_id_and_timestamp() {
     //   'jumpcloud:641b3db57090821c0b2f8183:648c6c758c2ac07fa1fdee94:2023-06-16T14:06:45.921Z'))"
     let (facts, event) = map_value(&login());
     assert_eq!(facts.uid, "8128aa98-a2cd-5f66-8e6c-1be81e5013a3");
-    assert_eq!(event["metadata"]["uid"], "8128aa98-a2cd-5f66-8e6c-1be81e5013a3");
-    assert_eq!(event["metadata"]["original_event_uid"], "648c6c758c2ac07fa1fdee94");
+    assert_eq!(
+        event["metadata"]["uid"],
+        "8128aa98-a2cd-5f66-8e6c-1be81e5013a3"
+    );
+    assert_eq!(
+        event["metadata"]["original_event_uid"],
+        "648c6c758c2ac07fa1fdee94"
+    );
     assert_eq!(event["metadata"]["tenant_uid"], "641b3db57090821c0b2f8183");
     assert_eq!(event["metadata"]["event_code"], "admin_login_attempt");
-    assert_eq!(event["metadata"]["original_time"], "2023-06-16T14:06:45.921Z");
+    assert_eq!(
+        event["metadata"]["original_time"],
+        "2023-06-16T14:06:45.921Z"
+    );
     assert_eq!(event["time"], 1_686_924_405_921_i64);
-    assert_eq!(facts.tenant_uid.as_deref(), Some("641b3db57090821c0b2f8183"));
-    assert_eq!(facts.subject_user_uid.as_deref(), Some("61e536ebdbbe784cb2e55fb5"));
+    assert_eq!(
+        facts.tenant_uid.as_deref(),
+        Some("641b3db57090821c0b2f8183")
+    );
+    assert_eq!(
+        facts.subject_user_uid.as_deref(),
+        Some("61e536ebdbbe784cb2e55fb5")
+    );
 }
 
 #[test]
@@ -58,7 +73,10 @@ fn nanosecond_timestamps_become_milliseconds() {
     event["timestamp"] = json!("2025-06-18T01:40:48.953462371Z");
     let (_, out) = map_value(&event);
     assert_eq!(out["time"], 1_750_210_848_953_i64);
-    assert_eq!(out["metadata"]["original_time"], "2025-06-18T01:40:48.953462371Z");
+    assert_eq!(
+        out["metadata"]["original_time"],
+        "2025-06-18T01:40:48.953462371Z"
+    );
 }
 
 #[test]
@@ -80,10 +98,21 @@ fn errors_are_only_bad_json_non_objects_and_bad_timestamps() {
     let mapper = Mapper::default();
     let error = mapper.map(b"{\"id\": ").unwrap_err();
     assert!(matches!(error, MapError::InvalidJson(_)), "{error}");
-    assert_eq!(mapper.map(b"[1,2]").unwrap_err(), MapError::NotAnObject("array"));
-    assert_eq!(mapper.map(b"\"x\"").unwrap_err(), MapError::NotAnObject("string"));
-    assert!(matches!(mapper.map(b"").unwrap_err(), MapError::InvalidJson(_)));
-    let error = mapper.map(br#"{"id":"1","event_type":"user_create"}"#).unwrap_err();
+    assert_eq!(
+        mapper.map(b"[1,2]").unwrap_err(),
+        MapError::NotAnObject("array")
+    );
+    assert_eq!(
+        mapper.map(b"\"x\"").unwrap_err(),
+        MapError::NotAnObject("string")
+    );
+    assert!(matches!(
+        mapper.map(b"").unwrap_err(),
+        MapError::InvalidJson(_)
+    ));
+    let error = mapper
+        .map(br#"{"id":"1","event_type":"user_create"}"#)
+        .unwrap_err();
     assert_eq!(
         error.to_string(),
         "no usable timestamp: the event has no `timestamp`"
@@ -116,7 +145,10 @@ fn unknown_and_missing_event_types_are_base_events_keeping_every_field() {
     assert_eq!(facts.class_name, "base_event");
     assert_eq!(out["activity_name"], "widget_frobbed");
     assert_eq!(out["type_name"], "Base Event: widget_frobbed");
-    assert_eq!(out["unmapped"]["jumpcloud"], event, "the whole source is kept");
+    assert_eq!(
+        out["unmapped"]["jumpcloud"], event,
+        "the whole source is kept"
+    );
 
     let event = json!({"id": "a2", "timestamp": "2026-01-01T00:00:00Z", "username": "x"});
     let (facts, out) = map_value(&event);
@@ -193,7 +225,10 @@ fn output_is_one_line_even_for_pretty_printed_input() {
     let record = Mapper::default().map(text.as_bytes()).unwrap();
     assert!(!record.json.contains(&b'\n'));
     let out: Value = serde_json::from_slice(&record.json).unwrap();
-    assert_eq!(out["unmapped"]["jumpcloud"]["command"]["nested"]["a"], json!([1, 2]));
+    assert_eq!(
+        out["unmapped"]["jumpcloud"]["command"]["nested"]["a"],
+        json!([1, 2])
+    );
 }
 
 #[test]
@@ -224,10 +259,22 @@ fn user_update_picks_the_most_security_relevant_change() {
     event["event_type"] = json!("user_update");
     event["resource"] = json!({"id": "u1", "type": "user", "username": "jane"});
     let cases = [
-        (json!([{"field": "password"}, {"field": "account_locked", "from": false, "to": true}]), 9),
-        (json!([{"field": "account_locked", "from": true, "to": false}, {"field": "password"}]), 12),
-        (json!([{"field": "state", "from": "ACTIVATED", "to": "SUSPENDED"}, {"field": "account_locked", "from": false, "to": true}]), 5),
-        (json!([{"field": "suspended", "from": true, "to": false}]), 2),
+        (
+            json!([{"field": "password"}, {"field": "account_locked", "from": false, "to": true}]),
+            9,
+        ),
+        (
+            json!([{"field": "account_locked", "from": true, "to": false}, {"field": "password"}]),
+            12,
+        ),
+        (
+            json!([{"field": "state", "from": "ACTIVATED", "to": "SUSPENDED"}, {"field": "account_locked", "from": false, "to": true}]),
+            5,
+        ),
+        (
+            json!([{"field": "suspended", "from": true, "to": false}]),
+            2,
+        ),
         (json!([{"field": "company", "from": "a", "to": "b"}]), 99),
         (json!("not an array"), 99),
     ];
@@ -237,7 +284,10 @@ fn user_update_picks_the_most_security_relevant_change() {
         assert_eq!(facts.activity_id, activity, "{changes}");
         assert_eq!(out["user"]["name"], "jane");
         assert_eq!(out["actor"]["user"]["uid"], "61e536ebdbbe784cb2e55fb5");
-        assert_eq!(out["unmapped"]["jumpcloud"]["changes"], changes, "changes are kept");
+        assert_eq!(
+            out["unmapped"]["jumpcloud"]["changes"], changes,
+            "changes are kept"
+        );
     }
 }
 
@@ -248,11 +298,17 @@ fn sso_outcome_comes_from_sso_token_success() {
         "application": {"id": "app1", "name": "zoom", "display_label": "Zoom", "sso_type": "saml"},
         "sso_token_success": false, "error_message": ""});
     let (_, out) = map_value(&event);
-    assert_eq!(out["status_id"], 99, "false without an error message is an MFA step");
+    assert_eq!(
+        out["status_id"], 99,
+        "false without an error message is an MFA step"
+    );
     assert_eq!(out["auth_protocol_id"], 5);
     assert_eq!(out["auth_protocol"], "SAML");
     assert_eq!(out["service"], json!({"uid": "app1", "name": "Zoom"}));
-    assert_eq!(out["unmapped"]["jumpcloud"]["application"], json!({"name": "zoom"}));
+    assert_eq!(
+        out["unmapped"]["jumpcloud"]["application"],
+        json!({"name": "zoom"})
+    );
     assert_eq!(out["severity_id"], 1);
 
     let mut failed = event.clone();
@@ -276,7 +332,10 @@ fn systems_login_has_device_host_profile_and_source_ip() {
     assert_eq!(out["device"]["ip"], "203.0.113.9");
     assert_eq!(out["metadata"]["profiles"], json!(["host"]));
     assert_eq!(out["user"]["name"], "jdoe");
-    assert!(out.get("unmapped").is_none(), "everything found a home: {out}");
+    assert!(
+        out.get("unmapped").is_none(),
+        "everything found a home: {out}"
+    );
 }
 
 #[test]
@@ -299,7 +358,11 @@ fn association_classes_follow_the_connection_types() {
     for (op, from, to, class, activity, privilege) in cases {
         event["association"] = json!({"op": op, "connection": {"from": from, "to": to}});
         let (facts, out) = map_value(&event);
-        assert_eq!((facts.class_uid, facts.activity_id), (class, activity), "{op} {from} {to}");
+        assert_eq!(
+            (facts.class_uid, facts.activity_id),
+            (class, activity),
+            "{op} {from} {to}"
+        );
         if let Some(privilege) = privilege {
             assert_eq!(out["privileges"], json!([privilege]));
             assert_eq!(out["user"]["uid"], "u1");
@@ -328,10 +391,18 @@ fn nesting_is_limited_and_brackets_in_strings_do_not_count() {
     // The event object itself is one level.
     assert!(mapper.map(nested(MAX_NESTING_DEPTH - 1).as_bytes()).is_ok());
     assert_eq!(
-        mapper.map(nested(MAX_NESTING_DEPTH).as_bytes()).unwrap_err(),
+        mapper
+            .map(nested(MAX_NESTING_DEPTH).as_bytes())
+            .unwrap_err(),
         MapError::TooDeep(MAX_NESTING_DEPTH)
     );
-    assert!(nesting_exceeds(br#"{"a":[1,[2]],"b":{"c":[]},"d":"[[[["}"#, 2));
-    assert!(!nesting_exceeds(br#"{"a":[1,[]],"b":{"c":[]},"d":"[[[["}"#, 3));
+    assert!(nesting_exceeds(
+        br#"{"a":[1,[2]],"b":{"c":[]},"d":"[[[["}"#,
+        2
+    ));
+    assert!(!nesting_exceeds(
+        br#"{"a":[1,[]],"b":{"c":[]},"d":"[[[["}"#,
+        3
+    ));
     assert!(nesting_exceeds(br#"{"a":[1,[[]]]}"#, 3));
 }

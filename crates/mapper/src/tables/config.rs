@@ -105,7 +105,11 @@ struct RawAssociations {
 /// 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 struct Source<'a> {
@@ -120,7 +124,9 @@ impl Source<'_> {
 
     fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, MappingError> {
         toml::from_str(self.text).map_err(|error| {
-            let line = error.span().map_or(0, |span| line_of(self.text, span.start));
+            let line = error
+                .span()
+                .map_or(0, |span| line_of(self.text, span.start));
             MappingError::new(self.path, line, error.message().trim().to_owned())
         })
     }
@@ -207,7 +213,10 @@ fn classification(
                 .ok_or_else(|| {
                     source.error(
                         span.clone(),
-                        format!("auth_protocol {} is not an OCSF auth_protocol_id", spanned.get_ref()),
+                        format!(
+                            "auth_protocol {} is not an OCSF auth_protocol_id",
+                            spanned.get_ref()
+                        ),
                     )
                 })?;
             if class != OcsfClass::Authentication {
@@ -279,10 +288,7 @@ pub(super) fn parse_event_types(path: &Path, text: &str) -> Result<EventTypeTabl
         let pattern_span = entry.pattern.span();
         let pattern_text = entry.pattern.into_inner();
         let Some((prefix, suffix)) = pattern_text.split_once('*') else {
-            return Err(source.error(
-                pattern_span,
-                format!("pattern {pattern_text:?} has no `*`"),
-            ));
+            return Err(source.error(pattern_span, format!("pattern {pattern_text:?} has no `*`")));
         };
         if suffix.contains('*') {
             return Err(source.error(
@@ -304,7 +310,12 @@ pub(super) fn parse_event_types(path: &Path, text: &str) -> Result<EventTypeTabl
         };
         patterns.push((pattern, classification(&source, raw_classification)?));
     }
-    Ok((exact, patterns, entity_verbs, raw.services.into_iter().collect()))
+    Ok((
+        exact,
+        patterns,
+        entity_verbs,
+        raw.services.into_iter().collect(),
+    ))
 }
 
 fn scalar(
@@ -320,7 +331,10 @@ fn scalar(
         Some(other) => {
             return Err(source.error(
                 span,
-                format!("from/to must be a string, boolean or integer, not {}", other.type_str()),
+                format!(
+                    "from/to must be a string, boolean or integer, not {}",
+                    other.type_str()
+                ),
             ));
         }
     })
@@ -340,12 +354,22 @@ pub(super) fn parse_account_changes(
         .into_iter()
         .map(|id| activity_id(&source, class, id, priority_span.clone()))
         .collect::<Result<Vec<_>, _>>()?;
-    let otherwise = activity_id(&source, class, *raw.otherwise.get_ref(), raw.otherwise.span())?;
+    let otherwise = activity_id(
+        &source,
+        class,
+        *raw.otherwise.get_ref(),
+        raw.otherwise.span(),
+    )?;
     let mut rules = Vec::with_capacity(raw.rules.len());
     for rule in raw.rules {
         let span = rule.span();
         let rule = rule.into_inner();
-        let activity = activity_id(&source, class, *rule.activity.get_ref(), rule.activity.span())?;
+        let activity = activity_id(
+            &source,
+            class,
+            *rule.activity.get_ref(),
+            rule.activity.span(),
+        )?;
         if !priority.contains(&activity) {
             return Err(source.error(
                 span,
@@ -386,7 +410,9 @@ pub(super) fn parse_associations(
             other => {
                 return Err(source.error(
                     span,
-                    format!("class {other:?}: association rules map to group_management or user_access"),
+                    format!(
+                        "class {other:?}: association rules map to group_management or user_access"
+                    ),
                 ));
             }
         };

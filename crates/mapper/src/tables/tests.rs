@@ -16,7 +16,11 @@ fn with_event_types(text: &str) -> Result<MappingTables, MappingError> {
 #[test]
 fn embedded_tables_load() {
     let tables = MappingTables::embedded().unwrap();
-    assert!(tables.event_type_count() > 50, "{}", tables.event_type_count());
+    assert!(
+        tables.event_type_count() > 50,
+        "{}",
+        tables.event_type_count()
+    );
     let found = tables.lookup("user_suspended").unwrap();
     assert_eq!(found.classification.class, OcsfClass::AccountChange);
     assert_eq!(found.classification.activity, ActivityRule::Fixed(5));
@@ -56,8 +60,14 @@ fn unknown_class_names_file_line_and_reason() {
     let error = with_event_types(text).unwrap_err();
     assert_eq!(error.file, Path::new("event_types.toml"));
     assert_eq!(error.line, 3);
-    assert!(error.reason.contains("unknown class \"acount_change\""), "{error}");
-    assert!(error.to_string().starts_with("event_types.toml:3: "), "{error}");
+    assert!(
+        error.reason.contains("unknown class \"acount_change\""),
+        "{error}"
+    );
+    assert!(
+        error.to_string().starts_with("event_types.toml:3: "),
+        "{error}"
+    );
 }
 
 #[test]
@@ -66,14 +76,17 @@ fn activity_not_in_class_is_rejected_with_its_line() {
     let error = with_event_types(text).unwrap_err();
     assert_eq!(error.line, 4);
     assert!(
-        error.reason.contains("activity 9 is not an activity_id of group_management"),
+        error
+            .reason
+            .contains("activity 9 is not an activity_id of group_management"),
         "{error}"
     );
 }
 
 #[test]
 fn syntax_errors_carry_the_line() {
-    let text = "[event_types]\nuser_create = { class = \"account_change\", activity = 1 }\noops = \n";
+    let text =
+        "[event_types]\nuser_create = { class = \"account_change\", activity = 1 }\noops = \n";
     let error = with_event_types(text).unwrap_err();
     assert_eq!(error.line, 3, "{error}");
 }
@@ -88,15 +101,23 @@ fn unknown_keys_are_rejected() {
 
 #[test]
 fn rules_need_the_right_class() {
-    let text = "[event_types]\nx_update = { class = \"group_management\", activity = \"from_changes\" }\n";
+    let text =
+        "[event_types]\nx_update = { class = \"group_management\", activity = \"from_changes\" }\n";
     let error = with_event_types(text).unwrap_err();
-    assert!(error.reason.contains("needs class account_change"), "{error}");
+    assert!(
+        error.reason.contains("needs class account_change"),
+        "{error}"
+    );
     let text = "[event_types]\nx_grant = { class = \"user_access\", activity = 1 }\n";
     let error = with_event_types(text).unwrap_err();
     assert!(error.reason.contains("needs privileges"), "{error}");
-    let text = "[event_types]\nx = { class = \"account_change\", activity = 1, auth_protocol = 10 }\n";
+    let text =
+        "[event_types]\nx = { class = \"account_change\", activity = 1, auth_protocol = 10 }\n";
     let error = with_event_types(text).unwrap_err();
-    assert!(error.reason.contains("only for class authentication"), "{error}");
+    assert!(
+        error.reason.contains("only for class authentication"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -127,7 +148,11 @@ fn account_change_rules_are_checked() {
 fn load_dir_reads_the_three_files_and_names_a_missing_one() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(EVENT_TYPES_FILE), EMBEDDED_EVENT_TYPES).unwrap();
-    std::fs::write(dir.path().join(ACCOUNT_CHANGES_FILE), EMBEDDED_ACCOUNT_CHANGES).unwrap();
+    std::fs::write(
+        dir.path().join(ACCOUNT_CHANGES_FILE),
+        EMBEDDED_ACCOUNT_CHANGES,
+    )
+    .unwrap();
     let error = MappingTables::load_dir(dir.path()).unwrap_err();
     assert_eq!(error.file, dir.path().join(ASSOCIATIONS_FILE));
     assert!(error.reason.starts_with("cannot read"), "{error}");

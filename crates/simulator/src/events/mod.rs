@@ -325,7 +325,10 @@ mod tests {
         let picker = KindPicker::new().unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let events: Vec<(GeneratedEvent, i64)> = (0..500)
-            .map(|i| (builder.build(&mut rng, picker.pick(&mut rng), 1_700_000_000_000_000_000 + i * 777_777), 0))
+            .map(|i| {
+                let kind = picker.pick(&mut rng);
+                (builder.build(&mut rng, kind, 1_700_000_000_000_000_000 + i * 777_777), 0)
+            })
             .collect();
         let bulk = EventIndex::bulk_load(&mut ChaCha8Rng::seed_from_u64(6), events.clone());
         let mut single = EventIndex::default();
