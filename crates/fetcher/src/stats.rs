@@ -61,3 +61,18 @@ pub struct SourceStats {
     /// Backfill: events expected (from `/events/count`), 0 when not backfilling.
     pub backfill_expected: AtomicU64,
 }
+
+impl SourceStats {
+    /// Backfill progress in `[0, 1]` (events read / events counted), `None` when not
+    /// backfilling.
+    pub fn backfill_progress(&self) -> Option<f64> {
+        let expected = self.backfill_expected.load(Ordering::Relaxed);
+        if expected == 0 {
+            return None;
+        }
+        // Events already acknowledged before a restart are counted and skipped, not re-sent.
+        let read = self.events_fetched.load(Ordering::Relaxed)
+            + self.duplicates_skipped.load(Ordering::Relaxed);
+        Some((read as f64 / expected as f64).min(1.0))
+    }
+}

@@ -660,8 +660,10 @@ async fn backfill_is_sliced_by_count_and_resumes_from_its_checkpoint() {
         source.next_batch().await.unwrap().is_none(),
         "a finished backfill stays finished"
     );
+    // The restarted backfill counted what was left and fetched all of it.
     let expected = source.stats().backfill_expected.load(Ordering::Relaxed);
-    assert!(expected > 0);
+    assert!(expected > 0 && expected <= 3_000, "{expected}");
+    assert_eq!(source.stats().backfill_progress(), Some(1.0));
     let truth: HashMap<_, _> = ground_truth(&sim)
         .await
         .into_iter()
@@ -783,5 +785,72 @@ async fn follow_mode_waits_for_new_events_after_catching_up() {
             .iter()
             .all(|e| e.org_id == org && e.id.is_some())
     );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_service_list_fetches_exactly_those_services() {
+    let sim = start_sim(SimConfig {
+        seed: 13,
+        history_events: 3_000,
+        history_days: 1,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let services = vec!["sso".to_string(), "radius".to_string()];
+    let config = EventsConfig {
+        services: services.clone(),
+        ..events_config(dir.path(), 400)
+    };
+    let store = Arc::new(FileCheckpointStore::open(&config.checkpoint_path).unwrap());
+    let client = JumpCloudClient::new(client_config(&sim.base_url())).unwrap();
+    let org = sim.org_ids()[0].clone();
+    let mut source = EventSource::new(client, org.clone(), config, store).unwrap();
+    let mut sink = Sink::default();
+    drain(&mut source, &mut sink, Instant::now()).await;
+    let truth: HashMap<_, _> = ground_truth(&sim)
+        .await
+        .into_iter()
+        .filter(|(_, json)| {
+            let value: serde_json::Value = serde_json::from_str(json).unwrap();
+            services.iter().any(|s| value["service"] == s.as_str())
+        })
+        .collect();
+    assert!(
+        !truth.is_empty() && truth.len() < 3_000,
+        "a strict subset: {}",
+        truth.len()
+    );
+    sink.assert_exactly(&truth, &[org]);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_service_is_rejected_with_the_server_message_and_no_retry() {
+    let sim = start_sim(SimConfig {
+        seed: 14,
+        history_events: 10,
+        history_days: 1,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = EventsConfig {
+        services: vec!["no_such_service".into()],
+        ..events_config(dir.path(), 400)
+    };
+    let store = Arc::new(FileCheckpointStore::open(&config.checkpoint_path).unwrap());
+    let client = JumpCloudClient::new(client_config(&sim.base_url())).unwrap();
+    let org = sim.org_ids()[0].clone();
+    let mut source = EventSource::new(client.clone(), org.clone(), config, store.clone()).unwrap();
+    let error = source.next_batch().await.unwrap_err();
+    assert!(
+        matches!(error, FetchError::Rejected { status: 400, .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("no_such_service"), "{error}");
+    assert_eq!(client.stats().retries.load(Ordering::Relaxed), 0);
+    assert!(store.load_for_test(&org).is_none());
     sim.shutdown().await;
 }

@@ -163,3 +163,21 @@ mod tests {
         assert!(config.validate().unwrap_err().to_string().contains("max_in_flight_batches"));
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    /// The annotated example in `config/` is a valid configuration whose values are the defaults.
+    #[test]
+    fn the_example_config_parses_and_matches_the_defaults() {
+        let text = include_str!("../../../config/jumpcloud-ocsf.example.toml");
+        let config = AppConfig::parse(text).expect("the example config parses");
+        config.validate().expect("the example config is valid");
+        let defaults = AppConfig::default();
+        assert_eq!(config.events, defaults.events);
+        assert_eq!(config.kafka, defaults.kafka);
+        assert_eq!(config.jumpcloud.retry, defaults.jumpcloud.retry);
+        assert_eq!(config.jumpcloud.max_requests_per_sec, defaults.jumpcloud.max_requests_per_sec);
+    }
+}

@@ -6,6 +6,8 @@
 
 mod commands;
 mod config;
+#[cfg(test)]
+mod deployment_tests;
 mod logging;
 mod observability;
 mod pipeline;

@@ -8,25 +8,58 @@ use simulator::SimConfig;
 
 #[tokio::test]
 async fn handle_serves_the_registry_on_its_own_port_and_shuts_down() {
-    let sim = start(SimConfig { orgs: 2, registry_listen: Some("127.0.0.1:0".parse().unwrap()), ..config(50) }).await;
+    let sim = start(SimConfig {
+        orgs: 2,
+        registry_listen: Some("127.0.0.1:0".parse().unwrap()),
+        ..config(50)
+    })
+    .await;
     assert!(sim.base_url().starts_with("http://127.0.0.1:"));
     let registry = sim.registry_url().expect("registry served");
     assert_ne!(registry, sim.base_url());
-    let subjects = client().get(format!("{registry}/subjects")).send().await.unwrap();
+    let subjects = client()
+        .get(format!("{registry}/subjects"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(subjects.status(), 200);
     assert_eq!(subjects.json::<Value>().await.unwrap(), json!([]));
     assert_eq!(sim.event_count(), 50);
     let base = sim.base_url();
     sim.shutdown().await;
-    assert!(client().get(format!("{base}/__sim/orgs")).header("x-api-key", KEY).send().await.is_err(), "stopped");
+    assert!(
+        client()
+            .get(format!("{base}/__sim/orgs"))
+            .header("x-api-key", KEY)
+            .send()
+            .await
+            .is_err(),
+        "stopped"
+    );
 }
 
 #[tokio::test]
 async fn skip_offsets_within_the_query() {
     let sim = start(config(300)).await;
     let since = since_days(8);
-    let all: Vec<Value> = post_events(&sim, &json!({"service": ["all"], "start_time": since, "limit": 300}), None).await.json().await.unwrap();
-    let skipped: Vec<Value> = post_events(&sim, &json!({"service": ["all"], "start_time": since, "limit": 50, "skip": 100}), None).await.json().await.unwrap();
+    let all: Vec<Value> = post_events(
+        &sim,
+        &json!({"service": ["all"], "start_time": since, "limit": 300}),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let skipped: Vec<Value> = post_events(
+        &sim,
+        &json!({"service": ["all"], "start_time": since, "limit": 50, "skip": 100}),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(ids(&skipped), ids(&all[100..150]));
     sim.shutdown().await;
 }

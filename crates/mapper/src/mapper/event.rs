@@ -479,7 +479,7 @@ impl<'a> OcsfEvent<'a> {
         let mut ignored = Consumed::default();
         self.actor = source
             .object("initiated_by")
-            .and_then(|initiated_by| person(&initiated_by, "initiated_by", &mut ignored));
+            .and_then(|initiated_by| person(initiated_by, "initiated_by", &mut ignored));
         self.status = status(source, false, &mut ignored);
         self.message = source.non_empty_str("message");
         self.keep_all_source = true;
@@ -495,7 +495,7 @@ impl<'a> OcsfEvent<'a> {
         if self.actor.is_none() {
             self.actor = source
                 .object("initiated_by")
-                .and_then(|initiated_by| person(&initiated_by, "initiated_by", &mut self.consumed));
+                .and_then(|initiated_by| person(initiated_by, "initiated_by", &mut self.consumed));
         }
         if self.status.is_none() {
             self.status = status(source, false, &mut self.consumed);
@@ -526,7 +526,7 @@ impl<'a> OcsfEvent<'a> {
         if endpoint.ip.is_some() || endpoint.uid.is_some() || endpoint.hostname.is_some() {
             endpoint.location = source
                 .object("geoip")
-                .and_then(|geoip| location(&geoip, &mut self.consumed));
+                .and_then(|geoip| location(geoip, &mut self.consumed));
             self.src_endpoint = Some(endpoint);
         }
         self.user_agent = user_agent(source);
@@ -549,13 +549,13 @@ impl<'a> OcsfEvent<'a> {
         let consumed = &mut self.consumed;
         let initiated_by = source
             .object("initiated_by")
-            .and_then(|object| person(&object, "initiated_by", consumed));
+            .and_then(|object| person(object, "initiated_by", consumed));
         let user = initiated_by
             .clone()
             .or_else(|| {
                 source
                     .object("resource")
-                    .and_then(|object| person(&object, "resource", consumed))
+                    .and_then(|object| person(object, "resource", consumed))
             })
             .or_else(|| {
                 source.non_empty_str("username").map(|name| {
@@ -687,7 +687,7 @@ impl<'a> OcsfEvent<'a> {
         let target = source
             .object("resource")
             .filter(|resource| is_person_type(resource.str("type").as_deref()))
-            .and_then(|resource| person(&resource, "resource", consumed));
+            .and_then(|resource| person(resource, "resource", consumed));
         let user = target
             .or_else(|| {
                 source.non_empty_str("username").map(|name| {
@@ -702,7 +702,7 @@ impl<'a> OcsfEvent<'a> {
                 // Self-service changes (e.g. a user enrolling TOTP) name only the actor.
                 source
                     .object("initiated_by")
-                    .and_then(|object| person(&object, "initiated_by", consumed))
+                    .and_then(|object| person(object, "initiated_by", consumed))
             });
         let Some(user) = user else {
             return false;
@@ -742,7 +742,7 @@ impl<'a> OcsfEvent<'a> {
         let user = source
             .object("resource")
             .filter(|resource| is_person_type(resource.str("type").as_deref()))
-            .and_then(|resource| person(&resource, "resource", consumed))
+            .and_then(|resource| person(resource, "resource", consumed))
             .or_else(|| {
                 source.non_empty_str("username").map(|name| {
                     consumed.take("username");
@@ -778,8 +778,8 @@ impl<'a> OcsfEvent<'a> {
             return false;
         };
         let op = association.non_empty_str("op");
-        let from = association_end(&connection, "from");
-        let to = association_end(&connection, "to");
+        let from = association_end(connection, "from");
+        let to = association_end(connection, "to");
         let is_user = |end: &Option<Named<'_>>| {
             end.as_ref()
                 .is_some_and(|end| end.kind.as_deref() == Some("user"))

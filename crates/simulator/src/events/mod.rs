@@ -123,7 +123,10 @@ impl EventIndex {
             .into_iter()
             .map(|(event, visible_at_ns)| {
                 Arc::new(StoredEvent {
-                    key: SortKey { epoch_ms: event.timestamp_ns.div_euclid(1_000_000), tiebreak: rng.random() },
+                    key: SortKey {
+                        epoch_ms: event.timestamp_ns.div_euclid(1_000_000),
+                        tiebreak: rng.random(),
+                    },
                     id: event.id,
                     timestamp_ns: event.timestamp_ns,
                     visible_at_ns,
@@ -136,18 +139,28 @@ impl EventIndex {
         stored.sort_unstable_by_key(|e| e.key);
         let mut index = EventIndex::default();
         let mut duplicates = Vec::new();
-        let mut by_service: HashMap<&'static str, Vec<(SortKey, Arc<StoredEvent>)>> = HashMap::new();
+        let mut by_service: HashMap<&'static str, Vec<(SortKey, Arc<StoredEvent>)>> =
+            HashMap::new();
         let mut all = Vec::with_capacity(stored.len());
         for event in stored {
-            if all.last().is_some_and(|(key, _): &(SortKey, Arc<StoredEvent>)| *key == event.key) {
+            if all
+                .last()
+                .is_some_and(|(key, _): &(SortKey, Arc<StoredEvent>)| *key == event.key)
+            {
                 duplicates.push(event);
                 continue;
             }
-            by_service.entry(event.service).or_default().push((event.key, Arc::clone(&event)));
+            by_service
+                .entry(event.service)
+                .or_default()
+                .push((event.key, Arc::clone(&event)));
             all.push((event.key, event));
         }
         index.all = Tree::from_iter(all);
-        index.by_service = by_service.into_iter().map(|(service, list)| (service, Tree::from_iter(list))).collect();
+        index.by_service = by_service
+            .into_iter()
+            .map(|(service, list)| (service, Tree::from_iter(list)))
+            .collect();
         // A repeated (ms, tiebreak) is astronomically rare; re-insert those with fresh tiebreaks.
         for event in duplicates {
             let event = Arc::try_unwrap(event).unwrap_or_else(|shared| StoredEvent {
@@ -170,7 +183,10 @@ impl EventIndex {
         }
         let key = event.key;
         let stored = Arc::new(event);
-        self.by_service.entry(stored.service).or_default().insert(key, Arc::clone(&stored));
+        self.by_service
+            .entry(stored.service)
+            .or_default()
+            .insert(key, Arc::clone(&stored));
         self.all.insert(key, stored);
         key
     }
@@ -319,15 +335,29 @@ mod tests {
 
     #[test]
     fn bulk_load_equals_one_by_one_inserts() {
-        let sizes = InventorySizes { users: 5, systems: 3, groups: 2, applications: 2 };
-        let inv = Inventory::generate(&mut ChaCha8Rng::seed_from_u64(1), "org", 0, sizes, 1_700_000_000_000_000_000);
+        let sizes = InventorySizes {
+            users: 5,
+            systems: 3,
+            groups: 2,
+            applications: 2,
+        };
+        let inv = Inventory::generate(
+            &mut ChaCha8Rng::seed_from_u64(1),
+            "org",
+            0,
+            sizes,
+            1_700_000_000_000_000_000,
+        );
         let builder = EventBuilder::new(&inv);
         let picker = KindPicker::new().unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let events: Vec<(GeneratedEvent, i64)> = (0..500)
             .map(|i| {
                 let kind = picker.pick(&mut rng);
-                (builder.build(&mut rng, kind, 1_700_000_000_000_000_000 + i * 777_777), 0)
+                (
+                    builder.build(&mut rng, kind, 1_700_000_000_000_000_000 + i * 777_777),
+                    0,
+                )
             })
             .collect();
         let bulk = EventIndex::bulk_load(&mut ChaCha8Rng::seed_from_u64(6), events.clone());
@@ -336,10 +366,23 @@ mod tests {
         for (event, visible) in events {
             single.insert(&mut rng, event, visible);
         }
-        let keys = |index: &EventIndex| index.iter().map(|e| (e.key, e.json.to_string())).collect::<Vec<_>>();
+        let keys = |index: &EventIndex| {
+            index
+                .iter()
+                .map(|e| (e.key, e.json.to_string()))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(keys(&bulk), keys(&single));
-        let filter = ScanFilter { services: Some(vec!["sso"]), start_ns: 0, end_ns: None, visible_at_ns: None };
-        assert_eq!(bulk.scan(&filter, SortOrder::Asc, None).count(), single.scan(&filter, SortOrder::Asc, None).count());
+        let filter = ScanFilter {
+            services: Some(vec!["sso"]),
+            start_ns: 0,
+            end_ns: None,
+            visible_at_ns: None,
+        };
+        assert_eq!(
+            bulk.scan(&filter, SortOrder::Asc, None).count(),
+            single.scan(&filter, SortOrder::Asc, None).count()
+        );
         assert_eq!(bulk.len(), 500);
     }
 

@@ -35,7 +35,11 @@ pub async fn ground_truth(
     // Snapshot the (cheap, shared) event handles, then stream the JSON in chunks so a
     // million-event dump never sits in memory twice.
     let mut events: Vec<Arc<StoredEvent>> = Vec::new();
-    for org in state.orgs.iter().filter(|o| wanted.is_none_or(|id| *id == o.id)) {
+    for org in state
+        .orgs
+        .iter()
+        .filter(|o| wanted.is_none_or(|id| *id == o.id))
+    {
         let index = read(&org.events);
         events.reserve(index.len());
         events.extend(index.iter().cloned());
@@ -45,7 +49,9 @@ pub async fn ground_truth(
     let chunks = total.div_ceil(GROUND_TRUTH_CHUNK);
     let stream = futures::stream::iter((0..chunks).map(move |chunk| {
         let start = chunk * GROUND_TRUTH_CHUNK;
-        let slice = events.get(start..(start + GROUND_TRUTH_CHUNK).min(events.len())).unwrap_or_default();
+        let slice = events
+            .get(start..(start + GROUND_TRUTH_CHUNK).min(events.len()))
+            .unwrap_or_default();
         let mut text = String::with_capacity(slice.iter().map(|e| e.json.len() + 1).sum());
         for event in slice {
             text.push_str(&event.json);
@@ -54,8 +60,13 @@ pub async fn ground_truth(
         Ok::<_, Infallible>(Bytes::from(text))
     }));
     let mut response = (StatusCode::OK, Body::from_stream(stream)).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
-    response.headers_mut().insert("x-total-count", HeaderValue::from(total));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    response
+        .headers_mut()
+        .insert("x-total-count", HeaderValue::from(total));
     response
 }
 

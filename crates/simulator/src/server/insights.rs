@@ -183,7 +183,11 @@ fn parse_query(body: &Bytes, now: i64) -> Result<EventQuery, Response> {
         },
         order,
         limit: parse_limit(body.get("limit")),
-        skip: body.get("skip").and_then(Value::as_u64).and_then(|n| usize::try_from(n).ok()).unwrap_or(0),
+        skip: body
+            .get("skip")
+            .and_then(Value::as_u64)
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0),
         search_after: parse_search_after(body.get("search_after"))?,
         search_term,
         fields,
@@ -264,7 +268,12 @@ pub async fn events(
     let mut page: Vec<Arc<StoredEvent>> = Vec::with_capacity(query.limit.min(1024));
     for org in &orgs {
         let index = read(&org.events);
-        page.extend(matching(&index, &query).skip(query.skip).take(query.limit).cloned());
+        page.extend(
+            matching(&index, &query)
+                .skip(query.skip)
+                .take(query.limit)
+                .cloned(),
+        );
     }
     if orgs.len() > 1 {
         // `skip` across several orgs is applied per org (an offset into a merged order would
