@@ -77,3 +77,59 @@ async fn elements_without_identity_are_handed_out_verbatim_and_repeats_are_dropp
     );
     server.abort();
 }
+
+#[tokio::test]
+async fn a_search_after_that_does_not_move_is_an_error_not_an_endless_loop() {
+    // Every page is full and always names the same X-Search_after.
+    let page: String = format!(
+        "[{}]",
+        (0..3)
+            .map(|i| format!(r#"{{"id":"e{i}","timestamp":"2026-01-01T00:00:0{i}Z"}}"#))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let app = axum::Router::new().route(
+        "/insights/directory/v1/events",
+        post(move || {
+            let page = page.clone();
+            async move { ([("x-limit", "3"), ("x-search_after", "[5,\"same\"]")], page) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let dir = tempfile::tempdir().unwrap();
+    let client = JumpCloudClient::new(ClientConfig {
+        base_url: Some(format!("http://{address}")),
+        auth: AuthConfig::ApiKey {
+            api_key: Secret::new("k"),
+        },
+        org_ids: vec!["org-a".into(), "org-b".into()],
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let store: Arc<dyn fetcher::CheckpointStore> =
+        Arc::new(FileCheckpointStore::open(dir.path().join("c.json")).unwrap());
+    let mut sources = EventSource::for_configured_orgs(
+        &client,
+        &EventsConfig {
+            page_limit: 3,
+            ..EventsConfig::default()
+        },
+        &store,
+    )
+    .unwrap();
+    assert_eq!(
+        sources
+            .iter()
+            .map(|s| s.org_id().to_string())
+            .collect::<Vec<_>>(),
+        vec!["org-a", "org-b"]
+    );
+    let source = &mut sources[0];
+    let first = source.next_batch().await.unwrap().unwrap();
+    assert_eq!(first.events.len(), 3);
+    let error = source.next_batch().await.unwrap_err();
+    assert!(error.to_string().contains("did not move"), "{error}");
+    server.abort();
+}

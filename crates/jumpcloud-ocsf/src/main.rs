@@ -35,6 +35,9 @@ enum Command {
     /// Backfill a past range (`--since 7d` or `--from`/`--to`, within the 90-day retention) into
     /// Kafka, resumable, with progress.
     Backfill(commands::backfill::Args),
+    /// Test every connection the configuration names (JumpCloud per organisation, Kafka brokers
+    /// and topics, schema registry); prints pass/fail with the remedy. Exit 0 when all pass.
+    Check(commands::check::Args),
     /// Demo: the whole pipeline against an in-process simulator for a bounded time, OCSF NDJSON
     /// per class into a local directory (or Kafka when KAFKA_BROKERS is set), then a summary.
     Demo(commands::demo::Args),
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
     logging::init(&cli.logging);
     match cli.command {
         Command::Backfill(args) => commands::backfill::run(args),
+        Command::Check(args) => commands::check::run(args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Run(args) => commands::run::run(args),
         Command::Simulate(args) => commands::simulate::run(args),

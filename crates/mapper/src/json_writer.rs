@@ -1,5 +1,7 @@
 //! A minimal append-only JSON writer into a reused `Vec<u8>` (no intermediate tree).
 
+use std::borrow::Cow;
+
 /// Writes compact JSON. Commas are handled by [`JsonWriter::key`] and [`JsonWriter::element`];
 /// the caller keeps the structure balanced.
 pub(crate) struct JsonWriter<'o> {
@@ -123,6 +125,40 @@ impl<'o> JsonWriter<'o> {
                 .extend(bytes.iter().copied().filter(|b| *b != b'\n' && *b != b'\r'));
         }
         self.first = false;
+    }
+
+    /// Writes a string that is either borrowed from the input JSON without escapes (or a
+    /// constant of this crate), so it needs no escaping, or owned (unescaped text), so it is
+    /// escaped. [`crate::source`] hands out `Cow::Borrowed` only for strings that had no `\\`
+    /// in the input, and valid JSON strings hold no raw `"` or control characters.
+    pub fn cow(&mut self, value: &Cow<'_, str>) {
+        match value {
+            Cow::Borrowed(text) => {
+                debug_assert!(!text.bytes().any(|b| NEEDS_ESCAPE[usize::from(b)]), "{text:?}");
+                self.out.reserve(text.len() + 2);
+                self.out.push(b'"');
+                self.out.extend_from_slice(text.as_bytes());
+                self.out.push(b'"');
+                self.first = false;
+            }
+            Cow::Owned(text) => self.string(text),
+        }
+    }
+
+    pub fn field_cow(&mut self, key: &'static str, value: &Cow<'_, str>) {
+        self.key(key);
+        self.cow(value);
+    }
+
+    pub fn field_opt_cow(&mut self, key: &'static str, value: &Option<Cow<'_, str>>) {
+        if let Some(value) = value {
+            self.field_cow(key, value);
+        }
+    }
+
+    /// A constant string value of this crate (no escaping needed).
+    pub fn field_static(&mut self, key: &'static str, value: &'static str) {
+        self.field_cow(key, &Cow::Borrowed(value));
     }
 
     pub fn field_str(&mut self, key: &'static str, value: &str) {

@@ -282,7 +282,7 @@ async fn live_events(state: Arc<SimState>) {
                 break;
             };
             let kind = picker.pick(&mut rng);
-            org.emit(kind, ids::now_ns(), state.config.late_max_secs, |_| {});
+            org.emit_generated(kind, ids::now_ns(), state.config.late_max_secs);
         }
     }
 }

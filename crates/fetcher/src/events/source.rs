@@ -117,6 +117,23 @@ impl EventSource {
         )
     }
 
+    /// One live source per configured organisation (`client.config().org_ids`), or one for the
+    /// credential's own organisation when the list is empty.
+    pub fn for_configured_orgs(
+        client: &JumpCloudClient,
+        config: &EventsConfig,
+        store: &Arc<dyn CheckpointStore>,
+    ) -> Result<Vec<Self>, FetchError> {
+        let org_ids = match client.config().org_ids.as_slice() {
+            [] => vec![String::new()],
+            ids => ids.to_vec(),
+        };
+        org_ids
+            .into_iter()
+            .map(|org| Self::new(client.clone(), org, config.clone(), Arc::clone(store)))
+            .collect()
+    }
+
     /// A backfill of `[from, to)` for `org_id`, resumable from its own checkpoint, sliced with
     /// `/events/count` into slices of at most `backfill_slice_events` events. Warns when `from`
     /// is beyond the retention.
@@ -378,11 +395,20 @@ impl EventSource {
         let limit = page.limit.unwrap_or(self.config.page_limit).max(1);
         let received = page.events.len();
         let last_page = received < limit;
-        if !last_page && page.search_after.is_none() {
-            return Err(FetchError::Protocol {
-                path: crate::client::EVENTS_PATH.into(),
-                reason: "a full page came without X-Search_after; cannot page further".into(),
-            });
+        if !last_page {
+            let stuck = match (&page.search_after, &query.search_after) {
+                (None, _) => Some("a full page came without X-Search_after; cannot page further"),
+                (Some(next), Some(sent)) if next.get() == sent.get() => {
+                    Some("X-Search_after did not move past the previous page; paging would loop")
+                }
+                _ => None,
+            };
+            if let Some(reason) = stuck {
+                return Err(FetchError::Protocol {
+                    path: crate::client::EVENTS_PATH.into(),
+                    reason: reason.into(),
+                });
+            }
         }
         let mut events = Vec::with_capacity(received);
         let mut keys = Vec::with_capacity(received);

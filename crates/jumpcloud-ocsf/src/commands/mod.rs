@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod backfill;
+pub mod check;
 pub mod demo;
 pub mod map;
 pub mod run;

@@ -984,9 +984,9 @@ fn managed_entity_type(kind: Option<&str>) -> (i32, &str) {
 }
 
 /// Observables, in event order: (path, type_id, caption, value).
-type Observable<'v> = (&'static str, i64, &'static str, &'v str);
+type Observable<'v, 'a> = (&'static str, i64, &'static str, &'v Cow<'a, str>);
 
-impl OcsfEvent<'_> {
+impl<'a> OcsfEvent<'a> {
     /// Writes the event as one compact JSON object.
     pub(super) fn write(
         &self,
@@ -1001,11 +1001,11 @@ impl OcsfEvent<'_> {
         };
         w.begin_object();
         w.field_int("class_uid", i64::from(class.uid()));
-        w.field_str("class_name", class.caption());
+        w.field_static("class_name", class.caption());
         w.field_int("category_uid", i64::from(class.category_uid()));
-        w.field_str("category_name", class.category_caption());
+        w.field_static("category_name", class.category_caption());
         w.field_int("activity_id", i64::from(self.activity_id));
-        w.field_str("activity_name", &self.activity_name);
+        w.field_cow("activity_name", &self.activity_name);
         w.field_int(
             "type_uid",
             i64::from(class.uid()) * 100 + i64::from(self.activity_id),
@@ -1022,15 +1022,15 @@ impl OcsfEvent<'_> {
         w.key("type_name");
         w.string_parts(class.caption(), ": ", activity_caption);
         w.field_int("severity_id", severity_id);
-        w.field_str("severity", severity_caption(severity_id as i32));
+        w.field_static("severity", severity_caption(severity_id as i32));
         w.field_int("time", self.time_ms);
         if let Some(status) = &self.status {
             w.field_int("status_id", i64::from(status.id));
             w.field_str("status", status.caption);
-            w.field_opt_str("status_detail", status.detail.as_deref());
-            w.field_opt_str("status_code", status.code.as_deref());
+            w.field_opt_cow("status_detail", &status.detail);
+            w.field_opt_cow("status_code", &status.code);
         }
-        w.field_opt_str("message", self.message.as_deref());
+        w.field_opt_cow("message", &self.message);
         self.write_metadata(w);
         if class == OcsfClass::Authentication {
             if let Some(id) = self.auth_protocol_id {
@@ -1049,7 +1049,7 @@ impl OcsfEvent<'_> {
                 w.element();
                 w.begin_object();
                 w.field_int("factor_type_id", i64::from(factor));
-                w.field_str("factor_type", factor_caption(factor));
+                w.field_static("factor_type", factor_caption(factor));
                 w.end_object();
                 w.end_array();
             }
@@ -1068,16 +1068,16 @@ impl OcsfEvent<'_> {
         if let Some(group) = &self.group {
             w.key("group");
             w.begin_object();
-            w.field_opt_str("uid", group.uid.as_deref());
-            w.field_opt_str("name", group.name.as_deref());
-            w.field_opt_str("type", group.kind.as_deref());
+            w.field_opt_cow("uid", &group.uid);
+            w.field_opt_cow("name", &group.name);
+            w.field_opt_cow("type", &group.kind);
             w.end_object();
         }
         if let Some(entity) = &self.entity {
             w.key("entity");
             w.begin_object();
-            w.field_opt_str("uid", entity.uid.as_deref());
-            w.field_opt_str("name", entity.name.as_deref());
+            w.field_opt_cow("uid", &entity.uid);
+            w.field_opt_cow("name", &entity.name);
             let (type_id, caption) = managed_entity_type(entity.kind.as_deref());
             w.field_int("type_id", i64::from(type_id));
             w.field_str("type", caption);
@@ -1100,9 +1100,9 @@ impl OcsfEvent<'_> {
             for resource in &self.resources {
                 w.element();
                 w.begin_object();
-                w.field_opt_str("uid", resource.uid.as_deref());
-                w.field_opt_str("name", resource.name.as_deref());
-                w.field_opt_str("type", resource.kind.as_deref());
+                w.field_opt_cow("uid", &resource.uid);
+                w.field_opt_cow("name", &resource.name);
+                w.field_opt_cow("type", &resource.kind);
                 w.end_object();
             }
             w.end_array();
@@ -1110,22 +1110,22 @@ impl OcsfEvent<'_> {
         if let Some(service) = &self.service_object {
             w.key("service");
             w.begin_object();
-            w.field_opt_str("uid", service.uid.as_deref());
-            w.field_opt_str("name", service.name.as_deref());
+            w.field_opt_cow("uid", &service.uid);
+            w.field_opt_cow("name", &service.name);
             w.end_object();
         }
         if let Some(endpoint) = &self.src_endpoint {
             w.key("src_endpoint");
             w.begin_object();
-            w.field_opt_str("ip", endpoint.ip.as_deref());
-            w.field_opt_str("uid", endpoint.uid.as_deref());
-            w.field_opt_str("hostname", endpoint.hostname.as_deref());
+            w.field_opt_cow("ip", &endpoint.ip);
+            w.field_opt_cow("uid", &endpoint.uid);
+            w.field_opt_cow("hostname", &endpoint.hostname);
             if let Some(location) = &endpoint.location {
                 w.key("location");
                 w.begin_object();
-                w.field_opt_str("country", location.country.as_deref());
-                w.field_opt_str("region", location.region.as_deref());
-                w.field_opt_str("city", location.city.as_deref());
+                w.field_opt_cow("country", &location.country);
+                w.field_opt_cow("region", &location.region);
+                w.field_opt_cow("city", &location.city);
                 if let Some(lat) = location.lat {
                     w.key("lat");
                     w.raw(lat);
@@ -1141,12 +1141,12 @@ impl OcsfEvent<'_> {
         if let Some(device) = &self.device {
             w.key("device");
             w.begin_object();
-            w.field_opt_str("uid", device.uid.as_deref());
-            w.field_opt_str("hostname", device.hostname.as_deref());
-            w.field_opt_str("name", device.name.as_deref());
-            w.field_opt_str("ip", device.ip.as_deref());
+            w.field_opt_cow("uid", &device.uid);
+            w.field_opt_cow("hostname", &device.hostname);
+            w.field_opt_cow("name", &device.name);
+            w.field_opt_cow("ip", &device.ip);
             w.field_int("type_id", 0);
-            w.field_str("type", "Unknown");
+            w.field_static("type", "Unknown");
             w.end_object();
         }
         if class != OcsfClass::BaseEvent
@@ -1154,7 +1154,7 @@ impl OcsfEvent<'_> {
         {
             w.key("http_request");
             w.begin_object();
-            w.field_str("user_agent", user_agent);
+            w.field_cow("user_agent", user_agent);
             w.end_object();
         }
         self.write_observables(w);
@@ -1169,25 +1169,25 @@ impl OcsfEvent<'_> {
     fn write_metadata(&self, w: &mut JsonWriter<'_>) {
         w.key("metadata");
         w.begin_object();
-        w.field_str("version", OCSF_VERSION);
+        w.field_static("version", OCSF_VERSION);
         w.key("product");
         w.begin_object();
-        w.field_str("name", PRODUCT_NAME);
-        w.field_str("vendor_name", VENDOR_NAME);
+        w.field_static("name", PRODUCT_NAME);
+        w.field_static("vendor_name", VENDOR_NAME);
         if let Some(service) = &self.service {
             w.key("feature");
             w.begin_object();
-            w.field_str("name", service);
+            w.field_cow("name", service);
             w.end_object();
         }
         w.end_object();
-        w.field_str("uid", &self.uid);
-        w.field_opt_str("original_event_uid", self.id.as_deref());
-        w.field_opt_str("event_code", self.event_type.as_deref());
-        w.field_str("original_time", &self.original_time);
-        w.field_opt_str("tenant_uid", self.organization.as_deref());
-        w.field_opt_str("log_name", self.service.as_deref());
-        w.field_str("log_provider", "JumpCloud Directory Insights API");
+        w.field_cow("uid", &self.uid);
+        w.field_opt_cow("original_event_uid", &self.id);
+        w.field_opt_cow("event_code", &self.event_type);
+        w.field_cow("original_time", &self.original_time);
+        w.field_opt_cow("tenant_uid", &self.organization);
+        w.field_opt_cow("log_name", &self.service);
+        w.field_static("log_provider", "JumpCloud Directory Insights API");
         w.key("profiles");
         w.begin_array();
         // `device` needs profile host; so does `actor` on a Base Event (not on the IAM classes).
@@ -1199,66 +1199,66 @@ impl OcsfEvent<'_> {
         w.end_object();
     }
 
-    fn observables(&self) -> Vec<Observable<'_>> {
-        let mut list: Vec<Observable<'_>> = Vec::with_capacity(8);
+    fn observables(&self) -> Vec<Observable<'_, 'a>> {
+        let mut list: Vec<Observable<'_, 'a>> = Vec::with_capacity(10);
         if let Some(user) = self.actor.as_ref() {
-            if let Some(name) = user.name.as_deref() {
+            if let Some(name) = user.name.as_ref() {
                 list.push(("actor.user.name", 4, "User Name", name));
             }
-            if let Some(email) = user.email.as_deref() {
+            if let Some(email) = user.email.as_ref() {
                 list.push(("actor.user.email_addr", 5, "Email Address", email));
             }
-            if let Some(uid) = user.uid.as_deref() {
+            if let Some(uid) = user.uid.as_ref() {
                 list.push(("actor.user.uid", 31, "User Object: uid", uid));
             }
         }
         if let Some(user) = self.user.as_ref() {
-            if let Some(name) = user.name.as_deref() {
+            if let Some(name) = user.name.as_ref() {
                 list.push(("user.name", 4, "User Name", name));
             }
-            if let Some(email) = user.email.as_deref() {
+            if let Some(email) = user.email.as_ref() {
                 list.push(("user.email_addr", 5, "Email Address", email));
             }
-            if let Some(uid) = user.uid.as_deref() {
+            if let Some(uid) = user.uid.as_ref() {
                 list.push(("user.uid", 31, "User Object: uid", uid));
             }
         }
         if let Some(group) = self.group.as_ref() {
-            if let Some(name) = group.name.as_deref() {
+            if let Some(name) = group.name.as_ref() {
                 list.push(("group.name", 32, "Group Object: name", name));
             }
-            if let Some(uid) = group.uid.as_deref() {
+            if let Some(uid) = group.uid.as_ref() {
                 list.push(("group.uid", 33, "Group Object: uid", uid));
             }
         }
         if let Some(endpoint) = self.src_endpoint.as_ref() {
-            if let Some(ip) = endpoint.ip.as_deref() {
+            if let Some(ip) = endpoint.ip.as_ref() {
                 list.push(("src_endpoint.ip", 2, "IP Address", ip));
             }
-            if let Some(hostname) = endpoint.hostname.as_deref() {
+            if let Some(hostname) = endpoint.hostname.as_ref() {
                 list.push(("src_endpoint.hostname", 1, "Hostname", hostname));
             }
             if let Some(country) = endpoint
                 .location
                 .as_ref()
-                .and_then(|location| location.country.as_deref())
+                .and_then(|location| location.country.as_ref())
             {
                 list.push(("src_endpoint.location.country", 14, "Country", country));
             }
         }
         if let Some(device) = self.device.as_ref() {
-            if let Some(hostname) = device.hostname.as_deref() {
+            if let Some(hostname) = device.hostname.as_ref() {
                 list.push(("device.hostname", 1, "Hostname", hostname));
             }
-            if let Some(ip) = device.ip.as_deref() {
+            if let Some(ip) = device.ip.as_ref() {
                 list.push(("device.ip", 2, "IP Address", ip));
             }
-            if let Some(uid) = device.uid.as_deref() {
+            if let Some(uid) = device.uid.as_ref() {
                 list.push(("device.uid", 47, "Device Object: uid", uid));
             }
         }
         if self.class != OcsfClass::BaseEvent
-            && let Some(user_agent) = self.user_agent.as_deref()
+            && let Some(user_agent) = self.user_agent.as_ref()
         {
             list.push(("http_request.user_agent", 16, "HTTP User-Agent", user_agent));
         }
@@ -1275,10 +1275,10 @@ impl OcsfEvent<'_> {
         for (name, type_id, caption, value) in list {
             w.element();
             w.begin_object();
-            w.field_str("name", name);
+            w.field_static("name", name);
             w.field_int("type_id", type_id);
             w.field_str("type", caption);
-            w.field_str("value", value);
+            w.field_cow("value", value);
             w.end_object();
         }
         w.end_array();
@@ -1335,9 +1335,9 @@ fn write_residual(w: &mut JsonWriter<'_>, object: &RawObject<'_>) {
 
 fn write_person(w: &mut JsonWriter<'_>, person: &Person<'_>) {
     w.begin_object();
-    w.field_opt_str("uid", person.uid.as_deref());
-    w.field_opt_str("name", person.name.as_deref());
-    w.field_opt_str("email_addr", person.email.as_deref());
+    w.field_opt_cow("uid", &person.uid);
+    w.field_opt_cow("name", &person.name);
+    w.field_opt_cow("email_addr", &person.email);
     if let Some((type_id, caption)) = &person.kind {
         w.field_int("type_id", i64::from(*type_id));
         w.field_str("type", caption);

@@ -93,6 +93,24 @@ impl Org {
     }
 }
 
+impl Org {
+    /// Generates and indexes an event of `kind` at `timestamp_ns` as generated (live events).
+    pub fn emit_generated(
+        &self,
+        kind: &'static EventKind,
+        timestamp_ns: i64,
+        late_max_secs: f64,
+    ) -> SortKey {
+        let mut rng = lock(&self.rng);
+        let event = {
+            let inventory = read(&self.inventory);
+            EventBuilder::new(&inventory).build(&mut *rng, kind, timestamp_ns)
+        };
+        let visible_at = event.timestamp_ns + late_delay_ns(&mut *rng, late_max_secs);
+        write(&self.events).insert(&mut *rng, event, visible_at)
+    }
+}
+
 /// A random ingestion delay in [0, late_max_secs), in ns.
 pub fn late_delay_ns(rng: &mut impl Rng, late_max_secs: f64) -> i64 {
     if late_max_secs <= 0.0 {
