@@ -1,5 +1,6 @@
-//! Elements the simulator never serves (no id, no timestamp, not an object) are handed out, not
-//! dropped; the mapper and dead-letter topic decide. An in-process server gives that page.
+//! Responses the simulator never gives (elements without id/timestamp, a stuck
+//! `X-Search_after`), served by an in-process server: handed out verbatim, never dropped; a
+//! paging loop is an error.
 
 use axum::http::HeaderMap;
 use axum::routing::post;

@@ -97,9 +97,19 @@ impl AppConfig {
         Ok(config)
     }
 
-    /// Parses TOML text.
+    /// Parses TOML text. An error is one line: where, which key, what is expected.
     pub fn parse(text: &str) -> Result<Self> {
-        toml::from_str(text).map_err(|err| anyhow::anyhow!("{}", err.to_string().trim_end()))
+        toml::from_str(text).map_err(|err| {
+            let message = err.message().trim_end().replace('\n', " ");
+            match err.span() {
+                Some(span) => {
+                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                    let source = text.lines().nth(line - 1).unwrap_or_default().trim();
+                    anyhow::anyhow!("line {line} (`{source}`): {message}")
+                }
+                None => anyhow::anyhow!("{message}"),
+            }
+        })
     }
 
     /// Environment overrides: the fetcher's (`JUMPCLOUD_*`), `KAFKA_BROKERS`,
@@ -137,9 +147,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unknown_key_is_an_error_naming_it() {
+    fn unknown_key_is_one_line_naming_it_and_the_expected_keys() {
         let err = AppConfig::parse("[events]\nlagg = \"2m\"\n").unwrap_err().to_string();
-        assert!(err.contains("lagg"), "{err}");
+        assert!(err.starts_with("line 2 (`lagg = \"2m\"`): unknown field `lagg`, expected one of"), "{err}");
+        assert!(err.contains("`lag`"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn bad_value_is_one_line_naming_the_key_and_the_expectation() {
+        let err = AppConfig::parse("[kafka]\nformat = \"xml\"\n").unwrap_err().to_string();
+        assert!(err.starts_with("line 2 (`format = \"xml\"`): unknown variant `xml`, expected `json` or `avro`"), "{err}");
+        let err = AppConfig::parse("[events]\nlag = \"soon\"\n").unwrap_err().to_string();
+        assert!(err.starts_with("line 2 (`lag = \"soon\"`)"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
     }
 
     #[test]
@@ -179,5 +200,41 @@ mod example_tests {
         assert_eq!(config.kafka, defaults.kafka);
         assert_eq!(config.jumpcloud.retry, defaults.jumpcloud.retry);
         assert_eq!(config.jumpcloud.max_requests_per_sec, defaults.jumpcloud.max_requests_per_sec);
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    /// Every secret the configuration can hold is redacted in `Debug` output.
+    #[test]
+    fn debug_output_never_contains_a_secret() {
+        let text = r#"
+[jumpcloud.auth]
+type = "oauth"
+client_id = "client-id-visible"
+client_secret = "s3cret-client-secret"
+
+[kafka]
+sasl_username = "user-visible"
+sasl_password = "s3cret-sasl-password"
+
+[kafka.properties]
+"ssl.key.password" = "s3cret-key-password"
+
+[kafka.schema_registry]
+url = "http://registry:8081"
+username = "registry-user"
+password = "s3cret-registry-password"
+"#;
+        let mut config = AppConfig::parse(text).unwrap();
+        let debug = format!("{config:?}");
+        for secret in ["s3cret-client-secret", "s3cret-sasl-password", "s3cret-key-password", "s3cret-registry-password"] {
+            assert!(!debug.contains(secret), "{secret} leaked: {debug}");
+        }
+        assert!(debug.contains("client-id-visible") && debug.contains("[REDACTED]"));
+        config.apply_env(|name| (name == "JUMPCLOUD_API_KEY").then(|| "s3cret-api-key".to_string()));
+        assert!(!format!("{config:?}").contains("s3cret-api-key"));
     }
 }

@@ -30,7 +30,13 @@ fn main() {
     let mut out = Vec::new();
     let started = std::time::Instant::now();
     let mut mapped = 0_u64;
-    while started.elapsed().as_secs() < 4 {
+    let passes: u64 = std::env::args()
+        .nth(2)
+        .and_then(|arg| arg.parse().ok())
+        .unwrap_or(u64::MAX);
+    let mut pass = 0;
+    while started.elapsed().as_secs() < 4 && pass < passes {
+        pass += 1;
         for event in &events {
             out.clear();
             if baseline {

@@ -63,3 +63,26 @@ async fn skip_offsets_within_the_query() {
     assert_eq!(ids(&skipped), ids(&all[100..150]));
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn q_matches_text_anywhere_in_the_event() {
+    let sim = start(config(1_000)).await;
+    let truth = ground_truth(&sim, None).await;
+    let hostname = truth
+        .iter()
+        .find_map(|e| e["system"]["hostname"].as_str())
+        .unwrap()
+        .to_owned();
+    let expected = truth
+        .iter()
+        .filter(|e| {
+            e.to_string()
+                .to_lowercase()
+                .contains(&hostname.to_lowercase())
+        })
+        .count();
+    let got: Vec<Value> = post_events(&sim, &json!({"service": ["all"], "start_time": since_days(8), "limit": 10_000, "q": hostname.to_lowercase()}), None).await.json().await.unwrap();
+    assert_eq!(got.len(), expected);
+    assert!(got.iter().all(|e| e.to_string().contains(&hostname)));
+    sim.shutdown().await;
+}

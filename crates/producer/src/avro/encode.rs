@@ -227,18 +227,32 @@ fn write_bytes(bytes: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(bytes);
 }
 
-fn child_path(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{path}.{name}")
+/// Where in the event the encoder is: built on the stack as it descends, rendered to text
+/// only for an error message.
+#[derive(Clone, Copy)]
+enum JsonPath<'a> {
+    Root,
+    Field(&'a JsonPath<'a>, &'a str),
+    Index(&'a JsonPath<'a>, usize),
+}
+
+impl JsonPath<'_> {
+    fn render(&self) -> String {
+        match self {
+            Self::Root => String::new(),
+            Self::Field(parent, name) => match parent {
+                Self::Root => (*name).to_owned(),
+                _ => format!("{}.{name}", parent.render()),
+            },
+            Self::Index(parent, position) => format!("{}[{position}]", parent.render()),
+        }
     }
 }
 
 fn encode_node(
     node: &Node,
     value: Option<&Value>,
-    path: &str,
+    path: &JsonPath<'_>,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
     let value = value.filter(|v| !v.is_null());
@@ -249,12 +263,12 @@ fn encode_node(
                 Ok(())
             }
             _ => Err(EncodeError::MissingRequired {
-                path: path.to_owned(),
+                path: path.render(),
             }),
         };
     };
     let wrong_type = |expected: &'static str| EncodeError::WrongType {
-        path: path.to_owned(),
+        path: path.render(),
         expected,
         found: json_type_name(value),
     };
@@ -276,7 +290,7 @@ fn encode_node(
                 .as_i64()
                 .and_then(|n| i32::try_from(n).ok())
                 .ok_or_else(|| EncodeError::OutOfRange {
-                    path: path.to_owned(),
+                    path: path.render(),
                     value: number.to_string(),
                     avro_type: "int",
                 })?;
@@ -288,7 +302,7 @@ fn encode_node(
                 return Err(wrong_type("long"));
             };
             let long = number.as_i64().ok_or_else(|| EncodeError::OutOfRange {
-                path: path.to_owned(),
+                path: path.render(),
                 value: number.to_string(),
                 avro_type: "long",
             })?;
@@ -315,7 +329,7 @@ fn encode_node(
             if !array.is_empty() {
                 write_long(array.len() as i64, out);
                 for (position, item) in array.iter().enumerate() {
-                    encode_node(items, Some(item), &format!("{path}[{position}]"), out)?;
+                    encode_node(items, Some(item), &JsonPath::Index(path, position), out)?;
                 }
             }
             write_long(0, out);
@@ -328,14 +342,14 @@ fn encode_node(
                 .find(|(key, v)| !v.is_null() && !record.index.contains_key(key.as_str()))
             {
                 return Err(EncodeError::UnknownField {
-                    path: child_path(path, unknown),
+                    path: JsonPath::Field(path, unknown).render(),
                 });
             }
             for field in &record.fields {
                 encode_node(
                     &field.node,
                     object.get(&field.name),
-                    &child_path(path, &field.name),
+                    &JsonPath::Field(path, &field.name),
                     out,
                 )?;
             }
@@ -389,7 +403,12 @@ impl AvroEncoder {
 
     /// Encode one OCSF event (a JSON object) to the Avro binary encoding (no framing).
     pub fn encode_datum(&self, event: &Value, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        encode_node(&Node::Record(self.root.clone()), Some(event), "", out)
+        encode_node(
+            &Node::Record(self.root.clone()),
+            Some(event),
+            &JsonPath::Root,
+            out,
+        )
     }
 
     /// Encode one OCSF event in the Confluent wire format: magic byte 0, the 4-byte big-endian

@@ -29,6 +29,8 @@ struct EventQuery {
     skip: usize,
     search_after: Option<SortKey>,
     search_term: Option<Term>,
+    /// `q`: case-insensitive full-text match on the event's JSON.
+    text: Option<String>,
     fields: Option<Vec<String>>,
     body: Value,
 }
@@ -190,6 +192,11 @@ fn parse_query(body: &Bytes, now: i64) -> Result<EventQuery, Response> {
             .unwrap_or(0),
         search_after: parse_search_after(body.get("search_after"))?,
         search_term,
+        text: body
+            .get("q")
+            .and_then(Value::as_str)
+            .filter(|q| !q.is_empty())
+            .map(str::to_lowercase),
         fields,
         body,
     })
@@ -226,6 +233,10 @@ fn matching<'a>(
 ) -> impl Iterator<Item = &'a Arc<StoredEvent>> + 'a {
     index
         .scan(&query.filter, query.order, query.search_after)
+        .filter(move |event| match &query.text {
+            None => true,
+            Some(text) => event.json.to_lowercase().contains(text.as_str()),
+        })
         .filter(move |event| match &query.search_term {
             None => true,
             Some(term) => {
