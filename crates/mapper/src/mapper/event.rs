@@ -530,12 +530,13 @@ impl<'a> OcsfEvent<'a> {
             self.src_endpoint = Some(endpoint);
         }
         self.user_agent = user_agent(source);
-        if self
-            .user_agent
-            .as_deref()
-            .is_some_and(|_| source.str("user_agent").is_some())
-        {
-            self.consumed.take("user_agent");
+        // A user agent given as a string is taken whole; the parsed `useragent` object stays in
+        // `unmapped` (the summary made from it is lossy).
+        for key in ["user_agent", "useragent"] {
+            if self.user_agent.is_some() && source.str(key).is_some() {
+                self.consumed.take(key);
+                break;
+            }
         }
     }
 

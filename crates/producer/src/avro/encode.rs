@@ -102,7 +102,7 @@ struct RecordNode {
 #[derive(Debug, Clone)]
 pub struct AvroEncoder {
     root: Arc<RecordNode>,
-    schema: Arc<Schema>,
+    /// Compact schema JSON; the parsed `apache_avro` schema is not kept (memory).
     schema_text: Arc<str>,
 }
 
@@ -386,14 +386,13 @@ impl AvroEncoder {
         drop(compiler);
         Ok(Self {
             root,
-            schema: Arc::new(schema),
             schema_text: Arc::from(schema_text.as_str()),
         })
     }
 
-    /// The parsed schema.
-    pub fn schema(&self) -> &Schema {
-        &self.schema
+    /// Parse the schema with `apache_avro` (e.g. to decode with it).
+    pub fn parse_schema(&self) -> Result<Schema, SchemaCompileError> {
+        Schema::parse_str(&self.schema_text).map_err(|e| SchemaCompileError::Avro(e.to_string()))
     }
 
     /// The schema as compact JSON text (what is registered with the schema registry).

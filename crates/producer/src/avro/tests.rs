@@ -240,7 +240,8 @@ fn every_valid_example_round_trips_through_avro() {
         let framed = encoder.encode_confluent(0x0102_0304, event).unwrap();
         assert_eq!(&framed[..5], &[0, 1, 2, 3, 4]);
         let decoded =
-            apache_avro::from_avro_datum(encoder.schema(), &mut &framed[5..], None).unwrap();
+            apache_avro::from_avro_datum(&encoder.parse_schema().unwrap(), &mut &framed[5..], None)
+                .unwrap();
         let schema_json: Value = serde_json::from_str(encoder.schema_text()).unwrap();
         let mut named = std::collections::HashMap::new();
         collect_named_json(&schema_json, &mut named);
@@ -312,6 +313,16 @@ fn wrong_types_and_ranges_are_encode_errors() {
         }
     );
     let mut event = authentication_example();
+    event["auth_factors"] = json!([{"factor_type_id": 1}, {"factor_type_id": "push"}]);
+    assert_eq!(
+        encoder.encode_confluent(1, &event).unwrap_err(),
+        EncodeError::WrongType {
+            path: "auth_factors[1].factor_type_id".into(),
+            expected: "int",
+            found: "string"
+        }
+    );
+    let mut event = authentication_example();
     event["auth_factors"] = json!({"factor_type_id": 1});
     assert_eq!(
         encoder.encode_confluent(1, &event).unwrap_err(),
@@ -333,7 +344,9 @@ fn unmapped_and_json_fields_keep_their_nesting() {
     let mut event = authentication_example();
     event["unmapped"] = json!({"mfa": {"status": "ok", "codes": [1, 2]}, "note": null});
     let framed = encoder.encode_confluent(7, &event).unwrap();
-    let decoded = apache_avro::from_avro_datum(encoder.schema(), &mut &framed[5..], None).unwrap();
+    let decoded =
+        apache_avro::from_avro_datum(&encoder.parse_schema().unwrap(), &mut &framed[5..], None)
+            .unwrap();
     let AvroValue::Record(fields) = decoded else {
         panic!("not a record")
     };
