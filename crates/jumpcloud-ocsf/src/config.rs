@@ -47,7 +47,10 @@ pub struct MapperConfig {
 
 impl Default for MapperConfig {
     fn default() -> Self {
-        Self { raw_data: true, mappings_dir: None }
+        Self {
+            raw_data: true,
+            mappings_dir: None,
+        }
     }
 }
 
@@ -62,7 +65,9 @@ pub struct PipelineConfig {
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        Self { max_in_flight_batches: 4 }
+        Self {
+            max_in_flight_batches: 4,
+        }
     }
 }
 
@@ -122,7 +127,9 @@ impl AppConfig {
         if let Some(listen) = lookup("METRICS_LISTEN").filter(|v| !v.is_empty()) {
             match listen.parse() {
                 Ok(addr) => self.metrics.listen = Some(addr),
-                Err(_) => tracing::error!("METRICS_LISTEN={listen}: expected an address like 127.0.0.1:9464"),
+                Err(_) => tracing::error!(
+                    "METRICS_LISTEN={listen}: expected an address like 127.0.0.1:9464"
+                ),
             }
         }
         if let Some(url) = lookup("SCHEMA_REGISTRY_URL").filter(|v| !v.is_empty()) {
@@ -148,17 +155,31 @@ mod tests {
 
     #[test]
     fn unknown_key_is_one_line_naming_it_and_the_expected_keys() {
-        let err = AppConfig::parse("[events]\nlagg = \"2m\"\n").unwrap_err().to_string();
-        assert!(err.starts_with("line 2 (`lagg = \"2m\"`): unknown field `lagg`, expected one of"), "{err}");
+        let err = AppConfig::parse("[events]\nlagg = \"2m\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("line 2 (`lagg = \"2m\"`): unknown field `lagg`, expected one of"),
+            "{err}"
+        );
         assert!(err.contains("`lag`"), "{err}");
         assert!(!err.contains('\n'), "{err}");
     }
 
     #[test]
     fn bad_value_is_one_line_naming_the_key_and_the_expectation() {
-        let err = AppConfig::parse("[kafka]\nformat = \"xml\"\n").unwrap_err().to_string();
-        assert!(err.starts_with("line 2 (`format = \"xml\"`): unknown variant `xml`, expected `json` or `avro`"), "{err}");
-        let err = AppConfig::parse("[events]\nlag = \"soon\"\n").unwrap_err().to_string();
+        let err = AppConfig::parse("[kafka]\nformat = \"xml\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "line 2 (`format = \"xml\"`): unknown variant `xml`, expected `json` or `avro`"
+            ),
+            "{err}"
+        );
+        let err = AppConfig::parse("[events]\nlag = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("line 2 (`lag = \"soon\"`)"), "{err}");
         assert!(!err.contains('\n'), "{err}");
     }
@@ -181,7 +202,13 @@ mod tests {
     #[test]
     fn max_in_flight_zero_is_rejected() {
         let config = AppConfig::parse("[pipeline]\nmax_in_flight_batches = 0\n").unwrap();
-        assert!(config.validate().unwrap_err().to_string().contains("max_in_flight_batches"));
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("max_in_flight_batches")
+        );
     }
 }
 
@@ -199,7 +226,10 @@ mod example_tests {
         assert_eq!(config.events, defaults.events);
         assert_eq!(config.kafka, defaults.kafka);
         assert_eq!(config.jumpcloud.retry, defaults.jumpcloud.retry);
-        assert_eq!(config.jumpcloud.max_requests_per_sec, defaults.jumpcloud.max_requests_per_sec);
+        assert_eq!(
+            config.jumpcloud.max_requests_per_sec,
+            defaults.jumpcloud.max_requests_per_sec
+        );
     }
 }
 
@@ -230,11 +260,17 @@ password = "s3cret-registry-password"
 "#;
         let mut config = AppConfig::parse(text).unwrap();
         let debug = format!("{config:?}");
-        for secret in ["s3cret-client-secret", "s3cret-sasl-password", "s3cret-key-password", "s3cret-registry-password"] {
+        for secret in [
+            "s3cret-client-secret",
+            "s3cret-sasl-password",
+            "s3cret-key-password",
+            "s3cret-registry-password",
+        ] {
             assert!(!debug.contains(secret), "{secret} leaked: {debug}");
         }
         assert!(debug.contains("client-id-visible") && debug.contains("[REDACTED]"));
-        config.apply_env(|name| (name == "JUMPCLOUD_API_KEY").then(|| "s3cret-api-key".to_string()));
+        config
+            .apply_env(|name| (name == "JUMPCLOUD_API_KEY").then(|| "s3cret-api-key".to_string()));
         assert!(!format!("{config:?}").contains("s3cret-api-key"));
     }
 }

@@ -12,10 +12,21 @@ pub enum LogFormat {
 #[derive(Debug, Args)]
 pub struct LoggingArgs {
     /// Log level or filter (e.g. `info`, `debug`, `fetcher=debug,info`).
-    #[arg(long, global = true, env = "JUMPCLOUD_OCSF_LOG", default_value = "info")]
+    #[arg(
+        long,
+        global = true,
+        env = "JUMPCLOUD_OCSF_LOG",
+        default_value = "info"
+    )]
     pub log_level: String,
     /// Log format on stderr.
-    #[arg(long, global = true, env = "JUMPCLOUD_OCSF_LOG_FORMAT", value_enum, default_value = "human")]
+    #[arg(
+        long,
+        global = true,
+        env = "JUMPCLOUD_OCSF_LOG_FORMAT",
+        value_enum,
+        default_value = "human"
+    )]
     pub log_format: LogFormat,
 }
 

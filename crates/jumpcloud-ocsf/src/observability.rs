@@ -47,27 +47,51 @@ pub struct Observed {
 
 impl std::fmt::Debug for Observed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Observed").field("orgs", &self.orgs.len()).finish_non_exhaustive()
+        f.debug_struct("Observed")
+            .field("orgs", &self.orgs.len())
+            .finish_non_exhaustive()
     }
 }
 
 fn org_label(org_id: &str) -> String {
-    if org_id.is_empty() { "default".to_string() } else { org_id.to_string() }
+    if org_id.is_empty() {
+        "default".to_string()
+    } else {
+        org_id.to_string()
+    }
 }
 
-fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, values: &[(Vec<(&str, String)>, u64)]) -> std::fmt::Result {
-    let mut family = encoder.encode_descriptor(name, help, None, ConstCounter::new(0u64).metric_type())?;
+fn counter(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    values: &[(Vec<(&str, String)>, u64)],
+) -> std::fmt::Result {
+    let mut family =
+        encoder.encode_descriptor(name, help, None, ConstCounter::new(0u64).metric_type())?;
     for (labels, value) in values {
-        let labels: Vec<(String, String)> = labels.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let labels: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         ConstCounter::new(*value).encode(family.encode_family(&labels)?)?;
     }
     Ok(())
 }
 
-fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, values: &[(Vec<(&str, String)>, f64)]) -> std::fmt::Result {
-    let mut family = encoder.encode_descriptor(name, help, None, ConstGauge::new(0f64).metric_type())?;
+fn gauge(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    values: &[(Vec<(&str, String)>, f64)],
+) -> std::fmt::Result {
+    let mut family =
+        encoder.encode_descriptor(name, help, None, ConstGauge::new(0f64).metric_type())?;
     for (labels, value) in values {
-        let labels: Vec<(String, String)> = labels.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let labels: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         ConstGauge::new(*value).encode(family.encode_family(&labels)?)?;
     }
     Ok(())
@@ -86,49 +110,141 @@ impl Collector for Observed {
         let mut dedup_keys = Vec::new();
         for org in &self.orgs {
             let label = org_label(&org.org_id);
-            fetched.push((vec![("org", label.clone())], org.stats.events_fetched.load(Ordering::Relaxed)));
-            duplicates.push((vec![("org", label.clone())], org.stats.duplicates_skipped.load(Ordering::Relaxed)));
+            fetched.push((
+                vec![("org", label.clone())],
+                org.stats.events_fetched.load(Ordering::Relaxed),
+            ));
+            duplicates.push((
+                vec![("org", label.clone())],
+                org.stats.duplicates_skipped.load(Ordering::Relaxed),
+            ));
             let totals = per_org.get(&org.org_id).cloned().unwrap_or_default();
-            dead.push((vec![("org", label.clone()), ("stage", "map".to_string())], totals.dead_lettered_map));
-            dead.push((vec![("org", label.clone()), ("stage", "encode".to_string())], totals.dead_lettered_encode));
+            dead.push((
+                vec![("org", label.clone()), ("stage", "map".to_string())],
+                totals.dead_lettered_map,
+            ));
+            dead.push((
+                vec![("org", label.clone()), ("stage", "encode".to_string())],
+                totals.dead_lettered_encode,
+            ));
             let lag_ms = org.stats.data_lag_ms.load(Ordering::Relaxed);
             lag.push((vec![("org", label.clone())], lag_ms as f64 / 1000.0));
             let committed = org.acker.committed_cursor().timestamp_millis();
-            checkpoint_age.push((vec![("org", label.clone())], (now_ms - committed) as f64 / 1000.0));
-            pending.push((vec![("org", label.clone())], org.acker.pending_batches() as f64));
-            dedup_keys.push((vec![("org", label)], org.stats.dedup_keys.load(Ordering::Relaxed) as f64));
+            checkpoint_age.push((
+                vec![("org", label.clone())],
+                (now_ms - committed) as f64 / 1000.0,
+            ));
+            pending.push((
+                vec![("org", label.clone())],
+                org.acker.pending_batches() as f64,
+            ));
+            dedup_keys.push((
+                vec![("org", label)],
+                org.stats.dedup_keys.load(Ordering::Relaxed) as f64,
+            ));
         }
         let delivered: Vec<_> = self
             .pipeline
             .per_org_class()
             .into_iter()
-            .map(|((org, class), n)| (vec![("org", org_label(&org)), ("class", class.to_string())], n))
+            .map(|((org, class), n)| {
+                (
+                    vec![("org", org_label(&org)), ("class", class.to_string())],
+                    n,
+                )
+            })
             .collect();
-        counter(&mut encoder, "jumpcloud_ocsf_events_fetched", "Directory Insights events fetched (after dedup)", &fetched)?;
-        counter(&mut encoder, "jumpcloud_ocsf_duplicates_skipped", "Events skipped as already seen (overlap re-fetch)", &duplicates)?;
-        counter(&mut encoder, "jumpcloud_ocsf_records_delivered", "OCSF records acknowledged by the sink, per class", &delivered)?;
-        counter(&mut encoder, "jumpcloud_ocsf_dead_letters", "Records sent to the dead-letter topic, per stage", &dead)?;
+        counter(
+            &mut encoder,
+            "jumpcloud_ocsf_events_fetched",
+            "Directory Insights events fetched (after dedup)",
+            &fetched,
+        )?;
+        counter(
+            &mut encoder,
+            "jumpcloud_ocsf_duplicates_skipped",
+            "Events skipped as already seen (overlap re-fetch)",
+            &duplicates,
+        )?;
+        counter(
+            &mut encoder,
+            "jumpcloud_ocsf_records_delivered",
+            "OCSF records acknowledged by the sink, per class",
+            &delivered,
+        )?;
+        counter(
+            &mut encoder,
+            "jumpcloud_ocsf_dead_letters",
+            "Records sent to the dead-letter topic, per stage",
+            &dead,
+        )?;
         let f = &self.fetch;
         let statuses = [
             ("2xx", f.responses_2xx.load(Ordering::Relaxed)),
             ("429", f.responses_429.load(Ordering::Relaxed)),
             ("4xx", f.responses_4xx.load(Ordering::Relaxed)),
             ("5xx", f.responses_5xx.load(Ordering::Relaxed)),
-            ("transport_error", f.transport_errors.load(Ordering::Relaxed)),
+            (
+                "transport_error",
+                f.transport_errors.load(Ordering::Relaxed),
+            ),
         ];
-        let responses: Vec<_> = statuses.iter().map(|(s, n)| (vec![("status", s.to_string())], *n)).collect();
-        counter(&mut encoder, "jumpcloud_ocsf_api_responses", "JumpCloud API responses by status class", &responses)?;
-        counter(&mut encoder, "jumpcloud_ocsf_api_retries", "JumpCloud API retries scheduled by the backoff policy", &[(vec![], f.retries.load(Ordering::Relaxed))])?;
-        counter(&mut encoder, "jumpcloud_ocsf_oauth_token_refreshes", "OAuth access tokens obtained", &[(vec![], f.token_refreshes.load(Ordering::Relaxed))])?;
-        gauge(&mut encoder, "jumpcloud_ocsf_data_lag_seconds", "Now minus the end of the last completed query window", &lag)?;
-        gauge(&mut encoder, "jumpcloud_ocsf_checkpoint_age_seconds", "Now minus the committed cursor", &checkpoint_age)?;
-        gauge(&mut encoder, "jumpcloud_ocsf_batches_pending", "Batches handed out and not yet committed", &pending)?;
-        gauge(&mut encoder, "jumpcloud_ocsf_dedup_keys", "Event keys held for overlap dedup", &dedup_keys)?;
+        let responses: Vec<_> = statuses
+            .iter()
+            .map(|(s, n)| (vec![("status", s.to_string())], *n))
+            .collect();
+        counter(
+            &mut encoder,
+            "jumpcloud_ocsf_api_responses",
+            "JumpCloud API responses by status class",
+            &responses,
+        )?;
+        counter(
+            &mut encoder,
+            "jumpcloud_ocsf_api_retries",
+            "JumpCloud API retries scheduled by the backoff policy",
+            &[(vec![], f.retries.load(Ordering::Relaxed))],
+        )?;
+        counter(
+            &mut encoder,
+            "jumpcloud_ocsf_oauth_token_refreshes",
+            "OAuth access tokens obtained",
+            &[(vec![], f.token_refreshes.load(Ordering::Relaxed))],
+        )?;
+        gauge(
+            &mut encoder,
+            "jumpcloud_ocsf_data_lag_seconds",
+            "Now minus the end of the last completed query window",
+            &lag,
+        )?;
+        gauge(
+            &mut encoder,
+            "jumpcloud_ocsf_checkpoint_age_seconds",
+            "Now minus the committed cursor",
+            &checkpoint_age,
+        )?;
+        gauge(
+            &mut encoder,
+            "jumpcloud_ocsf_batches_pending",
+            "Batches handed out and not yet committed",
+            &pending,
+        )?;
+        gauge(
+            &mut encoder,
+            "jumpcloud_ocsf_dedup_keys",
+            "Event keys held for overlap dedup",
+            &dedup_keys,
+        )?;
         let queued = match self.sink.as_ref() {
-            Sink::Kafka(producer) => producer.in_flight() as f64,
+            Sink::Kafka(producer, _) => producer.in_flight() as f64,
             Sink::Files(_) => 0.0,
         };
-        gauge(&mut encoder, "jumpcloud_ocsf_kafka_queue_depth", "Records queued in the Kafka producer, not yet acknowledged", &[(vec![], queued)])?;
+        gauge(
+            &mut encoder,
+            "jumpcloud_ocsf_kafka_queue_depth",
+            "Records queued in the Kafka producer, not yet acknowledged",
+            &[(vec![], queued)],
+        )?;
         Ok(())
     }
 }
@@ -153,7 +269,10 @@ fn registry(observed: &Observed) -> Registry {
 
 /// The HTTP routes: `/metrics`, `/healthz`, `/readyz`.
 pub fn router(observed: Observed) -> Router {
-    let state = AppState { registry: Arc::new(registry(&observed)), observed };
+    let state = AppState {
+        registry: Arc::new(registry(&observed)),
+        observed,
+    };
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -166,11 +285,18 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     match prometheus_client::encoding::text::encode(&mut body, &state.registry) {
         Ok(()) => (
             StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
             body,
         )
             .into_response(),
-        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, format!("encoding metrics failed: {err}\n")).into_response(),
+        Err(err) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding metrics failed: {err}\n"),
+        )
+            .into_response(),
     }
 }
 
@@ -182,13 +308,19 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         match states.get(&org.org_id) {
             Some(None) => {}
             Some(Some(error)) => problems.push(format!("{}: {error}", org_label(&org.org_id))),
-            None => problems.push(format!("{}: no successful fetch yet", org_label(&org.org_id))),
+            None => problems.push(format!(
+                "{}: no successful fetch yet",
+                org_label(&org.org_id)
+            )),
         }
     }
     if problems.is_empty() {
         (StatusCode::OK, "ready\n".to_string())
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, format!("not ready\n{}\n", problems.join("\n")))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready\n{}\n", problems.join("\n")),
+        )
     }
 }
 

@@ -22,18 +22,30 @@ async fn backfill_delivers_exactly_the_range() {
         history_days: 6,
         ..SimConfig::default()
     };
-    let sim = simulator::start(config, ([127, 0, 0, 1], 0).into()).await.unwrap();
+    let sim = simulator::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let prefix = unique_prefix("backfill");
-    let config = write_config(dir.path(), &sim.base_url(), API_KEY, &sim.org_ids(), &prefix, "");
+    let config = write_config(
+        dir.path(),
+        &sim.base_url(),
+        API_KEY,
+        &sim.org_ids(),
+        &prefix,
+        "",
+    );
     // Small slices so the range is cut into several `/events/count` slices.
-    let text = std::fs::read_to_string(&config).unwrap().replace("[events]\n", "[events]\nbackfill_slice_events = 1500\n");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("[events]\n", "[events]\nbackfill_slice_events = 1500\n");
     std::fs::write(&config, text).unwrap();
 
     let now = chrono::Utc::now();
     let from = now - chrono::Duration::hours(100);
     let to = now - chrono::Duration::hours(30);
-    let fmt = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    let fmt =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
     let output = Command::new(binary())
         .args(["backfill", "--config"])
         .arg(&config)
@@ -48,11 +60,17 @@ async fn backfill_delivers_exactly_the_range() {
         .await
         .into_iter()
         .filter(|(_, _, timestamp)| {
-            let t = chrono::DateTime::parse_from_rfc3339(timestamp).unwrap().with_timezone(&chrono::Utc);
+            let t = chrono::DateTime::parse_from_rfc3339(timestamp)
+                .unwrap()
+                .with_timezone(&chrono::Utc);
             t >= from && t < to
         })
         .collect();
-    assert!(truth.len() > 3_000, "the range holds a good share of the history ({})", truth.len());
+    assert!(
+        truth.len() > 3_000,
+        "the range holds a good share of the history ({})",
+        truth.len()
+    );
     let records = consume(&topics(&prefix), truth.len() + 1, Duration::from_secs(20));
     let delivered: Vec<EventKey> = records
         .iter()
@@ -69,7 +87,11 @@ async fn backfill_delivers_exactly_the_range() {
         .args(["--from", &fmt(from), "--to", &fmt(to)])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let again = consume(&topics(&prefix), truth.len() + 1, Duration::from_secs(5));
     assert_eq!(again.len(), records.len());
     sim.shutdown().await;

@@ -16,7 +16,10 @@ fn check(config: &std::path::Path, env: &[(&str, &str)]) -> (bool, String) {
         .envs(env.iter().copied())
         .output()
         .unwrap();
-    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,7 +34,9 @@ async fn check_reports_each_connection_with_its_remedy() {
         registry_listen: Some(([127, 0, 0, 1], 0).into()),
         ..SimConfig::default()
     };
-    let sim = simulator::start(sim_config, ([127, 0, 0, 1], 0).into()).await.unwrap();
+    let sim = simulator::start(sim_config, ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
     let orgs = sim.org_ids();
     let registry = sim.registry_url().expect("registry served");
     let dir = tempfile::tempdir().unwrap();
@@ -47,13 +52,45 @@ async fn check_reports_each_connection_with_its_remedy() {
 
     let (ok, out) = check(&config, &[]);
     assert!(!ok, "{out}");
-    assert!(out.contains(&format!("PASS  JumpCloud Directory Insights API, organisation {}", orgs[0])), "{out}");
-    assert!(out.contains(&format!("FAIL  JumpCloud Directory Insights API, organisation {}", orgs[1])), "{out}");
-    assert!(out.contains("enable Directory Insights"), "the 402 remedy: {out}");
-    assert!(out.contains(&format!("PASS  JumpCloud console API (inventory), organisation {}", orgs[0])), "{out}");
-    assert!(out.contains(&format!("PASS  Kafka brokers {}", brokers())), "{out}");
-    assert!(out.contains(&format!("FAIL  Kafka topic {prefix}.authentication: missing")), "{out}");
-    assert!(out.contains(&format!("PASS  schema registry {registry}")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "PASS  JumpCloud Directory Insights API, organisation {}",
+            orgs[0]
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "FAIL  JumpCloud Directory Insights API, organisation {}",
+            orgs[1]
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("enable Directory Insights"),
+        "the 402 remedy: {out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "PASS  JumpCloud console API (inventory), organisation {}",
+            orgs[0]
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("PASS  Kafka brokers {}", brokers())),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "FAIL  Kafka topic {prefix}.authentication: missing"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("PASS  schema registry {registry}")),
+        "{out}"
+    );
     assert!(!out.contains(API_KEY));
 
     // A wrong key: 401 with the remedy, and the key never printed.
@@ -65,7 +102,10 @@ async fn check_reports_each_connection_with_its_remedy() {
     // An unreachable broker.
     let (ok, out) = check(&config, &[("KAFKA_BROKERS", "127.0.0.1:1")]);
     assert!(!ok);
-    assert!(out.contains("FAIL  Kafka brokers 127.0.0.1:1: broker unreachable"), "{out}");
+    assert!(
+        out.contains("FAIL  Kafka brokers 127.0.0.1:1: broker unreachable"),
+        "{out}"
+    );
 
     // Only the healthy organisation, topics created by a run: everything passes.
     let healthy_only = write_config(
@@ -76,8 +116,16 @@ async fn check_reports_each_connection_with_its_remedy() {
         &prefix,
         &format!("[kafka.schema_registry]\nurl = \"{registry}\"\n"),
     );
-    let run = Command::new(binary()).args(["run", "--once", "--config"]).arg(&healthy_only).output().unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let run = Command::new(binary())
+        .args(["run", "--once", "--config"])
+        .arg(&healthy_only)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let (ok, out) = check(&healthy_only, &[]);
     assert!(ok, "{out}");
     assert!(out.contains(" 0 failed"), "{out}");

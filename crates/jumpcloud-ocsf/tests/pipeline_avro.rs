@@ -18,16 +18,24 @@ use simulator::SimConfig;
 const API_KEY: &str = "avro-test-key";
 
 fn decoder() -> std::path::PathBuf {
-    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/avro/decode_avro.py"))
+    std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/avro/decode_avro.py"
+    ))
 }
 
 /// Drops nulls recursively (null and absent are the same in OCSF).
 fn without_nulls(value: serde_json::Value) -> serde_json::Value {
     match value {
         serde_json::Value::Object(map) => serde_json::Value::Object(
-            map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, without_nulls(v))).collect(),
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
         ),
-        serde_json::Value::Array(items) => serde_json::Value::Array(items.into_iter().map(without_nulls).collect()),
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(without_nulls).collect())
+        }
         other => other,
     }
 }
@@ -43,7 +51,9 @@ async fn avro_records_decode_independently_to_the_json_encoding() {
         registry_listen: Some(([127, 0, 0, 1], 0).into()),
         ..SimConfig::default()
     };
-    let sim = simulator::start(sim_config, ([127, 0, 0, 1], 0).into()).await.unwrap();
+    let sim = simulator::start(sim_config, ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
     let registry = sim.registry_url().expect("registry served");
     let truth = ground_truth(&sim.base_url(), API_KEY).await;
 
@@ -52,13 +62,34 @@ async fn avro_records_decode_independently_to_the_json_encoding() {
         let dir = tempfile::tempdir().unwrap();
         let prefix = unique_prefix(format);
         let extra = format!("[kafka.schema_registry]\nurl = \"{registry}\"\n");
-        let config = write_config(dir.path(), &sim.base_url(), API_KEY, &sim.org_ids(), &prefix, &extra);
-        let text = std::fs::read_to_string(&config).unwrap().replace("[kafka]\n", &format!("[kafka]\nformat = \"{format}\"\n"));
+        let config = write_config(
+            dir.path(),
+            &sim.base_url(),
+            API_KEY,
+            &sim.org_ids(),
+            &prefix,
+            &extra,
+        );
+        let text = std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("[kafka]\n", &format!("[kafka]\nformat = \"{format}\"\n"));
         std::fs::write(&config, text).unwrap();
-        let output = Command::new(binary()).args(["run", "--once", "--config"]).arg(&config).output().unwrap();
-        assert!(output.status.success(), "{format}: {}", String::from_utf8_lossy(&output.stderr));
+        let output = Command::new(binary())
+            .args(["run", "--once", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let records = consume(&topics(&prefix), truth.len(), Duration::from_secs(60));
-        assert_eq!(records.len(), truth.len(), "{format}: every event delivered");
+        assert_eq!(
+            records.len(),
+            truth.len(),
+            "{format}: every event delivered"
+        );
         by_format.insert(format, (dir, records));
     }
 
@@ -68,7 +99,10 @@ async fn avro_records_decode_independently_to_the_json_encoding() {
         .iter()
         .map(|r| {
             let event: serde_json::Value = serde_json::from_slice(&r.payload).unwrap();
-            (event["metadata"]["uid"].as_str().unwrap().to_string(), without_nulls(event))
+            (
+                event["metadata"]["uid"].as_str().unwrap().to_string(),
+                without_nulls(event),
+            )
         })
         .collect();
 
@@ -79,25 +113,46 @@ async fn avro_records_decode_independently_to_the_json_encoding() {
     for record in avro_records {
         assert_eq!(record.payload[0], 0, "Confluent magic byte");
         assert!(record.payload.len() > 5, "4-byte schema id and a body");
-        assert_eq!(record.headers["content-type"], "application/vnd.apache.avro+binary");
+        assert_eq!(
+            record.headers["content-type"],
+            "application/vnd.apache.avro+binary"
+        );
         let b64 = base64::engine::general_purpose::STANDARD.encode(&record.payload);
         writeln!(file, "{{\"value_b64\":\"{b64}\"}}").unwrap();
     }
     drop(file);
-    let decoded = Command::new("python3").arg(decoder()).args(["--registry", &registry, "--input"]).arg(&input).output().unwrap();
-    assert!(decoded.status.success(), "decoder: {}", String::from_utf8_lossy(&decoded.stderr));
-    let lines: Vec<&[u8]> = decoded.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+    let decoded = Command::new("python3")
+        .arg(decoder())
+        .args(["--registry", &registry, "--input"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(
+        decoded.status.success(),
+        "decoder: {}",
+        String::from_utf8_lossy(&decoded.stderr)
+    );
+    let lines: Vec<&[u8]> = decoded
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     assert_eq!(lines.len(), avro_records.len());
     let mut compared = 0;
     for line in &lines {
         let event = without_nulls(serde_json::from_slice(line).unwrap());
         let uid = event["metadata"]["uid"].as_str().unwrap().to_string();
-        let json = json_events.get(&uid).unwrap_or_else(|| panic!("Avro event {uid} has no JSON twin"));
+        let json = json_events
+            .get(&uid)
+            .unwrap_or_else(|| panic!("Avro event {uid} has no JSON twin"));
         assert_eq!(&event, json, "Avro and JSON encodings of {uid} differ");
         compared += 1;
     }
     assert_eq!(compared, json_events.len());
-    let (valid, summary) = validate_ocsf(avro_dir.path(), &lines.iter().map(|l| l.to_vec()).collect::<Vec<_>>());
+    let (valid, summary) = validate_ocsf(
+        avro_dir.path(),
+        &lines.iter().map(|l| l.to_vec()).collect::<Vec<_>>(),
+    );
     assert!(valid, "validate.py on decoded Avro: {summary}");
     sim.shutdown().await;
 }

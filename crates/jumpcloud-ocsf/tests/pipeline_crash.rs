@@ -38,7 +38,9 @@ async fn kill_9_at_random_moments_loses_nothing() {
         live_events_per_sec: 50.0,
         ..SimConfig::default()
     };
-    let sim = simulator::start(config, ([127, 0, 0, 1], 0).into()).await.expect("simulator starts");
+    let sim = simulator::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("simulator starts");
     let dir = tempfile::tempdir().unwrap();
     let prefix = unique_prefix("crash");
     // Small pages: many batches in flight when the kill comes.
@@ -50,7 +52,9 @@ async fn kill_9_at_random_moments_loses_nothing() {
         &prefix,
         "[pipeline]\nmax_in_flight_batches = 3\n",
     );
-    let text = std::fs::read_to_string(&config).unwrap().replace("[events]\n", "[events]\npage_limit = 500\n");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("[events]\n", "[events]\npage_limit = 500\n");
     std::fs::write(&config, text).unwrap();
 
     let seed = uuid::Uuid::new_v4().as_u64_pair().0 | 1;
@@ -78,13 +82,18 @@ async fn kill_9_at_random_moments_loses_nothing() {
         .arg(&config)
         .output()
         .expect("final catch-up run");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 
     let truth = ground_truth(&sim.base_url(), API_KEY).await;
     let records = consume(&topics(&prefix), usize::MAX, Duration::from_secs(20));
     let mut seen: BTreeMap<EventKey, usize> = BTreeMap::new();
     for record in &records {
-        let event: serde_json::Value = serde_json::from_slice(&record.payload).expect("JSON record");
+        let event: serde_json::Value =
+            serde_json::from_slice(&record.payload).expect("JSON record");
         *seen.entry(ocsf_key(&event)).or_default() += 1;
     }
     let delivered: BTreeSet<EventKey> = seen.keys().cloned().collect();
@@ -96,7 +105,15 @@ async fn kill_9_at_random_moments_loses_nothing() {
         records.len(),
         missing.len()
     );
-    assert!(missing.is_empty(), "{} events lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
-    assert!(delivered.is_subset(&truth), "records that are not simulator events");
+    assert!(
+        missing.is_empty(),
+        "{} events lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    assert!(
+        delivered.is_subset(&truth),
+        "records that are not simulator events"
+    );
     sim.shutdown().await;
 }

@@ -12,12 +12,19 @@ use simulator::SimConfig;
 const API_KEY: &str = "operate-test-key";
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn get(url: &str) -> (u16, String) {
     match reqwest::get(url).await {
-        Ok(response) => (response.status().as_u16(), response.text().await.unwrap_or_default()),
+        Ok(response) => (
+            response.status().as_u16(),
+            response.text().await.unwrap_or_default(),
+        ),
         Err(_) => (0, String::new()),
     }
 }
@@ -41,7 +48,9 @@ async fn metrics_readiness_402_org_and_graceful_sigterm() {
         live_events_per_sec: 20.0,
         ..SimConfig::default()
     };
-    let sim = simulator::start(config, ([127, 0, 0, 1], 0).into()).await.unwrap();
+    let sim = simulator::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
     let orgs = sim.org_ids();
     let (healthy, disabled) = (orgs[0].clone(), orgs[1].clone());
     let dir = tempfile::tempdir().unwrap();
@@ -72,7 +81,9 @@ async fn metrics_readiness_402_org_and_graceful_sigterm() {
         if status == 200 {
             let delivered: f64 = text
                 .lines()
-                .filter(|l| l.starts_with("jumpcloud_ocsf_records_delivered_total{") && l.contains(&healthy))
+                .filter(|l| {
+                    l.starts_with("jumpcloud_ocsf_records_delivered_total{") && l.contains(&healthy)
+                })
                 .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
                 .sum();
             if delivered >= 1_000.0 {
@@ -82,37 +93,75 @@ async fn metrics_readiness_402_org_and_graceful_sigterm() {
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    assert!(!body.is_empty(), "the healthy organisation delivered its history in time");
-    let fetched = metric(&body, &format!("jumpcloud_ocsf_events_fetched_total{{org=\"{healthy}\"}}")).unwrap();
+    assert!(
+        !body.is_empty(),
+        "the healthy organisation delivered its history in time"
+    );
+    let fetched = metric(
+        &body,
+        &format!("jumpcloud_ocsf_events_fetched_total{{org=\"{healthy}\"}}"),
+    )
+    .unwrap();
     assert!(fetched >= 1_000.0, "fetched {fetched}");
-    assert_eq!(metric(&body, &format!("jumpcloud_ocsf_events_fetched_total{{org=\"{disabled}\"}}")), Some(0.0));
-    assert!(metric(&body, "jumpcloud_ocsf_api_responses_total{status=\"4xx\"}").unwrap() >= 1.0, "the 402 is counted");
+    assert_eq!(
+        metric(
+            &body,
+            &format!("jumpcloud_ocsf_events_fetched_total{{org=\"{disabled}\"}}")
+        ),
+        Some(0.0)
+    );
+    assert!(
+        metric(&body, "jumpcloud_ocsf_api_responses_total{status=\"4xx\"}").unwrap() >= 1.0,
+        "the 402 is counted"
+    );
     assert!(body.contains("jumpcloud_ocsf_data_lag_seconds{"), "{body}");
-    assert!(body.contains("jumpcloud_ocsf_delivery_latency_seconds_bucket"), "{body}");
+    assert!(
+        body.contains("jumpcloud_ocsf_delivery_latency_seconds_bucket"),
+        "{body}"
+    );
     assert!(!body.contains(API_KEY));
 
     assert_eq!(get(&format!("{base}/healthz")).await.0, 200);
     let (status, text) = get(&format!("{base}/readyz")).await;
     assert_eq!(status, 503, "{text}");
-    assert!(text.contains(&disabled) && text.contains("Directory Insights is not enabled"), "{text}");
-    assert!(!text.contains(&format!("{healthy}:")), "the healthy org is not reported: {text}");
+    assert!(
+        text.contains(&disabled) && text.contains("Directory Insights is not enabled"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&format!("{healthy}:")),
+        "the healthy org is not reported: {text}"
+    );
 
     // SIGTERM: stop fetching, deliver what is in flight, commit, exit 0.
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "the pipeline did not stop within 60 s of SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "the pipeline did not stop within 60 s of SIGTERM"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert!(status.success(), "exit status {status:?}: {stderr}");
     assert!(stderr.contains("shutdown requested"), "{stderr}");
-    let checkpoints = std::fs::read_to_string(dir.path().join("checkpoints.json")).expect("checkpoint file");
-    assert!(checkpoints.contains(&healthy), "the healthy org's cursor was committed: {checkpoints}");
+    let checkpoints =
+        std::fs::read_to_string(dir.path().join("checkpoints.json")).expect("checkpoint file");
+    assert!(
+        checkpoints.contains(&healthy),
+        "the healthy org's cursor was committed: {checkpoints}"
+    );
     sim.shutdown().await;
 }

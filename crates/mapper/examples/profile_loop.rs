@@ -35,7 +35,7 @@ fn main() {
         .and_then(|arg| arg.parse().ok())
         .unwrap_or(u64::MAX);
     let mut pass = 0;
-    while started.elapsed().as_secs() < 4 && pass < passes {
+    while (passes != u64::MAX || started.elapsed().as_secs() < 4) && pass < passes {
         pass += 1;
         for event in &events {
             out.clear();

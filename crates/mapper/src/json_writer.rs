@@ -73,18 +73,45 @@ impl<'o> JsonWriter<'o> {
             self.string(json);
             return;
         }
+        // Eight bytes at a time: chunks without `"` or `\\` (most of long values) are copied
+        // whole; the others byte by byte, into a buffer sized for the worst case.
         let out = &mut *self.out;
-        out.reserve(bytes.len() + bytes.len() / 4 + 2);
-        out.push(b'"');
-        let mut start = 0;
-        for index in memchr::memchr2_iter(b'"', b'\\', bytes) {
-            out.extend_from_slice(&bytes[start..index]);
-            out.push(b'\\');
-            out.push(bytes[index]);
-            start = index + 1;
+        let start = out.len();
+        out.resize(start + 2 * bytes.len() + 2, 0);
+        let buffer = &mut out[start..];
+        buffer[0] = b'"';
+        let mut at = 1;
+        let chunks = bytes.chunks_exact(8);
+        let tail = chunks.remainder();
+        for chunk in chunks {
+            let Ok(eight) = <[u8; 8]>::try_from(chunk) else {
+                continue;
+            };
+            let word = u64::from_le_bytes(eight);
+            if !has_byte(word, b'"') && !has_byte(word, b'\\') {
+                buffer[at..at + 8].copy_from_slice(&eight);
+                at += 8;
+                continue;
+            }
+            for byte in eight {
+                if byte == b'"' || byte == b'\\' {
+                    buffer[at] = b'\\';
+                    at += 1;
+                }
+                buffer[at] = byte;
+                at += 1;
+            }
         }
-        out.extend_from_slice(&bytes[start..]);
-        out.push(b'"');
+        for &byte in tail {
+            if byte == b'"' || byte == b'\\' {
+                buffer[at] = b'\\';
+                at += 1;
+            }
+            buffer[at] = byte;
+            at += 1;
+        }
+        buffer[at] = b'"';
+        out.truncate(start + at + 1);
         self.first = false;
     }
 
@@ -131,10 +158,17 @@ impl<'o> JsonWriter<'o> {
     /// constant of this crate), so it needs no escaping, or owned (unescaped text), so it is
     /// escaped. [`crate::source`] hands out `Cow::Borrowed` only for strings that had no `\\`
     /// in the input, and valid JSON strings hold no raw `"` or control characters.
+    #[expect(
+        clippy::ptr_arg,
+        reason = "Borrowed vs Owned decides whether to escape"
+    )]
     pub fn cow(&mut self, value: &Cow<'_, str>) {
         match value {
             Cow::Borrowed(text) => {
-                debug_assert!(!text.bytes().any(|b| NEEDS_ESCAPE[usize::from(b)]), "{text:?}");
+                debug_assert!(
+                    !text.bytes().any(|b| NEEDS_ESCAPE[usize::from(b)]),
+                    "{text:?}"
+                );
                 self.out.reserve(text.len() + 2);
                 self.out.push(b'"');
                 self.out.extend_from_slice(text.as_bytes());
@@ -145,6 +179,10 @@ impl<'o> JsonWriter<'o> {
         }
     }
 
+    #[expect(
+        clippy::ptr_arg,
+        reason = "Borrowed vs Owned decides whether to escape"
+    )]
     pub fn field_cow(&mut self, key: &'static str, value: &Cow<'_, str>) {
         self.key(key);
         self.cow(value);
@@ -174,12 +212,6 @@ impl<'o> JsonWriter<'o> {
     pub fn field_bool(&mut self, key: &'static str, value: bool) {
         self.key(key);
         self.boolean(value);
-    }
-
-    pub fn field_opt_str(&mut self, key: &'static str, value: Option<&str>) {
-        if let Some(value) = value {
-            self.field_str(key, value);
-        }
     }
 
     fn escaped(&mut self, value: &str) {
@@ -213,6 +245,15 @@ impl<'o> JsonWriter<'o> {
         out.extend_from_slice(&bytes[start..]);
         out.push(b'"');
     }
+}
+
+/// Whether any of the eight bytes of `word` equals `byte` (SWAR zero-byte test).
+#[inline]
+fn has_byte(word: u64, byte: u8) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let x = word ^ (ONES * u64::from(byte));
+    (x.wrapping_sub(ONES) & !x & HIGHS) != 0
 }
 
 /// Bytes that must be escaped inside a JSON string.

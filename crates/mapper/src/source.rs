@@ -15,6 +15,8 @@ use serde_json::value::RawValue;
 #[derive(Debug, Default)]
 pub(crate) struct RawObject<'a> {
     pub fields: Vec<Field<'a>>,
+    /// Whether the source repeated a key (then it cannot be copied verbatim).
+    pub had_duplicate_keys: bool,
 }
 
 /// Whether an OCSF attribute took a source field (decides what goes to `unmapped`).
@@ -65,11 +67,13 @@ impl<'de> Visitor<'de> for RawObjectVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawObject<'de>, A::Error> {
         let mut fields: Vec<Field<'de>> = Vec::with_capacity(map.size_hint().unwrap_or(16));
+        let mut had_duplicate_keys = false;
         while let Some(Key(key)) = map.next_key()? {
             let value: &'de RawValue = map.next_value()?;
             if let Some(slot) = fields.iter_mut().find(|field| same_key(&field.key, &key)) {
                 slot.value = value;
                 slot.object = OnceCell::new();
+                had_duplicate_keys = true;
             } else {
                 fields.push(Field {
                     key,
@@ -79,7 +83,10 @@ impl<'de> Visitor<'de> for RawObjectVisitor {
                 });
             }
         }
-        Ok(RawObject { fields })
+        Ok(RawObject {
+            fields,
+            had_duplicate_keys,
+        })
     }
 }
 

@@ -159,3 +159,109 @@ fn fixtures_cover_every_event_type_of_the_mapping_tables() {
         "event types without a fixture: {missing:?}"
     );
 }
+
+/// Every scalar of the source ends up in the OCSF event: either at the same path under
+/// `unmapped.jumpcloud`, or as a value of some OCSF attribute. Booleans and enum-like `type`
+/// fields are translated (status_id, is_mfa, type_id...), so only strings and numbers are
+/// checked, and `type`/`sso_type` strings only case-insensitively or as enum captions.
+#[test]
+fn no_source_field_is_lost() {
+    let mapper = Mapper::new(
+        MappingTables::embedded().unwrap(),
+        MapOptions { raw_data: false },
+    );
+    let mut checked = 0;
+    for dir in [SHARED_FIXTURES, OUR_FIXTURES] {
+        for file in ndjson_files(dir) {
+            let text = std::fs::read(&file).unwrap();
+            for (index, line) in text.split(|b| *b == b'\n').enumerate() {
+                if line.trim_ascii().is_empty() {
+                    continue;
+                }
+                let source: serde_json::Value = serde_json::from_slice(line).unwrap();
+                let record = mapper.map(line).unwrap();
+                let output: serde_json::Value = serde_json::from_slice(&record.json).unwrap();
+                let unmapped = &output["unmapped"]["jumpcloud"];
+                let mut mapped_values = std::collections::HashSet::new();
+                collect_scalars(&output, "", &mut mapped_values);
+                let mut leaves = Vec::new();
+                leaves_of(&source, &mut Vec::new(), &mut leaves);
+                for (path, value) in leaves {
+                    let in_unmapped = path
+                        .iter()
+                        .try_fold(unmapped, |node, key| node.get(key))
+                        .is_some();
+                    let text = match &value {
+                        serde_json::Value::String(text) => text.clone(),
+                        serde_json::Value::Number(number) => number.to_string(),
+                        _ => continue,
+                    };
+                    let enum_like = path
+                        .last()
+                        .is_some_and(|key| key == "type" || key == "sso_type");
+                    let found = in_unmapped
+                        || mapped_values.contains(&text)
+                        || (enum_like
+                            && mapped_values
+                                .iter()
+                                .any(|mapped| mapped.eq_ignore_ascii_case(&text)))
+                        || (enum_like && ["systemuser", "totp"].contains(&text.as_str()));
+                    assert!(
+                        found,
+                        "{}:{}: source field {} = {text:?} is neither mapped nor in unmapped",
+                        file.display(),
+                        index + 1,
+                        path.join(".")
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 5000, "{checked} fields checked");
+}
+
+fn leaves_of(
+    value: &serde_json::Value,
+    path: &mut Vec<String>,
+    out: &mut Vec<(Vec<String>, serde_json::Value)>,
+) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map {
+                path.push(key.clone());
+                leaves_of(inner, path, out);
+                path.pop();
+            }
+        }
+        // Arrays are kept whole (never mapped piecewise); check the array itself.
+        serde_json::Value::Array(_) => out.push((path.clone(), serde_json::Value::Null)),
+        scalar => out.push((path.clone(), scalar.clone())),
+    }
+}
+
+fn collect_scalars(
+    value: &serde_json::Value,
+    skip: &str,
+    out: &mut std::collections::HashSet<String>,
+) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map {
+                if key != "unmapped" || !skip.is_empty() {
+                    collect_scalars(inner, skip, out);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items
+            .iter()
+            .for_each(|item| collect_scalars(item, skip, out)),
+        serde_json::Value::String(text) => {
+            out.insert(text.clone());
+        }
+        serde_json::Value::Number(number) => {
+            out.insert(number.to_string());
+        }
+        _ => {}
+    }
+}

@@ -2,7 +2,7 @@
 """Baseline for the producer benchmark: Python confluent-kafka (librdkafka) producing the same
 OCSF JSON lines, cycled to N records, to the same per-class topics with the same producer
 settings as `OcsfProducer` defaults (acks=all, idempotence, zstd, linger.ms=20,
-batch.num.messages=10000, batch.size=1000000, queue limits 20000 messages / 16384 KiB), the same
+batch.num.messages=10000, batch.size=1000000, queue limits 10000 messages / 4096 KiB), the same
 keys (user uid, else organisation, else metadata.uid) and headers. Every delivery is confirmed.
 
     python3 crates/producer/benches/baseline_confluent_kafka.py --events 1000000 [--input FILE]
@@ -79,8 +79,8 @@ def main() -> int:
             "batch.num.messages": 10000,
             "batch.size": 1000000,
             "message.max.bytes": 1000000,
-            "queue.buffering.max.messages": 20000,
-            "queue.buffering.max.kbytes": 16384,
+            "queue.buffering.max.messages": 10000,
+            "queue.buffering.max.kbytes": 4096,
             "message.timeout.ms": 300000,
         }
     )

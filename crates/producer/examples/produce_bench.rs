@@ -5,7 +5,8 @@
 //!
 //! ```sh
 //! cargo run --release -p producer --example produce_bench -- \
-//!     --events 1000000 [--input FILE] [--format json|avro] [--prefix bench-x]
+//!     --events 1000000 [--input FILE] [--format json|avro] [--prefix bench-x] \
+//!     [--queue-max-messages N] [--queue-max-kbytes N]
 //! ```
 
 use std::time::Instant;
@@ -72,6 +73,8 @@ struct Args {
     format: Format,
     prefix: String,
     brokers: String,
+    queue_max_messages: Option<u32>,
+    queue_max_kbytes: Option<u32>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -82,6 +85,8 @@ fn parse_args() -> Result<Args, String> {
         prefix: format!("bench-{}", std::process::id()),
         brokers: std::env::var("KAFKA_BOOTSTRAP_SERVERS")
             .unwrap_or_else(|_| "127.0.0.1:9092".into()),
+        queue_max_messages: None,
+        queue_max_kbytes: None,
     };
     let mut iter = std::env::args().skip(1);
     while let Some(flag) = iter.next() {
@@ -91,6 +96,13 @@ fn parse_args() -> Result<Args, String> {
             "--input" => args.input = value()?,
             "--prefix" => args.prefix = value()?,
             "--brokers" => args.brokers = value()?,
+            "--queue-max-messages" => {
+                args.queue_max_messages =
+                    Some(value()?.parse().map_err(|e| format!("{flag}: {e}"))?)
+            }
+            "--queue-max-kbytes" => {
+                args.queue_max_kbytes = Some(value()?.parse().map_err(|e| format!("{flag}: {e}"))?)
+            }
             "--format" => {
                 args.format = match value()?.as_str() {
                     "json" => Format::Json,
@@ -123,8 +135,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Some(RegistryConfig::new(format!("http://{address}")))
         }
     };
+    let defaults = ProducerConfig::default();
     let config = ProducerConfig {
         brokers: args.brokers.clone(),
+        queue_max_messages: args
+            .queue_max_messages
+            .unwrap_or(defaults.queue_max_messages),
+        queue_max_kbytes: args.queue_max_kbytes.unwrap_or(defaults.queue_max_kbytes),
         format: args.format,
         schema_registry,
         topic: TopicConfig {
@@ -138,7 +155,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     producer.ensure_topics().await?;
 
     // Acknowledgements are awaited in send order by a second task, as the pipeline does.
-    let (pending_tx, mut pending_rx) = mpsc::channel(20_000);
+    let (pending_tx, mut pending_rx) = mpsc::channel(10_000);
     let acker = tokio::spawn(async move {
         let (mut acked, mut failed) = (0_u64, 0_u64);
         while let Some(pending) = pending_rx.recv().await {

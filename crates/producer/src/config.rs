@@ -241,9 +241,10 @@ pub struct ProducerConfig {
     /// `message.max.bytes`. Default 1000000.
     pub message_max_bytes: u32,
     /// `queue.buffering.max.messages`: the in-flight bound (memory); further sends wait.
-    /// Default 20000.
+    /// Default 10000.
     pub queue_max_messages: u32,
-    /// `queue.buffering.max.kbytes`: the in-flight bound in KiB. Default 16384.
+    /// `queue.buffering.max.kbytes`: the in-flight bound in KiB (the main memory knob: about
+    /// 2x this in peak RSS). Default 4096.
     pub queue_max_kbytes: u32,
     /// `delivery.timeout.ms` (`message.timeout.ms`): how long librdkafka retries one record
     /// before its send fails. Default 300000; 0 = retry forever.
@@ -281,8 +282,8 @@ impl Default for ProducerConfig {
             batch_num_messages: 10_000,
             batch_size: 1_000_000,
             message_max_bytes: 1_000_000,
-            queue_max_messages: 20_000,
-            queue_max_kbytes: 16_384,
+            queue_max_messages: 10_000,
+            queue_max_kbytes: 4_096,
             delivery_timeout_ms: 300_000,
             security_protocol: None,
             sasl_mechanism: None,
@@ -403,7 +404,7 @@ mod tests {
         assert_eq!(properties["acks"], "all");
         assert_eq!(properties["enable.idempotence"], "true");
         assert_eq!(properties["compression.codec"], "zstd");
-        assert_eq!(properties["queue.buffering.max.kbytes"], "16384");
+        assert_eq!(properties["queue.buffering.max.kbytes"], "4096");
     }
 
     #[test]

@@ -124,3 +124,37 @@ fn producer_and_send_futures_can_be_shared_across_tasks() {
     let delivery = runtime.block_on(send).unwrap();
     assert_eq!(delivery.topic, expected_topic);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_beyond_a_full_queue_wait_and_are_all_delivered() {
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("mock.authentication", 1, 1).unwrap();
+    let config = ProducerConfig {
+        queue_max_messages: 5,
+        ..mock_config(cluster.bootstrap_servers())
+    };
+    let producer = OcsfProducer::new(config).await.unwrap();
+    let template = example_records()
+        .into_iter()
+        .find(|r| r.class_uid == 3002)
+        .unwrap();
+    let records: Vec<_> = (0..40)
+        .map(|n| {
+            let mut record = template.clone();
+            record.uid = format!("uid-{n}");
+            record
+        })
+        .collect();
+    // Most of these find the queue full and must keep their own copy of the record.
+    let sends: Vec<_> = records.iter().map(|r| producer.send(r)).collect();
+    drop(records);
+    let deliveries = futures::future::join_all(sends).await;
+    let mut offsets: Vec<i64> = deliveries.into_iter().map(|d| d.unwrap().offset).collect();
+    offsets.sort_unstable();
+    offsets.dedup();
+    assert_eq!(
+        offsets.len(),
+        40,
+        "40 distinct offsets: every record delivered once"
+    );
+}

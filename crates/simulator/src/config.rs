@@ -48,6 +48,9 @@ pub struct SimConfig {
     pub fault_kinds: Vec<FaultKind>,
     /// Delay of a random `slow` fault, in milliseconds.
     pub slow_fault_delay_ms: u64,
+    /// Share of generated events (history and live) that are malformed on purpose (no or bad
+    /// `timestamp`, no `id`/`event_type`, wrong field types), for dead-letter tests; 0 = none.
+    pub malformed_fraction: f64,
     /// End of the history window (epoch ns); `None` = the start-up instant. Two simulators with
     /// the same seed and anchor hold byte-identical history.
     pub history_anchor_ns: Option<i64>,
@@ -76,6 +79,7 @@ impl Default for SimConfig {
             fault_probability: 0.0,
             fault_kinds: FaultKind::ALL.to_vec(),
             slow_fault_delay_ms: 1_000,
+            malformed_fraction: 0.0,
             history_anchor_ns: None,
         }
     }
@@ -108,6 +112,7 @@ impl fmt::Debug for SimConfig {
             .field("fault_probability", &self.fault_probability)
             .field("fault_kinds", &self.fault_kinds)
             .field("slow_fault_delay_ms", &self.slow_fault_delay_ms)
+            .field("malformed_fraction", &self.malformed_fraction)
             .field("history_anchor_ns", &self.history_anchor_ns)
             .finish()
     }

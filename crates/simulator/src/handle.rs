@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::SimConfig;
 use crate::events::EventIndex;
-use crate::events::generator::{EventBuilder, GeneratedEvent, KindPicker};
+use crate::events::generator::{EventBuilder, GeneratedEvent, KindPicker, malform};
 use crate::ids::{self, object_id};
 use crate::inventory::{Inventory, InventorySizes};
 use crate::server::faults::{FaultPlan, RandomFaults};
@@ -101,7 +101,12 @@ fn build_orgs(config: &SimConfig, now_ns: i64) -> Vec<Arc<Org>> {
                                 for _ in 0..len {
                                     let ts = now_ns - rng.random_range(0..span_ns);
                                     let kind = picker.pick(&mut rng);
-                                    let event = builder.build(&mut rng, kind, ts);
+                                    let mut event = builder.build(&mut rng, kind, ts);
+                                    if config.malformed_fraction > 0.0
+                                        && rng.random_bool(config.malformed_fraction.min(1.0))
+                                    {
+                                        malform(&mut rng, &mut event);
+                                    }
                                     let visible_at = event.timestamp_ns
                                         + late_delay_ns(&mut rng, config.late_max_secs);
                                     out.push((event, visible_at));
@@ -282,7 +287,12 @@ async fn live_events(state: Arc<SimState>) {
                 break;
             };
             let kind = picker.pick(&mut rng);
-            org.emit_generated(kind, ids::now_ns(), state.config.late_max_secs);
+            org.emit_generated(
+                kind,
+                ids::now_ns(),
+                state.config.late_max_secs,
+                state.config.malformed_fraction,
+            );
         }
     }
 }

@@ -369,3 +369,132 @@ async fn group_membership_add_and_remove_emit_association_changes() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn device_commands_emit_device_command_events_and_bindings_resolve() {
+    let sim = start(common::config(0)).await;
+    let systems: Value = client()
+        .get(format!("{}/api/systems?limit=100", sim.base_url()))
+        .header("x-api-key", KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let system_id = systems["results"][0]["_id"].as_str().unwrap().to_owned();
+    let response = post(
+        &sim,
+        &format!("/api/systems/{system_id}/command/builtin/lock"),
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        post(
+            &sim,
+            &format!("/api/systems/{system_id}/command/builtin/explode"),
+            None
+        )
+        .await
+        .status(),
+        400
+    );
+    assert_eq!(
+        post(
+            &sim,
+            "/api/systems/ffffffffffffffffffffffff/command/builtin/lock",
+            None
+        )
+        .await
+        .status(),
+        404
+    );
+    let since = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
+    let events: Vec<Value> = post_events(
+        &sim,
+        &json!({"service": ["systems"], "start_time": since}),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["event_type"], "device_command");
+    assert_eq!(events[0]["system"]["id"], json!(system_id));
+    assert_eq!(events[0]["command"]["name"], "lock");
+
+    // user -> systems bindings and resolved group membership
+    let all = users(&sim).await;
+    let mut bound = 0;
+    for user in &all {
+        let id = user["_id"].as_str().unwrap();
+        let list: Vec<Value> = client()
+            .get(format!(
+                "{}/api/v2/users/{id}/systems?limit=100",
+                sim.base_url()
+            ))
+            .header("x-api-key", KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for system in &list {
+            assert_eq!(system["type"], "system");
+            assert!(
+                systems["results"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|s| s["_id"] == system["id"])
+            );
+        }
+        bound += list.len();
+    }
+    assert_eq!(
+        bound,
+        systems["totalCount"].as_u64().unwrap() as usize,
+        "every system has one user"
+    );
+    let groups: Vec<Value> = client()
+        .get(format!("{}/api/v2/usergroups?limit=100", sim.base_url()))
+        .header("x-api-key", KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let group_id = groups[1]["id"].as_str().unwrap();
+    let members: Vec<Value> = client()
+        .get(format!(
+            "{}/api/v2/usergroups/{group_id}/members?limit=100",
+            sim.base_url()
+        ))
+        .header("x-api-key", KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let membership: Vec<Value> = client()
+        .get(format!(
+            "{}/api/v2/usergroups/{group_id}/membership?limit=100",
+            sim.base_url()
+        ))
+        .header("x-api-key", KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let direct: Vec<&Value> = members.iter().map(|m| &m["to"]["id"]).collect();
+    let resolved: Vec<&Value> = membership.iter().map(|m| &m["id"]).collect();
+    assert_eq!(direct, resolved);
+    sim.shutdown().await;
+}

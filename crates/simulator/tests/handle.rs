@@ -39,19 +39,51 @@ async fn handle_serves_the_registry_on_its_own_port_and_shuts_down() {
 }
 
 #[tokio::test]
-async fn skip_offsets_within_the_query() {
-    let sim = start(config(300)).await;
+async fn skip_offsets_within_the_query_also_across_orgs() {
+    let sim = start(SimConfig {
+        orgs: 2,
+        ..config(300)
+    })
+    .await;
+    let orgs = sim.org_ids();
     let since = since_days(8);
-    let all: Vec<Value> = post_events(
+    let request = |body: Value| {
+        client()
+            .post(events_url(&sim))
+            .header("x-api-key", KEY)
+            .header("x-org-id", &orgs[0])
+            .header("x-org-id", &orgs[1])
+            .json(&body)
+    };
+    let all: Vec<Value> =
+        request(json!({"service": ["all"], "start_time": since, "limit": 300, "sort": "DESC"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(all.len(), 300);
+    let skipped: Vec<Value> = request(
+        json!({"service": ["all"], "start_time": since, "limit": 50, "skip": 100, "sort": "DESC"}),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(ids(&skipped), ids(&all[100..150]));
+    let home: Vec<Value> = post_events(
         &sim,
-        &json!({"service": ["all"], "start_time": since, "limit": 300}),
+        &json!({"service": ["all"], "start_time": since, "limit": 150}),
         None,
     )
     .await
     .json()
     .await
     .unwrap();
-    let skipped: Vec<Value> = post_events(
+    let home_skipped: Vec<Value> = post_events(
         &sim,
         &json!({"service": ["all"], "start_time": since, "limit": 50, "skip": 100}),
         None,
@@ -60,7 +92,7 @@ async fn skip_offsets_within_the_query() {
     .json()
     .await
     .unwrap();
-    assert_eq!(ids(&skipped), ids(&all[100..150]));
+    assert_eq!(ids(&home_skipped), ids(&home[100..150]));
     sim.shutdown().await;
 }
 
@@ -84,5 +116,47 @@ async fn q_matches_text_anywhere_in_the_event() {
     let got: Vec<Value> = post_events(&sim, &json!({"service": ["all"], "start_time": since_days(8), "limit": 10_000, "q": hostname.to_lowercase()}), None).await.json().await.unwrap();
     assert_eq!(got.len(), expected);
     assert!(got.iter().all(|e| e.to_string().contains(&hostname)));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_events_are_served_and_in_the_ground_truth() {
+    let sim = start(SimConfig {
+        malformed_fraction: 0.2,
+        ..config(2_000)
+    })
+    .await;
+    let truth = ground_truth(&sim, None).await;
+    let broken = |e: &Value| {
+        e.get("id").is_none()
+            || e.get("event_type").is_none()
+            || e["timestamp"]
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .is_none()
+            || e["geoip"].is_string()
+            || e["success"].is_string()
+    };
+    let count = truth.iter().filter(|e| broken(e)).count();
+    assert!((200..=600).contains(&count), "about 20% malformed: {count}");
+    let mut served: Vec<String> = Vec::new();
+    let mut body = json!({"service": ["all"], "start_time": since_days(8), "limit": 500});
+    loop {
+        let response = post_events(&sim, &body, None).await;
+        let n: usize = header(&response, "x-result-count").parse().unwrap();
+        body["search_after"] = serde_json::from_str(&header(&response, "x-search_after")).unwrap();
+        let page: Vec<Value> = response.json().await.unwrap();
+        served.extend(page.iter().map(Value::to_string));
+        if n < 500 {
+            break;
+        }
+    }
+    let mut expected: Vec<String> = truth.iter().map(Value::to_string).collect();
+    expected.sort();
+    served.sort();
+    assert_eq!(
+        served, expected,
+        "every event served exactly once, malformed ones too"
+    );
     sim.shutdown().await;
 }

@@ -56,7 +56,8 @@ async fn backfill(args: Args) -> Result<bool> {
     let now = chrono::Utc::now();
     let (from, to) = match (&args.since, &args.from, &args.to) {
         (Some(since), None, None) => {
-            let from = fetcher::timestamp::parse_time_or_ago(since, now).map_err(anyhow::Error::msg)?;
+            let from =
+                fetcher::timestamp::parse_time_or_ago(since, now).map_err(anyhow::Error::msg)?;
             let lag = chrono::Duration::from_std(config.events.lag).unwrap_or_default();
             (from, now - lag)
         }
@@ -67,21 +68,40 @@ async fn backfill(args: Args) -> Result<bool> {
         _ => bail!("give either --since DURATION or both --from and --to"),
     };
     let mapper = Arc::new(build_mapper(&config.mapper)?);
-    let producer = OcsfProducer::new(config.kafka.clone()).await.context("starting the Kafka producer")?;
-    producer.ensure_topics().await.context("creating the Kafka topics")?;
-    let sink = Arc::new(Sink::Kafka(Arc::new(producer)));
+    let producer = OcsfProducer::new(config.kafka.clone())
+        .await
+        .context("starting the Kafka producer")?;
+    producer
+        .ensure_topics()
+        .await
+        .context("creating the Kafka topics")?;
+    let sink = Arc::new(Sink::kafka(producer));
 
     let client = JumpCloudClient::new(config.jumpcloud.clone())?;
     let store: Arc<dyn CheckpointStore> = Arc::new(
-        FileCheckpointStore::open(&config.events.checkpoint_path)
-            .with_context(|| format!("checkpoint file {}", config.events.checkpoint_path.display()))?,
+        FileCheckpointStore::open(&config.events.checkpoint_path).with_context(|| {
+            format!(
+                "checkpoint file {}",
+                config.events.checkpoint_path.display()
+            )
+        })?,
     );
-    let org_ids =
-        if config.jumpcloud.org_ids.is_empty() { vec![String::new()] } else { config.jumpcloud.org_ids.clone() };
+    let org_ids = if config.jumpcloud.org_ids.is_empty() {
+        vec![String::new()]
+    } else {
+        config.jumpcloud.org_ids.clone()
+    };
     let mut sources = Vec::new();
     for org_id in org_ids {
-        let source = EventSource::backfill(client.clone(), org_id.clone(), config.events.clone(), Arc::clone(&store), from, to)
-            .with_context(|| format!("backfill of organisation {org_id:?}"))?;
+        let source = EventSource::backfill(
+            client.clone(),
+            org_id.clone(),
+            config.events.clone(),
+            Arc::clone(&store),
+            from,
+            to,
+        )
+        .with_context(|| format!("backfill of organisation {org_id:?}"))?;
         sources.push(source);
     }
     eprintln!(
@@ -93,7 +113,9 @@ async fn backfill(args: Args) -> Result<bool> {
     let stats: Vec<Arc<SourceStats>> = sources.iter().map(EventSource::stats).collect();
     let progress = tokio::spawn(report_progress(stats));
     let pipeline = Pipeline::new(mapper, sink, config.pipeline.max_in_flight_batches);
-    let report = pipeline.run(sources, Mode::Once, shutdown_on_signal()).await;
+    let report = pipeline
+        .run(sources, Mode::Once, shutdown_on_signal())
+        .await;
     progress.abort();
     let totals = pipeline.stats().totals();
     eprintln!(
@@ -110,8 +132,14 @@ async fn backfill(args: Args) -> Result<bool> {
 /// otherwise (logs, CI).
 async fn report_progress(stats: Vec<Arc<SourceStats>>) {
     let read = || {
-        let fetched: u64 = stats.iter().map(|s| s.events_fetched.load(Ordering::Relaxed)).sum();
-        let expected: u64 = stats.iter().map(|s| s.backfill_expected.load(Ordering::Relaxed)).sum();
+        let fetched: u64 = stats
+            .iter()
+            .map(|s| s.events_fetched.load(Ordering::Relaxed))
+            .sum();
+        let expected: u64 = stats
+            .iter()
+            .map(|s| s.backfill_expected.load(Ordering::Relaxed))
+            .sum();
         (fetched, expected)
     };
     let started = Instant::now();

@@ -47,7 +47,11 @@ pub fn run(args: Args) -> ExitCode {
                 }
             }
             println!("checks: {} passed, {failed} failed", checks.len() - failed);
-            if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(err) => {
             println!("FAIL  configuration: {err:#}");
@@ -80,10 +84,18 @@ async fn check(args: Args) -> Result<Vec<Check>> {
 async fn check_jumpcloud(config: &AppConfig) -> Vec<Check> {
     let client = match JumpCloudClient::new(config.jumpcloud.clone()) {
         Ok(client) => client,
-        Err(err) => return vec![Check { item: "JumpCloud credentials".into(), result: Err(err.to_string()) }],
+        Err(err) => {
+            return vec![Check {
+                item: "JumpCloud credentials".into(),
+                result: Err(err.to_string()),
+            }];
+        }
     };
-    let org_ids =
-        if config.jumpcloud.org_ids.is_empty() { vec![String::new()] } else { config.jumpcloud.org_ids.clone() };
+    let org_ids = if config.jumpcloud.org_ids.is_empty() {
+        vec![String::new()]
+    } else {
+        config.jumpcloud.org_ids.clone()
+    };
     let now = chrono::Utc::now();
     let query = EventQuery {
         service: config.events.services.clone(),
@@ -95,21 +107,31 @@ async fn check_jumpcloud(config: &AppConfig) -> Vec<Check> {
     };
     let mut checks = Vec::new();
     for org_id in &org_ids {
-        let label = if org_id.is_empty() { "the credential's organisation".to_string() } else { format!("organisation {org_id}") };
+        let label = if org_id.is_empty() {
+            "the credential's organisation".to_string()
+        } else {
+            format!("organisation {org_id}")
+        };
         let events = client.events_count(org_id, &query).await;
         checks.push(Check {
             item: format!("JumpCloud Directory Insights API, {label}"),
-            result: events.map(|n| format!("{n} events in the last hour")).map_err(|e| e.to_string()),
+            result: events
+                .map(|n| format!("{n} events in the last hour"))
+                .map_err(|e| e.to_string()),
         });
         let org = (!org_id.is_empty()).then_some(org_id.as_str());
-        let users = client.get_json(org, "/api/systemusers", &[("limit", "1".to_string())]).await;
+        let users = client
+            .get_json(org, "/api/systemusers", &[("limit", "1".to_string())])
+            .await;
         checks.push(Check {
             item: format!("JumpCloud console API (inventory), {label}"),
             result: users
-                .map(|r| match r.body.get("totalCount").and_then(|t| t.as_u64()) {
-                    Some(total) => format!("{total} users"),
-                    None => "reachable".to_string(),
-                })
+                .map(
+                    |r| match r.body.get("totalCount").and_then(|t| t.as_u64()) {
+                        Some(total) => format!("{total} users"),
+                        None => "reachable".to_string(),
+                    },
+                )
                 .map_err(|e| e.to_string()),
         });
     }
@@ -122,9 +144,17 @@ fn check_kafka(config: &AppConfig, timeout: Duration) -> Vec<Check> {
         // Producer-only properties are ignored by the consumer used for metadata.
         if !matches!(
             name.as_str(),
-            "acks" | "enable.idempotence" | "compression.codec" | "compression.type" | "linger.ms"
-                | "batch.num.messages" | "batch.size" | "queue.buffering.max.messages"
-                | "queue.buffering.max.kbytes" | "delivery.timeout.ms" | "message.timeout.ms"
+            "acks"
+                | "enable.idempotence"
+                | "compression.codec"
+                | "compression.type"
+                | "linger.ms"
+                | "batch.num.messages"
+                | "batch.size"
+                | "queue.buffering.max.messages"
+                | "queue.buffering.max.kbytes"
+                | "delivery.timeout.ms"
+                | "message.timeout.ms"
         ) {
             client.set(name, value);
         }
@@ -134,7 +164,10 @@ fn check_kafka(config: &AppConfig, timeout: Duration) -> Vec<Check> {
     let consumer: BaseConsumer = match client.create() {
         Ok(consumer) => consumer,
         Err(err) => {
-            return vec![Check { item: format!("Kafka brokers {brokers}"), result: Err(format!("invalid Kafka settings: {err}")) }];
+            return vec![Check {
+                item: format!("Kafka brokers {brokers}"),
+                result: Err(format!("invalid Kafka settings: {err}")),
+            }];
         }
     };
     let metadata = match consumer.fetch_metadata(None, timeout) {
@@ -150,14 +183,25 @@ fn check_kafka(config: &AppConfig, timeout: Duration) -> Vec<Check> {
     };
     let mut checks = vec![Check {
         item: format!("Kafka brokers {brokers}"),
-        result: Ok(format!("{} broker(s), {} topic(s)", metadata.brokers().len(), metadata.topics().len())),
+        result: Ok(format!(
+            "{} broker(s), {} topic(s)",
+            metadata.brokers().len(),
+            metadata.topics().len()
+        )),
     }];
     let existing: Vec<&str> = metadata.topics().iter().map(|t| t.name()).collect();
-    let mut topics: Vec<String> = ["base_event", "authentication", "account_change", "entity_management", "user_access", "group_management"]
-        .iter()
-        .zip([0u32, 3002, 3001, 3004, 3005, 3006])
-        .map(|(name, uid)| config.kafka.topic.topic_for(uid, name))
-        .collect();
+    let mut topics: Vec<String> = [
+        "base_event",
+        "authentication",
+        "account_change",
+        "entity_management",
+        "user_access",
+        "group_management",
+    ]
+    .iter()
+    .zip([0u32, 3002, 3001, 3004, 3005, 3006])
+    .map(|(name, uid)| config.kafka.topic.topic_for(uid, name))
+    .collect();
     topics.push(config.kafka.topic.dead_letter.clone());
     topics.sort();
     topics.dedup();
@@ -169,7 +213,10 @@ fn check_kafka(config: &AppConfig, timeout: Duration) -> Vec<Check> {
                 "missing: `run` creates it at start (kafka.topic.partitions/replication_factor); if the cluster forbids topic creation (auto-create off, no CreateTopics ACL), create {topic} first"
             ))
         };
-        checks.push(Check { item: format!("Kafka topic {topic}"), result });
+        checks.push(Check {
+            item: format!("Kafka topic {topic}"),
+            result,
+        });
     }
     checks
 }
@@ -179,23 +226,39 @@ async fn check_registry(registry: &producer::RegistryConfig, timeout: Duration) 
     let item = format!("schema registry {url}");
     let client = match reqwest::Client::builder().timeout(timeout).build() {
         Ok(client) => client,
-        Err(err) => return Check { item, result: Err(err.to_string()) },
+        Err(err) => {
+            return Check {
+                item,
+                result: Err(err.to_string()),
+            };
+        }
     };
     let mut request = client.get(format!("{}/subjects", url.trim_end_matches('/')));
     if let Some(username) = &registry.username {
-        request = request.basic_auth(username, registry.password.as_ref().map(|p| p.expose().to_string()));
+        request = request.basic_auth(
+            username,
+            registry.password.as_ref().map(|p| p.expose().to_string()),
+        );
     }
     let result = match request.send().await {
-        Ok(response) if response.status().is_success() => match response.json::<Vec<String>>().await {
-            Ok(subjects) => Ok(format!("{} subject(s)", subjects.len())),
-            Err(err) => Err(format!("not a Confluent-compatible registry (GET /subjects: {err})")),
-        },
-        Ok(response) if response.status().as_u16() == 401 || response.status().as_u16() == 403 => Err(format!(
-            "HTTP {}: check kafka.schema_registry username/password",
-            response.status()
-        )),
+        Ok(response) if response.status().is_success() => {
+            match response.json::<Vec<String>>().await {
+                Ok(subjects) => Ok(format!("{} subject(s)", subjects.len())),
+                Err(err) => Err(format!(
+                    "not a Confluent-compatible registry (GET /subjects: {err})"
+                )),
+            }
+        }
+        Ok(response) if response.status().as_u16() == 401 || response.status().as_u16() == 403 => {
+            Err(format!(
+                "HTTP {}: check kafka.schema_registry username/password",
+                response.status()
+            ))
+        }
         Ok(response) => Err(format!("HTTP {} from GET /subjects", response.status())),
-        Err(err) => Err(format!("registry unreachable ({err}): check kafka.schema_registry.url / SCHEMA_REGISTRY_URL")),
+        Err(err) => Err(format!(
+            "registry unreachable ({err}): check kafka.schema_registry.url / SCHEMA_REGISTRY_URL"
+        )),
     };
     Check { item, result }
 }

@@ -76,12 +76,21 @@ async fn demo(args: Args) -> Result<()> {
         ..SimConfig::default()
     };
     let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let sim = simulator::start(sim_config, listen).await.context("starting the simulator")?;
-    println!("simulator: {} ({} organisations, {} events of history)", sim.base_url(), args.orgs, args.events);
+    let sim = simulator::start(sim_config, listen)
+        .await
+        .context("starting the simulator")?;
+    println!(
+        "simulator: {} ({} organisations, {} events of history)",
+        sim.base_url(),
+        args.orgs,
+        args.events
+    );
 
     let mut config = AppConfig::default();
     config.jumpcloud.base_url = Some(sim.base_url());
-    config.jumpcloud.auth = AuthConfig::ApiKey { api_key: Secret::new(DEMO_API_KEY) };
+    config.jumpcloud.auth = AuthConfig::ApiKey {
+        api_key: Secret::new(DEMO_API_KEY),
+    };
     config.jumpcloud.org_ids = sim.org_ids();
     config.jumpcloud.max_requests_per_sec = 50;
     // Lag covers the simulated ingestion delay; the overlap re-reads the recent past.
@@ -94,21 +103,42 @@ async fn demo(args: Args) -> Result<()> {
     let sink = match env_or_file("KAFKA_BROKERS").filter(|v| !v.is_empty()) {
         Some(brokers) => {
             config.kafka.brokers = brokers.clone();
-            let producer = OcsfProducer::new(config.kafka.clone()).await.context("starting the Kafka producer")?;
-            producer.ensure_topics().await.context("creating the Kafka topics")?;
-            println!("output: Kafka at {brokers} (topics {})", producer.topics().join(", "));
-            Sink::Kafka(Arc::new(producer))
+            let producer = OcsfProducer::new(config.kafka.clone())
+                .await
+                .context("starting the Kafka producer")?;
+            producer
+                .ensure_topics()
+                .await
+                .context("creating the Kafka topics")?;
+            println!(
+                "output: Kafka at {brokers} (topics {})",
+                producer.topics().join(", ")
+            );
+            Sink::kafka(producer)
         }
         None => {
-            println!("output: {}/ (one NDJSON file per OCSF class; set KAFKA_BROKERS for Kafka)", args.out.display());
-            Sink::Files(FileSink::create(&args.out).with_context(|| format!("output directory {}", args.out.display()))?)
+            println!(
+                "output: {}/ (one NDJSON file per OCSF class; set KAFKA_BROKERS for Kafka)",
+                args.out.display()
+            );
+            Sink::Files(
+                FileSink::create(&args.out)
+                    .with_context(|| format!("output directory {}", args.out.display()))?,
+            )
         }
     };
 
     let mapper = Arc::new(build_mapper(&config.mapper)?);
     let (_client, sources) = build_sources(&config)?;
-    let ackers: Vec<_> = sources.iter().map(|s| (s.org_id().to_string(), s.acker())).collect();
-    let pipeline = Pipeline::new(mapper, Arc::new(sink), config.pipeline.max_in_flight_batches);
+    let ackers: Vec<_> = sources
+        .iter()
+        .map(|s| (s.org_id().to_string(), s.acker()))
+        .collect();
+    let pipeline = Pipeline::new(
+        mapper,
+        Arc::new(sink),
+        config.pipeline.max_in_flight_batches,
+    );
     let (stop, shutdown) = watch::channel(false);
     let ctrl_c = crate::commands::run::shutdown_on_signal();
     let seconds = args.seconds;
@@ -138,7 +168,8 @@ fn prepare_output_dir(dir: &std::path::Path) -> Result<()> {
         let is_demo_file = matches!(path.extension().and_then(|e| e.to_str()), Some("ndjson"))
             || path.file_name().and_then(|n| n.to_str()) == Some("checkpoints.json");
         if is_demo_file {
-            std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
         }
     }
     Ok(())
@@ -147,12 +178,18 @@ fn prepare_output_dir(dir: &std::path::Path) -> Result<()> {
 fn print_summary(pipeline: &Pipeline, ackers: &[(String, fetcher::Acker)]) {
     let stats = pipeline.stats();
     println!();
-    println!("{:<8} {:<20} {:>8} {:>10}", "class", "name", "activity", "events");
+    println!(
+        "{:<8} {:<20} {:>8} {:>10}",
+        "class", "name", "activity", "events"
+    );
     for ((class_uid, class_name, activity_id), count) in stats.per_class() {
         println!("{class_uid:<8} {class_name:<20} {activity_id:>8} {count:>10}");
     }
     println!();
-    println!("{:<26} {:>9} {:>10} {:>13} {:>10}", "organisation", "fetched", "delivered", "dead letters", "lag (s)");
+    println!(
+        "{:<26} {:>9} {:>10} {:>13} {:>10}",
+        "organisation", "fetched", "delivered", "dead letters", "lag (s)"
+    );
     let per_org = stats.per_org();
     let now = chrono::Utc::now();
     for (org_id, acker) in ackers {

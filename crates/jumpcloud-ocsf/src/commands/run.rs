@@ -51,12 +51,21 @@ pub fn run(args: Args) -> ExitCode {
 async fn run_async(args: Args) -> Result<RunReport> {
     let config = AppConfig::load(args.config.as_deref())?;
     let mapper = Arc::new(build_mapper(&config.mapper)?);
-    let producer = OcsfProducer::new(config.kafka.clone()).await.context("starting the Kafka producer")?;
-    let topics = producer.ensure_topics().await.context("creating the Kafka topics")?;
+    let producer = OcsfProducer::new(config.kafka.clone())
+        .await
+        .context("starting the Kafka producer")?;
+    let topics = producer
+        .ensure_topics()
+        .await
+        .context("creating the Kafka topics")?;
     tracing::info!(?topics, "Kafka topics ready");
-    let sink = Arc::new(Sink::Kafka(Arc::new(producer)));
+    let sink = Arc::new(Sink::kafka(producer));
     let (client, sources) = build_sources(&config)?;
-    let pipeline = Pipeline::new(mapper, Arc::clone(&sink), config.pipeline.max_in_flight_batches);
+    let pipeline = Pipeline::new(
+        mapper,
+        Arc::clone(&sink),
+        config.pipeline.max_in_flight_batches,
+    );
     if let Some(listen) = config.metrics.listen {
         let observed = Observed {
             pipeline: pipeline.stats(),
@@ -64,7 +73,9 @@ async fn run_async(args: Args) -> Result<RunReport> {
             orgs: org_views(&sources),
             sink,
         };
-        observability::serve(listen, observed).await.with_context(|| format!("metrics listener {listen}"))?;
+        observability::serve(listen, observed)
+            .await
+            .with_context(|| format!("metrics listener {listen}"))?;
     }
     let shutdown = shutdown_on_signal();
     let mode = if args.once { Mode::Once } else { Mode::Follow };
@@ -85,14 +96,23 @@ pub fn build_mapper(config: &MapperConfig) -> Result<Mapper> {
         Some(dir) => MappingTables::load_dir(dir)?,
         None => MappingTables::embedded()?,
     };
-    Ok(Mapper::new(tables, MapOptions { raw_data: config.raw_data }))
+    Ok(Mapper::new(
+        tables,
+        MapOptions {
+            raw_data: config.raw_data,
+        },
+    ))
 }
 
 /// What the metrics read of each source.
 pub fn org_views(sources: &[EventSource]) -> Vec<OrgView> {
     sources
         .iter()
-        .map(|source| OrgView { org_id: source.org_id().to_string(), stats: source.stats(), acker: source.acker() })
+        .map(|source| OrgView {
+            org_id: source.org_id().to_string(),
+            stats: source.stats(),
+            acker: source.acker(),
+        })
         .collect()
 }
 
@@ -101,7 +121,10 @@ pub fn build_sources(config: &AppConfig) -> Result<(JumpCloudClient, Vec<EventSo
     let client = JumpCloudClient::new(config.jumpcloud.clone())?;
     let store: Arc<dyn CheckpointStore> = Arc::new(
         FileCheckpointStore::open(&config.events.checkpoint_path).with_context(|| {
-            format!("checkpoint file {}", config.events.checkpoint_path.display())
+            format!(
+                "checkpoint file {}",
+                config.events.checkpoint_path.display()
+            )
         })?,
     );
     let org_ids = if config.jumpcloud.org_ids.is_empty() {
@@ -112,8 +135,13 @@ pub fn build_sources(config: &AppConfig) -> Result<(JumpCloudClient, Vec<EventSo
     let sources = org_ids
         .into_iter()
         .map(|org_id| {
-            EventSource::new(client.clone(), org_id.clone(), config.events.clone(), Arc::clone(&store))
-                .with_context(|| format!("event source of organisation {org_id:?}"))
+            EventSource::new(
+                client.clone(),
+                org_id.clone(),
+                config.events.clone(),
+                Arc::clone(&store),
+            )
+            .with_context(|| format!("event source of organisation {org_id:?}"))
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((client, sources))

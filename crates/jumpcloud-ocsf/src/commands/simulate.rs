@@ -9,6 +9,14 @@ use simulator::{FaultKind, SimConfig};
 /// faults on demand, ground truth at `/__sim/events`, schema registry) over real HTTP.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Every option, boxed so the subcommand enum stays small.
+    #[command(flatten)]
+    pub options: Box<SimulateOptions>,
+}
+
+/// The `simulate` options (see `--help`).
+#[derive(clap::Args)]
+pub struct SimulateOptions {
     /// Address to serve on; port 0 picks a free port (the real address is printed).
     #[arg(long, default_value = "127.0.0.1:8080", env = "SIM_LISTEN")]
     pub listen: SocketAddr,
@@ -83,34 +91,50 @@ pub struct Args {
     /// Delay of a random `slow` fault, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub fault_slow_ms: u64,
+    /// Share of generated events that are malformed on purpose (no/bad timestamp, no id or
+    /// event_type, wrong field types), to exercise the dead-letter path; 0 = none.
+    #[arg(long, default_value_t = 0.0)]
+    pub malformed_fraction: f64,
     /// Also serve the Confluent-compatible schema registry on this address (port 0 = free port).
     #[arg(long)]
     pub registry_listen: Option<SocketAddr>,
 }
 
-impl Args {
-    fn into_config(self) -> SimConfig {
+impl std::fmt::Debug for SimulateOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The config's Debug redacts the API keys and the client secret.
+        f.debug_struct("SimulateOptions")
+            .field("listen", &self.listen)
+            .field("config", &self.to_config())
+            .finish()
+    }
+}
+
+impl SimulateOptions {
+    /// The simulator configuration these flags describe.
+    fn to_config(&self) -> SimConfig {
         SimConfig {
             seed: self.seed,
-            api_key: self.api_key,
+            api_key: self.api_key.clone(),
             orgs: self.orgs,
             history_events: self.events,
             history_days: self.history_days,
             late_max_secs: self.late_max_secs,
             live_events_per_sec: self.live_rate,
-            oauth_client_id: self.oauth_client_id,
-            oauth_client_secret: self.oauth_client_secret,
+            oauth_client_id: self.oauth_client_id.clone(),
+            oauth_client_secret: self.oauth_client_secret.clone(),
             token_ttl_secs: self.token_ttl_secs,
             di_disabled_orgs: self.di_disabled_orgs,
             registry_listen: self.registry_listen,
-            no_di_api_key: self.no_di_api_key,
+            no_di_api_key: self.no_di_api_key.clone(),
             users_per_org: self.users,
             systems_per_org: self.systems,
             groups_per_org: self.groups,
             applications_per_org: self.applications,
             fault_probability: self.fault_probability,
-            fault_kinds: self.fault_kinds,
+            fault_kinds: self.fault_kinds.clone(),
             slow_fault_delay_ms: self.fault_slow_ms,
+            malformed_fraction: self.malformed_fraction,
             history_anchor_ns: None,
         }
     }
@@ -140,8 +164,13 @@ async fn wait_for_termination() {
 
 /// Runs the simulator until Ctrl-C or SIGTERM.
 pub fn run(args: Args) -> ExitCode {
+    let args = args.options;
     if !(args.late_max_secs.is_finite() && args.late_max_secs >= 0.0) {
         eprintln!("error: --late-max-secs must be a number >= 0");
+        return ExitCode::from(2);
+    }
+    if !(0.0..=1.0).contains(&args.malformed_fraction) {
+        eprintln!("error: --malformed-fraction must be in [0, 1]");
         return ExitCode::from(2);
     }
     if !(0.0..=1.0).contains(&args.fault_probability) {
@@ -159,7 +188,7 @@ pub fn run(args: Args) -> ExitCode {
         }
     };
     let listen = args.listen;
-    let config = args.into_config();
+    let config = args.to_config();
     runtime.block_on(async move {
         let sim = match simulator::start(config, listen).await {
             Ok(sim) => sim,

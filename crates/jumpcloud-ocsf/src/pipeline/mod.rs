@@ -78,7 +78,12 @@ impl Pipeline {
 
     /// Runs every source to its end (`Once`) or until `shutdown` (`Follow`), then flushes the
     /// sink. Acknowledged batches are checkpointed by the fetcher as they complete.
-    pub async fn run(&self, sources: Vec<EventSource>, mode: Mode, shutdown: Shutdown) -> RunReport {
+    pub async fn run(
+        &self,
+        sources: Vec<EventSource>,
+        mode: Mode,
+        shutdown: Shutdown,
+    ) -> RunReport {
         let mut tasks = JoinSet::new();
         for source in sources {
             let org_id = source.org_id().to_string();
@@ -100,7 +105,9 @@ impl Pipeline {
             match joined {
                 Ok((_, Ok(()))) => {}
                 Ok((org_id, Err(err))) => report.failed_orgs.push((org_id, err.to_string())),
-                Err(join_error) => report.failed_orgs.push(("?".into(), format!("task failed: {join_error}"))),
+                Err(join_error) => report
+                    .failed_orgs
+                    .push(("?".into(), format!("task failed: {join_error}"))),
             }
         }
         if let Err(err) = self.sink.flush(Duration::from_secs(30)) {
@@ -130,7 +137,10 @@ async fn shutdown_requested(shutdown: &mut Shutdown) {
     }
 }
 
-async fn next_batch(source: &mut EventSource, mode: Mode) -> Result<Option<EventBatch>, FetchError> {
+async fn next_batch(
+    source: &mut EventSource,
+    mode: Mode,
+) -> Result<Option<EventBatch>, FetchError> {
     match mode {
         Mode::Once => source.next_batch().await,
         Mode::Follow => source.next_batch_follow().await.map(Some),
@@ -209,9 +219,21 @@ enum Outbound {
     DeadLetter(DeadLetter),
 }
 
-async fn deliver_batch(batch: EventBatch, ctx: BatchContext, acker: Acker, _permit: OwnedSemaphorePermit) {
-    let EventBatch { org_id, events, checkpoint } = batch;
-    let mut counts = BatchCounts { fetched: events.len() as u64, ..BatchCounts::default() };
+async fn deliver_batch(
+    batch: EventBatch,
+    ctx: BatchContext,
+    acker: Acker,
+    _permit: OwnedSemaphorePermit,
+) {
+    let EventBatch {
+        org_id,
+        events,
+        checkpoint,
+    } = batch;
+    let mut counts = BatchCounts {
+        fetched: events.len() as u64,
+        ..BatchCounts::default()
+    };
     let outbound: Vec<Outbound> = events
         .into_iter()
         .map(|event| match ctx.mapper.map(&event.bytes) {
@@ -225,14 +247,19 @@ async fn deliver_batch(batch: EventBatch, ctx: BatchContext, acker: Acker, _perm
             }),
         })
         .collect();
-    let deliveries = outbound.iter().map(|item| deliver_with_retry(item, &org_id, &ctx));
+    let deliveries = outbound
+        .iter()
+        .map(|item| deliver_with_retry(item, &org_id, &ctx));
     let outcomes = futures::future::join_all(deliveries).await;
 
     let mut all_delivered = true;
     for (item, outcome) in outbound.iter().zip(outcomes) {
         match (item, outcome) {
             (Outbound::Record(record), Ok(Outcome::Delivered)) => {
-                *counts.delivered.entry((record.class_uid, record.class_name, record.activity_id)).or_default() += 1;
+                *counts
+                    .delivered
+                    .entry((record.class_uid, record.class_name, record.activity_id))
+                    .or_default() += 1;
             }
             (Outbound::Record(_), Ok(Outcome::DeadLettered)) => counts.dead_lettered_encode += 1,
             (Outbound::DeadLetter(_), Ok(_)) => counts.dead_lettered_map += 1,
@@ -254,18 +281,32 @@ async fn deliver_batch(batch: EventBatch, ctx: BatchContext, acker: Acker, _perm
     let sequence = checkpoint.sequence();
     match acker.ack(checkpoint) {
         Ok(()) => ctx.stats.add_batch(&org_id, counts),
-        Err(err) => tracing::error!(org = %org_id, batch = sequence, error = %err, "acknowledging a delivered batch failed"),
+        Err(err) => {
+            tracing::error!(org = %org_id, batch = sequence, error = %err, "acknowledging a delivered batch failed")
+        }
     }
 }
 
 /// Delivers one item, retrying transport failures with exponential backoff and jitter until it
 /// is delivered or shutdown is requested.
-async fn deliver_with_retry(item: &Outbound, org_id: &str, ctx: &BatchContext) -> Result<Outcome, SinkError> {
+async fn deliver_with_retry(
+    item: &Outbound,
+    org_id: &str,
+    ctx: &BatchContext,
+) -> Result<Outcome, SinkError> {
     let attempt = || async {
-        match item {
+        let result = match item {
             Outbound::Record(record) => ctx.sink.deliver(record, org_id).await,
-            Outbound::DeadLetter(letter) => ctx.sink.deliver_dead_letter(letter.clone()).await.map(|()| Outcome::DeadLettered),
+            Outbound::DeadLetter(letter) => ctx
+                .sink
+                .deliver_dead_letter(letter.clone())
+                .await
+                .map(|()| Outcome::DeadLettered),
+        };
+        if let Err(err) = &result {
+            ctx.sink.recover(err).await;
         }
+        result
     };
     let policy = ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(200))
@@ -279,7 +320,9 @@ async fn deliver_with_retry(item: &Outbound, org_id: &str, ctx: &BatchContext) -
         .notify(|err, delay| tracing::warn!(org = %org_id, error = %err, retry_in = ?delay, "delivery failed; retrying"))
         .await;
     if outcome.is_ok() {
-        ctx.stats.delivery_latency.observe(started.elapsed().as_secs_f64());
+        ctx.stats
+            .delivery_latency
+            .observe(started.elapsed().as_secs_f64());
     }
     outcome
 }

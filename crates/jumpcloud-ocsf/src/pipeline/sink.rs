@@ -13,6 +13,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use mapper::OcsfRecord;
 use producer::{DeadLetter, OcsfProducer, ProduceError, Stage};
+use rdkafka::error::RDKafkaErrorCode;
 
 /// How one record ended up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +27,7 @@ pub enum Outcome {
 /// A destination for OCSF records and dead letters.
 pub enum Sink {
     /// Kafka via the producer crate.
-    Kafka(Arc<OcsfProducer>),
+    Kafka(Arc<OcsfProducer>, TopicRecovery),
     /// One NDJSON file per OCSF class in a directory, plus `dead_letter.ndjson`.
     Files(FileSink),
 }
@@ -35,9 +36,13 @@ impl Sink {
     /// Delivers one record; resolves when it is durably taken. A record that can never be
     /// delivered as it is (does not fit the Avro schema, too large) is dead-lettered instead.
     /// A transport failure is an error: the caller retries it.
-    pub fn deliver(&self, record: &OcsfRecord, org_id: &str) -> BoxFuture<'static, Result<Outcome, SinkError>> {
+    pub fn deliver(
+        &self,
+        record: &OcsfRecord,
+        org_id: &str,
+    ) -> BoxFuture<'static, Result<Outcome, SinkError>> {
         match self {
-            Sink::Kafka(producer) => {
+            Sink::Kafka(producer, _) => {
                 let producer = Arc::clone(producer);
                 let send = producer.send(record);
                 let json = record.json.clone();
@@ -66,16 +71,21 @@ impl Sink {
                 })
             }
             Sink::Files(files) => {
-                let result = files.write(record.class_name, &record.json).map(|()| Outcome::Delivered);
+                let result = files
+                    .write(record.class_name, &record.json)
+                    .map(|()| Outcome::Delivered);
                 Box::pin(async move { result })
             }
         }
     }
 
     /// Delivers a dead letter; resolves when it is durably taken.
-    pub fn deliver_dead_letter(&self, letter: DeadLetter) -> BoxFuture<'static, Result<(), SinkError>> {
+    pub fn deliver_dead_letter(
+        &self,
+        letter: DeadLetter,
+    ) -> BoxFuture<'static, Result<(), SinkError>> {
         match self {
-            Sink::Kafka(producer) => {
+            Sink::Kafka(producer, _) => {
                 let send = producer.send_dead_letter(letter);
                 Box::pin(async move { send.await.map(|_| ()).map_err(SinkError::from) })
             }
@@ -90,15 +100,51 @@ impl Sink {
     /// already resolved on the broker's ack).
     pub fn sync(&self) -> Result<(), SinkError> {
         match self {
-            Sink::Kafka(_) => Ok(()),
+            Sink::Kafka(..) => Ok(()),
             Sink::Files(files) => files.flush(),
+        }
+    }
+
+    /// A Kafka sink.
+    pub fn kafka(producer: OcsfProducer) -> Sink {
+        Sink::Kafka(Arc::new(producer), TopicRecovery::default())
+    }
+
+    /// Called after a failed delivery, before it is retried: a topic that vanished (deleted, or
+    /// a broker that lost its data) is created again, at most once per 10 s.
+    pub async fn recover(&self, error: &SinkError) {
+        let Sink::Kafka(producer, recovery) = self else {
+            return;
+        };
+        let SinkError::Kafka(ProduceError::Kafka {
+            code: Some(code),
+            topic,
+            ..
+        }) = error
+        else {
+            return;
+        };
+        if !matches!(
+            code,
+            RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic
+        ) {
+            return;
+        }
+        let mut last = recovery.last_attempt.lock().await;
+        if last.is_some_and(|at| at.elapsed() < Duration::from_secs(10)) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+        tracing::warn!(%topic, "topic unknown to the broker; creating the pipeline's topics again");
+        if let Err(err) = producer.ensure_topics().await {
+            tracing::error!(error = %err, "creating the topics failed; deliveries keep retrying");
         }
     }
 
     /// Waits for everything queued (shutdown).
     pub fn flush(&self, timeout: Duration) -> Result<(), SinkError> {
         match self {
-            Sink::Kafka(producer) => producer.flush(timeout).map_err(SinkError::from),
+            Sink::Kafka(producer, _) => producer.flush(timeout).map_err(SinkError::from),
             Sink::Files(files) => files.flush(),
         }
     }
@@ -124,6 +170,12 @@ fn file_error(path: String, source: std::io::Error) -> SinkError {
     SinkError::File { path, source }
 }
 
+/// Rate limit of topic re-creation after "unknown topic" delivery errors.
+#[derive(Debug, Default)]
+pub struct TopicRecovery {
+    last_attempt: tokio::sync::Mutex<Option<std::time::Instant>>,
+}
+
 /// NDJSON files per OCSF class.
 pub struct FileSink {
     dir: PathBuf,
@@ -134,11 +186,17 @@ impl FileSink {
     /// Writes into `dir` (created if missing); existing files are appended to.
     pub fn create(dir: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        Ok(Self { dir: dir.to_path_buf(), files: Mutex::new(HashMap::new()) })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            files: Mutex::new(HashMap::new()),
+        })
     }
 
     fn write(&self, name: &'static str, line: &[u8]) -> Result<(), SinkError> {
-        let mut files = self.files.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut files = self
+            .files
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let file = match files.get_mut(name) {
             Some(file) => file,
             None => {
@@ -168,7 +226,10 @@ impl FileSink {
     }
 
     fn flush(&self) -> Result<(), SinkError> {
-        let mut files = self.files.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut files = self
+            .files
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         for (name, file) in files.iter_mut() {
             file.flush()
                 .and_then(|()| file.get_ref().sync_data())

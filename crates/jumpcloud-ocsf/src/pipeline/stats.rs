@@ -64,11 +64,17 @@ struct StatsInner {
 impl PipelineStats {
     /// Adds an acknowledged batch.
     pub fn add_batch(&self, org_id: &str, counts: BatchCounts) {
-        let mut inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let delivered: u64 = counts.delivered.values().sum();
         for (key, n) in counts.delivered {
             *inner.per_class.entry(key).or_default() += n;
-            *inner.per_org_class.entry((org_id.to_string(), key.1)).or_default() += n;
+            *inner
+                .per_org_class
+                .entry((org_id.to_string(), key.1))
+                .or_default() += n;
         }
         let org = inner.per_org.entry(org_id.to_string()).or_default();
         org.fetched += counts.fetched;
@@ -81,30 +87,49 @@ impl PipelineStats {
 
     /// Totals per organisation.
     pub fn per_org(&self) -> BTreeMap<String, OrgTotals> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).per_org.clone()
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .per_org
+            .clone()
     }
 
     /// Delivered records per (class_uid, class_name, activity_id).
     pub fn per_class(&self) -> BTreeMap<(u32, &'static str, i32), u64> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).per_class.clone()
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .per_class
+            .clone()
     }
 
     /// Delivered records per (organisation, class_name).
     pub fn per_org_class(&self) -> BTreeMap<(String, &'static str), u64> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).per_org_class.clone()
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .per_org_class
+            .clone()
     }
 
     /// Records the state of an organisation's source: `Some(error)` after a failed fetch,
     /// `None` after a successful one.
     pub fn set_org_error(&self, org_id: &str, error: Option<String>) {
-        let mut inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         inner.org_errors.insert(org_id.to_string(), error);
     }
 
     /// Organisations whose last fetch failed, with the error; and those that have fetched
     /// successfully at least once.
     pub fn org_states(&self) -> BTreeMap<String, Option<String>> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).org_errors.clone()
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .org_errors
+            .clone()
     }
 
     /// Sum over organisations.
@@ -127,14 +152,25 @@ mod tests {
     #[test]
     fn batches_add_up_per_org_and_class() {
         let stats = PipelineStats::default();
-        let mut a = BatchCounts { fetched: 3, dead_lettered_map: 1, ..Default::default() };
+        let mut a = BatchCounts {
+            fetched: 3,
+            dead_lettered_map: 1,
+            ..Default::default()
+        };
         a.delivered.insert((3002, "authentication", 1), 2);
-        let mut b = BatchCounts { fetched: 2, dead_lettered_encode: 1, ..Default::default() };
+        let mut b = BatchCounts {
+            fetched: 2,
+            dead_lettered_encode: 1,
+            ..Default::default()
+        };
         b.delivered.insert((3002, "authentication", 1), 1);
         stats.add_batch("org1", a);
         stats.add_batch("org2", b);
         let totals = stats.totals();
-        assert_eq!((totals.fetched, totals.delivered, totals.dead_lettered), (5, 3, 2));
+        assert_eq!(
+            (totals.fetched, totals.delivered, totals.dead_lettered),
+            (5, 3, 2)
+        );
         assert_eq!(totals.fetched, totals.delivered + totals.dead_lettered);
         assert_eq!(stats.per_class()[&(3002, "authentication", 1)], 3);
         assert_eq!(stats.per_org()["org1"].batches_acked, 1);

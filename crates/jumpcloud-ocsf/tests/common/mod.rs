@@ -36,12 +36,18 @@ pub fn binary() -> PathBuf {
 }
 
 pub fn validator() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/ocsf/validate.py"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/ocsf/validate.py"
+    ))
 }
 
 /// A topic prefix unique to one test run.
 pub fn unique_prefix(test: &str) -> String {
-    format!("t{}-{test}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+    format!(
+        "t{}-{test}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
 }
 
 /// The simulator's ground truth (`GET /__sim/events`): every event it holds, keyed.
@@ -60,9 +66,13 @@ pub async fn ground_truth(base_url: &str, api_key: &str) -> BTreeSet<EventKey> {
     body.lines()
         .filter(|line| !line.trim().is_empty())
         .map(|line| {
-            let event: serde_json::Value = serde_json::from_str(line).expect("ground truth line is JSON");
+            let event: serde_json::Value =
+                serde_json::from_str(line).expect("ground truth line is JSON");
             (
-                event["organization"].as_str().unwrap_or_default().to_string(),
+                event["organization"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
                 event["id"].as_str().unwrap_or_default().to_string(),
                 event["timestamp"].as_str().unwrap_or_default().to_string(),
             )
@@ -74,9 +84,18 @@ pub async fn ground_truth(base_url: &str, api_key: &str) -> BTreeSet<EventKey> {
 pub fn ocsf_key(record: &serde_json::Value) -> EventKey {
     let metadata = &record["metadata"];
     (
-        metadata["tenant_uid"].as_str().unwrap_or_default().to_string(),
-        metadata["original_event_uid"].as_str().unwrap_or_default().to_string(),
-        metadata["original_time"].as_str().unwrap_or_default().to_string(),
+        metadata["tenant_uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        metadata["original_event_uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        metadata["original_time"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
     )
 }
 
@@ -128,7 +147,8 @@ pub fn consume(topics: &[String], expected: usize, deadline: Duration) -> Vec<Co
                             .map(|h| {
                                 (
                                     h.key.to_string(),
-                                    String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                                    String::from_utf8_lossy(h.value.unwrap_or_default())
+                                        .into_owned(),
                                 )
                             })
                             .collect()
@@ -177,7 +197,11 @@ pub fn write_config(
     prefix: &str,
     extra: &str,
 ) -> PathBuf {
-    let orgs = org_ids.iter().map(|o| format!("\"{o}\"")).collect::<Vec<_>>().join(", ");
+    let orgs = org_ids
+        .iter()
+        .map(|o| format!("\"{o}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     let text = format!(
         r#"
 [jumpcloud]
@@ -213,7 +237,10 @@ dead_letter = "{prefix}.dead_letter"
 }
 
 pub fn topics(prefix: &str) -> Vec<String> {
-    let mut topics: Vec<String> = CLASS_NAMES.iter().map(|c| format!("{prefix}.{c}")).collect();
+    let mut topics: Vec<String> = CLASS_NAMES
+        .iter()
+        .map(|c| format!("{prefix}.{c}"))
+        .collect();
     topics.push(format!("{prefix}.dead_letter"));
     topics
 }

@@ -384,7 +384,8 @@ fn resource_named<'a>(source: &RawObject<'a>, consumed: &mut Consumed) -> Option
     if !named.is_usable() {
         return None;
     }
-    for key in ["id", "type"].into_iter().chain(name_key) {
+    // `type` stays in `unmapped`: entity.type_id/type keep only OCSF's coarser kinds.
+    for key in ["id"].into_iter().chain(name_key) {
         if resource.get(key).is_some() {
             consumed.take2("resource", key);
         }
@@ -607,8 +608,8 @@ impl<'a> OcsfEvent<'a> {
                 }
                 _ => None,
             };
+            // `sso_type` stays in `unmapped` too (auth_protocol is coarser: oidc/openid -> 4).
             if sso_protocol.is_some() {
-                self.consumed.take2("application", "sso_type");
                 protocol = sso_protocol;
             }
         }
@@ -993,7 +994,8 @@ impl<'a> OcsfEvent<'a> {
         &self,
         w: &mut JsonWriter<'_>,
         source: &RawObject<'_>,
-        raw_data: Option<&str>,
+        source_text: &str,
+        raw_data: bool,
     ) {
         let class = self.class;
         let severity_id = match self.status.as_ref().map(|status| status.id) {
@@ -1159,10 +1161,10 @@ impl<'a> OcsfEvent<'a> {
             w.end_object();
         }
         self.write_observables(w);
-        self.write_unmapped(w, source);
-        if let Some(raw) = raw_data {
+        self.write_unmapped(w, source, source_text);
+        if raw_data {
             w.key("raw_data");
-            w.json_text_as_string(raw);
+            w.json_text_as_string(source_text);
         }
         w.end_object();
     }
@@ -1202,7 +1204,10 @@ impl<'a> OcsfEvent<'a> {
 
     fn observables(&self) -> Vec<Observable<'_, 'a>> {
         let mut list: Vec<Observable<'_, 'a>> = Vec::with_capacity(10);
-        if let Some(user) = self.actor.as_ref() {
+        // A sign-in's actor is the user itself: its observables would repeat the user's.
+        let actor_is_user = matches!((&self.actor, &self.user), (Some(actor), Some(user))
+            if actor.uid == user.uid && actor.name == user.name && actor.email == user.email);
+        if let Some(user) = self.actor.as_ref().filter(|_| !actor_is_user) {
             if let Some(name) = user.name.as_ref() {
                 list.push(("actor.user.name", 4, "User Name", name));
             }
@@ -1287,7 +1292,16 @@ impl<'a> OcsfEvent<'a> {
 
     /// `unmapped.jumpcloud`: the source fields no OCSF attribute took (all of them for a Base
     /// Event), nested as in the source.
-    fn write_unmapped(&self, w: &mut JsonWriter<'_>, source: &RawObject<'_>) {
+    fn write_unmapped(&self, w: &mut JsonWriter<'_>, source: &RawObject<'_>, source_text: &str) {
+        if self.keep_all_source && !source.had_duplicate_keys {
+            // The whole source, as it came (one memcpy; line breaks dropped).
+            w.key("unmapped");
+            w.begin_object();
+            w.key("jumpcloud");
+            w.raw(source_text);
+            w.end_object();
+            return;
+        }
         if !self.keep_all_source {
             self.consumed.apply(source);
         }

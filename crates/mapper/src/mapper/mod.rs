@@ -157,11 +157,7 @@ impl Mapper {
         );
         let start = out.len();
         let mut writer = JsonWriter::new(out);
-        event.write(
-            &mut writer,
-            &source,
-            self.options.raw_data.then_some(raw_text),
-        );
+        event.write(&mut writer, &source, raw_text, self.options.raw_data);
         debug_assert!(out.len() > start);
 
         Ok(MappedEvent {
@@ -242,7 +238,12 @@ fn trim_input(raw: &[u8]) -> &[u8] {
 fn event_uid(organization: Option<&str>, id: Option<&str>, timestamp: &str, raw: &[u8]) -> String {
     let uuid = match id {
         Some(id) => {
-            let name = format!("jumpcloud:{}:{id}:{timestamp}", organization.unwrap_or(""));
+            let organization = organization.unwrap_or("");
+            let mut name =
+                String::with_capacity(12 + organization.len() + id.len() + timestamp.len());
+            for part in ["jumpcloud:", organization, ":", id, ":", timestamp] {
+                name.push_str(part);
+            }
             uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
         }
         None => uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, raw),

@@ -307,7 +307,7 @@ fn sso_outcome_comes_from_sso_token_success() {
     assert_eq!(out["service"], json!({"uid": "app1", "name": "Zoom"}));
     assert_eq!(
         out["unmapped"]["jumpcloud"]["application"],
-        json!({"name": "zoom"})
+        json!({"name": "zoom", "sso_type": "saml"})
     );
     assert_eq!(out["severity_id"], 1);
 

@@ -387,3 +387,72 @@ fn unsupported_schemas_are_rejected() {
         Err(SchemaCompileError::Unsupported(_))
     ));
 }
+
+fn tiny_compact_schema(objects: Value) -> Value {
+    json!({
+        "types": {"string_t": {}, "integer_t": {}, "long_t": {}, "timestamp_t": {"base": "long_t"},
+                  "email_t": {"base": "string_t"}, "json_t": {}, "boolean_t": {}, "float_t": {}},
+        "classes": {"3002": {"name": "authentication", "attributes": {
+            "time": {"type": "timestamp_t", "requirement": "required"},
+            "cloud": {"type": "object_t", "object_type": "node", "requirement": "required", "profiles": ["cloud"]},
+            "node": {"type": "object_t", "object_type": "node", "requirement": "optional"},
+            "unmapped": {"type": "object_t", "object_type": "object", "requirement": "optional"}
+        }}},
+        "objects": objects
+    })
+}
+
+#[test]
+fn generator_cuts_self_recursion_and_keeps_profile_fields_optional() {
+    let compact = tiny_compact_schema(json!({
+        "node": {"attributes": {
+            "email": {"type": "email_t", "requirement": "required"},
+            "parent": {"type": "object_t", "object_type": "node", "requirement": "optional"},
+            "children": {"type": "object_t", "object_type": "node", "requirement": "optional", "is_array": true}
+        }},
+        "object": {"attributes": {}}
+    }));
+    let generated = generate_avro_schemas(&compact).unwrap();
+    assert_eq!(generated.len(), 1);
+    let schema = &generated[0].schema;
+    let expected = json!({
+        "type": "record",
+        "name": "ocsf.v1_8_0.Authentication",
+        "fields": [
+            // Required, but only under the cloud profile: nullable.
+            {"name": "cloud", "type": ["null", {
+                "type": "record",
+                "name": "ocsf.v1_8_0.Node",
+                "fields": [
+                    {"name": "children", "type": ["null", "string"], "default": null, "ocsf_encoding": "json"},
+                    {"name": "email", "type": "string"},
+                    {"name": "parent", "type": ["null", "string"], "default": null, "ocsf_encoding": "json"}
+                ]
+            }], "default": null},
+            {"name": "node", "type": ["null", "ocsf.v1_8_0.Node"], "default": null},
+            {"name": "time", "type": "long"},
+            {"name": "unmapped", "type": ["null", "string"], "default": null, "ocsf_encoding": "json"}
+        ]
+    });
+    assert_eq!(schema, &expected);
+    // And it is valid Avro the encoder compiles.
+    AvroEncoder::new(&generated[0].to_file_text()).unwrap();
+}
+
+#[test]
+fn generator_rejects_unknown_types() {
+    let compact = tiny_compact_schema(json!({
+        "node": {"attributes": {"odd": {"type": "quaternion_t", "requirement": "optional"}}},
+        "object": {"attributes": {}}
+    }));
+    match generate_avro_schemas(&compact) {
+        Err(GenerateError::UnknownType {
+            attribute,
+            type_name,
+        }) => {
+            assert_eq!(attribute, "node.odd");
+            assert_eq!(type_name, "quaternion_t");
+        }
+        other => panic!("expected UnknownType, got {other:?}"),
+    }
+}

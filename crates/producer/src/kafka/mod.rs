@@ -1,6 +1,7 @@
 //! The Kafka producer: OCSF records and dead letters to topics, keyed, with headers; every send
 //! resolves to the broker's acknowledgement.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
@@ -88,12 +89,25 @@ impl Future for PendingDelivery {
     }
 }
 
-/// An encoded record, owned, not yet in librdkafka's queue.
-struct OutgoingMessage {
+/// An encoded record not yet in librdkafka's queue. Key and payload borrow from the
+/// `OcsfRecord` when they can (librdkafka copies them when it queues the record); they are
+/// copied only when the record must wait for room in the queue.
+struct OutgoingMessage<'a> {
     topic: Arc<str>,
-    key: Option<Vec<u8>>,
-    payload: Vec<u8>,
+    key: Option<Cow<'a, [u8]>>,
+    payload: Cow<'a, [u8]>,
     headers: Option<OwnedHeaders>,
+}
+
+impl OutgoingMessage<'_> {
+    fn into_owned(self) -> OutgoingMessage<'static> {
+        OutgoingMessage {
+            topic: self.topic,
+            key: self.key.map(|key| Cow::Owned(key.into_owned())),
+            payload: Cow::Owned(self.payload.into_owned()),
+            headers: self.headers,
+        }
+    }
 }
 
 /// The topic and (Avro) schema id of one class.
@@ -107,10 +121,10 @@ struct ClassTarget {
 /// Delay between attempts to enqueue while librdkafka's queue is full.
 const QUEUE_FULL_RETRY: Duration = Duration::from_millis(10);
 
-fn try_enqueue(
+fn try_enqueue<'a>(
     producer: &FutureProducer,
-    mut message: OutgoingMessage,
-) -> Result<Result<PendingDelivery, OutgoingMessage>, ProduceError> {
+    mut message: OutgoingMessage<'a>,
+) -> Result<Result<PendingDelivery, OutgoingMessage<'a>>, ProduceError> {
     let headers = message.headers.take();
     let mut record = FutureRecord::<[u8], [u8]>::to(&message.topic).payload(&message.payload[..]);
     if let Some(key) = &message.key {
@@ -135,7 +149,7 @@ fn try_enqueue(
 
 async fn enqueue_waiting(
     producer: &FutureProducer,
-    mut message: OutgoingMessage,
+    mut message: OutgoingMessage<'_>,
 ) -> Result<PendingDelivery, ProduceError> {
     loop {
         match try_enqueue(producer, message)? {
@@ -319,7 +333,7 @@ impl OcsfProducer {
         Ok(created)
     }
 
-    fn key_of(&self, record: &OcsfRecord) -> Vec<u8> {
+    fn key_of<'r>(&self, record: &'r OcsfRecord) -> &'r [u8] {
         let chosen = match self.config.key {
             KeyStrategy::User => record
                 .subject_user_uid
@@ -329,10 +343,10 @@ impl OcsfProducer {
             KeyStrategy::Event => &record.uid,
             KeyStrategy::Org => record.tenant_uid.as_deref().unwrap_or(&record.uid),
         };
-        chosen.as_bytes().to_vec()
+        chosen.as_bytes()
     }
 
-    fn encode(&self, record: &OcsfRecord) -> Result<Vec<u8>, ProduceError> {
+    fn encode<'r>(&self, record: &'r OcsfRecord) -> Result<Cow<'r, [u8]>, ProduceError> {
         match (&self.encoders, self.config.format) {
             (Some(encoders), Format::Avro) => {
                 let encoder: &AvroEncoder = encoders
@@ -345,13 +359,13 @@ impl OcsfProducer {
                     .ok_or(EncodeError::UnknownClass(record.class_uid))?;
                 let event: serde_json::Value = serde_json::from_slice(&record.json)
                     .map_err(|e| EncodeError::InvalidJson(e.to_string()))?;
-                Ok(encoder.encode_confluent(schema_id, &event)?)
+                Ok(Cow::Owned(encoder.encode_confluent(schema_id, &event)?))
             }
-            _ => Ok(record.json.clone()),
+            _ => Ok(Cow::Borrowed(&record.json)),
         }
     }
 
-    fn prepare(&self, record: &OcsfRecord) -> Result<OutgoingMessage, ProduceError> {
+    fn prepare<'r>(&self, record: &'r OcsfRecord) -> Result<OutgoingMessage<'r>, ProduceError> {
         let payload = self.encode(record)?;
         let limit = self.config.message_max_bytes as usize;
         if payload.len() + RECORD_OVERHEAD_BYTES > limit {
@@ -396,16 +410,17 @@ impl OcsfProducer {
         });
         Ok(OutgoingMessage {
             topic,
-            key: Some(self.key_of(record)),
+            key: Some(Cow::Borrowed(self.key_of(record))),
             payload,
             headers: Some(headers),
         })
     }
 
-    fn prepare_dead_letter(&self, letter: DeadLetter) -> OutgoingMessage {
+    fn prepare_dead_letter(&self, letter: DeadLetter) -> OutgoingMessage<'static> {
         let limit = (self.config.message_max_bytes as usize).saturating_sub(RECORD_OVERHEAD_BYTES);
         let original_size = letter.raw.len();
-        let payload = letter.raw[..original_size.min(limit)].to_vec();
+        let payload: Cow<'static, [u8]> =
+            Cow::Owned(letter.raw[..original_size.min(limit)].to_vec());
         let reason: String = letter.reason.chars().take(4096).collect();
         let mut headers = OwnedHeaders::new_with_capacity(6)
             .insert(Header {
@@ -443,7 +458,10 @@ impl OcsfProducer {
             key: headers::CONTENT_TYPE,
             value: Some("application/octet-stream"),
         });
-        let key = letter.org_id.or(letter.event_id).map(String::into_bytes);
+        let key = letter
+            .org_id
+            .or(letter.event_id)
+            .map(|key| Cow::Owned(key.into_bytes()));
         OutgoingMessage {
             topic: self.dead_letter_topic.clone(),
             key,
@@ -454,10 +472,13 @@ impl OcsfProducer {
 
     fn send_prepared(
         &self,
-        prepared: Result<OutgoingMessage, ProduceError>,
+        prepared: Result<OutgoingMessage<'_>, ProduceError>,
     ) -> impl Future<Output = Result<Delivery, ProduceError>> + Send + 'static {
-        // Enqueue now when there is room, so records keep the order of the calls.
-        let first_attempt = prepared.and_then(|message| try_enqueue(&self.producer, message));
+        // Enqueue now when there is room, so records keep the order of the calls; only a
+        // record that must wait for room is copied into the future.
+        let first_attempt = prepared
+            .and_then(|message| try_enqueue(&self.producer, message))
+            .map(|attempt| attempt.map_err(OutgoingMessage::into_owned));
         let producer = self.producer.clone();
         async move {
             let pending = match first_attempt? {

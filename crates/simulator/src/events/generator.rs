@@ -658,6 +658,36 @@ impl<'a> EventBuilder<'a> {
     }
 }
 
+/// Damages an event the way a broken upstream might (opt-in, for dead-letter tests): no
+/// `timestamp`, an unparsable one, no `id`, no `event_type`, `geoip` not an object, or `success`
+/// not a boolean. The result is still a JSON object.
+pub fn malform(rng: &mut impl Rng, event: &mut GeneratedEvent) {
+    let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(&event.json) else {
+        return;
+    };
+    match rng.random_range(0..6) {
+        0 => {
+            map.remove("timestamp");
+        }
+        1 => {
+            map.insert("timestamp".into(), json!("2023-13-45T25:61:00Z"));
+        }
+        2 => {
+            map.remove("id");
+        }
+        3 => {
+            map.remove("event_type");
+        }
+        4 => {
+            map.insert("geoip".into(), json!("unknown"));
+        }
+        _ => {
+            map.insert("success".into(), json!("maybe"));
+        }
+    }
+    event.json = Value::Object(map).to_string();
+}
+
 /// `user_update` changes seen in the real data: profile fields, state/suspension, lock, password.
 fn random_user_changes(rng: &mut impl Rng, user: &SimUser) -> Value {
     match rng.random_range(0..6) {
@@ -781,6 +811,36 @@ mod tests {
                 .len()
                 == 24
         );
+    }
+
+    #[test]
+    fn malformed_events_stay_json_objects_but_break_the_schema() {
+        let inv = inventory();
+        let builder = EventBuilder::new(&inv);
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let kind = super::super::catalogue::find("sso", "sso_auth").unwrap();
+        let mut broken = 0;
+        for _ in 0..60 {
+            let mut event = builder.build(&mut rng, kind, 1_700_000_000_000_000_000);
+            let before = event.json.clone();
+            malform(&mut rng, &mut event);
+            let value: Value = serde_json::from_str(&event.json).unwrap();
+            assert!(value.is_object());
+            assert_ne!(event.json, before);
+            let ts_ok = value["timestamp"]
+                .as_str()
+                .and_then(ids::parse_rfc3339_ns)
+                .is_some();
+            if !ts_ok
+                || value.get("id").is_none()
+                || value.get("event_type").is_none()
+                || value["geoip"].is_string()
+                || value["success"].is_string()
+            {
+                broken += 1;
+            }
+        }
+        assert_eq!(broken, 60);
     }
 
     #[test]

@@ -79,11 +79,19 @@ pub enum Term {
     /// None holds.
     Not(Vec<Term>),
     /// `field` equals one of `values` (lowercase).
-    Equals { field: String, values: Vec<String> },
+    Equals {
+        /// Dotted field path.
+        field: String,
+        /// Accepted values, lowercase.
+        values: Vec<String>,
+    },
     /// Operator form `{"field","operator","value"}`.
     Compare {
+        /// Dotted field path.
         field: String,
+        /// The comparison.
         operator: Operator,
+        /// The operand (a list for `in`/`not_in`).
         value: Value,
     },
 }

@@ -241,6 +241,8 @@ pub struct SimSystem {
     pub version: String,
     /// Serial number.
     pub serial_number: String,
+    /// The user bound to it (its main user), if any.
+    pub owner_id: Option<String>,
     /// Full record as `GET /api/systems` returns it.
     pub record: Value,
 }
@@ -410,10 +412,11 @@ impl Inventory {
 
         let mut systems = Vec::with_capacity(sizes.systems);
         for i in 0..sizes.systems {
-            let owner = users
-                .get(i % users.len().max(1))
+            let owner_user = users.get(i % users.len().max(1));
+            let owner = owner_user
                 .map(|u| u.lastname.to_uppercase())
                 .unwrap_or_else(|| "HOST".to_owned());
+            let owner_id = owner_user.map(|u| u.id.clone());
             let (os, family, version, arch, suffix) = match rng.random_range(0..10) {
                 0..=4 => (
                     "Mac OS X",
@@ -483,6 +486,7 @@ impl Inventory {
                 os_family: family.to_owned(),
                 version: version.to_owned(),
                 serial_number,
+                owner_id,
                 record,
             });
         }

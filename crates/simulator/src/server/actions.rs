@@ -444,3 +444,58 @@ pub async fn group_member(
     });
     StatusCode::NO_CONTENT.into_response()
 }
+
+/// `POST /api/systems/{id}/command/builtin/{lock|erase|restart|shutdown}`: queues the command and
+/// emits a systems `device_command` event.
+pub async fn system_command(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    peer: Peer,
+    Path((system_id, command)): Path<(String, String)>,
+) -> Response {
+    let (credential, org) = match auth::console_org(&state, &headers) {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    if !matches!(command.as_str(), "lock" | "erase" | "restart" | "shutdown") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("unknown builtin command \"{command}\": lock, erase, restart or shutdown"),
+        );
+    }
+    let (system, admin) = {
+        let inventory = read(&org.inventory);
+        let Some(system) = inventory.systems.iter().find(|s| s.id == system_id) else {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("system {system_id} not found"),
+            );
+        };
+        (
+            json!({"id": system.id, "hostname": system.hostname, "displayName": system.hostname}),
+            inventory.admins.first().cloned(),
+        )
+    };
+    let Some(kind) = catalogue::find("systems", "device_command") else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "no catalogue entry for device_command",
+        );
+    };
+    let actor = actor(credential, &peer);
+    org.emit(kind, now_ns(), state.config.late_max_secs, |event| {
+        fill_actor(event, &actor, admin.as_ref());
+        event.insert("system".into(), system);
+        event.insert(
+            "command".into(),
+            json!({"type": "builtin", "name": command}),
+        );
+        event.insert(
+            "message".into(),
+            json!(format!("builtin command {command} queued")),
+        );
+        event.remove("username");
+        event.remove("resource");
+    });
+    (StatusCode::OK, Json(json!({}))).into_response()
+}

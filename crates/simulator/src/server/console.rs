@@ -376,3 +376,44 @@ pub async fn apple_mdm_devices(
         None => not_found("apple mdm", &id),
     }
 }
+
+/// `GET /api/v2/users/{id}/systems`: the systems bound to a user.
+pub async fn user_systems(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(params): Query<Params>,
+) -> Response {
+    let org = with_org!(state, headers);
+    let inventory = read(&org.inventory);
+    if inventory.user(&id).is_none() {
+        return not_found("user", &id);
+    }
+    let records = inventory
+        .systems
+        .iter()
+        .filter(|s| s.owner_id.as_deref() == Some(id.as_str()))
+        .map(|s| json!({"id": s.id, "type": "system", "compiledAttributes": Value::Null, "paths": [[path_step(&s.id, "system")]]}))
+        .collect();
+    v2_list(records, &params)
+}
+
+/// `GET /api/v2/usergroups/{id}/membership`: the group's users, resolved (GraphObjectWithPaths).
+pub async fn group_membership(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(params): Query<Params>,
+) -> Response {
+    let org = with_org!(state, headers);
+    let inventory = read(&org.inventory);
+    let Some(group) = inventory.group(&id) else {
+        return not_found("user group", &id);
+    };
+    let records = group
+        .members
+        .iter()
+        .map(|m| json!({"id": m, "type": "user", "compiledAttributes": Value::Null, "paths": [[path_step(m, "user")]]}))
+        .collect();
+    v2_list(records, &params)
+}

@@ -279,21 +279,32 @@ pub async fn events(
     let mut page: Vec<Arc<StoredEvent>> = Vec::with_capacity(query.limit.min(1024));
     for org in &orgs {
         let index = read(&org.events);
-        page.extend(
-            matching(&index, &query)
-                .skip(query.skip)
-                .take(query.limit)
-                .cloned(),
-        );
+        if orgs.len() == 1 {
+            page.extend(
+                matching(&index, &query)
+                    .skip(query.skip)
+                    .take(query.limit)
+                    .cloned(),
+            );
+        } else {
+            // The merged page can only come from each org's first skip + limit rows.
+            page.extend(
+                matching(&index, &query)
+                    .take(query.skip.saturating_add(query.limit))
+                    .cloned(),
+            );
+        }
     }
     if orgs.len() > 1 {
-        // `skip` across several orgs is applied per org (an offset into a merged order would
-        // need every org's prefix); collectors page with `search_after` anyway.
         page.sort_by_key(|e| e.key);
         if query.order == SortOrder::Desc {
             page.reverse();
         }
-        page.truncate(query.limit);
+        page = page
+            .into_iter()
+            .skip(query.skip)
+            .take(query.limit)
+            .collect();
     }
     let mut body = String::with_capacity(page.iter().map(|e| e.json.len() + 1).sum::<usize>() + 2);
     body.push('[');

@@ -94,18 +94,23 @@ impl Org {
 }
 
 impl Org {
-    /// Generates and indexes an event of `kind` at `timestamp_ns` as generated (live events).
+    /// Generates and indexes an event of `kind` at `timestamp_ns` as generated (live events),
+    /// malformed with probability `malformed_fraction`.
     pub fn emit_generated(
         &self,
         kind: &'static EventKind,
         timestamp_ns: i64,
         late_max_secs: f64,
+        malformed_fraction: f64,
     ) -> SortKey {
         let mut rng = lock(&self.rng);
-        let event = {
+        let mut event = {
             let inventory = read(&self.inventory);
             EventBuilder::new(&inventory).build(&mut *rng, kind, timestamp_ns)
         };
+        if malformed_fraction > 0.0 && rng.random_bool(malformed_fraction.min(1.0)) {
+            crate::events::generator::malform(&mut *rng, &mut event);
+        }
         let visible_at = event.timestamp_ns + late_delay_ns(&mut *rng, late_max_secs);
         write(&self.events).insert(&mut *rng, event, visible_at)
     }
@@ -201,6 +206,15 @@ pub fn router(state: Arc<SimState>) -> Router {
             get(console::group_members).post(actions::group_member),
         )
         .route("/api/v2/users/{id}/memberof", get(console::user_member_of))
+        .route("/api/v2/users/{id}/systems", get(console::user_systems))
+        .route(
+            "/api/v2/usergroups/{id}/membership",
+            get(console::group_membership),
+        )
+        .route(
+            "/api/systems/{id}/command/builtin/{command}",
+            post(actions::system_command),
+        )
         .route(
             "/api/v2/applications/{id}/users",
             get(console::application_users),
