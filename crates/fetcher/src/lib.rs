@@ -9,10 +9,12 @@
 //! Flow: [`JumpCloudClient`] -> [`EventSource::next_batch`] -> [`EventBatch`] of [`RawEvent`]s
 //! -> the sink -> [`Acker::ack`] -> [`CheckpointStore::save`].
 
+pub mod actions;
 pub mod checkpoint;
 pub mod client;
 pub mod duration;
 pub mod events;
+pub mod inventory;
 pub mod secret;
 pub mod stats;
 pub mod timestamp;

@@ -8,6 +8,8 @@ mod commands;
 mod config;
 #[cfg(test)]
 mod deployment_tests;
+#[cfg(test)]
+mod docs_tests;
 mod logging;
 mod observability;
 mod pipeline;

@@ -236,7 +236,7 @@ impl Collector for Observed {
             &dedup_keys,
         )?;
         let queued = match self.sink.as_ref() {
-            Sink::Kafka(producer, _) => producer.in_flight() as f64,
+            Sink::Kafka(kafka) => kafka.producer().in_flight() as f64,
             Sink::Files(_) => 0.0,
         };
         gauge(

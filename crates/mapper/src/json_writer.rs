@@ -52,10 +52,14 @@ impl<'o> JsonWriter<'o> {
         self.out.extend_from_slice(b"\":");
     }
 
-    /// Writes `"key":` for a key from the input (escaped).
-    pub fn key_escaped(&mut self, key: &str) {
+    /// Writes `"key":` for a key from the input: escaped when owned (see [`JsonWriter::cow`]).
+    #[expect(
+        clippy::ptr_arg,
+        reason = "Borrowed vs Owned decides whether to escape"
+    )]
+    pub fn key_from_input(&mut self, key: &Cow<'_, str>) {
         self.element();
-        self.escaped(key);
+        self.cow(key);
         self.out.push(b':');
     }
 
@@ -66,66 +70,66 @@ impl<'o> JsonWriter<'o> {
 
     /// Writes JSON text (valid JSON, e.g. a whole input event) as a JSON string. Valid JSON holds
     /// no raw control characters except whitespace, so when it has no tab/CR/LF only `"` and `\\`
-    /// need escaping, found with a SIMD search.
+    /// need escaping.
     pub fn json_text_as_string(&mut self, json: &str) {
         let bytes = json.as_bytes();
         if memchr::memchr3(b'\n', b'\r', b'\t', bytes).is_some() {
             self.string(json);
             return;
         }
-        // Eight bytes at a time: chunks without `"` or `\\` (most of long values) are copied
-        // whole; the others byte by byte, into a buffer sized for the worst case.
+        // Eight bytes at a time (SWAR): each word is stored whole; for each `"` or `\\` in it
+        // (found with an exact per-byte zero test) a backslash is stored and the rest of the
+        // word stored again one byte further on. The buffer is sized for the worst case plus
+        // one word of slack for the whole-word stores.
         let out = &mut *self.out;
         let start = out.len();
-        out.resize(start + 2 * bytes.len() + 2, 0);
+        out.resize(start + 2 * bytes.len() + 2 + 2 * WORD, 0);
         let buffer = &mut out[start..];
         buffer[0] = b'"';
         let mut at = 1;
-        let chunks = bytes.chunks_exact(8);
+        let chunks = bytes.chunks_exact(WORD);
         let tail = chunks.remainder();
         for chunk in chunks {
-            let Ok(eight) = <[u8; 8]>::try_from(chunk) else {
-                continue;
-            };
-            let word = u64::from_le_bytes(eight);
-            if !has_byte(word, b'"') && !has_byte(word, b'\\') {
-                buffer[at..at + 8].copy_from_slice(&eight);
-                at += 8;
-                continue;
-            }
-            for byte in eight {
-                if byte == b'"' || byte == b'\\' {
-                    buffer[at] = b'\\';
-                    at += 1;
-                }
-                buffer[at] = byte;
-                at += 1;
-            }
+            let mut eight = [0_u8; WORD];
+            eight.copy_from_slice(chunk);
+            at = escape_word(buffer, at, u64::from_le_bytes(eight), WORD);
         }
-        for &byte in tail {
-            if byte == b'"' || byte == b'\\' {
-                buffer[at] = b'\\';
-                at += 1;
-            }
-            buffer[at] = byte;
-            at += 1;
+        if !tail.is_empty() {
+            // Padded with zero bytes, which need no escaping and are cut off by the length.
+            let mut eight = [0_u8; WORD];
+            eight[..tail.len()].copy_from_slice(tail);
+            at = escape_word(buffer, at, u64::from_le_bytes(eight), tail.len());
         }
         buffer[at] = b'"';
         out.truncate(start + at + 1);
         self.first = false;
     }
 
-    /// Writes the concatenation of three strings as one JSON string.
-    pub fn string_parts(&mut self, first: &str, second: &str, third: &str) {
-        self.escaped(first);
-        self.out.pop();
-        let start = self.out.len();
-        self.escaped(second);
-        self.out.remove(start);
-        self.out.pop();
-        let start = self.out.len();
-        self.escaped(third);
-        self.out.remove(start);
+    /// Writes `prefix` and `separator` (constants of this crate: nothing to escape) followed by
+    /// `value` as one JSON string; `value` is escaped only when owned (see [`JsonWriter::cow`]).
+    #[expect(
+        clippy::ptr_arg,
+        reason = "Borrowed vs Owned decides whether to escape"
+    )]
+    pub fn string_with_prefix(
+        &mut self,
+        prefix: &'static str,
+        separator: &'static str,
+        value: &Cow<'_, str>,
+    ) {
+        debug_assert!(!prefix.bytes().any(|b| NEEDS_ESCAPE[usize::from(b)]));
+        debug_assert!(!separator.bytes().any(|b| NEEDS_ESCAPE[usize::from(b)]));
+        self.out.push(b'"');
+        self.out.extend_from_slice(prefix.as_bytes());
+        self.out.extend_from_slice(separator.as_bytes());
+        match value {
+            Cow::Borrowed(text) => {
+                debug_assert!(!text.bytes().any(|b| NEEDS_ESCAPE[usize::from(b)]));
+                self.out.extend_from_slice(text.as_bytes());
+            }
+            Cow::Owned(text) => escape_into(self.out, text),
+        }
+        self.out.push(b'"');
         self.first = false;
     }
 
@@ -215,45 +219,73 @@ impl<'o> JsonWriter<'o> {
     }
 
     fn escaped(&mut self, value: &str) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let out = &mut *self.out;
-        let bytes = value.as_bytes();
-        out.reserve(bytes.len() + 2);
-        out.push(b'"');
-        let mut start = 0;
-        while let Some(offset) = bytes[start..]
-            .iter()
-            .position(|b| NEEDS_ESCAPE[usize::from(*b)])
-        {
-            let index = start + offset;
-            let byte = bytes[index];
-            out.extend_from_slice(&bytes[start..index]);
-            match byte {
-                b'"' => out.extend_from_slice(b"\\\""),
-                b'\\' => out.extend_from_slice(b"\\\\"),
-                b'\n' => out.extend_from_slice(b"\\n"),
-                b'\r' => out.extend_from_slice(b"\\r"),
-                b'\t' => out.extend_from_slice(b"\\t"),
-                _ => {
-                    out.extend_from_slice(b"\\u00");
-                    out.push(HEX[usize::from(byte >> 4)]);
-                    out.push(HEX[usize::from(byte & 0xf)]);
-                }
-            }
-            start = index + 1;
-        }
-        out.extend_from_slice(&bytes[start..]);
-        out.push(b'"');
+        self.out.reserve(value.len() + 2);
+        self.out.push(b'"');
+        escape_into(self.out, value);
+        self.out.push(b'"');
     }
 }
 
-/// Whether any of the eight bytes of `word` equals `byte` (SWAR zero-byte test).
+/// Appends `value` escaped for the inside of a JSON string (no quotes).
+fn escape_into(out: &mut Vec<u8>, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = value.as_bytes();
+    let mut start = 0;
+    while let Some(offset) = bytes[start..]
+        .iter()
+        .position(|b| NEEDS_ESCAPE[usize::from(*b)])
+    {
+        let index = start + offset;
+        let byte = bytes[index];
+        out.extend_from_slice(&bytes[start..index]);
+        match byte {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(byte >> 4)]);
+                out.push(HEX[usize::from(byte & 0xf)]);
+            }
+        }
+        start = index + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+const WORD: usize = 8;
+
+/// The high bit of each byte of `word` that is zero, and no other bit (exact: no false
+/// positives from borrows, unlike the cheaper `(x - 0x01..) & !x & 0x80..` test).
 #[inline]
-fn has_byte(word: u64, byte: u8) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let x = word ^ (ONES * u64::from(byte));
-    (x.wrapping_sub(ONES) & !x & HIGHS) != 0
+fn zero_bytes(word: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((word & LOW7).wrapping_add(LOW7)) | word | LOW7)
+}
+
+/// Writes the first `len` bytes of `word` (little-endian) to `buffer` at `at` with `"` and `\\`
+/// escaped; returns the position after them. `buffer` must have `2 * WORD` bytes of room at
+/// `at` (whole words are stored; the bytes past the end are overwritten by the next write or
+/// cut off).
+#[inline]
+fn escape_word(buffer: &mut [u8], at: usize, word: u64, len: usize) -> usize {
+    const QUOTES: u64 = 0x2222_2222_2222_2222;
+    const BACKSLASHES: u64 = 0x5c5c_5c5c_5c5c_5c5c;
+    let mut escapes = zero_bytes(word ^ QUOTES) | zero_bytes(word ^ BACKSLASHES);
+    buffer[at..at + WORD].copy_from_slice(&word.to_le_bytes());
+    let mut shift = 0;
+    while escapes != 0 {
+        let index = (escapes.trailing_zeros() / 8) as usize;
+        escapes &= escapes - 1;
+        let position = at + index + shift;
+        buffer[position] = b'\\';
+        buffer[position + 1..position + 1 + WORD]
+            .copy_from_slice(&(word >> (8 * index)).to_le_bytes());
+        shift += 1;
+    }
+    at + len + shift
 }
 
 /// Bytes that must be escaped inside a JSON string.
@@ -268,3 +300,52 @@ static NEEDS_ESCAPE: [bool; 256] = {
     table[b'\\' as usize] = true;
     table
 };
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::JsonWriter;
+
+    fn as_string(json: &str) -> String {
+        let mut out = b"prefix".to_vec();
+        JsonWriter::new(&mut out).json_text_as_string(json);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn json_text_as_string_escapes_quotes_and_backslashes_at_every_position() {
+        for len in 0..40 {
+            for position in 0..len {
+                for special in ['"', '\\'] {
+                    let mut text: String = "abcdefghijklmnopqrstuvwxyz0123456789ABCD"[..len].into();
+                    text.replace_range(position..=position, &special.to_string());
+                    let expected = format!("prefix{}", serde_json::to_string(&text).unwrap());
+                    assert_eq!(as_string(&text), expected, "{text:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn json_text_as_string_of_a_whole_event_round_trips() {
+        let event = r#"{"a":"x\"y\\z","b":[1,2,{"c":"\u00e9\\n"}],"d":"\\\\\"\""}"#;
+        let written = as_string(event);
+        let back: String = serde_json::from_str(&written["prefix".len()..]).unwrap();
+        assert_eq!(back, event);
+        assert_eq!(
+            written,
+            format!("prefix{}", serde_json::to_string(event).unwrap())
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn json_text_as_string_matches_serde_json(text in "[\"\\\\a-z\u{e9}\u{1F600}\n\t ]{0,80}") {
+            prop_assert_eq!(
+                as_string(&text),
+                format!("prefix{}", serde_json::to_string(&text).unwrap())
+            );
+        }
+    }
+}

@@ -15,6 +15,7 @@
 //! ```
 
 mod error;
+pub mod inventory;
 mod json_writer;
 mod mapper;
 pub mod ocsf;

@@ -35,7 +35,10 @@ pub(crate) enum FieldUse {
 #[derive(Debug)]
 pub(crate) struct Field<'a> {
     pub key: Cow<'a, str>,
-    pub value: &'a RawValue,
+    /// The value's JSON text, exactly as in the source (no surrounding whitespace).
+    pub value: &'a str,
+    /// Whether `value` may hold a `\\` (then a string value is unescaped, not borrowed).
+    value_has_escapes: bool,
     object: OnceCell<Option<RawObject<'a>>>,
     /// Set when the OCSF output is decided, read when `unmapped` is written.
     pub used: Cell<FieldUse>,
@@ -70,14 +73,18 @@ impl<'de> Visitor<'de> for RawObjectVisitor {
         let mut had_duplicate_keys = false;
         while let Some(Key(key)) = map.next_key()? {
             let value: &'de RawValue = map.next_value()?;
+            let value = value.get();
+            let value_has_escapes = value.contains('\\');
             if let Some(slot) = fields.iter_mut().find(|field| same_key(&field.key, &key)) {
                 slot.value = value;
+                slot.value_has_escapes = value_has_escapes;
                 slot.object = OnceCell::new();
                 had_duplicate_keys = true;
             } else {
                 fields.push(Field {
                     key,
                     value,
+                    value_has_escapes,
                     object: OnceCell::new(),
                     used: Cell::new(FieldUse::Unused),
                 });
@@ -98,11 +105,12 @@ impl<'de> Deserialize<'de> for RawObject<'de> {
 
 impl<'a> RawObject<'a> {
     /// Parses a raw value that should be an object; `None` when it is anything else.
-    pub fn parse(raw: &'a RawValue) -> Option<RawObject<'a>> {
-        if !raw.get().starts_with('{') {
+    pub fn parse(raw: &'a str) -> Option<RawObject<'a>> {
+        if !raw.starts_with('{') {
             return None;
         }
-        serde_json::from_str(raw.get()).ok()
+        RawObject::scan_with_capacity(raw, NESTED_CAPACITY)
+            .or_else(|| serde_json::from_str(raw).ok())
     }
 
     pub fn field(&self, key: &str) -> Option<&Field<'a>> {
@@ -110,13 +118,21 @@ impl<'a> RawObject<'a> {
     }
 
     /// The raw value of `key`.
-    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+    pub fn get(&self, key: &str) -> Option<&'a str> {
         self.field(key).map(|field| field.value)
     }
 
     /// `key` as a string (`None` when absent or not a string).
     pub fn str(&self, key: &str) -> Option<Cow<'a, str>> {
-        self.get(key).and_then(raw_str)
+        let field = self.field(key)?;
+        let text = field.value;
+        if !text.starts_with('"') {
+            return None;
+        }
+        if !field.value_has_escapes {
+            return text.get(1..text.len() - 1).map(Cow::Borrowed);
+        }
+        raw_str(text)
     }
 
     /// `key` as a non-empty string.
@@ -136,9 +152,261 @@ impl<'a> RawObject<'a> {
 
     /// `key` as a JSON number, its text verbatim (valid JSON).
     pub fn number_text(&self, key: &str) -> Option<&'a str> {
-        let raw = self.get(key)?.get();
+        let raw = self.get(key)?;
         raw.starts_with(|c: char| c == '-' || c.is_ascii_digit())
             .then_some(raw)
+    }
+}
+
+impl<'a> RawObject<'a> {
+    /// The fast path of parsing an object: one pass over `text` that accepts only JSON that
+    /// `serde_json` accepts too and gives the same members. `None` for anything it does not
+    /// handle (invalid JSON, keys with escapes, `\\u` escapes of surrogates, deep nesting,
+    /// trailing text); the caller then parses with `serde_json`, which decides (and words the
+    /// error).
+    pub fn scan(text: &'a str) -> Option<RawObject<'a>> {
+        RawObject::scan_with_capacity(text, TOP_LEVEL_CAPACITY)
+    }
+
+    fn scan_with_capacity(text: &'a str, capacity: usize) -> Option<RawObject<'a>> {
+        let bytes = text.as_bytes();
+        let mut at = skip_whitespace(bytes, 0);
+        let object = scan_object(text, &mut at, capacity)?;
+        (skip_whitespace(bytes, at) == bytes.len()).then_some(object)
+    }
+}
+
+/// Room for the members of an event's top level (DI events have about 10 to 25) and of a
+/// nested object, so that the member list is allocated once.
+const TOP_LEVEL_CAPACITY: usize = 32;
+const NESTED_CAPACITY: usize = 12;
+
+/// Nesting deeper than this is left to `serde_json` (well below its own limit of 128).
+const SCAN_MAX_DEPTH: usize = 100;
+
+/// Scans the object starting at `text[*at]` (`{`), leaving `*at` after its `}`.
+fn scan_object<'a>(text: &'a str, at: &mut usize, capacity: usize) -> Option<RawObject<'a>> {
+    let bytes = text.as_bytes();
+    if bytes.get(*at) != Some(&b'{') {
+        return None;
+    }
+    let mut fields: Vec<Field<'a>> = Vec::with_capacity(capacity);
+    let mut had_duplicate_keys = false;
+    let mut index = skip_whitespace(bytes, *at + 1);
+    if bytes.get(index) == Some(&b'}') {
+        *at = index + 1;
+        return Some(RawObject {
+            fields,
+            had_duplicate_keys,
+        });
+    }
+    loop {
+        if bytes.get(index) != Some(&b'"') {
+            return None;
+        }
+        let (key_end, key_has_escapes) = scan_string(bytes, index)?;
+        if key_has_escapes {
+            return None;
+        }
+        let key = text.get(index + 1..key_end - 1)?;
+        index = skip_whitespace(bytes, key_end);
+        if bytes.get(index) != Some(&b':') {
+            return None;
+        }
+        let value_start = skip_whitespace(bytes, index + 1);
+        let (value_end, value_has_escapes) = if bytes.get(value_start) == Some(&b'"') {
+            scan_string(bytes, value_start)?
+        } else {
+            (skip_value(bytes, value_start, 1)?, true)
+        };
+        let value = text.get(value_start..value_end)?;
+        if let Some(slot) = fields.iter_mut().find(|field| same_key(&field.key, key)) {
+            slot.value = value;
+            slot.value_has_escapes = value_has_escapes;
+            slot.object = OnceCell::new();
+            had_duplicate_keys = true;
+        } else {
+            fields.push(Field {
+                key: Cow::Borrowed(key),
+                value,
+                value_has_escapes,
+                object: OnceCell::new(),
+                used: Cell::new(FieldUse::Unused),
+            });
+        }
+        index = skip_whitespace(bytes, value_end);
+        match bytes.get(index) {
+            Some(b',') => index = skip_whitespace(bytes, index + 1),
+            Some(b'}') => {
+                *at = index + 1;
+                return Some(RawObject {
+                    fields,
+                    had_duplicate_keys,
+                });
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// JSON whitespace.
+#[inline]
+fn skip_whitespace(bytes: &[u8], mut at: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(at) {
+        at += 1;
+    }
+    at
+}
+
+/// The end (exclusive) of the value starting at `bytes[at]`, `None` when it is not valid JSON
+/// the fast path handles.
+fn skip_value(bytes: &[u8], at: usize, depth: usize) -> Option<usize> {
+    match *bytes.get(at)? {
+        b'"' => scan_string(bytes, at).map(|(end, _)| end),
+        b'{' => {
+            if depth >= SCAN_MAX_DEPTH {
+                return None;
+            }
+            let mut index = skip_whitespace(bytes, at + 1);
+            if bytes.get(index) == Some(&b'}') {
+                return Some(index + 1);
+            }
+            loop {
+                if bytes.get(index) != Some(&b'"') {
+                    return None;
+                }
+                let (key_end, _) = scan_string(bytes, index)?;
+                index = skip_whitespace(bytes, key_end);
+                if bytes.get(index) != Some(&b':') {
+                    return None;
+                }
+                index = skip_whitespace(bytes, index + 1);
+                index = skip_whitespace(bytes, skip_value(bytes, index, depth + 1)?);
+                match bytes.get(index) {
+                    Some(b',') => index = skip_whitespace(bytes, index + 1),
+                    Some(b'}') => return Some(index + 1),
+                    _ => return None,
+                }
+            }
+        }
+        b'[' => {
+            if depth >= SCAN_MAX_DEPTH {
+                return None;
+            }
+            let mut index = skip_whitespace(bytes, at + 1);
+            if bytes.get(index) == Some(&b']') {
+                return Some(index + 1);
+            }
+            loop {
+                index = skip_whitespace(bytes, skip_value(bytes, index, depth + 1)?);
+                match bytes.get(index) {
+                    Some(b',') => index = skip_whitespace(bytes, index + 1),
+                    Some(b']') => return Some(index + 1),
+                    _ => return None,
+                }
+            }
+        }
+        b't' => bytes[at..].starts_with(b"true").then_some(at + 4),
+        b'f' => bytes[at..].starts_with(b"false").then_some(at + 5),
+        b'n' => bytes[at..].starts_with(b"null").then_some(at + 4),
+        b'-' | b'0'..=b'9' => scan_number(bytes, at),
+        _ => None,
+    }
+}
+
+/// The end of the number at `bytes[at]`: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+fn scan_number(bytes: &[u8], at: usize) -> Option<usize> {
+    let digits = |from: usize| {
+        bytes[from.min(bytes.len())..]
+            .iter()
+            .take_while(|byte| byte.is_ascii_digit())
+            .count()
+    };
+    let mut index = at;
+    if bytes.get(index) == Some(&b'-') {
+        index += 1;
+    }
+    match bytes.get(index) {
+        Some(b'0') => index += 1,
+        Some(b'1'..=b'9') => index += digits(index),
+        _ => return None,
+    }
+    if bytes.get(index) == Some(&b'.') {
+        let fraction = digits(index + 1);
+        if fraction == 0 {
+            return None;
+        }
+        index += 1 + fraction;
+    }
+    if let Some(b'e' | b'E') = bytes.get(index) {
+        index += 1;
+        if let Some(b'+' | b'-') = bytes.get(index) {
+            index += 1;
+        }
+        let exponent = digits(index);
+        if exponent == 0 {
+            return None;
+        }
+        index += exponent;
+    }
+    Some(index)
+}
+
+/// The end (after the closing quote) of the string whose opening quote is `bytes[at]`, and
+/// whether it has escapes. Rejects
+/// raw control characters, unknown escapes and `\\u` escapes of surrogates (left to
+/// `serde_json`).
+#[inline(always)]
+fn scan_string(bytes: &[u8], at: usize) -> Option<(usize, bool)> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut index = at + 1;
+    let mut has_escapes = false;
+    loop {
+        // Eight bytes at a time up to the first `"`, `\\` or control character. The classic
+        // "has a zero byte" test may flag bytes after the first match, never before it: exact
+        // for the lowest flagged byte, which is all that is used.
+        while let Some(chunk) = bytes.get(index..index + 8) {
+            let mut eight = [0_u8; 8];
+            eight.copy_from_slice(chunk);
+            let word = u64::from_le_bytes(eight);
+            let quotes = word ^ (ONES * u64::from(b'"'));
+            let backslashes = word ^ (ONES * u64::from(b'\\'));
+            let special = ((quotes.wrapping_sub(ONES) & !quotes)
+                | (backslashes.wrapping_sub(ONES) & !backslashes)
+                | (word.wrapping_sub(ONES * 0x20) & !word))
+                & HIGHS;
+            if special != 0 {
+                index += (special.trailing_zeros() / 8) as usize;
+                break;
+            }
+            index += 8;
+        }
+        match *bytes.get(index)? {
+            b'"' => return Some((index + 1, has_escapes)),
+            b'\\' => match *bytes.get(index + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {
+                    has_escapes = true;
+                    index += 2;
+                }
+                b'u' => {
+                    has_escapes = true;
+                    let hex = bytes.get(index + 2..index + 6)?;
+                    let text = std::str::from_utf8(hex).ok()?;
+                    if !hex.iter().all(u8::is_ascii_hexdigit) {
+                        return None;
+                    }
+                    let code = u16::from_str_radix(text, 16).ok()?;
+                    if (0xd800..0xe000).contains(&code) {
+                        return None;
+                    }
+                    index += 6;
+                }
+                _ => return None,
+            },
+            0..0x20 => return None,
+            _ => index += 1,
+        }
     }
 }
 
@@ -150,8 +418,7 @@ fn same_key(a: &str, b: &str) -> bool {
 }
 
 /// A raw value as a string, borrowed when it has no escapes.
-pub(crate) fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let text = raw.get();
+pub(crate) fn raw_str(text: &str) -> Option<Cow<'_, str>> {
     if !text.starts_with('"') {
         return None;
     }
@@ -165,8 +432,8 @@ pub(crate) fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
 }
 
 /// A raw value as a boolean.
-pub(crate) fn raw_bool(raw: &RawValue) -> Option<bool> {
-    match raw.get() {
+pub(crate) fn raw_bool(raw: &str) -> Option<bool> {
+    match raw {
         "true" => Some(true),
         "false" => Some(false),
         _ => None,
@@ -181,5 +448,89 @@ pub(crate) fn json_kind(text: &[u8]) -> &'static str {
         Some(b't' | b'f') => "boolean",
         Some(b'n') => "null",
         _ => "number",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::RawObject;
+
+    /// (key, value text) pairs and the duplicate flag, to compare the two parsers.
+    fn members(object: &RawObject<'_>) -> (Vec<(String, String)>, bool) {
+        let fields = object
+            .fields
+            .iter()
+            .map(|field| (field.key.to_string(), field.value.to_owned()))
+            .collect();
+        (fields, object.had_duplicate_keys)
+    }
+
+    /// The fast scan accepts only what `serde_json` accepts, with the same members.
+    fn assert_scan_agrees(text: &str) {
+        let by_serde: Result<RawObject<'_>, _> = serde_json::from_str(text);
+        if let Some(scanned) = RawObject::scan(text) {
+            let by_serde = by_serde.unwrap_or_else(|error| panic!("{text:?}: {error}"));
+            assert_eq!(members(&scanned), members(&by_serde), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn scan_gives_the_members_serde_json_gives() {
+        let text = r#" {"a":"x\"y\\z\u00e9","b" : [1, -2.5e+3, {"c":null}] ,"d":{},"e":[],"a":true,"n":0} "#;
+        let scanned = RawObject::scan(text).unwrap();
+        assert_eq!(
+            members(&scanned).0,
+            [
+                ("a".to_owned(), "true".to_owned()),
+                ("b".to_owned(), "[1, -2.5e+3, {\"c\":null}]".to_owned()),
+                ("d".to_owned(), "{}".to_owned()),
+                ("e".to_owned(), "[]".to_owned()),
+                ("n".to_owned(), "0".to_owned()),
+            ]
+        );
+        assert!(scanned.had_duplicate_keys);
+        assert_scan_agrees(text);
+    }
+
+    #[test]
+    fn scan_leaves_what_it_does_not_handle_to_serde_json() {
+        for text in [
+            r#"{"k\"ey":1}"#,
+            r#"{"a":"\ud800"}"#,
+            r#"{"a":"\x"}"#,
+            "{\"a\":\"\u{1}\"}",
+            r#"{"a":01}"#,
+            r#"{"a":1.}"#,
+            r#"{"a":1e}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":1,}"#,
+            r#"{"a":1} x"#,
+            r#"{"a" 1}"#,
+            r#"{"a":[1 2]}"#,
+            r#"{"a":"#,
+            r#"{"a":"abcdefghijklmnop"#,
+        ] {
+            assert!(RawObject::scan(text).is_none(), "{text:?}");
+        }
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(200), "]".repeat(200));
+        assert!(RawObject::scan(&deep).is_none());
+    }
+
+    proptest! {
+        #[test]
+        fn scan_agrees_with_serde_json_on_arbitrary_text(text in "\\{[\"\\\\a-c:,{}\\[\\] 0-9.eE+\\-tfrulsn\u{e9}\u{1}]{0,40}") {
+            assert_scan_agrees(&text);
+        }
+
+        #[test]
+        fn scan_agrees_with_serde_json_on_arbitrary_objects(
+            value in proptest::collection::hash_map("[a-z\"\\\\]{0,12}", "[ -~\u{e9}\n]{0,30}", 0..8)
+        ) {
+            let text = serde_json::to_string(&value).unwrap();
+            prop_assert!(RawObject::scan(&text).is_some() || text.contains("\\\"") || text.contains("\\\\"));
+            assert_scan_agrees(&text);
+        }
     }
 }

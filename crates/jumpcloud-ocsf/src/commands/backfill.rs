@@ -75,7 +75,7 @@ async fn backfill(args: Args) -> Result<bool> {
         .ensure_topics()
         .await
         .context("creating the Kafka topics")?;
-    let sink = Arc::new(Sink::kafka(producer));
+    let sink = Arc::new(Sink::kafka(producer, config.kafka.clone()));
 
     let client = JumpCloudClient::new(config.jumpcloud.clone())?;
     let store: Arc<dyn CheckpointStore> = Arc::new(

@@ -114,7 +114,7 @@ async fn demo(args: Args) -> Result<()> {
                 "output: Kafka at {brokers} (topics {})",
                 producer.topics().join(", ")
             );
-            Sink::kafka(producer)
+            Sink::kafka(producer, config.kafka.clone())
         }
         None => {
             println!(

@@ -59,7 +59,7 @@ async fn run_async(args: Args) -> Result<RunReport> {
         .await
         .context("creating the Kafka topics")?;
     tracing::info!(?topics, "Kafka topics ready");
-    let sink = Arc::new(Sink::kafka(producer));
+    let sink = Arc::new(Sink::kafka(producer, config.kafka.clone()));
     let (client, sources) = build_sources(&config)?;
     let pipeline = Pipeline::new(
         mapper,

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use mapper::OcsfRecord;
-use producer::{DeadLetter, OcsfProducer, ProduceError, Stage};
+use producer::{DeadLetter, OcsfProducer, ProduceError, ProducerConfig, Stage};
 use rdkafka::error::RDKafkaErrorCode;
 
 /// How one record ended up.
@@ -27,7 +27,7 @@ pub enum Outcome {
 /// A destination for OCSF records and dead letters.
 pub enum Sink {
     /// Kafka via the producer crate.
-    Kafka(Arc<OcsfProducer>, TopicRecovery),
+    Kafka(KafkaSink),
     /// One NDJSON file per OCSF class in a directory, plus `dead_letter.ndjson`.
     Files(FileSink),
 }
@@ -42,8 +42,8 @@ impl Sink {
         org_id: &str,
     ) -> BoxFuture<'static, Result<Outcome, SinkError>> {
         match self {
-            Sink::Kafka(producer, _) => {
-                let producer = Arc::clone(producer);
+            Sink::Kafka(kafka) => {
+                let producer = kafka.producer();
                 let send = producer.send(record);
                 let json = record.json.clone();
                 let event_id = record.original_event_uid.clone();
@@ -85,8 +85,8 @@ impl Sink {
         letter: DeadLetter,
     ) -> BoxFuture<'static, Result<(), SinkError>> {
         match self {
-            Sink::Kafka(producer, _) => {
-                let send = producer.send_dead_letter(letter);
+            Sink::Kafka(kafka) => {
+                let send = kafka.producer().send_dead_letter(letter);
                 Box::pin(async move { send.await.map(|_| ()).map_err(SinkError::from) })
             }
             Sink::Files(files) => {
@@ -105,17 +105,22 @@ impl Sink {
         }
     }
 
-    /// A Kafka sink.
-    pub fn kafka(producer: OcsfProducer) -> Sink {
-        Sink::Kafka(Arc::new(producer), TopicRecovery::default())
+    /// A Kafka sink; `config` is kept to rebuild the producer after a fatal error.
+    pub fn kafka(producer: OcsfProducer, config: ProducerConfig) -> Sink {
+        Sink::Kafka(KafkaSink {
+            producer: std::sync::RwLock::new(Arc::new(producer)),
+            config,
+            last_recovery: tokio::sync::Mutex::new(None),
+        })
     }
 
-    /// Called after a failed delivery, before it is retried: a topic that vanished (deleted, or
-    /// a broker that lost its data) is created again, at most once per 10 s.
+    /// Called after a failed delivery, before it is retried, at most once per 10 s:
+    /// - a topic that vanished (deleted, or a broker that lost its data) is created again;
+    /// - after a fatal producer error (e.g. the idempotent producer's sequence state no longer
+    ///   matches a broker that lost its data) the producer is rebuilt; records of the old one
+    ///   fail and are re-sent through the new one by their retry loop.
     pub async fn recover(&self, error: &SinkError) {
-        let Sink::Kafka(producer, recovery) = self else {
-            return;
-        };
+        let Sink::Kafka(kafka) = self else { return };
         let SinkError::Kafka(ProduceError::Kafka {
             code: Some(code),
             topic,
@@ -124,19 +129,36 @@ impl Sink {
         else {
             return;
         };
-        if !matches!(
+        let unknown_topic = matches!(
             code,
             RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic
-        ) {
+        );
+        let fatal = matches!(code, RDKafkaErrorCode::Fatal);
+        if !unknown_topic && !fatal {
             return;
         }
-        let mut last = recovery.last_attempt.lock().await;
+        let mut last = kafka.last_recovery.lock().await;
         if last.is_some_and(|at| at.elapsed() < Duration::from_secs(10)) {
             return;
         }
         *last = Some(std::time::Instant::now());
-        tracing::warn!(%topic, "topic unknown to the broker; creating the pipeline's topics again");
-        if let Err(err) = producer.ensure_topics().await {
+        if fatal {
+            tracing::warn!(%topic, "fatal Kafka producer error; rebuilding the producer");
+            match OcsfProducer::new(kafka.config.clone()).await {
+                Ok(producer) => {
+                    let mut current = kafka
+                        .producer
+                        .write()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    *current = Arc::new(producer);
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "rebuilding the producer failed; retrying later")
+                }
+            }
+        }
+        tracing::warn!(%topic, "making sure the pipeline's topics exist");
+        if let Err(err) = kafka.producer().ensure_topics().await {
             tracing::error!(error = %err, "creating the topics failed; deliveries keep retrying");
         }
     }
@@ -144,7 +166,7 @@ impl Sink {
     /// Waits for everything queued (shutdown).
     pub fn flush(&self, timeout: Duration) -> Result<(), SinkError> {
         match self {
-            Sink::Kafka(producer, _) => producer.flush(timeout).map_err(SinkError::from),
+            Sink::Kafka(kafka) => kafka.producer().flush(timeout).map_err(SinkError::from),
             Sink::Files(files) => files.flush(),
         }
     }
@@ -170,10 +192,23 @@ fn file_error(path: String, source: std::io::Error) -> SinkError {
     SinkError::File { path, source }
 }
 
-/// Rate limit of topic re-creation after "unknown topic" delivery errors.
-#[derive(Debug, Default)]
-pub struct TopicRecovery {
-    last_attempt: tokio::sync::Mutex<Option<std::time::Instant>>,
+/// The Kafka producer, replaceable after a fatal error.
+pub struct KafkaSink {
+    producer: std::sync::RwLock<Arc<OcsfProducer>>,
+    config: ProducerConfig,
+    last_recovery: tokio::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl KafkaSink {
+    /// The current producer.
+    pub fn producer(&self) -> Arc<OcsfProducer> {
+        Arc::clone(
+            &self
+                .producer
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
 }
 
 /// NDJSON files per OCSF class.

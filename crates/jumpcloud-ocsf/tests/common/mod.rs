@@ -111,8 +111,18 @@ pub struct Consumed {
 /// Reads every record of `topics` from offset 0 with `assign()` (Tansu's high watermark is not
 /// reliable, so read until `expected` records or `deadline`).
 pub fn consume(topics: &[String], expected: usize, deadline: Duration) -> Vec<Consumed> {
+    consume_from(&brokers(), topics, expected, deadline)
+}
+
+/// [`consume`] from the broker at `bootstrap`.
+pub fn consume_from(
+    bootstrap: &str,
+    topics: &[String],
+    expected: usize,
+    deadline: Duration,
+) -> Vec<Consumed> {
     let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
+        .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("test-{}", uuid::Uuid::new_v4()))
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")

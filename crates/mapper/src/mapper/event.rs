@@ -22,27 +22,63 @@ const OCSF_VERSION: &str = "1.8.0";
 /// with the rest.
 type SourcePath = [&'static str; 3];
 
-#[derive(Debug, Default)]
+/// How many taken paths are kept without allocating (an event takes about 10 to 30).
+const INLINE_PATHS: usize = 48;
+
+/// The source paths the OCSF output took: the first [`INLINE_PATHS`] in place, any more in
+/// `spilled` (no allocation per event in practice).
+#[derive(Debug)]
 struct Consumed {
-    paths: Vec<SourcePath>,
+    inline: [SourcePath; INLINE_PATHS],
+    len: usize,
+    spilled: Vec<SourcePath>,
+}
+
+impl Default for Consumed {
+    fn default() -> Consumed {
+        Consumed {
+            inline: [["", "", ""]; INLINE_PATHS],
+            len: 0,
+            spilled: Vec::new(),
+        }
+    }
 }
 
 impl Consumed {
+    fn push(&mut self, path: SourcePath) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => {
+                *slot = path;
+                self.len += 1;
+            }
+            None => self.spilled.push(path),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+        self.spilled.clear();
+    }
+
+    fn paths(&self) -> impl Iterator<Item = &SourcePath> {
+        self.inline[..self.len].iter().chain(&self.spilled)
+    }
+
     fn take(&mut self, top: &'static str) {
-        self.paths.push([top, "", ""]);
+        self.push([top, "", ""]);
     }
 
     fn take2(&mut self, top: &'static str, key: &'static str) {
-        self.paths.push([top, key, ""]);
+        self.push([top, key, ""]);
     }
 
     fn take3(&mut self, top: &'static str, middle: &'static str, key: &'static str) {
-        self.paths.push([top, middle, key]);
+        self.push([top, middle, key]);
     }
 
     /// Marks the source fields the OCSF output took, for [`write_residual`].
     fn apply(&self, source: &RawObject<'_>) {
-        for path in &self.paths {
+        for path in self.paths() {
             let mut object = Some(source);
             let depth = path.iter().take_while(|key| !key.is_empty()).count();
             for (level, key) in path[..depth].iter().enumerate() {
@@ -135,7 +171,6 @@ pub(super) struct OcsfEvent<'a> {
     pub event_type: Option<Cow<'a, str>>,
     time_ms: i64,
     original_time: Cow<'a, str>,
-    uid: Cow<'a, str>,
     organization: Option<Cow<'a, str>>,
     id: Option<Cow<'a, str>>,
     service: Option<Cow<'a, str>>,
@@ -172,7 +207,6 @@ pub(super) fn build<'a>(
     source: &RawObject<'a>,
     time_ms: i64,
     original_time: Cow<'a, str>,
-    uid: Cow<'a, str>,
 ) -> OcsfEvent<'a> {
     let event_type = source.non_empty_str("event_type");
     let mut event = OcsfEvent {
@@ -182,7 +216,6 @@ pub(super) fn build<'a>(
         event_type: event_type.clone(),
         time_ms,
         original_time,
-        uid,
         organization: source.non_empty_str("organization"),
         id: source.non_empty_str("id"),
         service: source.non_empty_str("service"),
@@ -270,13 +303,13 @@ fn activity_from_changes(tables: &MappingTables, source: &RawObject<'_>) -> i32 
     let rules = &tables.account_changes;
     let Some(changes) = source
         .get("changes")
-        .and_then(|raw| serde_json::from_str::<Vec<&RawValue>>(raw.get()).ok())
+        .and_then(|raw| serde_json::from_str::<Vec<&RawValue>>(raw).ok())
     else {
         return rules.otherwise;
     };
     let mut best: Option<usize> = None;
     for change in changes {
-        let Some(change) = RawObject::parse(change) else {
+        let Some(change) = RawObject::parse(change.get()) else {
             continue;
         };
         let Some(field) = change.str("field") else {
@@ -465,7 +498,7 @@ impl<'a> OcsfEvent<'a> {
         self.auth_protocol_id = None;
         self.is_mfa = None;
         self.auth_factor_type_id = None;
-        self.consumed.paths.clear();
+        self.consumed.clear();
         if let Some(event_type) = &self.event_type {
             self.activity_name = event_type.clone();
         }
@@ -857,9 +890,8 @@ fn status<'a>(source: &RawObject<'a>, sso: bool, consumed: &mut Consumed) -> Opt
     let detail = source.non_empty_str("error_message");
     let code = source.get("error_code").and_then(|raw| {
         raw_str(raw).filter(|text| !text.is_empty()).or_else(|| {
-            raw.get()
-                .starts_with(|c: char| c.is_ascii_digit() || c == '-')
-                .then(|| Cow::Borrowed(raw.get()))
+            raw.starts_with(|c: char| c.is_ascii_digit() || c == '-')
+                .then_some(Cow::Borrowed(raw))
         })
     });
     let (id, caption) = match success {
@@ -989,12 +1021,13 @@ fn managed_entity_type(kind: Option<&str>) -> (i32, &str) {
 type Observable<'v, 'a> = (&'static str, i64, &'static str, &'v Cow<'a, str>);
 
 impl<'a> OcsfEvent<'a> {
-    /// Writes the event as one compact JSON object.
+    /// Writes the event as one compact JSON object; `uid` is `metadata.uid`.
     pub(super) fn write(
         &self,
         w: &mut JsonWriter<'_>,
         source: &RawObject<'_>,
         source_text: &str,
+        uid: &str,
         raw_data: bool,
     ) {
         let class = self.class;
@@ -1015,30 +1048,34 @@ impl<'a> OcsfEvent<'a> {
         );
         // For Base Event, type_uid 99 *is* the enum value 99 (Other): its caption carries the
         // source's own value, like activity_name. Elsewhere type_uid 300199 means "<Class>: Other".
+        let class_activity_caption;
         let activity_caption = if class == OcsfClass::BaseEvent && self.activity_id == 99 {
-            &*self.activity_name
+            &self.activity_name
         } else {
-            class
-                .activity_caption(self.activity_id)
-                .unwrap_or("Unknown")
+            class_activity_caption = Cow::Borrowed(
+                class
+                    .activity_caption(self.activity_id)
+                    .unwrap_or("Unknown"),
+            );
+            &class_activity_caption
         };
         w.key("type_name");
-        w.string_parts(class.caption(), ": ", activity_caption);
+        w.string_with_prefix(class.caption(), ": ", activity_caption);
         w.field_int("severity_id", severity_id);
         w.field_static("severity", severity_caption(severity_id as i32));
         w.field_int("time", self.time_ms);
         if let Some(status) = &self.status {
             w.field_int("status_id", i64::from(status.id));
-            w.field_str("status", status.caption);
+            w.field_static("status", status.caption);
             w.field_opt_cow("status_detail", &status.detail);
             w.field_opt_cow("status_code", &status.code);
         }
         w.field_opt_cow("message", &self.message);
-        self.write_metadata(w);
+        self.write_metadata(w, uid);
         if class == OcsfClass::Authentication {
             if let Some(id) = self.auth_protocol_id {
                 w.field_int("auth_protocol_id", i64::from(id));
-                w.field_str(
+                w.field_static(
                     "auth_protocol",
                     auth_protocol_caption(id).unwrap_or("Unknown"),
                 );
@@ -1169,7 +1206,7 @@ impl<'a> OcsfEvent<'a> {
         w.end_object();
     }
 
-    fn write_metadata(&self, w: &mut JsonWriter<'_>) {
+    fn write_metadata(&self, w: &mut JsonWriter<'_>, uid: &str) {
         w.key("metadata");
         w.begin_object();
         w.field_static("version", OCSF_VERSION);
@@ -1184,7 +1221,8 @@ impl<'a> OcsfEvent<'a> {
             w.end_object();
         }
         w.end_object();
-        w.field_cow("uid", &self.uid);
+        // UUID text: hex digits and hyphens, nothing to escape.
+        w.field_cow("uid", &Cow::Borrowed(uid));
         w.field_opt_cow("original_event_uid", &self.id);
         w.field_opt_cow("event_code", &self.event_type);
         w.field_cow("original_time", &self.original_time);
@@ -1196,98 +1234,99 @@ impl<'a> OcsfEvent<'a> {
         // `device` needs profile host; so does `actor` on a Base Event (not on the IAM classes).
         if self.device.is_some() || (self.class == OcsfClass::BaseEvent && self.actor.is_some()) {
             w.element();
-            w.string("host");
+            w.cow(&Cow::Borrowed("host"));
         }
         w.end_array();
         w.end_object();
     }
 
-    fn observables(&self) -> Vec<Observable<'_, 'a>> {
-        let mut list: Vec<Observable<'_, 'a>> = Vec::with_capacity(10);
+    /// Calls `emit` with each observable, in output order.
+    fn for_each_observable<'s>(&'s self, mut emit: impl FnMut(Observable<'s, 'a>)) {
         // A sign-in's actor is the user itself: its observables would repeat the user's.
         let actor_is_user = matches!((&self.actor, &self.user), (Some(actor), Some(user))
             if actor.uid == user.uid && actor.name == user.name && actor.email == user.email);
         if let Some(user) = self.actor.as_ref().filter(|_| !actor_is_user) {
             if let Some(name) = user.name.as_ref() {
-                list.push(("actor.user.name", 4, "User Name", name));
+                emit(("actor.user.name", 4, "User Name", name));
             }
             if let Some(email) = user.email.as_ref() {
-                list.push(("actor.user.email_addr", 5, "Email Address", email));
+                emit(("actor.user.email_addr", 5, "Email Address", email));
             }
             if let Some(uid) = user.uid.as_ref() {
-                list.push(("actor.user.uid", 31, "User Object: uid", uid));
+                emit(("actor.user.uid", 31, "User Object: uid", uid));
             }
         }
         if let Some(user) = self.user.as_ref() {
             if let Some(name) = user.name.as_ref() {
-                list.push(("user.name", 4, "User Name", name));
+                emit(("user.name", 4, "User Name", name));
             }
             if let Some(email) = user.email.as_ref() {
-                list.push(("user.email_addr", 5, "Email Address", email));
+                emit(("user.email_addr", 5, "Email Address", email));
             }
             if let Some(uid) = user.uid.as_ref() {
-                list.push(("user.uid", 31, "User Object: uid", uid));
+                emit(("user.uid", 31, "User Object: uid", uid));
             }
         }
         if let Some(group) = self.group.as_ref() {
             if let Some(name) = group.name.as_ref() {
-                list.push(("group.name", 32, "Group Object: name", name));
+                emit(("group.name", 32, "Group Object: name", name));
             }
             if let Some(uid) = group.uid.as_ref() {
-                list.push(("group.uid", 33, "Group Object: uid", uid));
+                emit(("group.uid", 33, "Group Object: uid", uid));
             }
         }
         if let Some(endpoint) = self.src_endpoint.as_ref() {
             if let Some(ip) = endpoint.ip.as_ref() {
-                list.push(("src_endpoint.ip", 2, "IP Address", ip));
+                emit(("src_endpoint.ip", 2, "IP Address", ip));
             }
             if let Some(hostname) = endpoint.hostname.as_ref() {
-                list.push(("src_endpoint.hostname", 1, "Hostname", hostname));
+                emit(("src_endpoint.hostname", 1, "Hostname", hostname));
             }
             if let Some(country) = endpoint
                 .location
                 .as_ref()
                 .and_then(|location| location.country.as_ref())
             {
-                list.push(("src_endpoint.location.country", 14, "Country", country));
+                emit(("src_endpoint.location.country", 14, "Country", country));
             }
         }
         if let Some(device) = self.device.as_ref() {
             if let Some(hostname) = device.hostname.as_ref() {
-                list.push(("device.hostname", 1, "Hostname", hostname));
+                emit(("device.hostname", 1, "Hostname", hostname));
             }
             if let Some(ip) = device.ip.as_ref() {
-                list.push(("device.ip", 2, "IP Address", ip));
+                emit(("device.ip", 2, "IP Address", ip));
             }
             if let Some(uid) = device.uid.as_ref() {
-                list.push(("device.uid", 47, "Device Object: uid", uid));
+                emit(("device.uid", 47, "Device Object: uid", uid));
             }
         }
         if self.class != OcsfClass::BaseEvent
             && let Some(user_agent) = self.user_agent.as_ref()
         {
-            list.push(("http_request.user_agent", 16, "HTTP User-Agent", user_agent));
+            emit(("http_request.user_agent", 16, "HTTP User-Agent", user_agent));
         }
-        list
     }
 
     fn write_observables(&self, w: &mut JsonWriter<'_>) {
-        let list = self.observables();
-        if list.is_empty() {
-            return;
-        }
-        w.key("observables");
-        w.begin_array();
-        for (name, type_id, caption, value) in list {
+        let mut started = false;
+        self.for_each_observable(|(name, type_id, caption, value)| {
+            if !started {
+                w.key("observables");
+                w.begin_array();
+                started = true;
+            }
             w.element();
             w.begin_object();
             w.field_static("name", name);
             w.field_int("type_id", type_id);
-            w.field_str("type", caption);
+            w.field_static("type", caption);
             w.field_cow("value", value);
             w.end_object();
+        });
+        if started {
+            w.end_array();
         }
-        w.end_array();
     }
 
     /// `unmapped.jumpcloud`: the source fields no OCSF attribute took (all of them for a Base
@@ -1334,7 +1373,7 @@ fn write_residual(w: &mut JsonWriter<'_>, object: &RawObject<'_>) {
             FieldUse::Partly => {
                 if let Some(inner) = field.object() {
                     if has_residual(inner) {
-                        w.key_escaped(&field.key);
+                        w.key_from_input(&field.key);
                         write_residual(w, inner);
                     }
                     continue;
@@ -1342,8 +1381,8 @@ fn write_residual(w: &mut JsonWriter<'_>, object: &RawObject<'_>) {
             }
             FieldUse::Unused => {}
         }
-        w.key_escaped(&field.key);
-        w.raw(field.value.get());
+        w.key_from_input(&field.key);
+        w.raw(field.value);
     }
     w.end_object();
 }

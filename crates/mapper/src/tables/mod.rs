@@ -73,13 +73,13 @@ pub(crate) enum ScalarValue {
 
 impl ScalarValue {
     /// Whether a raw JSON value equals this scalar.
-    pub fn matches(&self, value: &serde_json::value::RawValue) -> bool {
+    pub fn matches(&self, value: &str) -> bool {
         match self {
             ScalarValue::String(expected) => {
                 crate::source::raw_str(value).is_some_and(|actual| actual == expected.as_str())
             }
             ScalarValue::Bool(expected) => crate::source::raw_bool(value) == Some(*expected),
-            ScalarValue::Integer(expected) => value.get().parse::<i64>().ok() == Some(*expected),
+            ScalarValue::Integer(expected) => value.parse::<i64>().ok() == Some(*expected),
         }
     }
 }
