@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Pipeline benchmark: simulator -> `jumpcloud-ocsf run --once` -> Kafka, for N events, with
+"""Pipeline benchmark: simulator -> `jumpcloud-ocsf backfill --since 31d` -> Kafka, for N events, with
 events/s and the pipeline's peak RSS, next to a baseline measured in the same run: Python
 confluent-kafka producing the pipeline's own mapped output (the same OCSF lines, the same keys),
 line by line, into the same broker with the same producer settings.
@@ -29,8 +29,8 @@ PRODUCER_SETTINGS = {
     "batch.num.messages": 10000,
     "batch.size": 1000000,
     "message.max.bytes": 1000000,
-    "queue.buffering.max.messages": 20000,
-    "queue.buffering.max.kbytes": 16384,
+    "queue.buffering.max.messages": 10000,
+    "queue.buffering.max.kbytes": 4096,
 }
 
 
@@ -61,7 +61,7 @@ def org_ids(base_url):
 def run_pipeline(binary, config):
     """Runs the pipeline; returns (seconds, peak RSS in KiB) of that process alone."""
     start = time.perf_counter()
-    proc = subprocess.Popen([binary, "run", "--once", "--config", config],
+    proc = subprocess.Popen([binary, "backfill", "--since", "31d", "--config", config],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
@@ -74,6 +74,7 @@ def baseline(binary, base_url, topic, workdir):
     """Maps the simulator's events with the same binary (not timed), then times confluent-kafka
     producing those OCSF lines with the same keys and settings."""
     from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
     truth = os.path.join(workdir, "truth.ndjson")
     req = urllib.request.Request(base_url + "/__sim/events", headers={"x-api-key": API_KEY})
     with urllib.request.urlopen(req) as resp, open(truth, "wb") as out:
@@ -86,8 +87,11 @@ def baseline(binary, base_url, topic, workdir):
         event = json.loads(line)
         key = (event.get("user") or {}).get("uid") or event["metadata"].get("tenant_uid") or ""
         keys.append(key.encode())
-    producer = Producer({"bootstrap.servers": os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-                         **PRODUCER_SETTINGS})
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)]).values():
+        future.result(30)
+    producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_SETTINGS})
     failures = []
 
     def on_delivery(err, _msg):
@@ -144,6 +148,7 @@ template = "{prefix}.{{class_name}}"
 dead_letter = "{prefix}.dead_letter"
 """)
             pipe_seconds, rss_kib = run_pipeline(args.binary, config)
+            print(f"pipeline: {args.events} events in {pipe_seconds:.1f} s, peak RSS {rss_kib / 1024:.1f} MiB", flush=True)
             n, base_seconds = baseline(args.binary, base_url, prefix + ".baseline", workdir)
     finally:
         sim.kill()
@@ -152,7 +157,7 @@ dead_letter = "{prefix}.dead_letter"
     pipe_rate = args.events / pipe_seconds
     base_rate = n / base_seconds
     print(f"events: {args.events} in {args.orgs} organisations (baseline produced {n})")
-    print(f"pipeline (fetch over HTTP + map + produce + acks + checkpoints): {pipe_seconds:.1f} s, "
+    print(f"pipeline backfill (fetch over HTTP + map + produce + acks + checkpoints): {pipe_seconds:.1f} s, "
           f"{pipe_rate:,.0f} events/s, peak RSS {rss_kib / 1024:.1f} MiB")
     print(f"baseline (confluent-kafka produce of the same OCSF lines):      {base_seconds:.1f} s, "
           f"{base_rate:,.0f} events/s")

@@ -299,4 +299,3 @@ async fn paging_has_no_gaps_or_duplicates_while_rows_change() {
         "the shifting server should defeat plain skip paging"
     );
 }
-

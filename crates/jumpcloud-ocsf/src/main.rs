@@ -49,6 +49,13 @@ enum Command {
     /// Map Directory Insights events (NDJSON or a JSON array) from files or stdin to OCSF NDJSON
     /// on stdout.
     Map(commands::map::Args),
+    /// Print one inventory snapshot (users as User Inventory Info 5003, systems and Apple MDM
+    /// devices as Device Inventory Info 5001, with groups, memberships, application assignments
+    /// and device owners) as OCSF NDJSON on stdout.
+    Inventory(commands::inventory::Args),
+    /// Response action on a JumpCloud user (suspend, activate, unlock, expire-password,
+    /// reset-mfa, remove-from-group), idempotent, with an OCSF audit event on stdout.
+    Respond(commands::respond::Args),
 }
 
 fn main() -> ExitCode {
@@ -61,5 +68,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Simulate(args) => commands::simulate::run(args),
         Command::Map(args) => commands::map::run(args),
+        Command::Inventory(args) => commands::inventory::run(args),
+        Command::Respond(args) => commands::respond::run(args),
     }
 }

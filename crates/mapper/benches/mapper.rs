@@ -2,8 +2,8 @@
 //! `serde_json` parse into `Value` and serialize back, of the same input.
 //!
 //! The mix: every fixture event, i.e. the 18 real samples in ../shared/fixtures/jumpcloud-events/
-//! and one event per catalogue event_type in tests/fixtures/events/ (331 events, ~300 KB).
-//! Run: `cargo bench -p mapper` (prints a summary line with events/s and the ratio at the end).
+//! and one event per catalogue event_type in tests/fixtures/events/ (331 events, 350 KB).
+//! Run: `cargo bench -p mapper` (prints a summary with events/s and the ratios at the end).
 
 use std::hint::black_box;
 use std::path::Path;
@@ -84,36 +84,60 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-/// Events per second over ~2 s of repeated passes.
-fn events_per_second(events: &[Vec<u8>], mut pass: impl FnMut()) -> f64 {
+/// Events per second over `duration` of repeated passes.
+fn events_per_second(events: &[Vec<u8>], duration: Duration, mut pass: impl FnMut()) -> f64 {
     pass();
     let started = Instant::now();
     let mut passes = 0_u64;
-    while started.elapsed() < Duration::from_secs(2) {
+    while started.elapsed() < duration {
         pass();
         passes += 1;
     }
     (passes * events.len() as u64) as f64 / started.elapsed().as_secs_f64()
 }
 
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Rounds of the three measurements, interleaved, so that a change in the machine's load hits
+/// the mapper and the baseline alike; the ratios are the medians of the per-round ratios.
 fn summary() {
+    const ROUNDS: usize = 9;
+    const PER_MEASUREMENT: Duration = Duration::from_millis(400);
     let events = events();
     let bytes: usize = events.iter().map(Vec::len).sum();
     let mut out = Vec::with_capacity(1 << 20);
     let with_raw = with_raw_data(true);
     let without_raw = with_raw_data(false);
-    let mapper_on = events_per_second(&events, || map_all(&with_raw, &events, &mut out));
-    let mapper_off = events_per_second(&events, || map_all(&without_raw, &events, &mut out));
-    let baseline = events_per_second(&events, || value_roundtrip_all(&events, &mut out));
+    let (mut on, mut off, mut baseline) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut on_ratio, mut off_ratio) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let round_on = events_per_second(&events, PER_MEASUREMENT, || {
+            map_all(&with_raw, &events, &mut out)
+        });
+        let round_off = events_per_second(&events, PER_MEASUREMENT, || {
+            map_all(&without_raw, &events, &mut out)
+        });
+        let round_baseline = events_per_second(&events, PER_MEASUREMENT, || {
+            value_roundtrip_all(&events, &mut out)
+        });
+        on_ratio.push(round_on / round_baseline);
+        off_ratio.push(round_off / round_baseline);
+        on.push(round_on);
+        off.push(round_off);
+        baseline.push(round_baseline);
+    }
     println!(
-        "\nsummary: {} events, {} bytes; one core\n  mapper (raw_data on):  {:>10.0} events/s ({:.2}x baseline)\n  mapper (raw_data off): {:>10.0} events/s ({:.2}x baseline)\n  baseline serde_json Value parse+serialize: {:>10.0} events/s",
+        "\nsummary: {} events, {} bytes; one core; medians of {ROUNDS} interleaved rounds\n  mapper (raw_data on):  {:>10.0} events/s ({:.2}x baseline)\n  mapper (raw_data off): {:>10.0} events/s ({:.2}x baseline)\n  baseline serde_json Value parse+serialize: {:>10.0} events/s",
         events.len(),
         bytes,
-        mapper_on,
-        mapper_on / baseline,
-        mapper_off,
-        mapper_off / baseline,
-        baseline
+        median(on),
+        median(on_ratio),
+        median(off),
+        median(off_ratio),
+        median(baseline)
     );
 }
 

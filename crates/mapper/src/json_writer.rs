@@ -14,27 +14,32 @@ impl<'o> JsonWriter<'o> {
         JsonWriter { out, first: true }
     }
 
+    #[inline(always)]
     pub fn begin_object(&mut self) {
         self.out.push(b'{');
         self.first = true;
     }
 
+    #[inline(always)]
     pub fn end_object(&mut self) {
         self.out.push(b'}');
         self.first = false;
     }
 
+    #[inline(always)]
     pub fn begin_array(&mut self) {
         self.out.push(b'[');
         self.first = true;
     }
 
+    #[inline(always)]
     pub fn end_array(&mut self) {
         self.out.push(b']');
         self.first = false;
     }
 
     /// Starts an array element (writes the comma when needed).
+    #[inline(always)]
     pub fn element(&mut self) {
         if !self.first {
             self.out.push(b',');
@@ -44,6 +49,7 @@ impl<'o> JsonWriter<'o> {
 
     /// Writes `"key":` (with the comma when needed) for a key of this crate: plain ASCII that
     /// needs no escaping (checked in debug builds).
+    #[inline(always)]
     pub fn key(&mut self, key: &'static str) {
         debug_assert!(!key.bytes().any(|b| NEEDS_ESCAPE[usize::from(b)]));
         self.element();
@@ -133,12 +139,14 @@ impl<'o> JsonWriter<'o> {
         self.first = false;
     }
 
+    #[inline(always)]
     pub fn integer(&mut self, value: i64) {
         let mut buffer = itoa::Buffer::new();
         self.out.extend_from_slice(buffer.format(value).as_bytes());
         self.first = false;
     }
 
+    #[inline(always)]
     pub fn boolean(&mut self, value: bool) {
         self.out
             .extend_from_slice(if value { b"true" } else { b"false" });
@@ -166,6 +174,7 @@ impl<'o> JsonWriter<'o> {
         clippy::ptr_arg,
         reason = "Borrowed vs Owned decides whether to escape"
     )]
+    #[inline(always)]
     pub fn cow(&mut self, value: &Cow<'_, str>) {
         match value {
             Cow::Borrowed(text) => {
@@ -187,11 +196,13 @@ impl<'o> JsonWriter<'o> {
         clippy::ptr_arg,
         reason = "Borrowed vs Owned decides whether to escape"
     )]
+    #[inline(always)]
     pub fn field_cow(&mut self, key: &'static str, value: &Cow<'_, str>) {
         self.key(key);
         self.cow(value);
     }
 
+    #[inline(always)]
     pub fn field_opt_cow(&mut self, key: &'static str, value: &Option<Cow<'_, str>>) {
         if let Some(value) = value {
             self.field_cow(key, value);
@@ -199,20 +210,24 @@ impl<'o> JsonWriter<'o> {
     }
 
     /// A constant string value of this crate (no escaping needed).
+    #[inline(always)]
     pub fn field_static(&mut self, key: &'static str, value: &'static str) {
         self.field_cow(key, &Cow::Borrowed(value));
     }
 
+    #[inline(always)]
     pub fn field_str(&mut self, key: &'static str, value: &str) {
         self.key(key);
         self.string(value);
     }
 
+    #[inline(always)]
     pub fn field_int(&mut self, key: &'static str, value: i64) {
         self.key(key);
         self.integer(value);
     }
 
+    #[inline(always)]
     pub fn field_bool(&mut self, key: &'static str, value: bool) {
         self.key(key);
         self.boolean(value);

@@ -17,6 +17,16 @@ pub(crate) struct RawObject<'a> {
     pub fields: Vec<Field<'a>>,
     /// Whether the source repeated a key (then it cannot be copied verbatim).
     pub had_duplicate_keys: bool,
+    /// The union of [`key_bit`] of the keys: a lookup of an absent key (common: the mapper
+    /// asks for many optional fields) mostly ends here without a search.
+    key_filter: u64,
+}
+
+/// A 64-bit filter bit of a key, from its length and last byte.
+#[inline]
+fn key_bit(key: &str) -> u64 {
+    let last_byte = key.as_bytes().last().copied().unwrap_or(0);
+    1_u64 << ((key.len() * 7 + usize::from(last_byte)) & 63)
 }
 
 /// Whether an OCSF attribute took a source field (decides what goes to `unmapped`).
@@ -71,7 +81,9 @@ impl<'de> Visitor<'de> for RawObjectVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawObject<'de>, A::Error> {
         let mut fields: Vec<Field<'de>> = Vec::with_capacity(map.size_hint().unwrap_or(16));
         let mut had_duplicate_keys = false;
+        let mut key_filter = 0_u64;
         while let Some(Key(key)) = map.next_key()? {
+            key_filter |= key_bit(&key);
             let value: &'de RawValue = map.next_value()?;
             let value = value.get();
             let value_has_escapes = value.contains('\\');
@@ -93,6 +105,7 @@ impl<'de> Visitor<'de> for RawObjectVisitor {
         Ok(RawObject {
             fields,
             had_duplicate_keys,
+            key_filter,
         })
     }
 }
@@ -114,6 +127,9 @@ impl<'a> RawObject<'a> {
     }
 
     pub fn field(&self, key: &str) -> Option<&Field<'a>> {
+        if self.key_filter & key_bit(key) == 0 {
+            return None;
+        }
         self.fields.iter().find(|field| same_key(&field.key, key))
     }
 
@@ -192,12 +208,14 @@ fn scan_object<'a>(text: &'a str, at: &mut usize, capacity: usize) -> Option<Raw
     }
     let mut fields: Vec<Field<'a>> = Vec::with_capacity(capacity);
     let mut had_duplicate_keys = false;
+    let mut keys_seen = 0_u64;
     let mut index = skip_whitespace(bytes, *at + 1);
     if bytes.get(index) == Some(&b'}') {
         *at = index + 1;
         return Some(RawObject {
             fields,
             had_duplicate_keys,
+            key_filter: keys_seen,
         });
     }
     loop {
@@ -220,7 +238,15 @@ fn scan_object<'a>(text: &'a str, at: &mut usize, capacity: usize) -> Option<Raw
             (skip_value(bytes, value_start, 1)?, true)
         };
         let value = text.get(value_start..value_end)?;
-        if let Some(slot) = fields.iter_mut().find(|field| same_key(&field.key, key)) {
+        // The search for a repeated key only runs when the filter says it may be one.
+        let key_bit = key_bit(key);
+        let repeated = if keys_seen & key_bit != 0 {
+            fields.iter_mut().find(|field| same_key(&field.key, key))
+        } else {
+            None
+        };
+        keys_seen |= key_bit;
+        if let Some(slot) = repeated {
             slot.value = value;
             slot.value_has_escapes = value_has_escapes;
             slot.object = OnceCell::new();
@@ -242,6 +268,7 @@ fn scan_object<'a>(text: &'a str, at: &mut usize, capacity: usize) -> Option<Raw
                 return Some(RawObject {
                     fields,
                     had_duplicate_keys,
+                    key_filter: keys_seen,
                 });
             }
             _ => return None,
@@ -411,6 +438,7 @@ fn scan_string(bytes: &[u8], at: usize) -> Option<(usize, bool)> {
 }
 
 /// Key equality, cheap for the common miss: length and last byte before the full compare.
+/// Key equality, cheap for the common miss: length and last byte before the full compare.
 #[inline]
 fn same_key(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
@@ -518,7 +546,76 @@ mod tests {
         assert!(RawObject::scan(&deep).is_none());
     }
 
+    /// Every fixture event takes the fast path, with the members `serde_json` gives.
+    #[test]
+    fn every_fixture_event_is_scanned_like_serde_json_parses_it() {
+        let mut events = 0;
+        for dir in [
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/fixtures/jumpcloud-events"
+            ),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/events"),
+        ] {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_none_or(|ext| ext != "ndjson") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                for line in text.lines().filter(|line| !line.trim().is_empty()) {
+                    let scanned = RawObject::scan(line)
+                        .unwrap_or_else(|| panic!("{}: not scanned: {line}", path.display()));
+                    let by_serde: RawObject<'_> = serde_json::from_str(line).unwrap();
+                    assert_eq!(members(&scanned), members(&by_serde), "{line}");
+                    for field in &scanned.fields {
+                        if let Some(nested) = field.object() {
+                            let nested_by_serde: RawObject<'_> =
+                                serde_json::from_str(field.value).unwrap();
+                            assert_eq!(members(nested), members(&nested_by_serde), "{line}");
+                        }
+                    }
+                    events += 1;
+                }
+            }
+        }
+        assert!(events >= 331, "{events} fixture events");
+    }
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            (-1e300_f64..1e300).prop_map(Value::from),
+            "[ -~\u{e9}\u{1F600}\n\u{1}]{0,20}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::vec(("[a-z_]{0,8}", inner), 0..6)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
     proptest! {
+        #[test]
+        fn scan_takes_arbitrary_valid_objects_like_serde_json(
+            members in proptest::collection::vec(("[a-z_]{1,8}", json_value()), 0..8),
+            pretty in any::<bool>(),
+        ) {
+            let object = serde_json::Value::Object(members.into_iter().collect());
+            let text = if pretty {
+                serde_json::to_string_pretty(&object).unwrap()
+            } else {
+                serde_json::to_string(&object).unwrap()
+            };
+            prop_assert!(RawObject::scan(&text).is_some(), "{}", text);
+            assert_scan_agrees(&text);
+        }
+
         #[test]
         fn scan_agrees_with_serde_json_on_arbitrary_text(text in "\\{[\"\\\\a-c:,{}\\[\\] 0-9.eE+\\-tfrulsn\u{e9}\u{1}]{0,40}") {
             assert_scan_agrees(&text);

@@ -3,6 +3,8 @@
 pub mod backfill;
 pub mod check;
 pub mod demo;
+pub mod inventory;
 pub mod map;
+pub mod respond;
 pub mod run;
 pub mod simulate;

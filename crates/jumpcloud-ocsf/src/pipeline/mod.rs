@@ -17,8 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use fetcher::{Acker, EventBatch, EventSource, FetchError};
-use mapper::{Mapper, OcsfRecord};
+use fetcher::{Acker, EventBatch, EventSource, FetchError, RawEvent};
+use futures::future::BoxFuture;
+use mapper::Mapper;
 use producer::{DeadLetter, Stage};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
@@ -213,10 +214,49 @@ async fn run_source(
     result
 }
 
-/// What one raw event became before delivery.
-enum Outbound {
-    Record(OcsfRecord),
-    DeadLetter(DeadLetter),
+/// How one raw event ended up.
+#[derive(Debug, Clone, Copy)]
+enum EventOutcome {
+    /// Delivered as (class_uid, class_name, activity_id).
+    Delivered(u32, &'static str, i32),
+    /// Could not be mapped: dead-lettered.
+    DeadLetteredMap,
+    /// Mapped but could not be encoded/delivered as it is: dead-lettered.
+    DeadLetteredEncode,
+}
+
+/// Maps one raw event and hands it to the sink (waiting while the sink's queue is full); the
+/// returned future resolves when it is durably taken. Nothing but the raw event is kept while
+/// it is in flight.
+async fn start_delivery(
+    event: &RawEvent,
+    org_id: &str,
+    ctx: &BatchContext,
+) -> BoxFuture<'static, Result<EventOutcome, SinkError>> {
+    match ctx.mapper.map(&event.bytes) {
+        Ok(record) => {
+            let key = (record.class_uid, record.class_name, record.activity_id);
+            let delivery = ctx.sink.enqueue(&record, &event.bytes, org_id).await;
+            drop(record);
+            Box::pin(async move {
+                match delivery.await? {
+                    Outcome::Delivered => Ok(EventOutcome::Delivered(key.0, key.1, key.2)),
+                    Outcome::DeadLettered => Ok(EventOutcome::DeadLetteredEncode),
+                }
+            })
+        }
+        Err(err) => {
+            let letter = DeadLetter {
+                raw: event.bytes.clone(),
+                reason: err.to_string(),
+                stage: Stage::Map,
+                org_id: Some(org_id.to_string()),
+                event_id: event.id.clone(),
+            };
+            let delivery = ctx.sink.deliver_dead_letter(letter);
+            Box::pin(async move { delivery.await.map(|()| EventOutcome::DeadLetteredMap) })
+        }
+    }
 }
 
 async fn deliver_batch(
@@ -234,36 +274,43 @@ async fn deliver_batch(
         fetched: events.len() as u64,
         ..BatchCounts::default()
     };
-    let outbound: Vec<Outbound> = events
-        .into_iter()
-        .map(|event| match ctx.mapper.map(&event.bytes) {
-            Ok(record) => Outbound::Record(record),
-            Err(err) => Outbound::DeadLetter(DeadLetter {
-                raw: event.bytes,
-                reason: err.to_string(),
-                stage: Stage::Map,
-                org_id: Some(org_id.clone()),
-                event_id: event.id,
-            }),
-        })
-        .collect();
-    let deliveries = outbound
-        .iter()
-        .map(|item| deliver_with_retry(item, &org_id, &ctx));
-    let outcomes = futures::future::join_all(deliveries).await;
+    // In order: map, enqueue (backpressure), keep only the delivery future.
+    let mut deliveries = Vec::with_capacity(events.len());
+    for event in &events {
+        let started = std::time::Instant::now();
+        let delivery = start_delivery(event, &org_id, &ctx).await;
+        deliveries.push(async move {
+            let outcome = delivery.await;
+            (outcome, started)
+        });
+    }
+    let results = futures::future::join_all(deliveries).await;
 
     let mut all_delivered = true;
-    for (item, outcome) in outbound.iter().zip(outcomes) {
-        match (item, outcome) {
-            (Outbound::Record(record), Ok(Outcome::Delivered)) => {
+    for (event, (result, started)) in events.iter().zip(results) {
+        let outcome = match result {
+            Ok(outcome) => Ok(outcome),
+            // Transport failure: map again from the raw event and retry until delivered or
+            // shutdown.
+            Err(err) => {
+                tracing::warn!(org = %org_id, error = %err, "delivery failed; retrying");
+                ctx.sink.recover(&err).await;
+                deliver_with_retry(event, &org_id, &ctx).await
+            }
+        };
+        match outcome {
+            Ok(EventOutcome::Delivered(class_uid, class_name, activity_id)) => {
+                ctx.stats
+                    .delivery_latency
+                    .observe(started.elapsed().as_secs_f64());
                 *counts
                     .delivered
-                    .entry((record.class_uid, record.class_name, record.activity_id))
+                    .entry((class_uid, class_name, activity_id))
                     .or_default() += 1;
             }
-            (Outbound::Record(_), Ok(Outcome::DeadLettered)) => counts.dead_lettered_encode += 1,
-            (Outbound::DeadLetter(_), Ok(_)) => counts.dead_lettered_map += 1,
-            (_, Err(_)) => all_delivered = false,
+            Ok(EventOutcome::DeadLetteredMap) => counts.dead_lettered_map += 1,
+            Ok(EventOutcome::DeadLetteredEncode) => counts.dead_lettered_encode += 1,
+            Err(_) => all_delivered = false,
         }
     }
     if !all_delivered {
@@ -287,22 +334,15 @@ async fn deliver_batch(
     }
 }
 
-/// Delivers one item, retrying transport failures with exponential backoff and jitter until it
-/// is delivered or shutdown is requested.
+/// Delivers one event, retrying transport failures with exponential backoff and jitter until it
+/// is delivered or shutdown is requested (each attempt maps the raw event again).
 async fn deliver_with_retry(
-    item: &Outbound,
+    event: &RawEvent,
     org_id: &str,
     ctx: &BatchContext,
-) -> Result<Outcome, SinkError> {
+) -> Result<EventOutcome, SinkError> {
     let attempt = || async {
-        let result = match item {
-            Outbound::Record(record) => ctx.sink.deliver(record, org_id).await,
-            Outbound::DeadLetter(letter) => ctx
-                .sink
-                .deliver_dead_letter(letter.clone())
-                .await
-                .map(|()| Outcome::DeadLettered),
-        };
+        let result = start_delivery(event, org_id, ctx).await.await;
         if let Err(err) = &result {
             ctx.sink.recover(err).await;
         }
@@ -313,16 +353,9 @@ async fn deliver_with_retry(
         .with_max_delay(Duration::from_secs(30))
         .with_jitter()
         .without_max_times();
-    let started = std::time::Instant::now();
-    let outcome = attempt
+    attempt
         .retry(policy)
         .when(|_| !*ctx.shutdown.borrow())
         .notify(|err, delay| tracing::warn!(org = %org_id, error = %err, retry_in = ?delay, "delivery failed; retrying"))
-        .await;
-    if outcome.is_ok() {
-        ctx.stats
-            .delivery_latency
-            .observe(started.elapsed().as_secs_f64());
-    }
-    outcome
+        .await
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use mapper::OcsfRecord;
 use producer::{DeadLetter, OcsfProducer, ProduceError, ProducerConfig, Stage};
@@ -33,42 +34,66 @@ pub enum Sink {
 }
 
 impl Sink {
-    /// Delivers one record; resolves when it is durably taken. A record that can never be
-    /// delivered as it is (does not fit the Avro schema, too large) is dead-lettered instead.
-    /// A transport failure is an error: the caller retries it.
-    pub fn deliver(
+    /// Hands one record to the sink, waiting while the sink's queue is full (backpressure);
+    /// the returned future resolves when the record is durably taken. A record that can never
+    /// be delivered as it is (does not fit the Avro schema, too large) is dead-lettered instead,
+    /// with `raw` (the original Directory Insights event) as its value. A transport failure is
+    /// an error: the caller retries. The record itself is not kept: only its encoded copy in
+    /// the producer's bounded queue.
+    pub async fn enqueue(
         &self,
         record: &OcsfRecord,
+        raw: &Bytes,
         org_id: &str,
     ) -> BoxFuture<'static, Result<Outcome, SinkError>> {
         match self {
             Sink::Kafka(kafka) => {
                 let producer = kafka.producer();
-                let send = producer.send(record);
-                let json = record.json.clone();
-                let event_id = record.original_event_uid.clone();
-                let org_id = org_id.to_string();
-                Box::pin(async move {
-                    match send.await {
-                        Ok(_) => Ok(Outcome::Delivered),
-                        Err(err) if err.is_record_fault() => {
-                            let stage = match err {
-                                ProduceError::Encode(_) => Stage::Encode,
-                                _ => Stage::Produce,
-                            };
-                            let letter = DeadLetter {
-                                raw: json.into(),
-                                reason: err.to_string(),
-                                stage,
-                                org_id: Some(org_id),
-                                event_id,
-                            };
-                            producer.send_dead_letter(letter).await?;
-                            Ok(Outcome::DeadLettered)
-                        }
-                        Err(err) => Err(err.into()),
+                let queued = producer.enqueue(record).await;
+                let letter = |err: &ProduceError| DeadLetter {
+                    raw: raw.clone(),
+                    reason: err.to_string(),
+                    stage: match err {
+                        ProduceError::Encode(_) => Stage::Encode,
+                        _ => Stage::Produce,
+                    },
+                    org_id: Some(org_id.to_string()),
+                    event_id: record.original_event_uid.clone(),
+                };
+                match queued {
+                    Ok(pending) => {
+                        // A record fault can also come back from the broker (message too large).
+                        let raw = raw.clone();
+                        let org_id = org_id.to_string();
+                        let event_id = record.original_event_uid.clone();
+                        Box::pin(async move {
+                            match pending.await {
+                                Ok(_) => Ok(Outcome::Delivered),
+                                Err(err) if err.is_record_fault() => {
+                                    let letter = DeadLetter {
+                                        raw,
+                                        reason: err.to_string(),
+                                        stage: Stage::Produce,
+                                        org_id: Some(org_id),
+                                        event_id,
+                                    };
+                                    producer.send_dead_letter(letter).await?;
+                                    Ok(Outcome::DeadLettered)
+                                }
+                                Err(err) => Err(err.into()),
+                            }
+                        })
                     }
-                })
+                    Err(err) if err.is_record_fault() => {
+                        let send = producer.send_dead_letter(letter(&err));
+                        Box::pin(async move {
+                            send.await
+                                .map(|_| Outcome::DeadLettered)
+                                .map_err(SinkError::from)
+                        })
+                    }
+                    Err(err) => Box::pin(async move { Err(err.into()) }),
+                }
             }
             Sink::Files(files) => {
                 let result = files

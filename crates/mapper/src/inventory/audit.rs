@@ -50,7 +50,8 @@ fn header(action: &str) -> ClassHeader {
         "unlock" => common::account_change(12, "Unlock"),
         "reset-mfa" => common::account_change(11, "MFA Factor Disable"),
         "remove-from-group" => common::group_management(4, "Remove User"),
-        _ => common::account_change(99, "Other"),
+        "expire-password" => common::account_change(99, "Password Expired"),
+        _ => common::account_change(99, "Response Action"),
     }
 }
 
@@ -77,7 +78,7 @@ pub fn audit_record(input: &AuditRecordInput<'_>) -> crate::OcsfRecord {
     let (status_id, status) = match input.outcome {
         "applied" | "already_in_state" => (1, "Success"),
         "failed" => (2, "Failure"),
-        _ => (99, "Other"),
+        _ => (99, "Dry Run"),
     };
     event.insert("status_id".into(), json!(status_id));
     event.insert("status".into(), json!(status));

@@ -68,7 +68,7 @@ impl UserChange {
             UserChange::Activated => common::account_change(2, "Enable"),
             UserChange::Locked => common::account_change(9, "Lock"),
             UserChange::Unlocked => common::account_change(12, "Unlock"),
-            UserChange::PasswordExpired => common::account_change(99, "Other"),
+            UserChange::PasswordExpired => common::account_change(99, "Password Expired"),
             UserChange::MfaEnabled => common::account_change(10, "MFA Factor Enable"),
             UserChange::MfaDisabled => common::account_change(11, "MFA Factor Disable"),
             UserChange::AdminGranted => common::user_access(1, "Assign Privileges"),

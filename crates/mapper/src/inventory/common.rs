@@ -169,7 +169,13 @@ pub fn skeleton(
         "type_name".into(),
         json!(format!(
             "{}: {}",
-            header.class_caption, header.activity_caption
+            header.class_caption,
+            // For 99 Other, activity_name carries the source's own value; type_name the caption.
+            if header.activity_id == 99 {
+                "Other"
+            } else {
+                header.activity_caption
+            }
         )),
     );
     event.insert("severity_id".into(), json!(severity_id));
