@@ -21,6 +21,58 @@ use simulator::server::{ConnectionKill, KillableListener, Org, SimState};
 
 const API_KEY: &str = "inventory-test-key";
 
+/// The collected inventory as the mapper's input (what the binary does too).
+fn mapper_input(collected: &fetcher::inventory::OrgInventory) -> mapper::inventory::InventoryInput {
+    mapper::inventory::InventoryInput {
+        tenant_uid: collected.tenant_uid.clone(),
+        collected_at_ms: collected.collected_at_ms,
+        users: collected.users.clone(),
+        systems: collected.systems.clone(),
+        groups: collected.groups.clone(),
+        group_members: collected.group_members.clone(),
+        applications: collected.applications.clone(),
+        application_groups: collected.application_groups.clone(),
+        application_users: collected
+            .application_users
+            .iter()
+            .map(|(app, users)| {
+                let bindings = users
+                    .iter()
+                    .map(|u| mapper::inventory::ApplicationBinding {
+                        user_id: u.user_id.clone(),
+                        direct: u.direct,
+                        via_group_ids: u.via_group_ids.clone(),
+                    })
+                    .collect();
+                (app.clone(), bindings)
+            })
+            .collect(),
+        apple_mdms: collected.apple_mdms.clone(),
+        mdm_devices: collected.mdm_devices.clone(),
+        system_users: collected.system_users.clone(),
+    }
+}
+
+/// Runs `../shared/ocsf/validate.py -q` on NDJSON; returns its last line.
+fn validate(ndjson: &[u8]) -> String {
+    use std::io::Write;
+    let validator = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/ocsf/validate.py"
+    );
+    let mut child = std::process::Command::new("python3")
+        .args([validator, "-q", "--strict"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(ndjson).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{text}");
+    text.lines().last().unwrap_or_default().to_owned()
+}
+
 /// A simulator whose state the test keeps (the ground truth), served over HTTP.
 async fn serve_simulator(sizes: &[InventorySizes]) -> (String, Arc<SimState>) {
     let now = simulator::ids::now_ns();
@@ -104,6 +156,8 @@ async fn three_orgs_inventory_equals_the_simulators_state() {
         ..InventoryConfig::default()
     };
     let (mut total_users, mut total_systems, mut total_groups) = (0, 0, 0);
+    let mut ndjson = Vec::new();
+    let mut record_count = 0usize;
     for org in &state.orgs {
         let collected = collect_org(&client, &org.id, &config).await.unwrap();
         let truth = org.inventory.read().unwrap();
@@ -174,6 +228,34 @@ async fn three_orgs_inventory_equals_the_simulators_state() {
             .collect();
         assert_eq!(collected.system_users, truth_owners);
 
+        // Every record maps, and the graph read back from the OCSF records is the truth.
+        let mut ocsf_members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut ocsf_users = 0;
+        for result in mapper::inventory::map_snapshot(&mapper_input(&collected)) {
+            let record = result.unwrap();
+            let event: serde_json::Value = serde_json::from_slice(&record.json).unwrap();
+            if record.class_uid == 5003 {
+                ocsf_users += 1;
+                let user = event["user"]["uid"].as_str().unwrap().to_owned();
+                for group in event["user"]["groups"].as_array().into_iter().flatten() {
+                    ocsf_members
+                        .entry(group["uid"].as_str().unwrap().to_owned())
+                        .or_default()
+                        .insert(user.clone());
+                }
+            }
+            ndjson.extend_from_slice(&record.json);
+            ndjson.push(b'\n');
+            record_count += 1;
+        }
+        assert_eq!(ocsf_users, truth.users.len());
+        let non_empty: BTreeMap<String, BTreeSet<String>> = truth_members
+            .iter()
+            .filter(|(_, members)| !members.is_empty())
+            .map(|(g, m)| (g.clone(), m.clone()))
+            .collect();
+        assert_eq!(ocsf_members, non_empty);
+
         total_users += collected.users.len();
         total_systems += collected.systems.len();
         total_groups += collected.groups.len();
@@ -181,6 +263,11 @@ async fn three_orgs_inventory_equals_the_simulators_state() {
     assert_eq!(
         (total_users, total_systems, total_groups),
         (5_000, 2_000, 200)
+    );
+    assert_eq!(
+        validate(&ndjson),
+        format!("{record_count} passed, 0 failed"),
+        "every record OCSF-valid"
     );
 }
 

@@ -151,3 +151,17 @@ fn systemd_unit_runs_the_pipeline_with_sigterm_and_restarts() {
         "secrets from files, not the unit"
     );
 }
+
+#[test]
+fn cargo_run_at_the_root_runs_the_product_binary() {
+    let manifest: toml::Table = toml::from_str(include_str!("../../../Cargo.toml")).unwrap();
+    let default_members = manifest["workspace"]["default-members"]
+        .as_array()
+        .expect("default-members");
+    assert_eq!(
+        default_members.len(),
+        1,
+        "`cargo run -- demo` must not be ambiguous"
+    );
+    assert_eq!(default_members[0].as_str(), Some("crates/jumpcloud-ocsf"));
+}

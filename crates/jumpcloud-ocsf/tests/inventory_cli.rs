@@ -220,6 +220,15 @@ async fn an_unreachable_org_fails_with_a_clear_error() {
         stderr.contains("inventory of organisation \"000000000000000000000000\""),
         "{stderr}"
     );
+    // No organisation anywhere: the credential's own, its id resolved for tenant_uid.
+    let (ok, records, stderr) = inventory(&sim.base_url(), "", &[]);
+    assert!(ok, "{stderr}");
+    assert_eq!(records.iter().filter(|r| r["class_uid"] == 5003).count(), 3);
+    assert!(
+        records
+            .iter()
+            .all(|r| r["metadata"]["tenant_uid"] == sim.org_ids()[0].as_str())
+    );
     sim.shutdown().await;
 }
 
@@ -276,6 +285,13 @@ fn interval_snapshots_report_the_changes_in_between() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Read stdout on its own thread so a full pipe never blocks the binary.
+    let stdout = child.stdout.take().unwrap();
+    let stdout_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::BufReader::new(stdout), &mut text).unwrap();
+        text
+    });
     let stderr = child.stderr.take().unwrap();
     let mut lines = std::io::BufReader::new(stderr).lines();
     // Wait for the first snapshot.
@@ -348,9 +364,10 @@ fn interval_snapshots_report_the_changes_in_between() {
         (suspended, reset, removed, group)
     });
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}", rest.join("\n"));
-    let records: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{}", rest.join("\n"));
+    let stdout = stdout_reader.join().unwrap();
+    let records: Vec<Value> = stdout
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
@@ -385,4 +402,116 @@ fn interval_snapshots_report_the_changes_in_between() {
         format!("{} passed, 0 failed", records.len())
     );
     runtime.block_on(sim.shutdown());
+}
+
+/// `--kafka-topic`: the snapshot goes to one Kafka topic keyed by the user/device id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_is_produced_to_the_inventory_topic_keyed_by_entity() {
+    let sim = simulator::start(
+        SimConfig {
+            seed: 79,
+            api_key: API_KEY.into(),
+            history_events: 0,
+            users_per_org: 12,
+            systems_per_org: 6,
+            groups_per_org: 2,
+            applications_per_org: 1,
+            ..SimConfig::default()
+        },
+        ([127, 0, 0, 1], 0).into(),
+    )
+    .await
+    .unwrap();
+    let base = sim.base_url();
+    let orgs = sim.org_ids();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_prefix("inventory");
+    let config = write_config(dir.path(), &base, API_KEY, &orgs, &prefix, "");
+    let topic = format!("{prefix}.inventory");
+    // The same snapshot on stdout, to compare with.
+    let printed = Command::new(binary())
+        .args(["inventory", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(printed.status.success());
+    let expected = printed
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
+    let output = Command::new(binary())
+        .args(["inventory", "--kafka-topic", &topic, "--config"])
+        .arg(&config)
+        .env_remove("JUMPCLOUD_OCSF_INVENTORY_TOPIC")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.stdout.is_empty(), "Kafka mode prints no records");
+    let consumed = tokio::task::spawn_blocking(move || {
+        consume(&[topic], expected, std::time::Duration::from_secs(20))
+    })
+    .await
+    .unwrap();
+    let records: Vec<Value> = consumed
+        .iter()
+        .map(|c| serde_json::from_slice(&c.payload).unwrap())
+        .collect();
+    let users = records.iter().filter(|r| r["class_uid"] == 5003).count();
+    let systems = records
+        .iter()
+        .filter(|r| r["metadata"]["event_code"] == "system")
+        .count();
+    assert_eq!((users, systems), (12, 6));
+    assert_eq!(records.len(), expected);
+    for (record, message) in records.iter().zip(&consumed) {
+        let entity = if record["class_uid"] == 5003 {
+            &record["user"]["uid"]
+        } else {
+            &record["device"]["uid"]
+        };
+        assert_eq!(
+            message.key.as_deref(),
+            entity.as_str().map(str::as_bytes),
+            "keyed by the entity uid"
+        );
+    }
+    sim.shutdown().await;
+}
+
+/// With `kafka.format = "avro"` the records must fit the committed OCSF Avro schemas.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_records_encode_with_the_avro_schemas() {
+    let sim = simulator::start(
+        SimConfig {
+            seed: 80,
+            api_key: API_KEY.into(),
+            history_events: 0,
+            users_per_org: 15,
+            systems_per_org: 8,
+            groups_per_org: 3,
+            applications_per_org: 2,
+            ..SimConfig::default()
+        },
+        ([127, 0, 0, 1], 0).into(),
+    )
+    .await
+    .unwrap();
+    let (ok, records, stderr) = inventory(&sim.base_url(), "", &[]);
+    assert!(ok, "{stderr}");
+    let encoders = producer::avro::ClassEncoders::from_committed_schemas().unwrap();
+    for record in &records {
+        let class_uid = record["class_uid"].as_u64().unwrap() as u32;
+        let encoder = encoders.get(class_uid).expect("a schema per class");
+        let mut datum = Vec::new();
+        encoder
+            .encode_datum(record, &mut datum)
+            .unwrap_or_else(|e| panic!("class {class_uid}: {e}: {record}"));
+        assert!(!datum.is_empty());
+    }
+    sim.shutdown().await;
 }

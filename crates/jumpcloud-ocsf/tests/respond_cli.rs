@@ -97,6 +97,17 @@ fn now_text() -> String {
 }
 
 fn validate_audits(audits: &[Value]) {
+    // They fit the committed Avro schemas too (for `kafka.format = "avro"`).
+    let encoders = producer::avro::ClassEncoders::from_committed_schemas().unwrap();
+    for audit in audits {
+        let class_uid = audit["class_uid"].as_u64().unwrap() as u32;
+        let mut datum = Vec::new();
+        encoders
+            .get(class_uid)
+            .unwrap()
+            .encode_datum(audit, &mut datum)
+            .unwrap_or_else(|e| panic!("{e}: {audit}"));
+    }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("audit.ndjson");
     let text: String = audits.iter().map(|a| format!("{a}\n")).collect();
@@ -117,7 +128,7 @@ fn validate_audits(audits: &[Value]) {
     );
 }
 
-fn find<'a>(users: &'a [Value], wanted: impl Fn(&Value) -> bool) -> &'a Value {
+fn find(users: &[Value], wanted: impl Fn(&Value) -> bool) -> &Value {
     users.iter().find(|u| wanted(u)).expect("a suitable user")
 }
 
@@ -283,6 +294,26 @@ async fn each_action_changes_state_emits_the_di_event_and_is_idempotent() {
     audits.push(first.audit);
     audits.push(second.audit);
 
+    // A STAGED user cannot be suspended (409, re-checked: a failure with JumpCloud's reason,
+    // recorded in the audit event); activating it works and emits `user_activated`.
+    let staged = find(&all, |u| u["state"] == "STAGED");
+    let staged_id = staged["_id"].as_str().unwrap();
+    let refused = respond(&base, &org, &["suspend", "--user", staged_id, "--yes"]);
+    assert!(!refused.ok);
+    assert!(refused.stderr.contains("409"), "{}", refused.stderr);
+    assert_eq!(refused.audit["unmapped"]["jumpcloud"]["outcome"], "failed");
+    assert_eq!(refused.audit["status_id"], 2);
+    assert_eq!(user(&client, &org, staged_id).await["state"], "STAGED");
+    let since = now_text();
+    let activated = respond(&base, &org, &["activate", "--user", staged_id, "--yes"]);
+    assert!(activated.ok, "{}", activated.stderr);
+    assert_eq!(user(&client, &org, staged_id).await["state"], "ACTIVATED");
+    let events = di_events_about(&client, &org, &since, staged_id).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["event_type"], "user_activated");
+    audits.push(refused.audit);
+    audits.push(activated.audit);
+
     validate_audits(&audits);
     sim.shutdown().await;
 }
@@ -347,5 +378,71 @@ async fn dry_run_and_missing_confirmation_change_nothing() {
     assert!(!no_group.ok);
     assert!(no_group.stderr.contains("--group"), "{}", no_group.stderr);
     validate_audits(&[dry.audit]);
+    sim.shutdown().await;
+}
+
+/// `--audit-topic`: the audit event also goes to Kafka, keyed by the user id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_event_is_produced_to_the_audit_topic() {
+    let sim = simulator::start(
+        SimConfig {
+            seed: 5152,
+            api_key: API_KEY.into(),
+            history_events: 0,
+            users_per_org: 10,
+            systems_per_org: 1,
+            groups_per_org: 1,
+            applications_per_org: 1,
+            ..SimConfig::default()
+        },
+        ([127, 0, 0, 1], 0).into(),
+    )
+    .await
+    .unwrap();
+    let base = sim.base_url();
+    let orgs = sim.org_ids();
+    let client = client(&base);
+    let all = users(&client, &orgs[0]).await;
+    let target = find(&all, |u| u["account_locked"] == true);
+    let id = target["_id"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_prefix("respond");
+    let config = write_config(dir.path(), &base, API_KEY, &orgs, &prefix, "");
+    let topic = format!("{prefix}.audit");
+    let output = Command::new(binary())
+        .args([
+            "respond", "unlock", "--user", &id, "--yes", "--reason", "INC-9",
+        ])
+        .arg("--audit-topic")
+        .arg(&topic)
+        .arg("--config")
+        .arg(&config)
+        .env_remove("JUMPCLOUD_OCSF_AUDIT_TOPIC")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed: Value = serde_json::from_slice(
+        output
+            .stdout
+            .split(|b| *b == b'\n')
+            .next()
+            .unwrap_or_default(),
+    )
+    .unwrap();
+    let consumed = tokio::task::spawn_blocking(move || {
+        consume(&[topic], 1, std::time::Duration::from_secs(20))
+    })
+    .await
+    .unwrap();
+    assert_eq!(consumed.len(), 1);
+    assert_eq!(consumed[0].key.as_deref(), Some(id.as_bytes()));
+    let produced: Value = serde_json::from_slice(&consumed[0].payload).unwrap();
+    assert_eq!(produced, printed);
+    assert_eq!(produced["unmapped"]["jumpcloud"]["outcome"], "applied");
     sim.shutdown().await;
 }

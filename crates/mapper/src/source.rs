@@ -17,12 +17,9 @@ pub(crate) struct RawObject<'a> {
     pub fields: Vec<Field<'a>>,
     /// Whether the source repeated a key (then it cannot be copied verbatim).
     pub had_duplicate_keys: bool,
-    /// The union of [`key_bit`] of the keys: a lookup of an absent key (common: the mapper
-    /// asks for many optional fields) mostly ends here without a search.
-    key_filter: u64,
 }
 
-/// A 64-bit filter bit of a key, from its length and last byte.
+/// A 64-bit filter bit of a key, from its length and last byte (to find repeated keys).
 #[inline]
 fn key_bit(key: &str) -> u64 {
     let last_byte = key.as_bytes().last().copied().unwrap_or(0);
@@ -81,9 +78,7 @@ impl<'de> Visitor<'de> for RawObjectVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawObject<'de>, A::Error> {
         let mut fields: Vec<Field<'de>> = Vec::with_capacity(map.size_hint().unwrap_or(16));
         let mut had_duplicate_keys = false;
-        let mut key_filter = 0_u64;
         while let Some(Key(key)) = map.next_key()? {
-            key_filter |= key_bit(&key);
             let value: &'de RawValue = map.next_value()?;
             let value = value.get();
             let value_has_escapes = value.contains('\\');
@@ -105,7 +100,6 @@ impl<'de> Visitor<'de> for RawObjectVisitor {
         Ok(RawObject {
             fields,
             had_duplicate_keys,
-            key_filter,
         })
     }
 }
@@ -127,9 +121,6 @@ impl<'a> RawObject<'a> {
     }
 
     pub fn field(&self, key: &str) -> Option<&Field<'a>> {
-        if self.key_filter & key_bit(key) == 0 {
-            return None;
-        }
         self.fields.iter().find(|field| same_key(&field.key, key))
     }
 
@@ -215,7 +206,6 @@ fn scan_object<'a>(text: &'a str, at: &mut usize, capacity: usize) -> Option<Raw
         return Some(RawObject {
             fields,
             had_duplicate_keys,
-            key_filter: keys_seen,
         });
     }
     loop {
@@ -268,7 +258,6 @@ fn scan_object<'a>(text: &'a str, at: &mut usize, capacity: usize) -> Option<Raw
                 return Some(RawObject {
                     fields,
                     had_duplicate_keys,
-                    key_filter: keys_seen,
                 });
             }
             _ => return None,
@@ -520,6 +509,34 @@ mod tests {
         );
         assert!(scanned.had_duplicate_keys);
         assert_scan_agrees(text);
+    }
+
+    #[test]
+    fn keys_alike_in_the_filter_are_not_taken_for_repeated_ones() {
+        // Same length and last byte: the same filter bit, different keys.
+        let distinct = RawObject::scan(r#"{"ab":1,"cb":2}"#).unwrap();
+        assert_eq!(
+            members(&distinct),
+            (
+                vec![
+                    ("ab".to_owned(), "1".to_owned()),
+                    ("cb".to_owned(), "2".to_owned())
+                ],
+                false
+            )
+        );
+        let repeated = RawObject::scan(r#"{"ab":1,"cb":2,"ab":{"x":3}}"#).unwrap();
+        assert_eq!(
+            members(&repeated),
+            (
+                vec![
+                    ("ab".to_owned(), "{\"x\":3}".to_owned()),
+                    ("cb".to_owned(), "2".to_owned())
+                ],
+                true
+            )
+        );
+        assert_scan_agrees(r#"{"ab":1,"cb":2,"ab":{"x":3}}"#);
     }
 
     #[test]

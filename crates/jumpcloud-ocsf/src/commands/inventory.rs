@@ -15,9 +15,12 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use fetcher::JumpCloudClient;
 use fetcher::inventory::{InventoryConfig, OrgInventory, collect_org};
+use mapper::OcsfRecord;
 use mapper::inventory::{
-    ApplicationBinding, InventoryInput, diff_users, map_snapshot, user_change_records,
+    ApplicationBinding, InventoryInput, InventoryMapError, diff_users, map_snapshot,
+    user_change_records,
 };
+use producer::{DeadLetter, OcsfProducer, Stage};
 
 use crate::config::AppConfig;
 
@@ -61,6 +64,10 @@ pub struct Args {
     /// With `--interval`: stop after this many snapshots.
     #[arg(long, value_name = "N")]
     pub snapshots: Option<u64>,
+    /// Produce to this Kafka topic (`[kafka]` of the configuration; key = the user/device id)
+    /// instead of stdout; records that cannot be mapped go to the dead-letter topic.
+    #[arg(long, env = "JUMPCLOUD_OCSF_INVENTORY_TOPIC", value_name = "TOPIC")]
+    pub kafka_topic: Option<String>,
 }
 
 /// fetcher's collected inventory -> the mapper's input (moves the records).
@@ -106,17 +113,6 @@ pub fn target_orgs(flags: &[String], config: &AppConfig) -> Vec<String> {
     }
 }
 
-/// Counts of one snapshot.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct SnapshotCounts {
-    /// Records written.
-    pub written: u64,
-    /// Records that could not be mapped.
-    pub rejected: u64,
-    /// Change events written (against the previous snapshot).
-    pub changes: u64,
-}
-
 /// What the next snapshot is compared with: the previous one's users and memberships.
 #[derive(Debug, Clone, Default)]
 pub struct PreviousSnapshot {
@@ -127,12 +123,8 @@ pub struct PreviousSnapshot {
 }
 
 /// The change events between `previous` and `input` (Account Change, User Access Management,
-/// Group Management), written to `out`; returns how many.
-pub fn write_changes(
-    previous: &PreviousSnapshot,
-    input: &InventoryInput,
-    out: &mut impl Write,
-) -> io::Result<u64> {
+/// Group Management).
+pub fn change_records(previous: &PreviousSnapshot, input: &InventoryInput) -> Vec<OcsfRecord> {
     let changes = diff_users(
         &previous.users,
         &input.users,
@@ -149,57 +141,115 @@ pub fn write_changes(
             ))
         })
         .collect();
-    let records = user_change_records(
+    user_change_records(
         input.tenant_uid.as_deref(),
         input.collected_at_ms,
         &changes,
         &previous.users,
         &input.users,
         &group_names,
-    );
-    for record in &records {
-        out.write_all(&record.json)?;
-        out.write_all(b"\n")?;
-    }
-    Ok(records.len() as u64)
+    )
 }
 
-/// Collects one organisation and writes its OCSF records to `out`; rejected records go to
-/// stderr with their raw JSON.
-pub async fn write_snapshot(
+/// One organisation's snapshot: the OCSF records (and change events against `previous`), the
+/// records that could not be mapped (with their raw JSON), and the reference for the next one.
+#[derive(Debug)]
+pub struct OrgSnapshot {
+    /// 5003/5001 records, then the change events.
+    pub records: Vec<OcsfRecord>,
+    /// Records that could not be mapped: the reason and the raw console JSON.
+    pub rejected: Vec<(InventoryMapError, serde_json::Value)>,
+    /// How many of `records` are change events.
+    pub changes: u64,
+    /// What the next snapshot is compared with.
+    pub next: PreviousSnapshot,
+}
+
+/// Collects one organisation and maps it (and the changes since `previous`).
+pub async fn snapshot_org(
     client: &JumpCloudClient,
     org: &str,
     config: &InventoryConfig,
     previous: Option<&PreviousSnapshot>,
-    out: &mut impl Write,
-) -> Result<(SnapshotCounts, PreviousSnapshot)> {
+) -> Result<OrgSnapshot> {
     let collected = collect_org(client, org, config)
         .await
         .with_context(|| format!("inventory of organisation {org:?}"))?;
     let input = mapper_input(collected);
-    let mut counts = SnapshotCounts::default();
+    let mut records = Vec::with_capacity(input.users.len() + input.systems.len());
+    let mut rejected = Vec::new();
     for result in map_snapshot(&input) {
         match result {
-            Ok(record) => {
-                out.write_all(&record.json)?;
-                out.write_all(b"\n")?;
-                counts.written += 1;
+            Ok(record) => records.push(record),
+            Err(failure) => rejected.push(failure),
+        }
+    }
+    let changes = match previous {
+        Some(previous) => {
+            let found = change_records(previous, &input);
+            let count = found.len() as u64;
+            records.extend(found);
+            count
+        }
+        None => 0,
+    };
+    Ok(OrgSnapshot {
+        records,
+        rejected,
+        changes,
+        next: PreviousSnapshot {
+            users: input.users,
+            group_members: input.group_members,
+        },
+    })
+}
+
+/// Where snapshots go.
+pub enum Output {
+    /// NDJSON on stdout; rejected records on stderr.
+    Stdout,
+    /// One Kafka topic (keyed by the entity uid); rejected records to the dead-letter topic.
+    Kafka(Box<OcsfProducer>),
+}
+
+impl Output {
+    /// Writes one organisation's snapshot; every Kafka record is acknowledged before it returns.
+    pub async fn write(&self, org: &str, snapshot: &OrgSnapshot) -> Result<()> {
+        match self {
+            Output::Stdout => {
+                let stdout = io::stdout();
+                let mut out = io::BufWriter::new(stdout.lock());
+                for record in &snapshot.records {
+                    out.write_all(&record.json)?;
+                    out.write_all(b"\n")?;
+                }
+                out.flush()?;
+                for (error, raw) in &snapshot.rejected {
+                    eprintln!("error: organisation {org:?}: {error}: {raw}");
+                }
+                Ok(())
             }
-            Err((error, raw)) => {
-                counts.rejected += 1;
-                eprintln!("error: organisation {org:?}: {error}: {raw}");
+            Output::Kafka(producer) => {
+                let sends = snapshot.records.iter().map(|record| producer.send(record));
+                for result in futures::future::join_all(sends).await {
+                    result.context("producing an inventory record")?;
+                }
+                let letters = snapshot.rejected.iter().map(|(error, raw)| {
+                    producer.send_dead_letter(DeadLetter {
+                        raw: raw.to_string().into_bytes().into(),
+                        reason: error.to_string(),
+                        stage: Stage::Map,
+                        org_id: Some(org.to_owned()).filter(|o| !o.is_empty()),
+                        event_id: None,
+                    })
+                });
+                for result in futures::future::join_all(letters).await {
+                    result.context("producing an inventory dead letter")?;
+                }
+                Ok(())
             }
         }
     }
-    if let Some(previous) = previous {
-        counts.changes = write_changes(previous, &input, out)?;
-    }
-    out.flush()?;
-    let next = PreviousSnapshot {
-        users: input.users,
-        group_members: input.group_members,
-    };
-    Ok((counts, next))
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -232,39 +282,51 @@ async fn run_async(args: Args) -> Result<bool> {
         ..InventoryConfig::default()
     };
     let orgs = target_orgs(&args.orgs, &config);
+    let output = match &args.kafka_topic {
+        Some(topic) => {
+            let mut kafka = config.kafka.clone();
+            kafka.topic.single_topic = Some(topic.clone());
+            let producer = OcsfProducer::new(kafka)
+                .await
+                .context("starting the Kafka producer")?;
+            producer
+                .ensure_topics()
+                .await
+                .context("creating the inventory topic")?;
+            Output::Kafka(Box::new(producer))
+        }
+        None => Output::Stdout,
+    };
     let mut previous: BTreeMap<String, PreviousSnapshot> = BTreeMap::new();
     let mut all_ok = true;
     let mut taken = 0u64;
     loop {
         let started = tokio::time::Instant::now();
-        {
-            let stdout = io::stdout();
-            let mut out = io::BufWriter::new(stdout.lock());
-            for org in &orgs {
-                let result =
-                    write_snapshot(&client, org, &inventory_config, previous.get(org), &mut out)
-                        .await;
-                match result {
-                    Ok((counts, next)) => {
-                        tracing::info!(
-                            org,
-                            written = counts.written,
-                            rejected = counts.rejected,
-                            changes = counts.changes,
-                            "inventory snapshot written"
-                        );
-                        all_ok &= counts.rejected == 0;
-                        previous.insert(org.clone(), next);
-                    }
-                    Err(err) => {
-                        // The previous snapshot stays the reference: changes are reported
-                        // against it once the organisation answers again.
-                        eprintln!("error: {err:#}");
-                        all_ok = false;
-                    }
+        for org in &orgs {
+            let result =
+                match snapshot_org(&client, org, &inventory_config, previous.get(org)).await {
+                    Ok(snapshot) => output.write(org, &snapshot).await.map(|()| snapshot),
+                    Err(err) => Err(err),
+                };
+            match result {
+                Ok(snapshot) => {
+                    tracing::info!(
+                        org,
+                        written = snapshot.records.len(),
+                        rejected = snapshot.rejected.len(),
+                        changes = snapshot.changes,
+                        "inventory snapshot written"
+                    );
+                    all_ok &= snapshot.rejected.is_empty();
+                    previous.insert(org.clone(), snapshot.next);
+                }
+                Err(err) => {
+                    // The previous snapshot stays the reference: changes are reported against
+                    // it once the organisation answers (and Kafka accepts) again.
+                    eprintln!("error: {err:#}");
+                    all_ok = false;
                 }
             }
-            out.flush()?;
         }
         taken += 1;
         let Some(interval) = args.interval else {
