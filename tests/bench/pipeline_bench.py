@@ -146,7 +146,7 @@ brokers = "{os.environ.get('KAFKA_BOOTSTRAP_SERVERS', '127.0.0.1:9092')}"
 [kafka.topic]
 template = "{prefix}.{{class_name}}"
 dead_letter = "{prefix}.dead_letter"
-""")
+""" + os.environ.get("BENCH_EXTRA_CONFIG", "").replace("\\n", "\n"))
             pipe_seconds, rss_kib = run_pipeline(args.binary, config)
             print(f"pipeline: {args.events} events in {pipe_seconds:.1f} s, peak RSS {rss_kib / 1024:.1f} MiB", flush=True)
             n, base_seconds = baseline(args.binary, base_url, prefix + ".baseline", workdir)

@@ -10,10 +10,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use fetcher::{CheckpointStore, EventSource, FileCheckpointStore, JumpCloudClient, SourceStats};
+use fetcher::{EventSource, JumpCloudClient, SourceStats};
 use producer::OcsfProducer;
 
-use crate::commands::run::{build_mapper, shutdown_on_signal};
+use crate::commands::run::{block_on, build_mapper, checkpoint_store, org_ids, shutdown_on_signal};
 use crate::config::AppConfig;
 use crate::pipeline::{Mode, Pipeline, Sink};
 
@@ -34,21 +34,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(backfill(args)) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    block_on(backfill(args))
 }
 
 async fn backfill(args: Args) -> Result<bool> {
@@ -78,21 +64,9 @@ async fn backfill(args: Args) -> Result<bool> {
     let sink = Arc::new(Sink::kafka(producer, config.kafka.clone()));
 
     let client = JumpCloudClient::new(config.jumpcloud.clone())?;
-    let store: Arc<dyn CheckpointStore> = Arc::new(
-        FileCheckpointStore::open(&config.events.checkpoint_path).with_context(|| {
-            format!(
-                "checkpoint file {}",
-                config.events.checkpoint_path.display()
-            )
-        })?,
-    );
-    let org_ids = if config.jumpcloud.org_ids.is_empty() {
-        vec![String::new()]
-    } else {
-        config.jumpcloud.org_ids.clone()
-    };
+    let store = checkpoint_store(&config)?;
     let mut sources = Vec::new();
-    for org_id in org_ids {
+    for org_id in org_ids(&config) {
         let source = EventSource::backfill(
             client.clone(),
             org_id.clone(),

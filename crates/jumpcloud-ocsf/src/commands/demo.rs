@@ -14,7 +14,7 @@ use producer::OcsfProducer;
 use simulator::SimConfig;
 use tokio::sync::watch;
 
-use crate::commands::run::{build_mapper, build_sources};
+use crate::commands::run::{block_on, build_mapper, build_sources};
 use crate::config::{AppConfig, env_or_file};
 use crate::pipeline::{FileSink, Mode, Pipeline, Sink};
 
@@ -47,20 +47,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(demo(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    block_on(async { demo(args).await.map(|()| true) })
 }
 
 async fn demo(args: Args) -> Result<()> {

@@ -26,26 +26,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
+    block_on(async {
+        let report = run_async(args).await?;
+        for (org, error) in &report.failed_orgs {
+            eprintln!("error: organisation {org:?}: {error}");
         }
-    };
-    match runtime.block_on(run_async(args)) {
-        Ok(report) if report.is_success() => ExitCode::SUCCESS,
-        Ok(report) => {
-            for (org, error) in &report.failed_orgs {
-                eprintln!("error: organisation {org:?}: {error}");
-            }
-            ExitCode::FAILURE
-        }
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+        Ok(report.is_success())
+    })
 }
 
 async fn run_async(args: Args) -> Result<RunReport> {
@@ -116,23 +103,47 @@ pub fn org_views(sources: &[EventSource]) -> Vec<OrgView> {
         .collect()
 }
 
-/// The client and one live event source per configured organisation (or the credential's own).
-pub fn build_sources(config: &AppConfig) -> Result<(JumpCloudClient, Vec<EventSource>)> {
-    let client = JumpCloudClient::new(config.jumpcloud.clone())?;
-    let store: Arc<dyn CheckpointStore> = Arc::new(
-        FileCheckpointStore::open(&config.events.checkpoint_path).with_context(|| {
-            format!(
-                "checkpoint file {}",
-                config.events.checkpoint_path.display()
-            )
-        })?,
-    );
-    let org_ids = if config.jumpcloud.org_ids.is_empty() {
+/// The configured organisations, or `[""]` (the credential's own organisation).
+pub fn org_ids(config: &AppConfig) -> Vec<String> {
+    if config.jumpcloud.org_ids.is_empty() {
         vec![String::new()]
     } else {
         config.jumpcloud.org_ids.clone()
+    }
+}
+
+/// The deployment's checkpoint store.
+pub fn checkpoint_store(config: &AppConfig) -> Result<Arc<dyn CheckpointStore>> {
+    let path = &config.events.checkpoint_path;
+    let store = FileCheckpointStore::open(path)
+        .with_context(|| format!("checkpoint file {}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Runs `work` on a new async runtime; `Ok(true)` is success.
+pub fn block_on(work: impl std::future::Future<Output = Result<bool>>) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
     };
-    let sources = org_ids
+    match runtime.block_on(work) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The client and one live event source per configured organisation (or the credential's own).
+pub fn build_sources(config: &AppConfig) -> Result<(JumpCloudClient, Vec<EventSource>)> {
+    let client = JumpCloudClient::new(config.jumpcloud.clone())?;
+    let store = checkpoint_store(config)?;
+    let sources = org_ids(config)
         .into_iter()
         .map(|org_id| {
             EventSource::new(

@@ -28,7 +28,7 @@ pub enum Outcome {
 /// A destination for OCSF records and dead letters.
 pub enum Sink {
     /// Kafka via the producer crate.
-    Kafka(KafkaSink),
+    Kafka(Box<KafkaSink>),
     /// One NDJSON file per OCSF class in a directory, plus `dead_letter.ndjson`.
     Files(FileSink),
 }
@@ -132,11 +132,11 @@ impl Sink {
 
     /// A Kafka sink; `config` is kept to rebuild the producer after a fatal error.
     pub fn kafka(producer: OcsfProducer, config: ProducerConfig) -> Sink {
-        Sink::Kafka(KafkaSink {
+        Sink::Kafka(Box::new(KafkaSink {
             producer: std::sync::RwLock::new(Arc::new(producer)),
             config,
             last_recovery: tokio::sync::Mutex::new(None),
-        })
+        }))
     }
 
     /// Called after a failed delivery, before it is retried, at most once per 10 s:
