@@ -25,6 +25,9 @@ pub struct AppConfig {
     pub pipeline: PipelineConfig,
     /// Prometheus metrics and health endpoints.
     pub metrics: MetricsConfig,
+    /// Environment variables with invalid values (reported by `validate`).
+    #[serde(skip)]
+    env_errors: Vec<String>,
 }
 
 /// `[metrics]`.
@@ -121,6 +124,16 @@ impl AppConfig {
     /// `SCHEMA_REGISTRY_URL`.
     pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) {
         self.jumpcloud.apply_env(&lookup);
+        if let Some(region) = lookup("JUMPCLOUD_REGION").filter(|v| !v.is_empty()) {
+            match region.to_ascii_lowercase().as_str() {
+                "us" => self.jumpcloud.region = fetcher::Region::Us,
+                "eu" => self.jumpcloud.region = fetcher::Region::Eu,
+                "in" => self.jumpcloud.region = fetcher::Region::In,
+                _ => self
+                    .env_errors
+                    .push(format!("JUMPCLOUD_REGION={region}: expected us, eu or in")),
+            }
+        }
         if let Some(brokers) = lookup("KAFKA_BROKERS").filter(|v| !v.is_empty()) {
             self.kafka.brokers = brokers;
         }
@@ -139,6 +152,9 @@ impl AppConfig {
 
     /// Checks values the crates cannot check alone.
     pub fn validate(&self) -> Result<()> {
+        if let Some(error) = self.env_errors.first() {
+            bail!("{error}");
+        }
         if let Err(reason) = self.events.validate() {
             bail!("invalid [events]: {reason}");
         }
@@ -197,6 +213,18 @@ mod tests {
             config.kafka.schema_registry.map(|r| r.url),
             Some("http://registry:8081".to_string())
         );
+    }
+
+    #[test]
+    fn region_from_the_environment_and_bad_values_named() {
+        let mut config = AppConfig::default();
+        config.apply_env(|name| (name == "JUMPCLOUD_REGION").then(|| "EU".to_string()));
+        assert_eq!(config.jumpcloud.region, fetcher::Region::Eu);
+        config.validate().unwrap();
+        let mut config = AppConfig::default();
+        config.apply_env(|name| (name == "JUMPCLOUD_REGION").then(|| "mars".to_string()));
+        let err = config.validate().unwrap_err().to_string();
+        assert_eq!(err, "JUMPCLOUD_REGION=mars: expected us, eu or in");
     }
 
     #[test]
