@@ -206,6 +206,14 @@ async fn fifty_thousand_events_three_orgs_late_arrival_and_faults_arrive_exactly
         Some(serde_json::json!({"probability": 0.1, "kinds": ["rate_limit", "server_error", "truncate", "reset"]})),
     )
     .await;
+    // Besides the random ones, a 429 burst and 5xx answers for certain (a run with few requests
+    // may draw only truncations and resets).
+    for fault in [
+        serde_json::json!({"kind": "rate_limit", "count": 2, "path_prefix": "/insights"}),
+        serde_json::json!({"kind": "server_error", "count": 2, "status": 503, "path_prefix": "/insights"}),
+    ] {
+        admin(&sim, reqwest::Method::POST, "/__sim/faults", Some(fault)).await;
+    }
     let dir = tempfile::tempdir().unwrap();
     // Lag (0.5 s) shorter than the late arrival (up to 1.5 s): events show up after their window
     // was read, and only the overlap re-fetch finds them.
