@@ -146,6 +146,19 @@ pub async fn collect_org(
     let list = |path: String, shape: ListShape, ordered: bool| async move {
         list_all(client, org_header, &path, shape, config, ordered, record_id).await
     };
+    // Graph traversals (v2 bare arrays of `{to: {id, type}}` or `{id, type}`), keyed by target id.
+    let list_edges = move |path: String| async move {
+        list_all(
+            client,
+            org_header,
+            &path,
+            ListShape::V2,
+            config,
+            false,
+            graph_target_id,
+        )
+        .await
+    };
 
     let users = list(USERS_PATH.into(), ListShape::V1, true).await?;
     let systems = list(SYSTEMS_PATH.into(), ListShape::V1, true).await?;
@@ -157,16 +170,7 @@ pub async fn collect_org(
     let group_members: BTreeMap<String, Vec<String>> = futures::stream::iter(group_ids)
         .map(|group_id| async move {
             let path = format!("{USER_GROUPS_PATH}/{group_id}/members");
-            let edges = list_all(
-                client,
-                org_header,
-                &path,
-                ListShape::V2,
-                config,
-                false,
-                graph_target_id,
-            )
-            .await?;
+            let edges = list_edges(path).await?;
             let members = edges
                 .iter()
                 .filter(|edge| {
@@ -187,33 +191,17 @@ pub async fn collect_org(
         futures::stream::iter(app_ids)
             .map(|app_id| async move {
                 let groups_path = format!("/api/v2/applications/{app_id}/usergroups");
-                let bound_groups = list_all(
-                    client,
-                    org_header,
-                    &groups_path,
-                    ListShape::V2,
-                    config,
-                    false,
-                    graph_target_id,
-                )
-                .await?
-                .iter()
-                .filter_map(graph_target_id)
-                .collect::<Vec<_>>();
+                let bound_groups = list_edges(groups_path)
+                    .await?
+                    .iter()
+                    .filter_map(graph_target_id)
+                    .collect::<Vec<_>>();
                 let users_path = format!("/api/v2/applications/{app_id}/users");
-                let users = list_all(
-                    client,
-                    org_header,
-                    &users_path,
-                    ListShape::V2,
-                    config,
-                    false,
-                    graph_target_id,
-                )
-                .await?
-                .iter()
-                .filter_map(application_user)
-                .collect::<Vec<_>>();
+                let users = list_edges(users_path)
+                    .await?
+                    .iter()
+                    .filter_map(application_user)
+                    .collect::<Vec<_>>();
                 Ok::<_, FetchError>((app_id, bound_groups, users))
             })
             .buffer_unordered(concurrency)
@@ -252,19 +240,11 @@ pub async fn collect_org(
         let bindings: Vec<(String, Vec<String>)> = futures::stream::iter(user_ids)
             .map(|user_id| async move {
                 let path = format!("/api/v2/users/{user_id}/systems");
-                let systems = list_all(
-                    client,
-                    org_header,
-                    &path,
-                    ListShape::V2,
-                    config,
-                    false,
-                    graph_target_id,
-                )
-                .await?
-                .iter()
-                .filter_map(graph_target_id)
-                .collect::<Vec<_>>();
+                let systems = list_edges(path)
+                    .await?
+                    .iter()
+                    .filter_map(graph_target_id)
+                    .collect::<Vec<_>>();
                 Ok::<_, FetchError>((user_id, systems))
             })
             .buffer_unordered(concurrency)

@@ -11,6 +11,7 @@ use fetcher::{EventQuery, JumpCloudClient};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
+use crate::commands::run::{block_on, org_ids};
 use crate::config::AppConfig;
 
 #[derive(Debug, clap::Args)]
@@ -30,34 +31,24 @@ struct Check {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(check(args)) {
-        Ok(checks) => {
-            let failed = checks.iter().filter(|c| c.result.is_err()).count();
-            for check in &checks {
-                match &check.result {
-                    Ok(detail) => println!("PASS  {}: {detail}", check.item),
-                    Err(remedy) => println!("FAIL  {}: {remedy}", check.item),
-                }
+    block_on(async {
+        let checks = match check(args).await {
+            Ok(checks) => checks,
+            Err(err) => {
+                println!("FAIL  configuration: {err:#}");
+                return Ok(false);
             }
-            println!("checks: {} passed, {failed} failed", checks.len() - failed);
-            if failed == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
+        };
+        let failed = checks.iter().filter(|c| c.result.is_err()).count();
+        for check in &checks {
+            match &check.result {
+                Ok(detail) => println!("PASS  {}: {detail}", check.item),
+                Err(remedy) => println!("FAIL  {}: {remedy}", check.item),
             }
         }
-        Err(err) => {
-            println!("FAIL  configuration: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+        println!("checks: {} passed, {failed} failed", checks.len() - failed);
+        Ok(failed == 0)
+    })
 }
 
 async fn check(args: Args) -> Result<Vec<Check>> {
@@ -91,11 +82,7 @@ async fn check_jumpcloud(config: &AppConfig) -> Vec<Check> {
             }];
         }
     };
-    let org_ids = if config.jumpcloud.org_ids.is_empty() {
-        vec![String::new()]
-    } else {
-        config.jumpcloud.org_ids.clone()
-    };
+    let org_ids = org_ids(config);
     let now = chrono::Utc::now();
     let query = EventQuery {
         service: config.events.services.clone(),

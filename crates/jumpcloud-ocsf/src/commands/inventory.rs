@@ -104,12 +104,10 @@ pub fn mapper_input(collected: OrgInventory) -> InventoryInput {
 
 /// The organisations to inventory: the flags, else the configuration, else the credential's own.
 pub fn target_orgs(flags: &[String], config: &AppConfig) -> Vec<String> {
-    if !flags.is_empty() {
-        flags.to_vec()
-    } else if !config.jumpcloud.org_ids.is_empty() {
-        config.jumpcloud.org_ids.clone()
+    if flags.is_empty() {
+        crate::commands::run::org_ids(config)
     } else {
-        vec![String::new()]
+        flags.to_vec()
     }
 }
 
@@ -253,21 +251,7 @@ impl Output {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run_async(args)) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::commands::run::block_on(run_async(args))
 }
 
 async fn run_async(args: Args) -> Result<bool> {
