@@ -68,7 +68,7 @@ async fn elements_without_identity_are_handed_out_verbatim_and_repeats_are_dropp
     assert_eq!(batch.events[1].timestamp, None);
     assert_eq!(batch.events[3].id.as_deref(), Some("x1"));
     assert_eq!(batch.events[3].timestamp.as_deref(), Some("not a time"));
-    assert!(batch.events.iter().all(|e| e.org_id == "org-1"));
+    assert!(batch.events.iter().all(|e| &*e.org_id == "org-1"));
     assert_eq!(
         source
             .stats()

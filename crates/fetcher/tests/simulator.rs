@@ -115,7 +115,7 @@ impl Sink {
     fn take(&mut self, batch: &EventBatch) {
         for event in &batch.events {
             let identity = (
-                event.org_id.clone(),
+                event.org_id.to_string(),
                 event.id.clone().expect("simulator events have ids"),
                 event
                     .timestamp
@@ -791,7 +791,7 @@ async fn follow_mode_waits_for_new_events_after_catching_up() {
         batch
             .events
             .iter()
-            .all(|e| e.org_id == org && e.id.is_some())
+            .all(|e| *e.org_id == *org && e.id.is_some())
     );
     sim.shutdown().await;
 }

@@ -61,15 +61,16 @@ impl Default for MapperConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PipelineConfig {
-    /// Batches (pages) per organisation that may be in flight (fetched, not yet acknowledged by
-    /// Kafka). Bounds memory: at most this many pages per organisation are held.
-    pub max_in_flight_batches: usize,
+    /// Events fetched and not yet acknowledged by Kafka, all organisations together. Bounds
+    /// memory (about 1 KiB per event): a page is fetched only when there is room for it
+    /// (`events.page_limit` events; at least one page is always allowed).
+    pub max_in_flight_events: usize,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
-            max_in_flight_batches: 4,
+            max_in_flight_events: 20_000,
         }
     }
 }
@@ -158,8 +159,8 @@ impl AppConfig {
         if let Err(reason) = self.events.validate() {
             bail!("invalid [events]: {reason}");
         }
-        if self.pipeline.max_in_flight_batches == 0 {
-            bail!("pipeline.max_in_flight_batches must be at least 1");
+        if self.pipeline.max_in_flight_events == 0 {
+            bail!("pipeline.max_in_flight_events must be at least 1");
         }
         Ok(())
     }
@@ -229,13 +230,13 @@ mod tests {
 
     #[test]
     fn max_in_flight_zero_is_rejected() {
-        let config = AppConfig::parse("[pipeline]\nmax_in_flight_batches = 0\n").unwrap();
+        let config = AppConfig::parse("[pipeline]\nmax_in_flight_events = 0\n").unwrap();
         assert!(
             config
                 .validate()
                 .unwrap_err()
                 .to_string()
-                .contains("max_in_flight_batches")
+                .contains("max_in_flight_events")
         );
     }
 }

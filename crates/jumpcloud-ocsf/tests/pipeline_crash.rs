@@ -50,7 +50,7 @@ async fn kill_9_at_random_moments_loses_nothing() {
         API_KEY,
         &sim.org_ids(),
         &prefix,
-        "[pipeline]\nmax_in_flight_batches = 3\n",
+        "[pipeline]\nmax_in_flight_events = 3000\n",
     );
     let text = std::fs::read_to_string(&config)
         .unwrap()

@@ -232,7 +232,8 @@ pub struct ProducerConfig {
     pub client_id: String,
     /// `compression.codec`. Default zstd.
     pub compression: Compression,
-    /// `linger.ms`. Default 20.
+    /// `linger.ms`. Default 5 (librdkafka's own): with a topic per class and a 4 MiB queue, batches
+    /// rarely fill `batch_size`, so a longer linger only leaves the queue idle.
     pub linger_ms: u32,
     /// `batch.num.messages`. Default 10000.
     pub batch_num_messages: u32,
@@ -278,7 +279,7 @@ impl Default for ProducerConfig {
             brokers: "127.0.0.1:9092".into(),
             client_id: "jumpcloud-ocsf".into(),
             compression: Compression::Zstd,
-            linger_ms: 20,
+            linger_ms: 5,
             batch_num_messages: 10_000,
             batch_size: 1_000_000,
             message_max_bytes: 1_000_000,

@@ -24,5 +24,5 @@ pub use config::{
 };
 pub use dead_letter::{DeadLetter, Stage};
 pub use error::{ProduceError, ProducerError};
-pub use kafka::{Delivery, OcsfProducer, PendingDelivery, headers};
+pub use kafka::{Delivery, DeliveryListener, OcsfProducer, PendingDelivery, headers};
 pub use registry::{RegistryClient, RegistryError};

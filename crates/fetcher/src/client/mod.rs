@@ -50,12 +50,27 @@ pub struct JsonResponse {
 /// One page of Directory Insights events, each element's JSON kept verbatim.
 #[derive(Debug)]
 pub struct EventsPage {
-    /// The events as received.
-    pub events: Vec<Box<RawValue>>,
+    /// The events as received: each the exact JSON text of one event object, a slice of the
+    /// response body (no copy; the body lives as long as any of its events).
+    pub events: Vec<Bytes>,
     /// `X-Search_after` (JSON array) to request the next page.
     pub search_after: Option<Box<RawValue>>,
     /// `X-Limit`: the page size the server applied.
     pub limit: Option<usize>,
+}
+
+/// Splits a JSON array into its elements, each a slice of `body` (checked to be valid JSON;
+/// nothing is copied).
+fn split_events_array(body: &Bytes) -> Result<Vec<Bytes>, serde_json::Error> {
+    let elements: Vec<&RawValue> = serde_json::from_slice(body)?;
+    let base = body.as_ptr() as usize;
+    Ok(elements
+        .into_iter()
+        .map(|raw| {
+            let start = raw.get().as_ptr() as usize - base;
+            body.slice(start..start + raw.get().len())
+        })
+        .collect())
 }
 
 /// The Directory Insights query body (`EventQuery`).
@@ -82,6 +97,24 @@ struct Response {
     status: u16,
     headers: HeaderMap,
     body: Bytes,
+}
+
+/// Largest `Content-Length` taken as the size to reserve up front (a bigger body still reads).
+const MAX_RESERVED_BODY: u64 = 64 * 1024 * 1024;
+
+/// Reads a response body into one buffer, copying each chunk as it arrives and dropping it:
+/// an events page (about 9 MB) is held once, not twice as when the chunks are collected first
+/// and joined at the end. The events are then slices of this buffer.
+async fn read_body(mut response: reqwest::Response) -> Result<Bytes, reqwest::Error> {
+    let expected = response
+        .content_length()
+        .unwrap_or(0)
+        .min(MAX_RESERVED_BODY);
+    let mut body = bytes::BytesMut::with_capacity(usize::try_from(expected).unwrap_or(0));
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 struct ClientInner {
@@ -324,7 +357,7 @@ impl JumpCloudClient {
             &[],
             Some(body),
             |response| {
-                let events: Vec<Box<RawValue>> = serde_json::from_slice(&response.body)
+                let events = split_events_array(&response.body)
                     .map_err(|e| format!("invalid or truncated events array: {e}"))?;
                 let search_after = match response.headers.get("x-search_after") {
                     Some(value) => {
@@ -493,7 +526,7 @@ impl JumpCloudClient {
         let status = response.status().as_u16();
         inner.stats.count_status(status);
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|e| {
+        let body = read_body(response).await.map_err(|e| {
             inner.stats.transport_errors.fetch_add(1, Ordering::Relaxed);
             AttemptError::Retryable {
                 reason: format!(

@@ -5,6 +5,7 @@
 mod ack;
 mod config;
 mod dedup;
+mod identity;
 mod source;
 #[cfg(test)]
 mod tests;
@@ -17,12 +18,13 @@ pub use source::{EventSource, backfill_checkpoint_key, live_checkpoint_key};
 pub use window::{Window, halve, live_window, minus, range_window};
 
 use bytes::Bytes;
+use std::sync::Arc;
 
 /// One event exactly as received.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RawEvent {
     /// Organisation it was fetched for (empty = the credential's own organisation).
-    pub org_id: String,
+    pub org_id: Arc<str>,
     /// Its `id`, when present and a string.
     pub id: Option<String>,
     /// Its `timestamp` as sent, when present and a string.

@@ -2,6 +2,7 @@
 
 use super::ack::{self, AckTracker, Acker, CheckpointLease, SharedTracker};
 use super::dedup::{EventKey, SeenEvents};
+use super::identity::identity;
 use super::window::{self, Window};
 use super::{EventBatch, EventsConfig, RawEvent};
 use crate::checkpoint::CheckpointStore;
@@ -10,7 +11,6 @@ use crate::stats::SourceStats;
 use crate::timestamp::{floor_to_millis, format_timestamp, parse_timestamp};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -65,32 +65,6 @@ pub struct EventSource {
     next_sequence: u64,
     last_slice_span: Option<chrono::Duration>,
     stats: Arc<SourceStats>,
-}
-
-/// The two fields the fetcher reads from each event; everything else is the mapper's.
-#[derive(Deserialize)]
-struct EventIdentity {
-    #[serde(default)]
-    id: Option<serde_json::Value>,
-    #[serde(default)]
-    timestamp: Option<serde_json::Value>,
-}
-
-fn identity(raw: &RawValue) -> (Option<String>, Option<String>) {
-    // Only objects have fields (serde would otherwise read an array positionally).
-    if !raw.get().trim_start().starts_with('{') {
-        return (None, None);
-    }
-    match serde_json::from_str::<EventIdentity>(raw.get()) {
-        Ok(identity) => {
-            let as_string = |v: Option<serde_json::Value>| match v {
-                Some(serde_json::Value::String(s)) => Some(s),
-                _ => None,
-            };
-            (as_string(identity.id), as_string(identity.timestamp))
-        }
-        Err(_) => (None, None),
-    }
 }
 
 impl EventSource {
@@ -232,6 +206,11 @@ impl EventSource {
             source_id: self.source_id,
             tracker: Arc::clone(&self.tracker),
         }
+    }
+
+    /// Its configuration (page size, poll interval, ...).
+    pub fn config(&self) -> &EventsConfig {
+        &self.config
     }
 
     /// Organisation id.
@@ -414,6 +393,8 @@ impl EventSource {
         let mut keys = Vec::with_capacity(received);
         let mut latest: Option<DateTime<Utc>> = None;
         let mut duplicates = 0u64;
+        let received_bytes: usize = page.events.iter().map(Bytes::len).sum();
+        let mut kept_bytes = 0;
         for raw in page.events {
             let (id, timestamp) = identity(&raw);
             let parsed = timestamp.as_deref().and_then(parse_timestamp);
@@ -429,13 +410,22 @@ impl EventSource {
                 }
                 keys.push(key);
             }
-            let text: Box<str> = raw.into();
+            kept_bytes += raw.len();
             events.push(RawEvent {
-                org_id: self.org_id.to_string(),
+                org_id: Arc::clone(&self.org_id),
                 id,
                 timestamp,
-                bytes: Bytes::from(text.into_boxed_bytes()),
+                bytes: raw,
             });
+        }
+        if kept_bytes * 2 < received_bytes {
+            // The events are slices of the response body, which lives as long as any of them.
+            // When dedup dropped most of the page (a live window re-reading its overlap), copy
+            // the few new ones out so the body is freed now, not when they are delivered: a
+            // broker outage would otherwise hold one whole body per poll.
+            for event in &mut events {
+                event.bytes = Bytes::copy_from_slice(&event.bytes);
+            }
         }
         self.stats
             .duplicates_skipped
@@ -504,34 +494,5 @@ impl EventSource {
             events,
             checkpoint: ack::token(self.source_id, &self.org_id, sequence),
         }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn raw(text: &str) -> Box<RawValue> {
-        RawValue::from_string(text.to_string()).unwrap()
-    }
-
-    #[test]
-    fn identity_reads_string_id_and_timestamp_only() {
-        assert_eq!(
-            identity(&raw(
-                r#"{"id":"a1","timestamp":"2026-01-01T00:00:00.5Z","x":{"id":1}}"#
-            )),
-            (Some("a1".into()), Some("2026-01-01T00:00:00.5Z".into()))
-        );
-        assert_eq!(identity(&raw(r#"{"event_type":"x"}"#)), (None, None));
-        assert_eq!(
-            identity(&raw(r#"{"id":17,"timestamp":null}"#)),
-            (None, None)
-        );
-        assert_eq!(identity(&raw("42")), (None, None));
-        assert_eq!(
-            identity(&raw(r#"["id","2026-01-01T00:00:00Z"]"#)),
-            (None, None)
-        );
     }
 }

@@ -86,7 +86,7 @@ async fn backfill(args: Args) -> Result<bool> {
     );
     let stats: Vec<Arc<SourceStats>> = sources.iter().map(EventSource::stats).collect();
     let progress = tokio::spawn(report_progress(stats));
-    let pipeline = Pipeline::new(mapper, sink, config.pipeline.max_in_flight_batches);
+    let pipeline = Pipeline::new(mapper, sink, config.pipeline.max_in_flight_events);
     let report = pipeline
         .run(sources, Mode::Once, shutdown_on_signal())
         .await;

@@ -121,11 +121,7 @@ async fn demo(args: Args) -> Result<()> {
         .iter()
         .map(|s| (s.org_id().to_string(), s.acker()))
         .collect();
-    let pipeline = Pipeline::new(
-        mapper,
-        Arc::new(sink),
-        config.pipeline.max_in_flight_batches,
-    );
+    let pipeline = Pipeline::new(mapper, Arc::new(sink), config.pipeline.max_in_flight_events);
     let (stop, shutdown) = watch::channel(false);
     let ctrl_c = crate::commands::run::shutdown_on_signal();
     let seconds = args.seconds;

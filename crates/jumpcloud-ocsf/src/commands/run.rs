@@ -51,7 +51,7 @@ async fn run_async(args: Args) -> Result<RunReport> {
     let pipeline = Pipeline::new(
         mapper,
         Arc::clone(&sink),
-        config.pipeline.max_in_flight_batches,
+        config.pipeline.max_in_flight_events,
     );
     if let Some(listen) = config.metrics.listen {
         let observed = Observed {

@@ -1,27 +1,34 @@
 //! The running pipeline: fetch -> map -> encode -> produce -> delivery ack -> checkpoint.
 //!
 //! One task per organisation pulls batches (pages) from its [`fetcher::EventSource`]. Each batch
-//! is mapped event by event; what maps is delivered to its class topic, what does not is
-//! delivered to the dead-letter topic with the reason. When every record of the batch is
-//! acknowledged by the sink, the batch's checkpoint token is acknowledged to the fetcher, which
-//! commits the cursor once every earlier batch is acknowledged too. At most
-//! `max_in_flight_batches` batches per organisation are held at once (backpressure: a slow or
-//! absent broker stops the fetching, not the memory). A record whose delivery fails is retried
-//! with backoff until it is delivered or the pipeline shuts down (then its batch is not
-//! acknowledged and will be fetched again after a restart: at-least-once).
+//! is mapped event by event and handed to the sink in order; what does not map goes to the
+//! dead-letter topic with the reason. The broker's verdicts come back to the batch's
+//! [`BatchDeliveries`] (a counter, not a future per record). When every record of the batch is
+//! acknowledged, the batch's checkpoint token is acknowledged to the fetcher (off the async
+//! workers: it writes and fsyncs the checkpoint file), which commits the cursor once every
+//! earlier batch is acknowledged too.
+//!
+//! Memory is bounded by `max_in_flight_events`, shared by all organisations: a page is fetched
+//! only with room for it in that budget, and its room is given back when its last record is
+//! acknowledged (backpressure: a slow or absent broker stops the fetching, not the memory). A
+//! record whose delivery fails is retried with backoff until it is delivered or the pipeline
+//! shuts down (then its batch is not acknowledged and is fetched again after a restart:
+//! at-least-once).
 
 pub mod sink;
 pub mod stats;
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
 use fetcher::{Acker, EventBatch, EventSource, FetchError, RawEvent};
 use futures::future::BoxFuture;
 use mapper::Mapper;
-use producer::{DeadLetter, Stage};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use producer::{DeadLetter, DeliveryListener, ProduceError, Stage};
+use prometheus_client::metrics::histogram::Histogram;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
 pub use sink::{FileSink, Outcome, Sink, SinkError};
@@ -44,7 +51,7 @@ pub struct Pipeline {
     mapper: Arc<Mapper>,
     sink: Arc<Sink>,
     stats: Arc<PipelineStats>,
-    max_in_flight_batches: usize,
+    max_in_flight_events: usize,
 }
 
 /// How a run ended, per organisation.
@@ -62,13 +69,14 @@ impl RunReport {
 }
 
 impl Pipeline {
-    /// A pipeline writing `mapper`'s output to `sink`.
-    pub fn new(mapper: Arc<Mapper>, sink: Arc<Sink>, max_in_flight_batches: usize) -> Self {
+    /// A pipeline writing `mapper`'s output to `sink`, holding at most `max_in_flight_events`
+    /// fetched and not yet acknowledged events (all organisations together; at least one page).
+    pub fn new(mapper: Arc<Mapper>, sink: Arc<Sink>, max_in_flight_events: usize) -> Self {
         Self {
             mapper,
             sink,
             stats: Arc::new(PipelineStats::default()),
-            max_in_flight_batches: max_in_flight_batches.max(1),
+            max_in_flight_events: max_in_flight_events.clamp(1, Semaphore::MAX_PERMITS),
         }
     }
 
@@ -86,6 +94,7 @@ impl Pipeline {
         shutdown: Shutdown,
     ) -> RunReport {
         let mut tasks = JoinSet::new();
+        let budget = Arc::new(Semaphore::new(self.max_in_flight_events));
         for source in sources {
             let org_id = source.org_id().to_string();
             let ctx = BatchContext {
@@ -94,10 +103,13 @@ impl Pipeline {
                 stats: Arc::clone(&self.stats),
                 shutdown: shutdown.clone(),
             };
-            let max_in_flight = self.max_in_flight_batches;
+            let budget = InFlightBudget {
+                events: Arc::clone(&budget),
+                capacity: self.max_in_flight_events,
+            };
             let shutdown = shutdown.clone();
             tasks.spawn(async move {
-                let result = run_source(source, ctx, mode, max_in_flight, shutdown).await;
+                let result = run_source(source, ctx, mode, budget, shutdown).await;
                 (org_id, result)
             });
         }
@@ -138,26 +150,48 @@ async fn shutdown_requested(shutdown: &mut Shutdown) {
     }
 }
 
-async fn next_batch(
-    source: &mut EventSource,
-    mode: Mode,
-) -> Result<Option<EventBatch>, FetchError> {
-    match mode {
-        Mode::Once => source.next_batch().await,
-        Mode::Follow => source.next_batch_follow().await.map(Some),
+/// Room for fetched, unacknowledged events, shared by every organisation's task.
+struct InFlightBudget {
+    events: Arc<Semaphore>,
+    capacity: usize,
+}
+
+impl InFlightBudget {
+    /// Room for one page of `source` (at most the whole budget).
+    async fn reserve_page(&self, source: &EventSource) -> Option<OwnedSemaphorePermit> {
+        let wanted = source.config().page_limit.clamp(1, self.capacity);
+        let wanted = u32::try_from(wanted).unwrap_or(u32::MAX);
+        Arc::clone(&self.events)
+            .acquire_many_owned(wanted)
+            .await
+            .ok()
     }
+}
+
+/// The least room a batch holds, however few its events: a batch has a cost of its own (a
+/// task, its bookkeeping), and a live source stuck behind an absent broker makes one small
+/// batch per poll. With the default budget this allows at most 200 batches in flight.
+const MIN_BATCH_ROOM: usize = 100;
+
+/// Gives back the part of a page's reservation its events do not use.
+fn fit_to_batch(mut permit: OwnedSemaphorePermit, events: usize) -> OwnedSemaphorePermit {
+    let keep = events.max(MIN_BATCH_ROOM);
+    if permit.num_permits() > keep {
+        drop(permit.split(permit.num_permits() - keep));
+    }
+    permit
 }
 
 async fn run_source(
     mut source: EventSource,
     ctx: BatchContext,
     mode: Mode,
-    max_in_flight: usize,
+    budget: InFlightBudget,
     mut shutdown: Shutdown,
 ) -> Result<(), FetchError> {
     let acker = source.acker();
     let org_id = source.org_id().to_string();
-    let permits = Arc::new(Semaphore::new(max_in_flight));
+    let poll_interval = source.config().poll_interval;
     let mut in_flight = JoinSet::new();
     let mut result = Ok(());
     let mut error_delay = Duration::from_secs(1);
@@ -165,27 +199,37 @@ async fn run_source(
         let permit = tokio::select! {
             biased;
             () = shutdown_requested(&mut shutdown) => break,
-            permit = Arc::clone(&permits).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
+            permit = budget.reserve_page(&source) => match permit {
+                Some(permit) => permit,
+                None => break,
             },
         };
         let next = tokio::select! {
             biased;
             () = shutdown_requested(&mut shutdown) => break,
-            next = next_batch(&mut source, mode) => next,
+            next = source.next_batch() => next,
         };
         match next {
             Ok(Some(batch)) => {
                 error_delay = Duration::from_secs(1);
                 ctx.stats.set_org_error(&org_id, None);
+                let permit = fit_to_batch(permit, batch.events.len());
                 in_flight.spawn(deliver_batch(batch, ctx.clone(), acker.clone(), permit));
             }
             Ok(None) => {
+                drop(permit);
                 ctx.stats.set_org_error(&org_id, None);
-                break;
+                if mode == Mode::Once {
+                    break;
+                }
+                // Caught up: wait for the next window (holding no room in the budget).
+                tokio::select! {
+                    () = shutdown_requested(&mut shutdown) => break,
+                    () = tokio::time::sleep(poll_interval) => {}
+                }
             }
             Err(err) => {
+                drop(permit);
                 tracing::error!(org = %org_id, error = %err, "fetching Directory Insights events failed");
                 ctx.stats.set_org_error(&org_id, Some(err.to_string()));
                 if mode == Mode::Once {
@@ -259,11 +303,107 @@ async fn start_delivery(
     }
 }
 
+/// The broker's verdicts on one batch's records, reported on the producer's polling thread:
+/// a count of records still unanswered, the failures, and when each record was handed over.
+struct BatchDeliveries {
+    /// Records handed to the sink and not yet answered, plus one while the batch is still
+    /// being handed over (so the count cannot reach zero early).
+    unanswered: AtomicUsize,
+    all_answered: Notify,
+    failures: Mutex<Vec<(u32, ProduceError)>>,
+    started: Instant,
+    /// Microseconds after `started` at which each record was handed over.
+    handed_over_us: Box<[AtomicU32]>,
+    latency: Histogram,
+}
+
+impl BatchDeliveries {
+    fn new(events: usize, latency: Histogram) -> Self {
+        Self {
+            unanswered: AtomicUsize::new(1),
+            all_answered: Notify::new(),
+            failures: Mutex::new(Vec::new()),
+            started: Instant::now(),
+            handed_over_us: (0..events).map(|_| AtomicU32::new(0)).collect(),
+            latency,
+        }
+    }
+
+    fn elapsed_us(&self) -> u32 {
+        u32::try_from(self.started.elapsed().as_micros()).unwrap_or(u32::MAX)
+    }
+
+    /// Record `index` is about to be handed to the sink.
+    fn handing_over(&self, index: usize) {
+        if let Some(slot) = self.handed_over_us.get(index) {
+            slot.store(self.elapsed_us(), Ordering::Relaxed);
+        }
+        self.unanswered.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The sink refused record `index` outright: no verdict will come for it.
+    fn not_handed_over(&self) {
+        self.answered();
+    }
+
+    fn answered(&self) {
+        if self.unanswered.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.all_answered.notify_one();
+        }
+    }
+
+    /// Every record is handed over; resolves once each has its verdict, with the failures.
+    async fn all_answered(&self) -> Vec<(u32, ProduceError)> {
+        self.answered();
+        while self.unanswered.load(Ordering::Acquire) > 0 {
+            self.all_answered.notified().await;
+        }
+        std::mem::take(
+            &mut *self
+                .failures
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+}
+
+impl DeliveryListener for BatchDeliveries {
+    fn delivered(&self, index: u32, result: Result<(), ProduceError>) {
+        match result {
+            Ok(()) => {
+                let handed_over = self
+                    .handed_over_us
+                    .get(index as usize)
+                    .map_or(0, |slot| slot.load(Ordering::Relaxed));
+                let waited = self.elapsed_us().saturating_sub(handed_over);
+                self.latency.observe(f64::from(waited) / 1e6);
+            }
+            Err(err) => self
+                .failures
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push((index, err)),
+        }
+        self.answered();
+    }
+}
+
+/// What became of one event of a batch before the broker's verdicts.
+enum Handed {
+    /// Handed to the sink as this (class_uid, class_name, activity_id); the verdict comes to
+    /// the batch's [`BatchDeliveries`].
+    Record(u32, &'static str, i32),
+    /// Did not map, or the sink refused the record as it is: a dead letter is on its way.
+    DeadLetter(BoxFuture<'static, Result<(), SinkError>>, EventOutcome),
+    /// The sink could not take it (transport): retry.
+    Retry,
+}
+
 async fn deliver_batch(
     batch: EventBatch,
     ctx: BatchContext,
     acker: Acker,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
 ) {
     let EventBatch {
         org_id,
@@ -274,35 +414,110 @@ async fn deliver_batch(
         fetched: events.len() as u64,
         ..BatchCounts::default()
     };
-    // In order: map, enqueue (backpressure), keep only the delivery future.
-    let mut deliveries = Vec::with_capacity(events.len());
-    for event in &events {
-        let started = std::time::Instant::now();
-        let delivery = start_delivery(event, &org_id, &ctx).await;
-        deliveries.push(async move {
-            let outcome = delivery.await;
-            (outcome, started)
-        });
+    let deliveries = Arc::new(BatchDeliveries::new(
+        events.len(),
+        ctx.stats.delivery_latency.clone(),
+    ));
+    let listener: Arc<dyn DeliveryListener> = deliveries.clone();
+    // In order: map, hand over (waiting while the sink's queue is full). Only the class of each
+    // record is kept; the broker's verdicts arrive at `deliveries`.
+    let mut handed = Vec::with_capacity(events.len());
+    // One output buffer for the whole batch (the sink copies each record when it takes it).
+    let mut json = Vec::with_capacity(16 * 1024);
+    for (index, event) in events.iter().enumerate() {
+        json.clear();
+        let record = match ctx.mapper.map_into(&event.bytes, &mut json) {
+            Ok(facts) => facts.into_record(std::mem::take(&mut json)),
+            Err(err) => {
+                let letter = DeadLetter {
+                    raw: event.bytes.clone(),
+                    reason: err.to_string(),
+                    stage: Stage::Map,
+                    org_id: Some(org_id.clone()),
+                    event_id: event.id.clone(),
+                };
+                let delivery = ctx.sink.deliver_dead_letter(letter);
+                handed.push(Handed::DeadLetter(delivery, EventOutcome::DeadLetteredMap));
+                continue;
+            }
+        };
+        deliveries.handing_over(index);
+        let index_u32 = u32::try_from(index).unwrap_or(u32::MAX);
+        match ctx
+            .sink
+            .enqueue_tracked(&record, &listener, index_u32)
+            .await
+        {
+            Ok(()) => {
+                handed.push(Handed::Record(
+                    record.class_uid,
+                    record.class_name,
+                    record.activity_id,
+                ));
+                json = record.json;
+            }
+            Err(err) => {
+                deliveries.not_handed_over();
+                match err.as_record_fault() {
+                    Some(fault) => {
+                        let letter =
+                            ctx.sink
+                                .dead_letter_for(fault, &event.bytes, &org_id, &record);
+                        let delivery = ctx.sink.deliver_dead_letter(letter);
+                        handed.push(Handed::DeadLetter(
+                            delivery,
+                            EventOutcome::DeadLetteredEncode,
+                        ));
+                    }
+                    None => {
+                        tracing::warn!(org = %org_id, error = %err, "handing a record to the sink failed; retrying");
+                        ctx.sink.recover(&err).await;
+                        handed.push(Handed::Retry);
+                    }
+                }
+            }
+        }
     }
-    let results = futures::future::join_all(deliveries).await;
+    drop(json);
+    let mut failures = deliveries.all_answered().await;
+    failures.sort_by_key(|(index, _)| *index);
+    let mut failures = failures.into_iter().peekable();
 
     let mut all_delivered = true;
-    for (event, (result, started)) in events.iter().zip(results) {
-        let outcome = match result {
-            Ok(outcome) => Ok(outcome),
-            // Transport failure: map again from the raw event and retry until delivered or
-            // shutdown.
-            Err(err) => {
-                tracing::warn!(org = %org_id, error = %err, "delivery failed; retrying");
-                ctx.sink.recover(&err).await;
-                deliver_with_retry(event, &org_id, &ctx).await
+    for (index, (event, handed)) in events.iter().zip(handed).enumerate() {
+        let failure = match failures.peek() {
+            Some((failed, _)) if *failed as usize == index => failures.next().map(|(_, e)| e),
+            _ => None,
+        };
+        let outcome = match (handed, failure) {
+            (Handed::Record(class_uid, class_name, activity_id), None) => {
+                Ok(EventOutcome::Delivered(class_uid, class_name, activity_id))
             }
+            // The broker refused the record itself (too large for it): dead-letter the event.
+            (Handed::Record(..), Some(err)) if err.is_record_fault() => {
+                let letter = DeadLetter {
+                    raw: event.bytes.clone(),
+                    reason: err.to_string(),
+                    stage: Stage::Produce,
+                    org_id: Some(org_id.clone()),
+                    event_id: event.id.clone(),
+                };
+                match ctx.sink.deliver_dead_letter(letter).await {
+                    Ok(()) => Ok(EventOutcome::DeadLetteredEncode),
+                    Err(err) => retry_event(event, &org_id, &ctx, err).await,
+                }
+            }
+            (Handed::Record(..), Some(err)) => {
+                retry_event(event, &org_id, &ctx, SinkError::from(err)).await
+            }
+            (Handed::DeadLetter(delivery, outcome), _) => match delivery.await {
+                Ok(()) => Ok(outcome),
+                Err(err) => retry_event(event, &org_id, &ctx, err).await,
+            },
+            (Handed::Retry, _) => deliver_with_retry(event, &org_id, &ctx).await,
         };
         match outcome {
             Ok(EventOutcome::Delivered(class_uid, class_name, activity_id)) => {
-                ctx.stats
-                    .delivery_latency
-                    .observe(started.elapsed().as_secs_f64());
                 *counts
                     .delivered
                     .entry((class_uid, class_name, activity_id))
@@ -325,13 +540,32 @@ async fn deliver_batch(
         tracing::error!(org = %org_id, error = %err, "sink sync failed; batch not acknowledged");
         return;
     }
+    // The events are delivered: give their room back before the (blocking) checkpoint write.
+    drop(events);
+    drop(permit);
     let sequence = checkpoint.sequence();
-    match acker.ack(checkpoint) {
-        Ok(()) => ctx.stats.add_batch(&org_id, counts),
-        Err(err) => {
+    let acked = tokio::task::spawn_blocking(move || acker.ack(checkpoint)).await;
+    match acked {
+        Ok(Ok(())) => ctx.stats.add_batch(&org_id, counts),
+        Ok(Err(err)) => {
             tracing::error!(org = %org_id, batch = sequence, error = %err, "acknowledging a delivered batch failed")
         }
+        Err(join_error) => {
+            tracing::error!(org = %org_id, batch = sequence, error = %join_error, "acknowledging a delivered batch failed")
+        }
     }
+}
+
+/// A delivery failed in transport: repair what can be repaired, then retry the event.
+async fn retry_event(
+    event: &RawEvent,
+    org_id: &str,
+    ctx: &BatchContext,
+    err: SinkError,
+) -> Result<EventOutcome, SinkError> {
+    tracing::warn!(org = %org_id, error = %err, "delivery failed; retrying");
+    ctx.sink.recover(&err).await;
+    deliver_with_retry(event, org_id, ctx).await
 }
 
 /// Delivers one event, retrying transport failures with exponential backoff and jitter until it

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use mapper::OcsfRecord;
-use producer::{DeadLetter, OcsfProducer, ProduceError, ProducerConfig, Stage};
+use producer::{DeadLetter, DeliveryListener, OcsfProducer, ProduceError, ProducerConfig, Stage};
 use rdkafka::error::RDKafkaErrorCode;
 
 /// How one record ended up.
@@ -50,16 +50,7 @@ impl Sink {
             Sink::Kafka(kafka) => {
                 let producer = kafka.producer();
                 let queued = producer.enqueue(record).await;
-                let letter = |err: &ProduceError| DeadLetter {
-                    raw: raw.clone(),
-                    reason: err.to_string(),
-                    stage: match err {
-                        ProduceError::Encode(_) => Stage::Encode,
-                        _ => Stage::Produce,
-                    },
-                    org_id: Some(org_id.to_string()),
-                    event_id: record.original_event_uid.clone(),
-                };
+                let letter = |err: &ProduceError| self.dead_letter_for(err, raw, org_id, record);
                 match queued {
                     Ok(pending) => {
                         // A record fault can also come back from the broker (message too large).
@@ -101,6 +92,51 @@ impl Sink {
                     .map(|()| Outcome::Delivered);
                 Box::pin(async move { result })
             }
+        }
+    }
+
+    /// Hands one record to the sink, waiting while the sink's queue is full (backpressure).
+    /// `Ok`: the sink took it, and `listener` will hear `delivered(index, ..)` exactly once
+    /// (Kafka: on the producer's polling thread when the broker answers; files: at once).
+    /// `Err`: the sink did not take it and the listener hears nothing; a record fault
+    /// ([`SinkError::as_record_fault`]) is for the dead-letter topic, anything else is retried.
+    pub async fn enqueue_tracked(
+        &self,
+        record: &OcsfRecord,
+        listener: &Arc<dyn DeliveryListener>,
+        index: u32,
+    ) -> Result<(), SinkError> {
+        match self {
+            Sink::Kafka(kafka) => Ok(kafka
+                .producer()
+                .enqueue_tracked(record, listener, index)
+                .await?),
+            Sink::Files(files) => {
+                files.write(record.class_name, &record.json)?;
+                listener.delivered(index, Ok(()));
+                Ok(())
+            }
+        }
+    }
+
+    /// The dead letter for a record the sink refused as it is: the original Directory
+    /// Insights event `raw`, with the reason and the stage that refused it.
+    pub fn dead_letter_for(
+        &self,
+        err: &ProduceError,
+        raw: &Bytes,
+        org_id: &str,
+        record: &OcsfRecord,
+    ) -> DeadLetter {
+        DeadLetter {
+            raw: raw.clone(),
+            reason: err.to_string(),
+            stage: match err {
+                ProduceError::Encode(_) => Stage::Encode,
+                _ => Stage::Produce,
+            },
+            org_id: Some(org_id.to_string()),
+            event_id: record.original_event_uid.clone(),
         }
     }
 
@@ -211,6 +247,17 @@ pub enum SinkError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+impl SinkError {
+    /// The producer's error when the record itself is at fault (it will never be deliverable
+    /// as it is: dead-letter it); `None` for transport failures, which are retried.
+    pub fn as_record_fault(&self) -> Option<&ProduceError> {
+        match self {
+            SinkError::Kafka(err) if err.is_record_fault() => Some(err),
+            _ => None,
+        }
+    }
 }
 
 fn file_error(path: String, source: std::io::Error) -> SinkError {

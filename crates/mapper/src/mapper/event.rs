@@ -11,6 +11,7 @@ use crate::json_writer::JsonWriter;
 use crate::ocsf::{OcsfClass, auth_protocol_caption, severity_caption, status_caption};
 use crate::source::{FieldUse, RawObject, raw_str};
 use crate::tables::{ActivityRule, AssociationRule, MappingTables};
+use crate::tables::{Classification, EventTypeMatch};
 
 /// OCSF product name and vendor for every event.
 const PRODUCT_NAME: &str = "Directory Insights";
@@ -240,8 +241,9 @@ pub(super) fn build<'a>(
     if let Some(event_type) = &event_type {
         event.activity_id = 99;
         event.activity_name = event_type.clone();
-        if let Some(activity) = classify(tables, source, event_type)
-            && event.fill_class(tables, source, event_type, activity)
+        if let Some(found) = tables.lookup(event_type)
+            && let Some(activity) = classify(tables, source, event_type, &found)
+            && event.fill_class(tables, source, event_type, found.classification, activity)
         {
             event.keep_all_source = false;
             return event;
@@ -256,8 +258,8 @@ fn classify<'a>(
     tables: &MappingTables,
     source: &RawObject<'a>,
     event_type: &str,
+    found: &EventTypeMatch<'_, '_>,
 ) -> Option<Activity<'a>> {
-    let found = tables.lookup(event_type)?;
     let classification = found.classification;
     let fixed = |class, id: i32| Activity {
         class,
@@ -434,12 +436,9 @@ impl<'a> OcsfEvent<'a> {
         tables: &MappingTables,
         source: &RawObject<'a>,
         event_type: &str,
+        classification: &Classification,
         activity: Activity<'a>,
     ) -> bool {
-        let Some(classification) = tables.lookup(event_type).map(|found| found.classification)
-        else {
-            return false;
-        };
         self.class = activity.class;
         self.activity_id = activity.id;
         let filled = match classification.activity {

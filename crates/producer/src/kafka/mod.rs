@@ -6,17 +6,19 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use mapper::OcsfRecord;
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::util::Timeout;
+use rdkafka::{ClientConfig, ClientContext};
+use tokio::sync::{Notify, oneshot};
 
 use crate::avro::{AvroEncoder, CLASS_SCHEMA_FILES, ClassEncoders, EncodeError, OCSF_VERSION};
 use crate::config::{Format, KeyStrategy, ProducerConfig};
@@ -60,10 +62,80 @@ pub struct Delivery {
     pub offset: i64,
 }
 
+/// Receives the broker's verdict on records queued with [`OcsfProducer::enqueue_tracked`].
+///
+/// Called once per record on the producer's polling thread, so it must be quick (count, note a
+/// failure, wake a task): a pipeline batch of thousands of records needs no future per record.
+pub trait DeliveryListener: Send + Sync + 'static {
+    /// The record queued with `index` was acknowledged (`Ok`) or failed for good (`Err`).
+    fn delivered(&self, index: u32, result: Result<(), ProduceError>);
+}
+
+/// Who hears about one record's delivery (librdkafka's per-message opaque).
+enum DeliveryTag {
+    /// A [`PendingDelivery`] waiting on the other end.
+    Future(oneshot::Sender<Result<Delivery, ProduceError>>),
+    /// A listener, with the caller's index of the record.
+    Listener(Arc<dyn DeliveryListener>, u32),
+}
+
+/// librdkafka's client context: routes delivery reports to their [`DeliveryTag`] and wakes
+/// producers waiting for room in the queue.
+struct DeliveryContext {
+    room: Arc<QueueRoom>,
+}
+
+impl ClientContext for DeliveryContext {}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = Box<DeliveryTag>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, tag: Box<DeliveryTag>) {
+        match *tag {
+            DeliveryTag::Future(sender) => {
+                let outcome = match result {
+                    Ok(message) => Ok(Delivery {
+                        topic: message.topic().to_owned(),
+                        partition: message.partition(),
+                        offset: message.offset(),
+                    }),
+                    Err((error, message)) => Err(ProduceError::from_kafka(message.topic(), error)),
+                };
+                // The receiver may be gone (caller stopped waiting): nothing to tell.
+                let _ = sender.send(outcome);
+            }
+            DeliveryTag::Listener(listener, index) => {
+                let outcome = match result {
+                    Ok(_) => Ok(()),
+                    Err((error, message)) => Err(ProduceError::from_kafka(message.topic(), error)),
+                };
+                listener.delivered(index, outcome);
+            }
+        }
+        self.room.freed();
+    }
+}
+
+/// Wakes senders waiting for room in librdkafka's queue as soon as a delivery report frees
+/// some (instead of polling on a timer).
+#[derive(Default)]
+struct QueueRoom {
+    waiting: AtomicUsize,
+    notify: Notify,
+}
+
+impl QueueRoom {
+    fn freed(&self) {
+        if self.waiting.load(Ordering::Acquire) > 0 {
+            self.notify.notify_waiters();
+        }
+    }
+}
+
 /// A record in librdkafka's queue; resolves on the broker's acknowledgement.
 #[must_use = "the delivery is only confirmed when this resolves"]
 pub struct PendingDelivery {
-    future: DeliveryFuture,
+    receiver: oneshot::Receiver<Result<Delivery, ProduceError>>,
     topic: Arc<str>,
 }
 
@@ -71,19 +143,11 @@ impl Future for PendingDelivery {
     type Output = Result<Delivery, ProduceError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let topic = self.topic.clone();
-        match Pin::new(&mut self.future).poll(cx) {
+        match Pin::new(&mut self.receiver).poll(cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(Err(_cancelled)) => Poll::Ready(Err(ProduceError::Cancelled {
-                topic: topic.to_string(),
-            })),
-            Poll::Ready(Ok(Err((error, _message)))) => {
-                Poll::Ready(Err(ProduceError::from_kafka(&topic, &error)))
-            }
-            Poll::Ready(Ok(Ok(delivery))) => Poll::Ready(Ok(Delivery {
-                topic: topic.to_string(),
-                partition: delivery.partition,
-                offset: delivery.offset,
+            Poll::Ready(Ok(outcome)) => Poll::Ready(outcome),
+            Poll::Ready(Err(_dropped)) => Poll::Ready(Err(ProduceError::Cancelled {
+                topic: self.topic.to_string(),
             })),
         }
     }
@@ -118,53 +182,74 @@ struct ClassTarget {
     subject: Option<String>,
 }
 
-/// Delay between attempts to enqueue while librdkafka's queue is full.
-const QUEUE_FULL_RETRY: Duration = Duration::from_millis(10);
+/// Longest wait for a delivery report to free room before trying again anyway.
+const QUEUE_FULL_RECHECK: Duration = Duration::from_millis(50);
 
+type KafkaProducer = ThreadedProducer<DeliveryContext>;
+
+/// Hands `message` to librdkafka. `Ok(Err(message))`: the queue is full, try again later.
 fn try_enqueue<'a>(
-    producer: &FutureProducer,
+    producer: &KafkaProducer,
     mut message: OutgoingMessage<'a>,
-) -> Result<Result<PendingDelivery, OutgoingMessage<'a>>, ProduceError> {
+    tag: Box<DeliveryTag>,
+) -> Result<Result<(), (OutgoingMessage<'a>, Box<DeliveryTag>)>, ProduceError> {
     let headers = message.headers.take();
-    let mut record = FutureRecord::<[u8], [u8]>::to(&message.topic).payload(&message.payload[..]);
+    let mut record =
+        BaseRecord::<[u8], [u8], Box<DeliveryTag>>::with_opaque_to(&message.topic, tag)
+            .payload(&message.payload[..]);
     if let Some(key) = &message.key {
         record = record.key(&key[..]);
     }
     if let Some(headers) = headers {
         record = record.headers(headers);
     }
-    match producer.send_result(record) {
-        Ok(future) => Ok(Ok(PendingDelivery {
-            future,
-            topic: message.topic.clone(),
-        })),
+    match producer.send(record) {
+        Ok(()) => Ok(Ok(())),
         Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
-            let headers = returned.headers;
+            let BaseRecord {
+                headers,
+                delivery_opaque,
+                ..
+            } = returned;
             message.headers = headers;
-            Ok(Err(message))
+            Ok(Err((message, delivery_opaque)))
         }
         Err((error, _)) => Err(ProduceError::from_kafka(&message.topic, &error)),
     }
 }
 
+/// Hands `message` to librdkafka, waiting while its queue is full (backpressure).
 async fn enqueue_waiting(
-    producer: &FutureProducer,
-    mut message: OutgoingMessage<'_>,
-) -> Result<PendingDelivery, ProduceError> {
-    loop {
-        match try_enqueue(producer, message)? {
-            Ok(pending) => return Ok(pending),
-            Err(returned) => {
-                message = returned;
-                tokio::time::sleep(QUEUE_FULL_RETRY).await;
-            }
+    producer: &KafkaProducer,
+    room: &QueueRoom,
+    message: OutgoingMessage<'_>,
+    tag: Box<DeliveryTag>,
+) -> Result<(), ProduceError> {
+    let (mut message, mut tag) = match try_enqueue(producer, message, tag)? {
+        Ok(()) => return Ok(()),
+        Err(returned) => returned,
+    };
+    room.waiting.fetch_add(1, Ordering::AcqRel);
+    let result = loop {
+        let notified = room.notify.notified();
+        tokio::pin!(notified);
+        // Registered before trying again: a report arriving in between is not missed.
+        notified.as_mut().enable();
+        match try_enqueue(producer, message, tag) {
+            Ok(Ok(())) => break Ok(()),
+            Ok(Err(returned)) => (message, tag) = returned,
+            Err(err) => break Err(err),
         }
-    }
+        let _ = tokio::time::timeout(QUEUE_FULL_RECHECK, notified).await;
+    };
+    room.waiting.fetch_sub(1, Ordering::AcqRel);
+    result
 }
 
 /// The OCSF Kafka producer (idempotent, `acks=all`). Cheap to share behind an `Arc`.
 pub struct OcsfProducer {
-    producer: FutureProducer,
+    producer: KafkaProducer,
+    room: Arc<QueueRoom>,
     config: ProducerConfig,
     targets: HashMap<u32, ClassTarget>,
     encoders: Option<ClassEncoders>,
@@ -203,8 +288,11 @@ impl OcsfProducer {
                 )));
             }
         }
-        let producer: FutureProducer = client_config(&config)
-            .create()
+        let room = Arc::new(QueueRoom::default());
+        let producer: KafkaProducer = client_config(&config)
+            .create_with_context(DeliveryContext {
+                room: Arc::clone(&room),
+            })
             .map_err(|e| ProducerError::Kafka(e.to_string()))?;
 
         // Topic per class; count how many classes share each topic.
@@ -263,6 +351,7 @@ impl OcsfProducer {
         let dead_letter_topic = Arc::from(config.topic.dead_letter.as_str());
         Ok(Self {
             producer,
+            room,
             config,
             targets,
             encoders,
@@ -476,16 +565,25 @@ impl OcsfProducer {
     ) -> impl Future<Output = Result<Delivery, ProduceError>> + Send + 'static {
         // Enqueue now when there is room, so records keep the order of the calls; only a
         // record that must wait for room is copied into the future.
-        let first_attempt = prepared
-            .and_then(|message| try_enqueue(&self.producer, message))
-            .map(|attempt| attempt.map_err(OutgoingMessage::into_owned));
+        let (sender, receiver) = oneshot::channel();
+        let tag = Box::new(DeliveryTag::Future(sender));
+        let first_attempt = prepared.and_then(|message| {
+            let topic = message.topic.clone();
+            try_enqueue(&self.producer, message, tag).map(|attempt| {
+                (
+                    topic,
+                    attempt.map_err(|(message, tag)| (message.into_owned(), tag)),
+                )
+            })
+        });
         let producer = self.producer.clone();
+        let room = Arc::clone(&self.room);
         async move {
-            let pending = match first_attempt? {
-                Ok(pending) => pending,
-                Err(message) => enqueue_waiting(&producer, message).await?,
-            };
-            pending.await
+            let (topic, attempt) = first_attempt?;
+            if let Err((message, tag)) = attempt {
+                enqueue_waiting(&producer, &room, message, tag).await?;
+            }
+            PendingDelivery { receiver, topic }.await
         }
     }
 
@@ -505,7 +603,31 @@ impl OcsfProducer {
     /// acknowledgement. Awaiting `enqueue` calls one after another keeps their order.
     pub async fn enqueue(&self, record: &OcsfRecord) -> Result<PendingDelivery, ProduceError> {
         let message = self.prepare(record)?;
-        enqueue_waiting(&self.producer, message).await
+        let topic = message.topic.clone();
+        let (sender, receiver) = oneshot::channel();
+        enqueue_waiting(
+            &self.producer,
+            &self.room,
+            message,
+            Box::new(DeliveryTag::Future(sender)),
+        )
+        .await?;
+        Ok(PendingDelivery { receiver, topic })
+    }
+
+    /// Like [`Self::enqueue`], but the broker's verdict goes to `listener` as
+    /// `listener.delivered(index, ..)` instead of a future per record: the pipeline's way of
+    /// tracking a batch. `Ok(())` means the record is queued and the listener will hear about it
+    /// exactly once; an error means nothing was queued and the listener hears nothing.
+    pub async fn enqueue_tracked(
+        &self,
+        record: &OcsfRecord,
+        listener: &Arc<dyn DeliveryListener>,
+        index: u32,
+    ) -> Result<(), ProduceError> {
+        let message = self.prepare(record)?;
+        let tag = Box::new(DeliveryTag::Listener(Arc::clone(listener), index));
+        enqueue_waiting(&self.producer, &self.room, message, tag).await
     }
 
     /// Send a dead letter to the dead-letter topic; resolves on the broker's acknowledgement.
