@@ -222,10 +222,23 @@ fn scan_object<'a>(text: &'a str, at: &mut usize, capacity: usize) -> Option<Raw
             return None;
         }
         let value_start = skip_whitespace(bytes, index + 1);
-        let (value_end, value_has_escapes) = if bytes.get(value_start) == Some(&b'"') {
-            scan_string(bytes, value_start)?
-        } else {
-            (skip_value(bytes, value_start, 1)?, true)
+        let mut nested = OnceCell::new();
+        let (value_end, value_has_escapes) = match bytes.get(value_start) {
+            Some(b'"') => scan_string(bytes, value_start)?,
+            // An event's nested objects (initiated_by, resource, geoip, ...) are nearly all
+            // looked into: scan them now, in the same pass, instead of skipping them here and
+            // scanning them again on first use.
+            Some(b'{') if capacity == TOP_LEVEL_CAPACITY => {
+                let mut end = value_start;
+                match scan_object(text, &mut end, NESTED_CAPACITY) {
+                    Some(object) => {
+                        let _ = nested.set(Some(object));
+                        (end, true)
+                    }
+                    None => (skip_value(bytes, value_start, 1)?, true),
+                }
+            }
+            _ => (skip_value(bytes, value_start, 1)?, true),
         };
         let value = text.get(value_start..value_end)?;
         // The search for a repeated key only runs when the filter says it may be one.
@@ -239,14 +252,14 @@ fn scan_object<'a>(text: &'a str, at: &mut usize, capacity: usize) -> Option<Raw
         if let Some(slot) = repeated {
             slot.value = value;
             slot.value_has_escapes = value_has_escapes;
-            slot.object = OnceCell::new();
+            slot.object = nested;
             had_duplicate_keys = true;
         } else {
             fields.push(Field {
                 key: Cow::Borrowed(key),
                 value,
                 value_has_escapes,
-                object: OnceCell::new(),
+                object: nested,
                 used: Cell::new(FieldUse::Unused),
             });
         }

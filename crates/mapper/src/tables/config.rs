@@ -1,12 +1,13 @@
 //! The on-disk format of the mapping files and its checks (file, line and reason on error).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
 
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::Table;
 use super::{
     AccountChangeRules, ActivityRule, AssociationRule, ChangeRule, Classification,
     EventTypePattern, ScalarValue,
@@ -253,16 +254,17 @@ fn classification(
 }
 
 type EventTypeTables = (
-    HashMap<String, Classification>,
+    Table<Classification>,
     Vec<(EventTypePattern, Classification)>,
-    HashMap<String, i32>,
-    HashMap<String, String>,
+    Table<i32>,
+    Table<String>,
 );
 
 pub(super) fn parse_event_types(path: &Path, text: &str) -> Result<EventTypeTables, MappingError> {
     let source = Source { path, text };
     let raw: RawEventTypes = source.parse()?;
-    let mut entity_verbs = HashMap::with_capacity(raw.entity_verbs.len());
+    let mut entity_verbs =
+        Table::with_capacity_and_hasher(raw.entity_verbs.len(), Default::default());
     for (verb, activity) in raw.entity_verbs {
         let id = activity_id(
             &source,
@@ -272,7 +274,7 @@ pub(super) fn parse_event_types(path: &Path, text: &str) -> Result<EventTypeTabl
         )?;
         entity_verbs.insert(verb, id);
     }
-    let mut exact = HashMap::with_capacity(raw.event_types.len());
+    let mut exact = Table::with_capacity_and_hasher(raw.event_types.len(), Default::default());
     for (event_type, entry) in raw.event_types {
         if event_type.trim().is_empty() || event_type.trim() != event_type {
             return Err(source.error(
