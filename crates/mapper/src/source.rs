@@ -222,7 +222,7 @@ fn scan_object<'a>(text: &'a str, at: &mut usize, capacity: usize) -> Option<Raw
             return None;
         }
         let value_start = skip_whitespace(bytes, index + 1);
-        let mut nested = OnceCell::new();
+        let nested = OnceCell::new();
         let (value_end, value_has_escapes) = match bytes.get(value_start) {
             Some(b'"') => scan_string(bytes, value_start)?,
             // An event's nested objects (initiated_by, resource, geoip, ...) are nearly all
