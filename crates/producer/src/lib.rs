@@ -2,11 +2,13 @@
 //!
 //! One job: deliver OCSF records to Kafka (rdkafka; idempotent, acks=all, keyed, with headers,
 //! compressed) as JSON or Avro in the Confluent wire format with a schema registry, and deliver
-//! what could not be mapped or encoded to a dead-letter topic. Every send resolves to the
-//! broker's acknowledgement, which is what moves the fetcher's checkpoints.
+//! what could not be mapped or encoded to a dead-letter topic. Every send ends in the broker's
+//! acknowledgement (a future, or a [`DeliveryListener`] call), which is what moves the
+//! fetcher's checkpoints.
 //!
 //! - [`OcsfProducer`]: `new` (registers Avro schemas up front), `send`, `enqueue`,
-//!   `send_dead_letter`, `flush`, `ensure_topics`.
+//!   `enqueue_tracked` (verdicts to a listener: no future per record), `send_dead_letter`,
+//!   `flush`, `ensure_topics`.
 //! - [`avro`]: the `.avsc` generator (`generate-avro-schemas` binary), the committed schemas
 //!   and the JSON -> Avro encoder.
 //! - [`registry`]: the schema registry client.

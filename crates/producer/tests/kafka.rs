@@ -12,8 +12,8 @@ use bytes::Bytes;
 use common::*;
 use futures::future::join_all;
 use producer::{
-    DeadLetter, Format, KeyStrategy, OcsfProducer, ProduceError, ProducerConfig, ProducerError,
-    RegistryClient, RegistryConfig, RegistryError, Stage, TopicConfig,
+    DeadLetter, DeliveryListener, Format, KeyStrategy, OcsfProducer, ProduceError, ProducerConfig,
+    ProducerError, RegistryClient, RegistryConfig, RegistryError, Stage, TopicConfig,
 };
 use serde_json::Value;
 
@@ -144,6 +144,57 @@ async fn single_topic_with_org_keys_and_ordered_enqueue() {
         let values: Vec<Vec<u8>> = values.into_iter().map(|(_, v)| v).collect();
         assert_eq!(values, sent_by_key[&key]);
     }
+}
+
+/// Counts each index's verdicts (the listener must hear about every record exactly once).
+#[derive(Default)]
+struct VerdictLog(std::sync::Mutex<BTreeMap<u32, Vec<bool>>>);
+
+impl DeliveryListener for VerdictLog {
+    fn delivered(&self, index: u32, result: Result<(), ProduceError>) {
+        self.0
+            .lock()
+            .unwrap()
+            .entry(index)
+            .or_default()
+            .push(result.is_ok());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracked_records_report_once_each_through_a_full_queue() {
+    let prefix = unique_prefix();
+    // A queue of 20 records: most sends wait for room, woken by delivery reports.
+    let config = ProducerConfig {
+        queue_max_messages: 20,
+        ..test_config(&prefix)
+    };
+    let producer = OcsfProducer::new(config).await.unwrap();
+    producer.ensure_topics().await.unwrap();
+    let examples = example_records();
+    let records: Vec<_> = examples.iter().cycle().take(600).collect();
+    let log = std::sync::Arc::new(VerdictLog::default());
+    let listener: std::sync::Arc<dyn DeliveryListener> = log.clone();
+    for (index, record) in records.iter().enumerate() {
+        producer
+            .enqueue_tracked(record, &listener, index as u32)
+            .await
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+    let verdicts = log.0.lock().unwrap().clone();
+    assert_eq!(verdicts.len(), records.len(), "one verdict per index");
+    assert!(
+        verdicts.values().all(|v| v == &[true]),
+        "each delivered exactly once: {verdicts:?}"
+    );
+    let consumed = consume(&producer.topics(), records.len(), Duration::from_secs(30));
+    assert_eq!(consumed.len(), records.len());
+    let mut sent: Vec<&[u8]> = records.iter().map(|r| &r.json[..]).collect();
+    let mut received: Vec<&[u8]> = consumed.iter().map(|c| &c.value[..]).collect();
+    sent.sort();
+    received.sort();
+    assert_eq!(received, sent, "the same records arrived");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -593,3 +593,49 @@ async fn deliver_with_retry(
         .notify(|err, delay| tracing::warn!(org = %org_id, error = %err, retry_in = ?delay, "delivery failed; retrying"))
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_batch_keeps_room_for_its_events_and_at_least_the_minimum() {
+        let budget = Arc::new(Semaphore::new(20_000));
+        let page = Arc::clone(&budget)
+            .acquire_many_owned(10_000)
+            .await
+            .unwrap();
+        let small = fit_to_batch(page, 37);
+        assert_eq!(small.num_permits(), MIN_BATCH_ROOM);
+        assert_eq!(budget.available_permits(), 20_000 - MIN_BATCH_ROOM);
+        let page = Arc::clone(&budget)
+            .acquire_many_owned(10_000)
+            .await
+            .unwrap();
+        let full = fit_to_batch(page, 6_000);
+        assert_eq!(full.num_permits(), 6_000);
+        drop((small, full));
+        assert_eq!(budget.available_permits(), 20_000);
+    }
+
+    #[tokio::test]
+    async fn batch_deliveries_resolve_once_every_record_is_answered() {
+        let deliveries = Arc::new(BatchDeliveries::new(3, Histogram::new([0.1].into_iter())));
+        for index in 0..3 {
+            deliveries.handing_over(index);
+        }
+        deliveries.delivered(0, Ok(()));
+        let error = ProduceError::Cancelled { topic: "t".into() };
+        deliveries.delivered(2, Err(error));
+        let waiting = tokio::spawn({
+            let deliveries = Arc::clone(&deliveries);
+            async move { deliveries.all_answered().await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "record 1 is still unanswered");
+        deliveries.delivered(1, Ok(()));
+        let failures = waiting.await.unwrap();
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].0, 2);
+    }
+}
