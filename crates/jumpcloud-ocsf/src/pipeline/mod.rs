@@ -290,13 +290,7 @@ async fn start_delivery(
             })
         }
         Err(err) => {
-            let letter = DeadLetter {
-                raw: event.bytes.clone(),
-                reason: err.to_string(),
-                stage: Stage::Map,
-                org_id: Some(org_id.to_string()),
-                event_id: event.id.clone(),
-            };
+            let letter = raw_dead_letter(event, org_id, Stage::Map, err.to_string());
             let delivery = ctx.sink.deliver_dead_letter(letter);
             Box::pin(async move { delivery.await.map(|()| EventOutcome::DeadLetteredMap) })
         }
@@ -429,13 +423,7 @@ async fn deliver_batch(
         let record = match ctx.mapper.map_into(&event.bytes, &mut json) {
             Ok(facts) => facts.into_record(std::mem::take(&mut json)),
             Err(err) => {
-                let letter = DeadLetter {
-                    raw: event.bytes.clone(),
-                    reason: err.to_string(),
-                    stage: Stage::Map,
-                    org_id: Some(org_id.clone()),
-                    event_id: event.id.clone(),
-                };
+                let letter = raw_dead_letter(event, &org_id, Stage::Map, err.to_string());
                 let delivery = ctx.sink.deliver_dead_letter(letter);
                 handed.push(Handed::DeadLetter(delivery, EventOutcome::DeadLetteredMap));
                 continue;
@@ -495,13 +483,7 @@ async fn deliver_batch(
             }
             // The broker refused the record itself (too large for it): dead-letter the event.
             (Handed::Record(..), Some(err)) if err.is_record_fault() => {
-                let letter = DeadLetter {
-                    raw: event.bytes.clone(),
-                    reason: err.to_string(),
-                    stage: Stage::Produce,
-                    org_id: Some(org_id.clone()),
-                    event_id: event.id.clone(),
-                };
+                let letter = raw_dead_letter(event, &org_id, Stage::Produce, err.to_string());
                 match ctx.sink.deliver_dead_letter(letter).await {
                     Ok(()) => Ok(EventOutcome::DeadLetteredEncode),
                     Err(err) => retry_event(event, &org_id, &ctx, err).await,
@@ -553,6 +535,17 @@ async fn deliver_batch(
         Err(join_error) => {
             tracing::error!(org = %org_id, batch = sequence, error = %join_error, "acknowledging a delivered batch failed")
         }
+    }
+}
+
+/// The dead letter of a raw event: its original bytes, why, and where it was refused.
+fn raw_dead_letter(event: &RawEvent, org_id: &str, stage: Stage, reason: String) -> DeadLetter {
+    DeadLetter {
+        raw: event.bytes.clone(),
+        reason,
+        stage,
+        org_id: Some(org_id.to_owned()),
+        event_id: event.id.clone(),
     }
 }
 
