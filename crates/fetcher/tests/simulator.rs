@@ -862,3 +862,49 @@ async fn an_unknown_service_is_rejected_with_the_server_message_and_no_retry() {
     assert!(store.load_for_test(&org).is_none());
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_asked_smaller_than_page_limit_still_bring_every_event_once() {
+    let sim = start_sim(SimConfig {
+        seed: 31,
+        orgs: 1,
+        history_events: 2_500,
+        history_days: 1,
+        late_max_secs: 0.0,
+        ..SimConfig::default()
+    })
+    .await;
+    let truth = ground_truth(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = events_config(dir.path(), 1_000);
+    let store = Arc::new(FileCheckpointStore::open(&config.checkpoint_path).unwrap());
+    let client = JumpCloudClient::new(client_config(&sim.base_url())).unwrap();
+    let org = sim.org_ids()[0].clone();
+    let mut source = EventSource::new(client, org, config, store).unwrap();
+    let acker = source.acker();
+    let mut seen: Vec<EventIdentity> = Vec::new();
+    // Alternate room for 137 and for 1,000 events (a pipeline short of memory).
+    for room in [137, 1_000].into_iter().cycle() {
+        let Some(batch) = source.next_batch_of(room).await.unwrap() else {
+            break;
+        };
+        assert!(
+            batch.events.len() <= room,
+            "{} > {room}",
+            batch.events.len()
+        );
+        for event in &batch.events {
+            seen.push((
+                event.org_id.to_string(),
+                event.id.clone().unwrap(),
+                event.timestamp.clone().unwrap(),
+            ));
+        }
+        acker.ack(batch.checkpoint).unwrap();
+    }
+    let unique: std::collections::HashSet<_> = seen.iter().cloned().collect();
+    assert_eq!(unique.len(), seen.len(), "no event twice");
+    let expected: std::collections::HashSet<_> = truth.keys().cloned().collect();
+    assert_eq!(unique, expected, "every event, none missing");
+    sim.shutdown().await;
+}

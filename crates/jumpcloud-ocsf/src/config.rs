@@ -62,15 +62,15 @@ impl Default for MapperConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct PipelineConfig {
     /// Events fetched and not yet acknowledged by Kafka, all organisations together. Bounds
-    /// memory (about 1 KiB per event): a page is fetched only when there is room for it
-    /// (`events.page_limit` events; at least one page is always allowed).
+    /// memory (about 1 KiB per event): a page is requested with at most as many events as
+    /// there is room for (up to `events.page_limit`, once a quarter page is free).
     pub max_in_flight_events: usize,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
-            max_in_flight_events: 20_000,
+            max_in_flight_events: 12_000,
         }
     }
 }

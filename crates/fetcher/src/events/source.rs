@@ -64,6 +64,9 @@ pub struct EventSource {
     caught_up: bool,
     next_sequence: u64,
     last_slice_span: Option<chrono::Duration>,
+    /// The `limit` of the next page request (`page_limit`, or less when the caller has room
+    /// for fewer events: [`EventSource::next_batch_of`]).
+    request_limit: usize,
     stats: Arc<SourceStats>,
 }
 
@@ -174,6 +177,7 @@ impl EventSource {
             }
         };
         let stats = Arc::new(SourceStats::default());
+        let page_limit = config.page_limit;
         let tracker = AckTracker::new(
             lease,
             checkpoint_key,
@@ -196,6 +200,7 @@ impl EventSource {
             caught_up: false,
             next_sequence: 0,
             last_slice_span: None,
+            request_limit: page_limit,
             stats,
         })
     }
@@ -242,6 +247,16 @@ impl EventSource {
     /// Errors (401/402/403, exhausted retries) leave the cursor where it was; calling again
     /// retries the same page.
     pub async fn next_batch(&mut self) -> Result<Option<EventBatch>, FetchError> {
+        self.next_batch_of(self.config.page_limit).await
+    }
+
+    /// Like [`Self::next_batch`], with pages of at most `max_events` events (1 to
+    /// `page_limit`): a caller short of memory for a whole page still makes progress.
+    pub async fn next_batch_of(
+        &mut self,
+        max_events: usize,
+    ) -> Result<Option<EventBatch>, FetchError> {
+        self.request_limit = max_events.clamp(1, self.config.page_limit);
         let span = tracing::info_span!("directory_insights", org = %self.org_id);
         self.next_batch_inner().instrument(span).await
     }
@@ -279,7 +294,7 @@ impl EventSource {
             service: self.config.services.clone(),
             start_time: format_timestamp(window.start),
             end_time: format_timestamp(window.end),
-            limit: Some(self.config.page_limit),
+            limit: Some(self.request_limit),
             sort: Some("ASC"),
             search_after,
         }
@@ -371,7 +386,7 @@ impl EventSource {
         let query = self.query(window, open.search_after.clone());
         let page = self.client.events_page(&self.org_id, &query).await?;
         self.stats.pages.fetch_add(1, Ordering::Relaxed);
-        let limit = page.limit.unwrap_or(self.config.page_limit).max(1);
+        let limit = page.limit.unwrap_or(self.request_limit).max(1);
         let received = page.events.len();
         let last_page = received < limit;
         if !last_page {

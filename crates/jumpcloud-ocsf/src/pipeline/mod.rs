@@ -157,20 +157,31 @@ struct InFlightBudget {
 }
 
 impl InFlightBudget {
-    /// Room for one page of `source` (at most the whole budget).
+    /// Room for the next page of `source`: a whole page (`page_limit` events, at most the
+    /// whole budget) when there is room for it, else what there is once at least a quarter of
+    /// a page is free. The page is then requested with that many events at most, so memory
+    /// stays within the budget while the next page is already on its way.
     async fn reserve_page(&self, source: &EventSource) -> Option<OwnedSemaphorePermit> {
         let wanted = source.config().page_limit.clamp(1, self.capacity);
-        let wanted = u32::try_from(wanted).unwrap_or(u32::MAX);
-        Arc::clone(&self.events)
-            .acquire_many_owned(wanted)
+        let floor = (wanted / 4).max(1);
+        let as_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let mut permit = Arc::clone(&self.events)
+            .acquire_many_owned(as_u32(floor))
             .await
-            .ok()
+            .ok()?;
+        let extra = (wanted - floor).min(self.events.available_permits());
+        if extra > 0
+            && let Ok(more) = Arc::clone(&self.events).try_acquire_many_owned(as_u32(extra))
+        {
+            permit.merge(more);
+        }
+        Some(permit)
     }
 }
 
 /// The least room a batch holds, however few its events: a batch has a cost of its own (a
 /// task, its bookkeeping), and a live source stuck behind an absent broker makes one small
-/// batch per poll. With the default budget this allows at most 200 batches in flight.
+/// batch per poll. With the default budget this allows at most 120 batches in flight.
 const MIN_BATCH_ROOM: usize = 100;
 
 /// Gives back the part of a page's reservation its events do not use.
@@ -207,7 +218,7 @@ async fn run_source(
         let next = tokio::select! {
             biased;
             () = shutdown_requested(&mut shutdown) => break,
-            next = source.next_batch() => next,
+            next = source.next_batch_of(permit.num_permits()) => next,
         };
         match next {
             Ok(Some(batch)) => {
