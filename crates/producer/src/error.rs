@@ -3,6 +3,7 @@
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 use crate::avro::{EncodeError, SchemaCompileError};
+use crate::dead_letter::Stage;
 use crate::registry::RegistryError;
 
 /// The producer could not start. Nothing was sent.
@@ -74,6 +75,15 @@ impl ProduceError {
                     ..
                 }
             )
+    }
+
+    /// The stage a record that failed with this error is dead-lettered under: `encode` when it
+    /// did not fit its schema, `produce` otherwise (too large, refused by the broker).
+    pub fn stage(&self) -> Stage {
+        match self {
+            Self::Encode(_) => Stage::Encode,
+            _ => Stage::Produce,
+        }
     }
 
     pub(crate) fn from_kafka(topic: &str, error: &KafkaError) -> Self {

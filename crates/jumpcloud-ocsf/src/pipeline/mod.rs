@@ -459,9 +459,10 @@ async fn deliver_batch(
                 deliveries.not_handed_over();
                 match err.as_record_fault() {
                     Some(fault) => {
-                        let letter =
-                            ctx.sink
-                                .dead_letter_for(fault, &event.bytes, &org_id, &record);
+                        let letter = DeadLetter {
+                            event_id: record.original_event_uid.clone(),
+                            ..raw_dead_letter(event, &org_id, fault.stage(), fault.to_string())
+                        };
                         let delivery = ctx.sink.deliver_dead_letter(letter);
                         handed.push(Handed::DeadLetter(
                             delivery,
@@ -494,7 +495,7 @@ async fn deliver_batch(
             }
             // The broker refused the record itself (too large for it): dead-letter the event.
             (Handed::Record(..), Some(err)) if err.is_record_fault() => {
-                let letter = raw_dead_letter(event, &org_id, Stage::Produce, err.to_string());
+                let letter = raw_dead_letter(event, &org_id, err.stage(), err.to_string());
                 match ctx.sink.deliver_dead_letter(letter).await {
                     Ok(()) => Ok(EventOutcome::DeadLetteredEncode),
                     Err(err) => retry_event(event, &org_id, &ctx, err).await,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use mapper::OcsfRecord;
-use producer::{DeadLetter, DeliveryListener, OcsfProducer, ProduceError, ProducerConfig, Stage};
+use producer::{DeadLetter, DeliveryListener, OcsfProducer, ProduceError, ProducerConfig};
 use rdkafka::error::RDKafkaErrorCode;
 
 /// How one record ended up.
@@ -50,31 +50,30 @@ impl Sink {
             Sink::Kafka(kafka) => {
                 let producer = kafka.producer();
                 let queued = producer.enqueue(record).await;
-                let letter = |err: &ProduceError| self.dead_letter_for(err, raw, org_id, record);
-                match queued {
-                    Ok(pending) => {
-                        // A record fault can also come back from the broker (message too large).
-                        let raw = raw.clone();
-                        let org_id = org_id.to_string();
-                        let event_id = record.original_event_uid.clone();
-                        Box::pin(async move {
-                            match pending.await {
-                                Ok(_) => Ok(Outcome::Delivered),
-                                Err(err) if err.is_record_fault() => {
-                                    let letter = DeadLetter {
-                                        raw,
-                                        reason: err.to_string(),
-                                        stage: Stage::Produce,
-                                        org_id: Some(org_id),
-                                        event_id,
-                                    };
-                                    producer.send_dead_letter(letter).await?;
-                                    Ok(Outcome::DeadLettered)
-                                }
-                                Err(err) => Err(err.into()),
-                            }
-                        })
+                // The dead letter of a record refused as it is: the original event `raw`.
+                let letter = {
+                    let (raw, org_id) = (raw.clone(), org_id.to_string());
+                    let event_id = record.original_event_uid.clone();
+                    move |err: &ProduceError| DeadLetter {
+                        raw,
+                        reason: err.to_string(),
+                        stage: err.stage(),
+                        org_id: Some(org_id),
+                        event_id,
                     }
+                };
+                match queued {
+                    // A record fault can also come back from the broker (message too large).
+                    Ok(pending) => Box::pin(async move {
+                        match pending.await {
+                            Ok(_) => Ok(Outcome::Delivered),
+                            Err(err) if err.is_record_fault() => {
+                                producer.send_dead_letter(letter(&err)).await?;
+                                Ok(Outcome::DeadLettered)
+                            }
+                            Err(err) => Err(err.into()),
+                        }
+                    }),
                     Err(err) if err.is_record_fault() => {
                         let send = producer.send_dead_letter(letter(&err));
                         Box::pin(async move {
@@ -116,27 +115,6 @@ impl Sink {
                 listener.delivered(index, Ok(()));
                 Ok(())
             }
-        }
-    }
-
-    /// The dead letter for a record the sink refused as it is: the original Directory
-    /// Insights event `raw`, with the reason and the stage that refused it.
-    pub fn dead_letter_for(
-        &self,
-        err: &ProduceError,
-        raw: &Bytes,
-        org_id: &str,
-        record: &OcsfRecord,
-    ) -> DeadLetter {
-        DeadLetter {
-            raw: raw.clone(),
-            reason: err.to_string(),
-            stage: match err {
-                ProduceError::Encode(_) => Stage::Encode,
-                _ => Stage::Produce,
-            },
-            org_id: Some(org_id.to_string()),
-            event_id: record.original_event_uid.clone(),
         }
     }
 
