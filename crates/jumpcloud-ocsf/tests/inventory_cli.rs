@@ -41,19 +41,9 @@ fn inventory(base_url: &str, org_ids: &str, args: &[&str]) -> (bool, Vec<Value>,
 }
 
 fn validate(records: &[Value]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("inventory.ndjson");
-    let text: String = records.iter().map(|r| format!("{r}\n")).collect();
-    std::fs::write(&file, text).unwrap();
-    let output = Command::new("python3")
-        .arg(validator())
-        .arg("--strict")
-        .arg(&file)
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "{report}");
-    report.lines().last().unwrap_or_default().to_owned()
+    let (valid, summary) = validate_ocsf_values(records);
+    assert!(valid, "{summary}");
+    summary
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

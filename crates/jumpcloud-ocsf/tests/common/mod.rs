@@ -178,7 +178,8 @@ pub fn consume_from(
     records
 }
 
-/// Runs `python3 validate.py` on NDJSON `lines`; returns (exit ok, last line).
+/// Runs `python3 validate.py --strict` (warnings are failures) on NDJSON `lines`; returns
+/// (exit ok, its summary line `N passed, M failed`), or on failure the whole report.
 pub fn validate_ocsf(dir: &Path, lines: &[Vec<u8>]) -> (bool, String) {
     let path = dir.join("ocsf.ndjson");
     let mut text = Vec::new();
@@ -187,15 +188,31 @@ pub fn validate_ocsf(dir: &Path, lines: &[Vec<u8>]) -> (bool, String) {
         text.push(b'\n');
     }
     std::fs::write(&path, text).expect("write ndjson");
+    validate_ocsf_file(&path)
+}
+
+/// [`validate_ocsf`] on an NDJSON file.
+pub fn validate_ocsf_file(path: &Path) -> (bool, String) {
     let output = std::process::Command::new("python3")
         .arg(validator())
-        .arg("-q")
-        .arg(&path)
+        .arg("--strict")
+        .arg(path)
         .output()
         .expect("run validate.py");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let last = stdout.lines().last().unwrap_or_default().to_string();
-    (output.status.success(), last)
+    let report = String::from_utf8_lossy(&output.stdout);
+    let summary = if output.status.success() {
+        report.lines().last().unwrap_or_default().to_string()
+    } else {
+        report.into_owned()
+    };
+    (output.status.success(), summary)
+}
+
+/// [`validate_ocsf`] on JSON values (one OCSF event each).
+pub fn validate_ocsf_values(records: &[serde_json::Value]) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lines: Vec<Vec<u8>> = records.iter().map(|r| r.to_string().into_bytes()).collect();
+    validate_ocsf(dir.path(), &lines)
 }
 
 /// A pipeline config for the simulator at `base_url`, writing to topics `<prefix>.<class>`.
