@@ -283,20 +283,25 @@ mod tests {
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
-    fn index(n: usize) -> EventIndex {
+    /// A small organisation: 5 users, 3 systems, 2 groups, 2 applications.
+    fn small_inventory() -> Inventory {
         let sizes = InventorySizes {
             users: 5,
             systems: 3,
             groups: 2,
             applications: 2,
         };
-        let inv = Inventory::generate(
+        Inventory::generate(
             &mut ChaCha8Rng::seed_from_u64(1),
             "org",
             0,
             sizes,
             1_700_000_000_000_000_000,
-        );
+        )
+    }
+
+    fn index(n: usize) -> EventIndex {
+        let inv = small_inventory();
         let builder = EventBuilder::new(&inv);
         let picker = KindPicker::new().unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(2);
@@ -335,19 +340,7 @@ mod tests {
 
     #[test]
     fn bulk_load_equals_one_by_one_inserts() {
-        let sizes = InventorySizes {
-            users: 5,
-            systems: 3,
-            groups: 2,
-            applications: 2,
-        };
-        let inv = Inventory::generate(
-            &mut ChaCha8Rng::seed_from_u64(1),
-            "org",
-            0,
-            sizes,
-            1_700_000_000_000_000_000,
-        );
+        let inv = small_inventory();
         let builder = EventBuilder::new(&inv);
         let picker = KindPicker::new().unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(5);
