@@ -8,28 +8,12 @@ use serde_json::{Value, json};
 use simulator::SimHandle;
 
 async fn users(sim: &SimHandle) -> Vec<Value> {
-    let body: Value = client()
-        .get(format!("{}/api/systemusers?limit=100", sim.base_url()))
-        .header("x-api-key", KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = get_json(sim, "/api/systemusers?limit=100").await;
     body["results"].as_array().unwrap().clone()
 }
 
 async fn user(sim: &SimHandle, id: &str) -> Value {
-    client()
-        .get(format!("{}/api/systemusers/{id}", sim.base_url()))
-        .header("x-api-key", KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    get_json(sim, &format!("/api/systemusers/{id}")).await
 }
 
 async fn post(sim: &SimHandle, path: &str, body: Option<Value>) -> reqwest::Response {
@@ -253,15 +237,7 @@ async fn each_action_changes_state_and_emits_its_event_once() {
 #[tokio::test]
 async fn group_membership_add_and_remove_emit_association_changes() {
     let sim = start(common::config(0)).await;
-    let groups: Vec<Value> = client()
-        .get(format!("{}/api/v2/usergroups?limit=100", sim.base_url()))
-        .header("x-api-key", KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let groups: Vec<Value> = get_json(&sim, "/api/v2/usergroups?limit=100").await;
     let group = groups.iter().find(|g| g["name"] != "All Users").unwrap();
     let group_id = group["id"].as_str().unwrap();
     let members_url = format!(
@@ -373,15 +349,7 @@ async fn group_membership_add_and_remove_emit_association_changes() {
 #[tokio::test]
 async fn device_commands_emit_device_command_events_and_bindings_resolve() {
     let sim = start(common::config(0)).await;
-    let systems: Value = client()
-        .get(format!("{}/api/systems?limit=100", sim.base_url()))
-        .header("x-api-key", KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let systems: Value = get_json(&sim, "/api/systems?limit=100").await;
     let system_id = systems["results"][0]["_id"].as_str().unwrap().to_owned();
     let response = post(
         &sim,
@@ -459,15 +427,7 @@ async fn device_commands_emit_device_command_events_and_bindings_resolve() {
         systems["totalCount"].as_u64().unwrap() as usize,
         "every system has one user"
     );
-    let groups: Vec<Value> = client()
-        .get(format!("{}/api/v2/usergroups?limit=100", sim.base_url()))
-        .header("x-api-key", KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let groups: Vec<Value> = get_json(&sim, "/api/v2/usergroups?limit=100").await;
     let group_id = groups[1]["id"].as_str().unwrap();
     let members: Vec<Value> = client()
         .get(format!(

@@ -332,15 +332,7 @@ async fn auth_errors_402_org_beside_healthy_ones_and_403_key() {
     }
     assert_eq!(unique(&ids(&all)).len(), per_org[0] + per_org[1]);
 
-    let listed: Value = client()
-        .get(format!("{}/__sim/orgs", sim.base_url()))
-        .header("x-api-key", KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = get_json(&sim, "/__sim/orgs").await;
     assert_eq!(
         listed[2],
         json!({"id": orgs[2], "directory_insights": false})

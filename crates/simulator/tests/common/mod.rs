@@ -34,6 +34,19 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// GET `path` (e.g. `/api/systemusers?limit=100`) with the API key; the JSON body.
+pub async fn get_json<T: serde::de::DeserializeOwned>(sim: &SimHandle, path: &str) -> T {
+    client()
+        .get(format!("{}{path}", sim.base_url()))
+        .header("x-api-key", KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 pub fn events_url(sim: &SimHandle) -> String {
     format!("{}/insights/directory/v1/events", sim.base_url())
 }
