@@ -24,7 +24,7 @@ pub use checkpoint::{
 };
 pub use client::{
     AuthConfig, ClientConfig, EventQuery, EventsPage, FetchError, JsonResponse, JumpCloudClient,
-    Region, RetryConfig,
+    PageEvent, Region, RetryConfig,
 };
 pub use events::{Acker, CheckpointToken, EventBatch, EventSource, EventsConfig, RawEvent};
 pub use secret::Secret;

@@ -84,7 +84,7 @@ async fn di_events_about(client: &JumpCloudClient, org: &str, since: &str, id: &
     let page = client.events_page(org, &query).await.unwrap();
     page.events
         .iter()
-        .map(|raw| serde_json::from_slice::<Value>(raw).unwrap())
+        .map(|event| serde_json::from_slice::<Value>(&event.bytes).unwrap())
         .filter(|event| {
             event["resource"]["id"] == id
                 || event["association"]["connection"]["to"]["object_id"] == id

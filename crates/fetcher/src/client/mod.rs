@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+mod page;
 pub mod retry;
 #[cfg(test)]
 mod tests;
@@ -18,6 +19,7 @@ use bytes::Bytes;
 pub use config::{AuthConfig, ClientConfig, Region, RetryConfig};
 pub use error::FetchError;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+pub use page::PageEvent;
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use retry::AttemptError;
@@ -50,27 +52,13 @@ pub struct JsonResponse {
 /// One page of Directory Insights events, each element's JSON kept verbatim.
 #[derive(Debug)]
 pub struct EventsPage {
-    /// The events as received: each the exact JSON text of one event object, a slice of the
-    /// response body (no copy; the body lives as long as any of its events).
-    pub events: Vec<Bytes>,
+    /// The events as received: each the exact JSON text of one element, a slice of the
+    /// response body (no copy), with its `id` and `timestamp` read in the same pass.
+    pub events: Vec<PageEvent>,
     /// `X-Search_after` (JSON array) to request the next page.
     pub search_after: Option<Box<RawValue>>,
     /// `X-Limit`: the page size the server applied.
     pub limit: Option<usize>,
-}
-
-/// Splits a JSON array into its elements, each a slice of `body` (checked to be valid JSON;
-/// nothing is copied).
-fn split_events_array(body: &Bytes) -> Result<Vec<Bytes>, serde_json::Error> {
-    let elements: Vec<&RawValue> = serde_json::from_slice(body)?;
-    let base = body.as_ptr() as usize;
-    Ok(elements
-        .into_iter()
-        .map(|raw| {
-            let start = raw.get().as_ptr() as usize - base;
-            body.slice(start..start + raw.get().len())
-        })
-        .collect())
 }
 
 /// The Directory Insights query body (`EventQuery`).
@@ -357,7 +345,7 @@ impl JumpCloudClient {
             &[],
             Some(body),
             |response| {
-                let events = split_events_array(&response.body)
+                let events = page::split_page(&response.body)
                     .map_err(|e| format!("invalid or truncated events array: {e}"))?;
                 let search_after = match response.headers.get("x-search_after") {
                     Some(value) => {

@@ -5,7 +5,6 @@
 mod ack;
 mod config;
 mod dedup;
-mod identity;
 mod source;
 #[cfg(test)]
 mod tests;

@@ -2,11 +2,10 @@
 
 use super::ack::{self, AckTracker, Acker, CheckpointLease, SharedTracker};
 use super::dedup::{EventKey, SeenEvents};
-use super::identity::identity;
 use super::window::{self, Window};
 use super::{EventBatch, EventsConfig, RawEvent};
 use crate::checkpoint::CheckpointStore;
-use crate::client::{EventQuery, FetchError, JumpCloudClient};
+use crate::client::{EventQuery, FetchError, JumpCloudClient, PageEvent};
 use crate::stats::SourceStats;
 use crate::timestamp::{floor_to_millis, format_timestamp, parse_timestamp};
 use bytes::Bytes;
@@ -408,10 +407,14 @@ impl EventSource {
         let mut keys = Vec::with_capacity(received);
         let mut latest: Option<DateTime<Utc>> = None;
         let mut duplicates = 0u64;
-        let received_bytes: usize = page.events.iter().map(Bytes::len).sum();
+        let received_bytes: usize = page.events.iter().map(|event| event.bytes.len()).sum();
         let mut kept_bytes = 0;
-        for raw in page.events {
-            let (id, timestamp) = identity(&raw);
+        for PageEvent {
+            bytes: raw,
+            id,
+            timestamp,
+        } in page.events
+        {
             let parsed = timestamp.as_deref().and_then(parse_timestamp);
             if let Some(time) = parsed {
                 latest = Some(latest.map_or(time, |l| l.max(time)));

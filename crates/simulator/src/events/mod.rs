@@ -119,14 +119,24 @@ impl EventIndex {
     /// Builds an index from many events at once (sorted bulk build, much faster than one
     /// insert at a time). Tiebreaks are drawn from `rng` in the events' order.
     pub fn bulk_load(rng: &mut impl Rng, events: Vec<(GeneratedEvent, i64)>) -> Self {
-        let mut stored: Vec<Arc<StoredEvent>> = events
+        let mut keyed: Vec<(SortKey, GeneratedEvent, i64)> = events
             .into_iter()
             .map(|(event, visible_at_ns)| {
+                let key = SortKey {
+                    epoch_ms: event.timestamp_ns.div_euclid(1_000_000),
+                    tiebreak: rng.random(),
+                };
+                (key, event, visible_at_ns)
+            })
+            .collect();
+        keyed.sort_unstable_by_key(|(key, ..)| *key);
+        // Allocated in sort order, so a page is served from neighbouring memory rather than
+        // from a cache miss per event (generation order is not time order).
+        let stored: Vec<Arc<StoredEvent>> = keyed
+            .into_iter()
+            .map(|(key, event, visible_at_ns)| {
                 Arc::new(StoredEvent {
-                    key: SortKey {
-                        epoch_ms: event.timestamp_ns.div_euclid(1_000_000),
-                        tiebreak: rng.random(),
-                    },
+                    key,
                     id: event.id,
                     timestamp_ns: event.timestamp_ns,
                     visible_at_ns,
@@ -136,7 +146,6 @@ impl EventIndex {
                 })
             })
             .collect();
-        stored.sort_unstable_by_key(|e| e.key);
         let mut index = EventIndex::default();
         let mut duplicates = Vec::new();
         let mut by_service: HashMap<&'static str, Vec<(SortKey, Arc<StoredEvent>)>> =
