@@ -1,8 +1,9 @@
 //! Reading an events page. The body is a JSON array of event objects; one `serde_json` pass
 //! splits it into its elements, each a zero-copy slice of the body, and reads the two fields the
 //! fetcher needs from each: `id` and `timestamp` (dedup and the cursor). Everything else is the
-//! mapper's. Every byte of the body is parsed, so a truncated or corrupt page is an error (and is
-//! fetched again), never a handful of odd events.
+//! mapper's. The whole body is parsed as JSON, so a truncated or corrupt page is an error (and
+//! is fetched again), never a handful of odd events. Strings the fetcher does not read are not
+//! checked for UTF-8 here: the mapper checks each event and dead-letters one that is not.
 
 use bytes::Bytes;
 use serde::Deserialize;
@@ -285,6 +286,16 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn invalid_utf8_in_an_unread_string_is_kept_verbatim_for_the_mapper_to_judge() {
+        let body = Bytes::from_static(b"[{\"id\":\"a\",\"x\":\"\xff\"},{\"id\":\"b\"}]");
+        let events = split_page(&body).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(&events[0].bytes[..], b"{\"id\":\"a\",\"x\":\"\xff\"}");
+        assert_eq!(events[0].id.as_deref(), Some("a"));
+        assert_eq!(events[1].id.as_deref(), Some("b"));
     }
 
     #[test]
