@@ -240,26 +240,13 @@ async fn group_membership_add_and_remove_emit_association_changes() {
     let groups: Vec<Value> = get_json(&sim, "/api/v2/usergroups?limit=100").await;
     let group = groups.iter().find(|g| g["name"] != "All Users").unwrap();
     let group_id = group["id"].as_str().unwrap();
-    let members_url = format!(
-        "{}/api/v2/usergroups/{group_id}/members?limit=100",
-        sim.base_url()
-    );
+    let members_path = format!("/api/v2/usergroups/{group_id}/members?limit=100");
     let members = |list: Vec<Value>| {
         list.iter()
             .map(|m| m["to"]["id"].as_str().unwrap().to_owned())
             .collect::<Vec<_>>()
     };
-    let before = members(
-        client()
-            .get(&members_url)
-            .header("x-api-key", KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap(),
-    );
+    let before = members(get_json(&sim, &members_path).await);
     let all = users(&sim).await;
     let outsider = all
         .iter()
@@ -275,17 +262,7 @@ async fn group_membership_add_and_remove_emit_association_changes() {
         409,
         "already a member"
     );
-    let after = members(
-        client()
-            .get(&members_url)
-            .header("x-api-key", KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap(),
-    );
+    let after = members(get_json(&sim, &members_path).await);
     assert!(after.contains(&outsider));
     assert_eq!(after.len(), before.len() + 1);
 
@@ -296,17 +273,7 @@ async fn group_membership_add_and_remove_emit_association_changes() {
         404,
         "not a member any more"
     );
-    let last = members(
-        client()
-            .get(&members_url)
-            .header("x-api-key", KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap(),
-    );
+    let last = members(get_json(&sim, &members_path).await);
     assert_eq!(last, before);
 
     let events = events_about(&sim, "association_change", &outsider).await;
@@ -398,18 +365,8 @@ async fn device_commands_emit_device_command_events_and_bindings_resolve() {
     let mut bound = 0;
     for user in &all {
         let id = user["_id"].as_str().unwrap();
-        let list: Vec<Value> = client()
-            .get(format!(
-                "{}/api/v2/users/{id}/systems?limit=100",
-                sim.base_url()
-            ))
-            .header("x-api-key", KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let list: Vec<Value> =
+            get_json(&sim, &format!("/api/v2/users/{id}/systems?limit=100")).await;
         for system in &list {
             assert_eq!(system["type"], "system");
             assert!(
@@ -429,30 +386,16 @@ async fn device_commands_emit_device_command_events_and_bindings_resolve() {
     );
     let groups: Vec<Value> = get_json(&sim, "/api/v2/usergroups?limit=100").await;
     let group_id = groups[1]["id"].as_str().unwrap();
-    let members: Vec<Value> = client()
-        .get(format!(
-            "{}/api/v2/usergroups/{group_id}/members?limit=100",
-            sim.base_url()
-        ))
-        .header("x-api-key", KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let membership: Vec<Value> = client()
-        .get(format!(
-            "{}/api/v2/usergroups/{group_id}/membership?limit=100",
-            sim.base_url()
-        ))
-        .header("x-api-key", KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let members: Vec<Value> = get_json(
+        &sim,
+        &format!("/api/v2/usergroups/{group_id}/members?limit=100"),
+    )
+    .await;
+    let membership: Vec<Value> = get_json(
+        &sim,
+        &format!("/api/v2/usergroups/{group_id}/membership?limit=100"),
+    )
+    .await;
     let direct: Vec<&Value> = members.iter().map(|m| &m["to"]["id"]).collect();
     let resolved: Vec<&Value> = membership.iter().map(|m| &m["id"]).collect();
     assert_eq!(direct, resolved);
