@@ -24,7 +24,7 @@ pub use checkpoint::{
 };
 pub use client::{
     AuthConfig, ClientConfig, EventQuery, EventsPage, FetchError, JsonResponse, JumpCloudClient,
-    PageEvent, Region, RetryConfig,
+    PageEvent, Region, RetryConfig, split_page,
 };
 pub use events::{Acker, CheckpointToken, EventBatch, EventSource, EventsConfig, RawEvent};
 pub use secret::Secret;

@@ -19,7 +19,7 @@ use bytes::Bytes;
 pub use config::{AuthConfig, ClientConfig, Region, RetryConfig};
 pub use error::FetchError;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-pub use page::PageEvent;
+pub use page::{PageEvent, split_page};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use retry::AttemptError;

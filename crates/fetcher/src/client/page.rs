@@ -1,14 +1,18 @@
-//! Reading an events page. The body is a JSON array of event objects; one `serde_json` pass
+//! Reading an events page. The body is a JSON array of event objects; one hand-written pass
 //! splits it into its elements, each a zero-copy slice of the body, and reads the two fields the
 //! fetcher needs from each: `id` and `timestamp` (dedup and the cursor). Everything else is the
-//! mapper's. The whole body is parsed as JSON, so a truncated or corrupt page is an error (and
-//! is fetched again), never a handful of odd events. Strings the fetcher does not read are not
-//! checked for UTF-8 here: the mapper checks each event and dead-letters one that is not.
+//! mapper's.
+//!
+//! The pass checks the whole body against the JSON grammar (structure, strings and their
+//! escapes, numbers, literals; nesting up to serde_json's limit), so a truncated or corrupt page
+//! is an error (and is fetched again), never a handful of odd events. What it accepts and what it
+//! reads are exactly what `serde_json` gives (the tests hold it to a serde reference, on valid
+//! and on corrupted pages); it is hand-written because the page is the one input read in full
+//! before mapping, and serde's visitor machinery cost about 17 instructions per byte here.
+//! Strings the fetcher does not read are not checked for UTF-8: the mapper checks each event and
+//! dead-letters one that is not.
 
 use bytes::Bytes;
-use serde::Deserialize;
-use serde::de::IgnoredAny;
-use serde_json::value::RawValue;
 
 /// One element of an events page, as received.
 #[derive(Debug, Clone)]
@@ -22,96 +26,443 @@ pub struct PageEvent {
     pub timestamp: Option<String>,
 }
 
-/// The two fields as `serde` reads an object: absent, `null` or not a string gives `None`; an
-/// object naming either twice is refused by `serde` and yields neither (see [`split_page`]).
-#[derive(Deserialize)]
-struct Identity<'a> {
-    #[serde(borrow)]
-    id: Option<&'a RawValue>,
-    #[serde(borrow)]
-    timestamp: Option<&'a RawValue>,
-}
-
-fn text_of(value: Option<&RawValue>) -> Option<String> {
-    let text = value?.get();
-    if !text.starts_with('"') {
-        return None;
-    }
-    if text.contains('\\') {
-        serde_json::from_str(text).ok()
-    } else {
-        // Valid JSON without escapes: the text between the quotes is the string.
-        Some(text[1..text.len() - 1].to_owned())
-    }
-}
-
-/// Parses one JSON value starting at `body[at]`: the value and the index just past it.
-fn value_at<'a, T: Deserialize<'a>>(body: &'a [u8], at: usize) -> Result<(T, usize), String> {
-    let mut values = serde_json::Deserializer::from_slice(&body[at..]).into_iter::<T>();
-    match values.next() {
-        Some(Ok(value)) => Ok((value, at + values.byte_offset())),
-        Some(Err(error)) => Err(format!("at byte {at}: {error}")),
-        None => Err(format!("at byte {at}: expected a value, found the end")),
-    }
-}
-
-fn skip_ws(body: &[u8], mut at: usize) -> usize {
-    while let Some(b' ' | b'\t' | b'\n' | b'\r') = body.get(at) {
-        at += 1;
-    }
-    at
-}
-
 /// Splits an events page (a JSON array) into its elements, reading each object's `id` and
-/// `timestamp` in the same pass. Elements that are not objects, or objects `serde` refuses as a
-/// struct (a key given twice), are kept with neither field: the mapper decides what they are.
-pub(crate) fn split_page(body: &Bytes) -> Result<Vec<PageEvent>, String> {
-    let mut at = skip_ws(body, 0);
-    if body.get(at) != Some(&b'[') {
-        return Err(format!("at byte {at}: expected `[`"));
+/// `timestamp` in the same pass. Elements that are not objects are kept with neither field, and
+/// so are objects that `serde` would refuse as a struct of the two (either key given twice, a
+/// key that is not valid UTF-8 or has a bad escape, either value not valid UTF-8): the mapper
+/// decides what they are. Any JSON syntax error in the body fails the whole page.
+pub fn split_page(body: &Bytes) -> Result<Vec<PageEvent>, String> {
+    let mut reader = Reader {
+        body,
+        at: 0,
+        open: Vec::new(),
+        key_end: 0,
+    };
+    read_page(&mut reader, body).map_err(|Syntax(what)| format!("at byte {}: {what}", reader.at))
+}
+
+/// What is wrong where the reader stopped.
+struct Syntax(&'static str);
+
+fn read_page(reader: &mut Reader<'_>, body: &Bytes) -> Result<Vec<PageEvent>, Syntax> {
+    reader.skip_ws();
+    if reader.peek() != Some(b'[') {
+        return Err(Syntax("expected `[`"));
     }
-    at = skip_ws(body, at + 1);
+    reader.at += 1;
+    reader.skip_ws();
     let mut events = Vec::new();
-    if body.get(at) == Some(&b']') {
-        at += 1;
+    if reader.peek() == Some(b']') {
+        reader.at += 1;
     } else {
         loop {
-            let start = at;
-            let read = if body.get(start) == Some(&b'{') {
-                value_at::<Identity<'_>>(body, start)
-                    .ok()
-                    .map(|(identity, end)| (text_of(identity.id), text_of(identity.timestamp), end))
+            let start = reader.at;
+            let (id, timestamp) = if reader.peek() == Some(b'{') {
+                let identity = reader.top_object()?;
+                (
+                    identity.text_of(body, identity.id),
+                    identity.text_of(body, identity.timestamp),
+                )
             } else {
-                None
-            };
-            let (id, timestamp, end) = match read {
-                Some(read) => read,
-                // Not an object, or one serde refuses as a struct: still a value to keep, as
-                // long as it is valid JSON.
-                None => (None, None, value_at::<IgnoredAny>(body, start)?.1),
+                reader.value()?;
+                (None, None)
             };
             events.push(PageEvent {
-                bytes: body.slice(start..end),
+                bytes: body.slice(start..reader.at),
                 id,
                 timestamp,
             });
-            at = skip_ws(body, end);
-            match body.get(at) {
-                Some(b',') => at = skip_ws(body, at + 1),
+            reader.skip_ws();
+            match reader.peek() {
+                Some(b',') => {
+                    reader.at += 1;
+                    reader.skip_ws();
+                }
                 Some(b']') => {
-                    at += 1;
+                    reader.at += 1;
                     break;
                 }
-                Some(_) => return Err(format!("at byte {at}: expected `,` or `]`")),
-                None => return Err(format!("at byte {at}: the array is not closed")),
+                Some(_) => return Err(Syntax("expected `,` or `]`")),
+                None => return Err(Syntax("the array is not closed")),
             }
         }
     }
-    at = skip_ws(body, at);
-    if at != body.len() {
-        return Err(format!("at byte {at}: trailing characters after the array"));
+    reader.skip_ws();
+    if reader.at != body.len() {
+        return Err(Syntax("trailing characters after the array"));
     }
     Ok(events)
+}
+
+/// Where `id` and `timestamp` are in one element: spans of their JSON values.
+#[derive(Default)]
+struct Identity {
+    id: Option<(usize, usize)>,
+    timestamp: Option<(usize, usize)>,
+    /// serde would refuse the object as a struct of the two: read neither.
+    refused: bool,
+}
+
+impl Identity {
+    /// A value span's string, when it is a JSON string (`null`, numbers, objects: none).
+    fn text_of(&self, body: &[u8], span: Option<(usize, usize)>) -> Option<String> {
+        if self.refused {
+            return None;
+        }
+        let (start, end) = span?;
+        let text = std::str::from_utf8(body.get(start..end)?).ok()?;
+        if !text.starts_with('"') {
+            return None;
+        }
+        if text.contains('\\') {
+            serde_json::from_str(text).ok()
+        } else {
+            // Valid JSON without escapes: the text between the quotes is the string.
+            text.get(1..text.len() - 1).map(str::to_owned)
+        }
+    }
+
+    /// Records the value of top-level key `key` (the text between its quotes).
+    fn field(&mut self, key: &[u8], key_flags: StringFlags, value: (usize, usize), body: &[u8]) {
+        let decoded;
+        let name: &[u8] = if key_flags.escaped {
+            // serde reads the key with its escapes decoded (and refuses a lone surrogate).
+            match decode_key(key) {
+                Some(text) => {
+                    decoded = text;
+                    decoded.as_bytes()
+                }
+                None => {
+                    self.refused = true;
+                    return;
+                }
+            }
+        } else {
+            // serde reads every key as `str`: one that is not UTF-8 fails the struct.
+            if key_flags.maybe_non_ascii && std::str::from_utf8(key).is_err() {
+                self.refused = true;
+            }
+            key
+        };
+        let slot = match name {
+            b"id" => &mut self.id,
+            b"timestamp" => &mut self.timestamp,
+            _ => return,
+        };
+        if slot.is_some() {
+            // Given twice: serde refuses the struct.
+            self.refused = true;
+            return;
+        }
+        *slot = Some(value);
+        // serde reads both values as raw JSON text, which must be UTF-8.
+        if body
+            .get(value.0..value.1)
+            .is_none_or(|text| std::str::from_utf8(text).is_err())
+        {
+            self.refused = true;
+        }
+    }
+}
+
+/// A key with escapes, decoded as serde decodes it; `None` where serde fails.
+fn decode_key(key: &[u8]) -> Option<String> {
+    let mut quoted = Vec::with_capacity(key.len() + 2);
+    quoted.push(b'"');
+    quoted.extend_from_slice(key);
+    quoted.push(b'"');
+    serde_json::from_slice(&quoted).ok()
+}
+
+/// What a string held, as far as its readers care.
+#[derive(Debug, Default, Clone, Copy)]
+struct StringFlags {
+    /// It has a backslash escape.
+    escaped: bool,
+    /// It may have a byte of 0x80 or more (the check runs a word at a time and can see bytes
+    /// just past the closing quote; it never misses one inside).
+    maybe_non_ascii: bool,
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of (at least) the first byte of `word`, in memory order, that ends a run of
+/// plain string bytes: a quote, a backslash, or a control character (below 0x20). Bits may also
+/// be set for later bytes (a borrow runs upward), so only the lowest one is meaningful.
+const fn string_stops(word: u64) -> u64 {
+    let quotes = word ^ (ONES * b'"' as u64);
+    let backslashes = word ^ (ONES * b'\\' as u64);
+    ((quotes.wrapping_sub(ONES) & !quotes)
+        | (backslashes.wrapping_sub(ONES) & !backslashes)
+        | (word.wrapping_sub(ONES * 0x20) & !word))
+        & HIGHS
+}
+
+/// A cursor over the page body.
+struct Reader<'a> {
+    body: &'a [u8],
+    at: usize,
+    /// The closing bytes of the containers open around the cursor (reused from value to value).
+    open: Vec<u8>,
+    /// Where the last string read ended (its closing quote).
+    key_end: usize,
+}
+
+impl Reader<'_> {
+    #[inline(always)]
+    fn peek(&self) -> Option<u8> {
+        self.body.get(self.at).copied()
+    }
+
+    #[inline(always)]
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    /// One JSON value at the cursor; leaves the cursor past it. Iterative, with the open
+    /// containers on a stack (like serde's skipping, so nesting has no limit but memory).
+    fn value(&mut self) -> Result<(), Syntax> {
+        self.open.clear();
+        loop {
+            match self.peek() {
+                Some(b'"') => {
+                    self.at += 1;
+                    self.string()?;
+                }
+                Some(b'{') => {
+                    self.at += 1;
+                    self.skip_ws();
+                    if self.peek() == Some(b'}') {
+                        self.at += 1;
+                    } else {
+                        self.open.push(b'}');
+                        self.key()?;
+                        continue;
+                    }
+                }
+                Some(b'[') => {
+                    self.at += 1;
+                    self.skip_ws();
+                    if self.peek() == Some(b']') {
+                        self.at += 1;
+                    } else {
+                        self.open.push(b']');
+                        continue;
+                    }
+                }
+                Some(b't') => self.literal(b"true")?,
+                Some(b'f') => self.literal(b"false")?,
+                Some(b'n') => self.literal(b"null")?,
+                Some(b'-' | b'0'..=b'9') => self.number()?,
+                Some(_) => return Err(Syntax("expected a value")),
+                None => return Err(Syntax("expected a value, found the end")),
+            }
+            // A value ended: close what it ends, up to the next member.
+            loop {
+                let Some(&close) = self.open.last() else {
+                    return Ok(());
+                };
+                if self.after_member(close)? {
+                    self.open.pop();
+                } else {
+                    if close == b'}' {
+                        self.key()?;
+                    }
+                    break;
+                }
+            }
+        }
+    }
+
+    /// An object member's key and colon, the cursor at the key's opening quote.
+    #[inline(always)]
+    fn key(&mut self) -> Result<StringFlags, Syntax> {
+        if self.peek() != Some(b'"') {
+            return Err(Syntax("expected a key"));
+        }
+        self.at += 1;
+        let flags = self.string()?;
+        self.colon()?;
+        Ok(flags)
+    }
+
+    /// A page element that is an object: checked like any object, and its top-level `id` and
+    /// `timestamp` located.
+    fn top_object(&mut self) -> Result<Identity, Syntax> {
+        let mut identity = Identity::default();
+        self.at += 1;
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            return Ok(identity);
+        }
+        loop {
+            let key_start = self.at + 1;
+            let key_flags = self.key()?;
+            let key_end = self.key_end;
+            let value_start = self.at;
+            self.value()?;
+            let body = self.body;
+            identity.field(
+                &body[key_start..key_end],
+                key_flags,
+                (value_start, self.at),
+                body,
+            );
+            if self.after_member(b'}')? {
+                return Ok(identity);
+            }
+        }
+    }
+
+    /// After a key: whitespace, `:`, whitespace.
+    #[inline(always)]
+    fn colon(&mut self) -> Result<(), Syntax> {
+        self.skip_ws();
+        if self.peek() != Some(b':') {
+            return Err(Syntax("expected `:`"));
+        }
+        self.at += 1;
+        self.skip_ws();
+        Ok(())
+    }
+
+    /// After a member of a container closed by `close`: `true` once it is closed, `false` when
+    /// another member follows (the cursor then at it).
+    #[inline(always)]
+    fn after_member(&mut self, close: u8) -> Result<bool, Syntax> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b',') => {
+                self.at += 1;
+                self.skip_ws();
+                Ok(false)
+            }
+            Some(byte) if byte == close => {
+                self.at += 1;
+                Ok(true)
+            }
+            Some(_) => Err(Syntax(if close == b'}' {
+                "expected `,` or `}`"
+            } else {
+                "expected `,` or `]`"
+            })),
+            None => Err(Syntax("unexpected end inside a value")),
+        }
+    }
+
+    /// The rest of a string, the cursor just past its opening quote; leaves it past the closing
+    /// one. Plain bytes are skipped a word at a time.
+    #[inline(always)]
+    fn string(&mut self) -> Result<StringFlags, Syntax> {
+        let mut flags = StringFlags::default();
+        loop {
+            while let Some(word) = self.body.get(self.at..).and_then(<[u8]>::first_chunk::<8>) {
+                let word = u64::from_le_bytes(*word);
+                flags.maybe_non_ascii |= word & HIGHS != 0;
+                let stops = string_stops(word);
+                if stops != 0 {
+                    self.at += (stops.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                self.at += 8;
+            }
+            match self.peek() {
+                Some(b'"') => {
+                    self.key_end = self.at;
+                    self.at += 1;
+                    return Ok(flags);
+                }
+                Some(b'\\') => {
+                    flags.escaped = true;
+                    self.at += 1;
+                    self.escape()?;
+                }
+                Some(0..0x20) => return Err(Syntax("control character in a string")),
+                Some(byte) => {
+                    flags.maybe_non_ascii |= byte >= 0x80;
+                    self.at += 1;
+                }
+                None => return Err(Syntax("unterminated string")),
+            }
+        }
+    }
+
+    /// An escape, the cursor just past its backslash.
+    fn escape(&mut self) -> Result<(), Syntax> {
+        match self.peek() {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                self.at += 1;
+                Ok(())
+            }
+            Some(b'u') => {
+                let hex = self.body.get(self.at + 1..self.at + 5);
+                if hex.is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)) {
+                    self.at += 5;
+                    Ok(())
+                } else {
+                    Err(Syntax("invalid \\u escape"))
+                }
+            }
+            Some(_) => Err(Syntax("invalid escape")),
+            None => Err(Syntax("unterminated string")),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), Syntax> {
+        if self.body.get(self.at..self.at + word.len()) == Some(word) {
+            self.at += word.len();
+            Ok(())
+        } else {
+            Err(Syntax("invalid literal"))
+        }
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    fn number(&mut self) -> Result<(), Syntax> {
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        match self.peek() {
+            Some(b'0') => {
+                self.at += 1;
+                if let Some(b'0'..=b'9') = self.peek() {
+                    return Err(Syntax("invalid number (leading zero)"));
+                }
+            }
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(Syntax("invalid number")),
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            self.one_or_more_digits()?;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.at += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.at += 1;
+            }
+            self.one_or_more_digits()?;
+        }
+        Ok(())
+    }
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    fn one_or_more_digits(&mut self) -> Result<(), Syntax> {
+        if !matches!(self.peek(), Some(b'0'..=b'9')) {
+            return Err(Syntax("invalid number"));
+        }
+        self.digits();
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -119,6 +470,110 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::Value;
+
+    /// serde's reading of a page, which [`split_page`] must match exactly.
+    mod serde_reference {
+        use super::PageEvent;
+        use bytes::Bytes;
+        use serde::de::IgnoredAny;
+        use serde_json::value::RawValue;
+
+        /// The two fields as `serde` reads an object: absent, `null` or not a string gives `None`; an
+        /// object naming either twice is refused by `serde` and yields neither (see [`split_page`]).
+        #[derive(serde::Deserialize)]
+        struct Identity<'a> {
+            #[serde(borrow)]
+            id: Option<&'a RawValue>,
+            #[serde(borrow)]
+            timestamp: Option<&'a RawValue>,
+        }
+
+        fn text_of(value: Option<&RawValue>) -> Option<String> {
+            let text = value?.get();
+            if !text.starts_with('"') {
+                return None;
+            }
+            if text.contains('\\') {
+                serde_json::from_str(text).ok()
+            } else {
+                // Valid JSON without escapes: the text between the quotes is the string.
+                Some(text[1..text.len() - 1].to_owned())
+            }
+        }
+
+        /// Parses one JSON value starting at `body[at]`: the value and the index just past it.
+        fn value_at<'a, T: serde::Deserialize<'a>>(
+            body: &'a [u8],
+            at: usize,
+        ) -> Result<(T, usize), String> {
+            let mut values = serde_json::Deserializer::from_slice(&body[at..]).into_iter::<T>();
+            match values.next() {
+                Some(Ok(value)) => Ok((value, at + values.byte_offset())),
+                Some(Err(error)) => Err(format!("at byte {at}: {error}")),
+                None => Err(format!("at byte {at}: expected a value, found the end")),
+            }
+        }
+
+        fn skip_ws(body: &[u8], mut at: usize) -> usize {
+            while let Some(b' ' | b'\t' | b'\n' | b'\r') = body.get(at) {
+                at += 1;
+            }
+            at
+        }
+
+        /// The reference: the page reader as it was written with serde (elements parsed with
+        /// `StreamDeserializer`, the two fields with a borrowing struct). `split_page` must agree.
+        pub(super) fn serde_split_page(body: &Bytes) -> Result<Vec<PageEvent>, String> {
+            let mut at = skip_ws(body, 0);
+            if body.get(at) != Some(&b'[') {
+                return Err(format!("at byte {at}: expected `[`"));
+            }
+            at = skip_ws(body, at + 1);
+            let mut events = Vec::new();
+            if body.get(at) == Some(&b']') {
+                at += 1;
+            } else {
+                loop {
+                    let start = at;
+                    let read = if body.get(start) == Some(&b'{') {
+                        value_at::<Identity<'_>>(body, start)
+                            .ok()
+                            .map(|(identity, end)| {
+                                (text_of(identity.id), text_of(identity.timestamp), end)
+                            })
+                    } else {
+                        None
+                    };
+                    let (id, timestamp, end) = match read {
+                        Some(read) => read,
+                        // Not an object, or one serde refuses as a struct: still a value to keep, as
+                        // long as it is valid JSON.
+                        None => (None, None, value_at::<IgnoredAny>(body, start)?.1),
+                    };
+                    events.push(PageEvent {
+                        bytes: body.slice(start..end),
+                        id,
+                        timestamp,
+                    });
+                    at = skip_ws(body, end);
+                    match body.get(at) {
+                        Some(b',') => at = skip_ws(body, at + 1),
+                        Some(b']') => {
+                            at += 1;
+                            break;
+                        }
+                        Some(_) => return Err(format!("at byte {at}: expected `,` or `]`")),
+                        None => return Err(format!("at byte {at}: the array is not closed")),
+                    }
+                }
+            }
+            at = skip_ws(body, at);
+            if at != body.len() {
+                return Err(format!("at byte {at}: trailing characters after the array"));
+            }
+            Ok(events)
+        }
+    }
 
     /// `id` and `timestamp` of `element` as the page reader reads them, inside a page.
     fn identity_of(element: &str) -> (Option<String>, Option<String>) {
@@ -337,6 +792,191 @@ mod tests {
             prop_assert_eq!(events.len(), expected.len());
             for (event, raw) in events.iter().zip(expected) {
                 prop_assert_eq!(&event.bytes[..], raw.get().as_bytes());
+            }
+        }
+    }
+
+    /// Both readers' verdict on `body`: an error, or the same elements with the same fields.
+    fn assert_agrees_with_serde(body: &[u8]) -> Result<(), TestCaseError> {
+        let body = Bytes::copy_from_slice(body);
+        let ours = split_page(&body);
+        let reference = serde_reference::serde_split_page(&body);
+        match (ours, reference) {
+            (Ok(ours), Ok(reference)) => {
+                prop_assert_eq!(ours.len(), reference.len());
+                for (ours, reference) in ours.iter().zip(&reference) {
+                    prop_assert_eq!(&ours.bytes, &reference.bytes);
+                    prop_assert_eq!(&ours.id, &reference.id);
+                    prop_assert_eq!(&ours.timestamp, &reference.timestamp);
+                }
+            }
+            (Err(_), Err(_)) => {}
+            (ours, reference) => prop_assert!(
+                false,
+                "ours {:?}, serde {:?} on {:?}",
+                ours.map(|events| events.len()),
+                reference.map(|events| events.len()),
+                String::from_utf8_lossy(&body)
+            ),
+        }
+        Ok(())
+    }
+
+    /// Bytes that change what JSON means when put somewhere else.
+    const SHARP_BYTES: &[u8] = b"\"\\{}[],:0-.eE+tfnu \t\x01\x7f\xc3\xa9\xffa1";
+
+    proptest! {
+        /// A valid page corrupted by a few insertions, deletions and replacements: the reader
+        /// fails exactly when serde fails, and otherwise reads exactly what serde reads.
+        #[test]
+        fn corrupted_pages_are_judged_like_serde(
+            values in prop::collection::vec(json_value(), 0..5),
+            pretty in any::<bool>(),
+            edits in prop::collection::vec(
+                (0..3_u8, any::<prop::sample::Index>(), prop::sample::select(SHARP_BYTES)),
+                1..4,
+            ),
+        ) {
+            let text = if pretty {
+                serde_json::to_string_pretty(&values).unwrap()
+            } else {
+                serde_json::to_string(&values).unwrap()
+            };
+            let mut body = text.into_bytes();
+            for (kind, index, byte) in edits {
+                let at = index.index(body.len() + 1);
+                match kind {
+                    0 => body.insert(at, byte),
+                    1 if at < body.len() => {
+                        body.remove(at);
+                    }
+                    _ if at < body.len() => body[at] = byte,
+                    _ => body.push(byte),
+                }
+            }
+            assert_agrees_with_serde(&body)?;
+        }
+
+        /// Events shaped like Directory Insights ones, with `id`/`timestamp` written in every
+        /// way JSON allows, agree with serde.
+        #[test]
+        fn identity_spellings_agree_with_serde(
+            id_key in prop_oneof![Just("\"id\""), Just("\"i\\u0064\""), Just("\"\\u0069d\""), Just("\"id \""), Just("\"i\\ud800\"")],
+            id_value in prop_oneof![Just("\"a1\""), Just("\"a\\\"1\""), Just("null"), Just("7"), Just("\"\\ud83d\\ude00\""), Just("\"\\udc00\""), Just("{\"id\":\"x\"}")],
+            ts_value in prop_oneof![Just("\"2026-01-01T00:00:00Z\""), Just("\"2026-01-01T00:00:00.123456Z\""), Just("[]"), Just("\"\\u0032\"")],
+            twice in any::<bool>(),
+        ) {
+            let mut body = format!("[{{\"event_type\":\"user_login_attempt\",{id_key}:{id_value},\"timestamp\":{ts_value}");
+            if twice {
+                body.push_str(&format!(",{id_key}:\"again\""));
+            }
+            body.push_str("}]");
+            assert_agrees_with_serde(body.as_bytes())?;
+        }
+    }
+
+    #[test]
+    fn non_utf8_keys_and_values_are_judged_like_serde() {
+        for body in [
+            &b"[{\"id\":\"a\",\"k\xff\":1}]"[..],
+            b"[{\"id\":\"a\xff\",\"timestamp\":\"t\"}]",
+            b"[{\"timestamp\":{\"x\":\"\xc3\"},\"id\":\"a\"}]",
+            b"[{\"id\":\"a\",\"\xc3\xa9t\xc3\xa9\":\"\xff\"}]",
+            b"[{\"id\":\"caf\xc3\xa9\"}]",
+        ] {
+            assert_agrees_with_serde(body).unwrap();
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_read_like_serde_without_recursion() {
+        for depth in [1, 2, 127, 128, 129, 100_000] {
+            for (open, close) in [("[", "]"), ("{\"k\":", "}")] {
+                let element = format!("{}1{}", open.repeat(depth), close.repeat(depth));
+                let inside = format!("{{\"id\":\"a\",\"x\":{element}}}");
+                let unclosed = format!("{}1{}", open.repeat(depth), close.repeat(depth - 1));
+                for body in [
+                    format!("[{element}]"),
+                    format!("[{inside}]"),
+                    format!("[{unclosed}]"),
+                ] {
+                    assert_agrees_with_serde(body.as_bytes()).unwrap();
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn escapes_are_checked_like_serde() {
+        for escape in [
+            r"\u0041",
+            r"\u00e9",
+            r"\uD83D\uDE00",
+            r"\ud800",
+            r"\u00g1",
+            r"\uZZZZ",
+            r"\u12",
+            r"\u",
+            r"\x41",
+            r"\'",
+            r"\/",
+            r"\b\f\n\r\t",
+            r"\\",
+            r#"\""#,
+            r"\U0041",
+            r"\u+041",
+        ] {
+            for body in [
+                format!("[\"{escape}\"]"),
+                format!("[{{\"id\":\"{escape}\"}}]"),
+                format!("[{{\"k{escape}\":1,\"id\":\"a\"}}]"),
+            ] {
+                assert_agrees_with_serde(body.as_bytes()).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_are_checked_like_serde() {
+        for number in [
+            "0",
+            "-0",
+            "1",
+            "-1",
+            "10",
+            "01",
+            "-01",
+            "1.",
+            "1.5",
+            ".5",
+            "1e5",
+            "1E+5",
+            "1e-5",
+            "1e",
+            "1e+",
+            "-",
+            "--1",
+            "1.5e3",
+            "0.0",
+            "00",
+            "1.2.3",
+            "+1",
+            "123456789012345678901234567890",
+            "0e0",
+            "1x",
+            "1e.5",
+            "1e-.5",
+            "1.e5",
+            "-.5",
+            "1.5.",
+            "1e5e5",
+        ] {
+            for body in [
+                format!("[{number}]"),
+                format!("[{{\"id\":\"a\",\"n\":{number}}}]"),
+                format!("[{number} ,1]"),
+            ] {
+                assert_agrees_with_serde(body.as_bytes()).unwrap();
             }
         }
     }
