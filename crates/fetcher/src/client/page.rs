@@ -4,8 +4,8 @@
 //! mapper's.
 //!
 //! The pass checks the whole body against the JSON grammar (structure, strings and their
-//! escapes, numbers, literals; nesting up to serde_json's limit), so a truncated or corrupt page
-//! is an error (and is fetched again), never a handful of odd events. What it accepts and what it
+//! escapes, numbers, literals; nesting as deep as memory allows, as serde's skipping does), so a
+//! truncated or corrupt page is an error (and is fetched again), never a handful of odd events. What it accepts and what it
 //! reads are exactly what `serde_json` gives (the tests hold it to a serde reference, on valid
 //! and on corrupted pages); it is hand-written because the page is the one input read in full
 //! before mapping, and serde's visitor machinery cost about 17 instructions per byte here.
@@ -36,7 +36,6 @@ pub fn split_page(body: &Bytes) -> Result<Vec<PageEvent>, String> {
         body,
         at: 0,
         open: Vec::new(),
-        key_end: 0,
     };
     read_page(&mut reader, body).map_err(|Syntax(what)| format!("at byte {}: {what}", reader.at))
 }
@@ -60,8 +59,8 @@ fn read_page(reader: &mut Reader<'_>, body: &Bytes) -> Result<Vec<PageEvent>, Sy
             let (id, timestamp) = if reader.peek() == Some(b'{') {
                 let identity = reader.top_object()?;
                 (
-                    identity.text_of(body, identity.id),
-                    identity.text_of(body, identity.timestamp),
+                    identity.text_of(identity.id),
+                    identity.text_of(identity.timestamp),
                 )
             } else {
                 reader.value()?;
@@ -72,18 +71,8 @@ fn read_page(reader: &mut Reader<'_>, body: &Bytes) -> Result<Vec<PageEvent>, Sy
                 id,
                 timestamp,
             });
-            reader.skip_ws();
-            match reader.peek() {
-                Some(b',') => {
-                    reader.at += 1;
-                    reader.skip_ws();
-                }
-                Some(b']') => {
-                    reader.at += 1;
-                    break;
-                }
-                Some(_) => return Err(Syntax("expected `,` or `]`")),
-                None => return Err(Syntax("the array is not closed")),
+            if reader.after_member(b']')? {
+                break;
             }
         }
     }
@@ -94,23 +83,23 @@ fn read_page(reader: &mut Reader<'_>, body: &Bytes) -> Result<Vec<PageEvent>, Sy
     Ok(events)
 }
 
-/// Where `id` and `timestamp` are in one element: spans of their JSON values.
+/// `id` and `timestamp` of one element: the JSON text of their values, as serde's
+/// `Option<&RawValue>` fields would hold them.
 #[derive(Default)]
-struct Identity {
-    id: Option<(usize, usize)>,
-    timestamp: Option<(usize, usize)>,
+struct Identity<'a> {
+    id: Option<&'a str>,
+    timestamp: Option<&'a str>,
     /// serde would refuse the object as a struct of the two: read neither.
     refused: bool,
 }
 
-impl Identity {
-    /// A value span's string, when it is a JSON string (`null`, numbers, objects: none).
-    fn text_of(&self, body: &[u8], span: Option<(usize, usize)>) -> Option<String> {
+impl<'a> Identity<'a> {
+    /// A value's string, when it is a JSON string (`null`, numbers, objects: none).
+    fn text_of(&self, value: Option<&str>) -> Option<String> {
         if self.refused {
             return None;
         }
-        let (start, end) = span?;
-        let text = std::str::from_utf8(body.get(start..end)?).ok()?;
+        let text = value?;
         if !text.starts_with('"') {
             return None;
         }
@@ -122,8 +111,8 @@ impl Identity {
         }
     }
 
-    /// Records the value of top-level key `key` (the text between its quotes).
-    fn field(&mut self, key: &[u8], key_flags: StringFlags, value: (usize, usize), body: &[u8]) {
+    /// Records `value`, the JSON text of top-level key `key` (the text between its quotes).
+    fn field(&mut self, key: &[u8], key_flags: StringFlags, value: &'a [u8]) {
         let decoded;
         let name: &[u8] = if key_flags.escaped {
             // serde reads the key with its escapes decoded (and refuses a lone surrogate).
@@ -154,13 +143,10 @@ impl Identity {
             self.refused = true;
             return;
         }
-        *slot = Some(value);
         // serde reads both values as raw JSON text, which must be UTF-8.
-        if body
-            .get(value.0..value.1)
-            .is_none_or(|text| std::str::from_utf8(text).is_err())
-        {
-            self.refused = true;
+        match std::str::from_utf8(value) {
+            Ok(text) => *slot = Some(text),
+            Err(_) => self.refused = true,
         }
     }
 }
@@ -205,11 +191,9 @@ struct Reader<'a> {
     at: usize,
     /// The closing bytes of the containers open around the cursor (reused from value to value).
     open: Vec<u8>,
-    /// Where the last string read ended (its closing quote).
-    key_end: usize,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.body.get(self.at).copied()
@@ -277,21 +261,24 @@ impl Reader<'_> {
         }
     }
 
-    /// An object member's key and colon, the cursor at the key's opening quote.
+    /// An object member's key and colon, the cursor at the key's opening quote: the key's text
+    /// between its quotes, and what it held.
     #[inline(always)]
-    fn key(&mut self) -> Result<StringFlags, Syntax> {
+    fn key(&mut self) -> Result<(&'a [u8], StringFlags), Syntax> {
         if self.peek() != Some(b'"') {
             return Err(Syntax("expected a key"));
         }
         self.at += 1;
+        let start = self.at;
         let flags = self.string()?;
+        let key = &self.body[start..self.at - 1];
         self.colon()?;
-        Ok(flags)
+        Ok((key, flags))
     }
 
     /// A page element that is an object: checked like any object, and its top-level `id` and
     /// `timestamp` located.
-    fn top_object(&mut self) -> Result<Identity, Syntax> {
+    fn top_object(&mut self) -> Result<Identity<'a>, Syntax> {
         let mut identity = Identity::default();
         self.at += 1;
         self.skip_ws();
@@ -300,18 +287,10 @@ impl Reader<'_> {
             return Ok(identity);
         }
         loop {
-            let key_start = self.at + 1;
-            let key_flags = self.key()?;
-            let key_end = self.key_end;
+            let (key, key_flags) = self.key()?;
             let value_start = self.at;
             self.value()?;
-            let body = self.body;
-            identity.field(
-                &body[key_start..key_end],
-                key_flags,
-                (value_start, self.at),
-                body,
-            );
+            identity.field(key, key_flags, &self.body[value_start..self.at]);
             if self.after_member(b'}')? {
                 return Ok(identity);
             }
@@ -350,7 +329,11 @@ impl Reader<'_> {
             } else {
                 "expected `,` or `]`"
             })),
-            None => Err(Syntax("unexpected end inside a value")),
+            None => Err(Syntax(if close == b'}' {
+                "the object is not closed"
+            } else {
+                "the array is not closed"
+            })),
         }
     }
 
@@ -372,7 +355,6 @@ impl Reader<'_> {
             }
             match self.peek() {
                 Some(b'"') => {
-                    self.key_end = self.at;
                     self.at += 1;
                     return Ok(flags);
                 }
