@@ -22,7 +22,7 @@ step() { printf '\n==> [%4ds] %s\n' "$((SECONDS - t_start))" "$*" >&2; }
 # Disk: a CI machine may have only a few GB free. Incremental caches are no use on a one-shot
 # build, so CI skips them (about 1 GB); the dev profile already keeps debug info to line tables.
 if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
-step "free disk: $(df -h . | awk 'NR==2 {print $4}') (target/ after the build: about 3.5 GB)"
+step "free disk: $(df -h . | awk 'NR==2 {print $4}') (target/ after the build: about 2.5 GB)"
 
 step "Python test packages (venv in $CACHE/venv)"
 REQ_HASH=$(sha256sum tests/requirements.txt | cut -c1-16)
