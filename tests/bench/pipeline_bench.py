@@ -140,7 +140,15 @@ def main():
     parser.add_argument("--binary", default="target/release/jumpcloud-ocsf")
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--orgs", type=int, default=3)
+    parser.add_argument("--fresh-broker-cmd", default=None,
+                        help="shell command that restarts the broker empty; run before the pipeline and "
+                             "before each baseline, so that none of them produces into a broker already "
+                             "holding another's million records (its memory storage slows as it fills)")
     args = parser.parse_args()
+
+    def fresh_broker():
+        if args.fresh_broker_cmd:
+            subprocess.run(args.fresh_broker_cmd, shell=True, check=True, stdout=subprocess.DEVNULL)
 
     sim, base_url = start_simulator(args.binary, args.events, args.orgs)
     try:
@@ -168,9 +176,12 @@ brokers = "{os.environ.get('KAFKA_BOOTSTRAP_SERVERS', '127.0.0.1:9092')}"
 template = "{prefix}.{{class_name}}"
 dead_letter = "{prefix}.dead_letter"
 """ + os.environ.get("BENCH_EXTRA_CONFIG", "").replace("\\n", "\n"))
+            fresh_broker()
             pipe_seconds, rss_kib = run_pipeline(args.binary, config)
             print(f"pipeline: {args.events} events in {pipe_seconds:.1f} s, peak RSS {rss_kib / 1024:.1f} MiB", flush=True)
+            fresh_broker()
             n, base_seconds = baseline(args.binary, base_url, prefix + ".baseline", workdir, True)
+            fresh_broker()
             n_simple, simple_seconds = baseline(args.binary, base_url, prefix + ".simple", workdir, False)
     finally:
         sim.kill()
