@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -168,7 +169,8 @@ def baseline_records(binary, base_url, workdir):
 def baseline(records, prefix, same_records):
     """Times confluent-kafka producing the mapped lines with the same keys and settings; with
     `same_records`, to the pipeline's class topics with its headers, else all to one topic
-    without headers. Returns (records, seconds)."""
+    without headers. Returns (records, seconds, CPU seconds of this process while producing:
+    the interpreter and librdkafka's threads)."""
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewTopic
     lines, classes, keys, class_headers = records
@@ -191,6 +193,7 @@ def baseline(records, prefix, same_records):
             failures.append(err)
 
     start = time.perf_counter()
+    cpu_start = resource.getrusage(resource.RUSAGE_SELF)
     for topic, key, line, record_headers in zip(topics, keys, lines, headers):
         while True:
             try:
@@ -202,9 +205,11 @@ def baseline(records, prefix, same_records):
         producer.poll(0)
     producer.flush(120)
     seconds = time.perf_counter() - start
+    cpu_end = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (cpu_end.ru_utime - cpu_start.ru_utime) + (cpu_end.ru_stime - cpu_start.ru_stime)
     if failures:
         sys.exit(f"baseline had {len(failures)} delivery failures, e.g. {failures[0]}")
-    return len(lines), seconds
+    return len(lines), seconds, cpu
 
 
 def pipeline_config(workdir, run, base_url, orgs, prefix):
@@ -272,8 +277,9 @@ def main():
 
             def baseline_run():
                 fresh_broker()
-                n, seconds = baseline(records, f"bench-{uuid.uuid4().hex[:8]}.baseline", True)
-                print(f"  baseline: {n / seconds:,.0f} events/s ({seconds:.1f} s)", flush=True)
+                n, seconds, cpu = baseline(records, f"bench-{uuid.uuid4().hex[:8]}.baseline", True)
+                print(f"  baseline: {n / seconds:,.0f} events/s ({seconds:.1f} s), "
+                      f"CPU {cpu / n * 1e6:.1f} us/event", flush=True)
                 return n / seconds
 
             for run in range(args.pairs):
@@ -287,7 +293,7 @@ def main():
                 pairs.append((pipe_rate, base_rate, rss_kib, cpu))
                 print(f"  ratio pipeline/baseline: {pipe_rate / base_rate:.2f}", flush=True)
             fresh_broker()
-            n_simple, simple_seconds = baseline(records, f"bench-{uuid.uuid4().hex[:8]}.simple", False)
+            n_simple, simple_seconds, _ = baseline(records, f"bench-{uuid.uuid4().hex[:8]}.simple", False)
     finally:
         sim.kill()
         sim.wait()
