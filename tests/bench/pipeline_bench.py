@@ -102,9 +102,10 @@ def peak_rss_kib(pid):
 
 def run_pipeline(binary, config):
     """Runs the pipeline; returns (seconds, peak RSS in KiB, CPU seconds, CPU seconds by thread
-    group) of that process alone. Peak RSS and the per-thread figures are the last reading before
-    it exited (read every 0.2 s), so the latter miss up to 0.2 s of its end. (The child's
-    `ru_maxrss` would count this interpreter's memory, forked before the exec.)"""
+    group) of that process alone. Peak RSS (VmHWM, which only grows) and the per-thread figures
+    are read every 0.2 s while it runs, so both miss at most its last 0.2 s; the CPU total comes
+    from its rusage. (The child's `ru_maxrss` would count this interpreter's memory, forked
+    before the exec.)"""
     start = time.perf_counter()
     proc = subprocess.Popen([binary, "backfill", "--since", "31d", "--config", config],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -269,11 +270,12 @@ def main():
                 config = pipeline_config(workdir, run, base_url, orgs, prefix)
                 fresh_broker()
                 seconds, rss_kib, cpu, threads = run_pipeline(args.binary, config)
-                print(f"  pipeline: {args.events / seconds:,.0f} events/s ({seconds:.1f} s), peak RSS "
+                rate = args.events / seconds
+                print(f"  pipeline: {rate:,.0f} events/s ({seconds:.1f} s), peak RSS "
                       f"{rss_kib / 1024:.1f} MiB, CPU {cpu / args.events * 1e6:.1f} us/event ("
                       + ", ".join(f"{name} {value / args.events * 1e6:.1f}" for name, value in sorted(threads.items()))
                       + ")", flush=True)
-                return args.events / seconds, rss_kib, cpu
+                return rate, rss_kib, cpu
 
             def baseline_run():
                 fresh_broker()
