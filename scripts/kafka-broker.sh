@@ -1,41 +1,61 @@
 #!/usr/bin/env bash
-# kafka-broker.sh: install (once per machine) and start a Kafka-protocol broker for the tests:
-# Tansu (Apache-2.0, Rust), built from its crates.io source, memory storage, on 127.0.0.1 only.
+# kafka-broker.sh: install (once per machine) and run what the tests and benchmarks talk to:
+#   - Apache Kafka (KRaft, one node acting as broker and controller) on 127.0.0.1 only, its jars
+#     resolved from Maven Central by scripts/kafka/pom.xml;
+#   - Apicurio Registry 3.x (a schema registry with a Confluent-compatible API under
+#     /apis/ccompat/v7), its runnable distribution from Maven Central, on 127.0.0.1 only.
 #
-#   scripts/kafka-broker.sh [start]   install if missing, start, wait until it answers; prints
-#                                     "export KAFKA_BOOTSTRAP_SERVERS=..." on stdout, and
-#                                     "export KAFKA_BROKER_STARTED_BY_US=1|0"
-#   scripts/kafka-broker.sh install   only build/install the broker; prints the binary's path
-#   scripts/kafka-broker.sh status    exit 0 if a Kafka broker answers on the port
-#   scripts/kafka-broker.sh stop      stop the broker this script started (by its pid file)
+#   scripts/kafka-broker.sh start [broker|registry|all]   install if missing, start, wait until it
+#                        answers; prints on stdout "export KAFKA_BOOTSTRAP_SERVERS=...",
+#                        "export SCHEMA_REGISTRY_URL=..." and "export KAFKA_BROKER_STARTED_BY_US=1|0"
+#                        (1 when this call started at least one of them)
+#   scripts/kafka-broker.sh stop [broker|registry|all]    stop what this script started (pid files)
+#   scripts/kafka-broker.sh restart [broker|registry|all] stop, then start: the broker keeps its data
+#   scripts/kafka-broker.sh status [broker|registry|all]  exit 0 when it answers
+#   scripts/kafka-broker.sh install                       only fetch the jars (cached)
 #
 # Environment (optional):
-#   KAFKA_PORT=9092                    listener (= advertised listener) 127.0.0.1:PORT
-#   JUMPCLOUD_OCSF_CACHE=~/.cache/jumpcloud-ocsf   where the built broker is cached (outside the work tree)
-#   JUMPCLOUD_OCSF_STATE=~/.local/state/jumpcloud-ocsf   pid file and log
-#   KAFKA_START_TIMEOUT=60             seconds to wait for the broker to answer
+#   KAFKA_PORT=9092             broker listener (= advertised listener) 127.0.0.1:PORT; the
+#                               controller listens on PORT+1
+#   KAFKA_DATA_DIR=...          the broker's log directory (default: $STATE/kafka-$KAFKA_PORT):
+#                               formatted once, kept across stop/start, so topics, records and
+#                               committed offsets survive a restart
+#   REGISTRY_PORT=8081          the registry's HTTP port
+#   JUMPCLOUD_OCSF_CACHE=~/.cache/jumpcloud-ocsf         jars (outside the work tree)
+#   JUMPCLOUD_OCSF_STATE=~/.local/state/jumpcloud-ocsf   data, pid files, logs
+#   KAFKA_HEAP_OPTS="-Xms256m -Xmx1g"                    broker heap
+#   REGISTRY_JAVA=...            a Java 21+ for the registry (default: Temurin 25 under /usr/lib/jvm,
+#                               else the newest JDK >= 21 found there)
 #
-# Building Tansu takes about 10 minutes on 2 cores, once per machine; later runs reuse the cache.
-# If a Kafka-protocol broker already answers on the port, it is used and left running.
+# Cold, the first start resolves about 55 MB of broker jars and a 150 MB registry archive (about
+# 30 s here); later starts reuse the cache and take a few seconds each.
 set -euo pipefail
 
-TANSU_VERSION=0.6.0
-TANSU_FEATURES=dynostore          # memory:// storage engine
+KAFKA_VERSION=4.1.2
+APICURIO_VERSION=3.3.3
 HOST=127.0.0.1
 PORT=${KAFKA_PORT:-9092}
+CONTROLLER_PORT=$((PORT + 1))
+REGISTRY_PORT=${REGISTRY_PORT:-8081}
+HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${JUMPCLOUD_OCSF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jumpcloud-ocsf}
 STATE=${JUMPCLOUD_OCSF_STATE:-${XDG_STATE_HOME:-$HOME/.local/state}/jumpcloud-ocsf}
-TIMEOUT=${KAFKA_START_TIMEOUT:-60}
-ROOT="$CACHE/tansu-$TANSU_VERSION-$TANSU_FEATURES"
-BIN="$ROOT/bin/tansu"
-PIDFILE="$STATE/tansu-$PORT.pid"
-LOG="$STATE/tansu-$PORT.log"
+KAFKA_LIBS="$CACHE/kafka-$KAFKA_VERSION/libs"
+APICURIO_HOME="$CACHE/apicurio-registry-$APICURIO_VERSION"
+DATA=${KAFKA_DATA_DIR:-$STATE/kafka-$PORT}
+BROKER_PID="$DATA/broker.pid"
+BROKER_LOG="$DATA/broker.log"
+REGISTRY_DIR="$STATE/registry-$REGISTRY_PORT"
+REGISTRY_PID="$REGISTRY_DIR/registry.pid"
+REGISTRY_LOG="$REGISTRY_DIR/registry.log"
+CLUSTER_ID=${KAFKA_CLUSTER_ID:-jOcsfTestCluster00001w}   # 16 bytes, base64url: any fixed id will do
+TIMEOUT=${KAFKA_START_TIMEOUT:-120}
 
 log() { printf '[kafka-broker] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 # Kafka ApiVersions v0 request: exit 0 if a Kafka broker answers it without error.
-probe() {
+probe_broker() {
   python3 - "$HOST" "$PORT" <<'PY' 2>/dev/null
 import socket, struct, sys
 try:
@@ -60,76 +80,233 @@ except Exception:
 PY
 }
 
+probe_registry() {
+  python3 - "http://$HOST:$REGISTRY_PORT/apis/ccompat/v7/subjects" <<'PY' 2>/dev/null
+import sys, urllib.request
+try:
+    with urllib.request.urlopen(sys.argv[1], timeout=3) as r:
+        sys.exit(0 if r.status == 200 else 1)
+except Exception:
+    sys.exit(1)
+PY
+}
+
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
-our_pid() {  # print the pid of the broker this script started, if it is alive
-  [ -f "$PIDFILE" ] || return 1
-  local pid; pid=$(cat "$PIDFILE" 2>/dev/null || true)
+# The pid in FILE, if that process is alive and its command line contains PATTERN.
+live_pid() {
+  [ -f "$1" ] || return 1
+  local pid; pid=$(cat "$1" 2>/dev/null || true)
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  case "$(ps -p "$pid" -o args= 2>/dev/null)" in *tansu*) echo "$pid" ;; *) return 1 ;; esac
+  case "$(ps -p "$pid" -o args= 2>/dev/null)" in *"$2"*) echo "$pid" ;; *) return 1 ;; esac
 }
 
+# Resolves the broker's jars once per machine (flock: parallel callers wait for one download).
 install_broker() {
-  [ -x "$BIN" ] && return 0
-  command -v cargo >/dev/null 2>&1 || die "cargo is not on PATH (needed to build tansu)"
+  [ -f "$KAFKA_LIBS/.complete" ] && return 0
+  command -v mvn >/dev/null 2>&1 || die "mvn is not on PATH (needed once to fetch Kafka's jars)"
   mkdir -p "$CACHE"
-  exec 8>"$CACHE/tansu-install.lock"
-  flock -w 1800 8 || die "another install holds $CACHE/tansu-install.lock"
-  [ -x "$BIN" ] && return 0
+  exec 8>"$CACHE/kafka-install.lock"
+  flock -w 900 8 || die "another install holds $CACHE/kafka-install.lock"
+  [ -f "$KAFKA_LIBS/.complete" ] && return 0
   local t0=$SECONDS
-  log "building tansu $TANSU_VERSION (features: $TANSU_FEATURES) from crates.io; about 10 min on 2 cores, once per machine"
-  cargo install tansu --version "$TANSU_VERSION" --locked --no-default-features \
-    --features "$TANSU_FEATURES" --root "$ROOT" >&2
-  [ -x "$BIN" ] || die "cargo install finished but $BIN is missing"
-  log "installed $BIN in $((SECONDS - t0)) s"
+  log "resolving Apache Kafka $KAFKA_VERSION from Maven Central into $KAFKA_LIBS"
+  rm -rf "$KAFKA_LIBS"
+  mvn -q -B -f "$HERE/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS" >&2 \
+    || die "mvn could not resolve kafka_2.13:$KAFKA_VERSION"
+  touch "$KAFKA_LIBS/.complete"
+  log "kafka $KAFKA_VERSION: $(ls "$KAFKA_LIBS"/*.jar | wc -l) jars in $((SECONDS - t0)) s"
 }
+
+install_registry() {
+  [ -f "$APICURIO_HOME/.complete" ] && return 0
+  command -v mvn >/dev/null 2>&1 || die "mvn is not on PATH (needed once to fetch Apicurio Registry)"
+  mkdir -p "$CACHE"
+  exec 7>"$CACHE/registry-install.lock"
+  flock -w 900 7 || die "another install holds $CACHE/registry-install.lock"
+  [ -f "$APICURIO_HOME/.complete" ] && return 0
+  local t0=$SECONDS
+  log "resolving Apicurio Registry $APICURIO_VERSION from Maven Central into $APICURIO_HOME"
+  rm -rf "$APICURIO_HOME"; mkdir -p "$APICURIO_HOME"
+  mvn -q -B dependency:copy \
+    -Dartifact="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all" \
+    -DoutputDirectory="$APICURIO_HOME" >&2 \
+    || die "mvn could not resolve io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all"
+  tar -xzf "$APICURIO_HOME/apicurio-registry-app-$APICURIO_VERSION-all.tar.gz" -C "$APICURIO_HOME"
+  rm -f "$APICURIO_HOME/apicurio-registry-app-$APICURIO_VERSION-all.tar.gz"
+  [ -f "$APICURIO_HOME/quarkus-run.jar" ] || die "no quarkus-run.jar in the Apicurio archive"
+  touch "$APICURIO_HOME/.complete"
+  log "apicurio registry $APICURIO_VERSION in $((SECONDS - t0)) s"
+}
+
+# A Java >= 21 for the registry (Quarkus 3 needs it); Kafka runs on the default java (17+).
+registry_java() {
+  if [ -n "${REGISTRY_JAVA:-}" ]; then echo "$REGISTRY_JAVA"; return 0; fi
+  local j v best="" bestv=0
+  for j in /usr/lib/jvm/*/bin/java; do
+    [ -x "$j" ] || continue
+    v=$("$j" -XshowSettings:properties -version 2>&1 | sed -n 's/.*java.specification.version = \([0-9]*\).*/\1/p')
+    if [ -n "$v" ] && [ "$v" -ge 21 ] && [ "$v" -gt "$bestv" ]; then best=$j; bestv=$v; fi
+  done
+  [ -n "$best" ] || die "the registry needs Java 21 or newer; none found under /usr/lib/jvm (set REGISTRY_JAVA)"
+  echo "$best"
+}
+
+write_broker_config() {
+  mkdir -p "$DATA/logs"
+  cat >"$DATA/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
+listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$DATA/logs
+num.partitions=1
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=3
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+group.consumer.min.session.timeout.ms=1000
+group.classic.min.session.timeout.ms=1000
+transaction.abort.timed.out.transaction.cleanup.interval.ms=5000
+auto.create.topics.enable=true
+num.network.threads=2
+num.io.threads=2
+num.recovery.threads.per.data.dir=1
+log.cleaner.threads=1
+log.segment.bytes=67108864
+PROPS
+  cat >"$DATA/log4j2.properties" <<'L4J'
+status = warn
+appender.out.type = Console
+appender.out.name = STDOUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.out.ref = STDOUT
+logger.server.name = kafka.server.KafkaRaftServer
+logger.server.level = INFO
+logger.broker.name = kafka.server.BrokerServer
+logger.broker.level = INFO
+L4J
+}
+
+start_broker() {
+  local pid
+  if pid=$(live_pid "$BROKER_PID" kafka.Kafka) && probe_broker; then
+    log "broker already running (pid $pid) on $HOST:$PORT"; return 1
+  elif probe_broker; then
+    log "a Kafka broker this script did not start answers on $HOST:$PORT; using it"; return 1
+  fi
+  port_open "$PORT" && die "port $HOST:$PORT is taken by something that does not speak Kafka"
+  command -v java >/dev/null 2>&1 || die "java (17 or newer) is not on PATH"
+  install_broker
+  write_broker_config
+  local log4j=(-Dlog4j2.configurationFile="$DATA/log4j2.properties" -Dkafka.logs.dir="$DATA")
+  # Formats only an empty log directory: data survives stop/start.
+  java "${log4j[@]}" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format --ignore-formatted \
+    -t "$CLUSTER_ID" -c "$DATA/server.properties" >>"$BROKER_LOG" 2>&1 \
+    || { tail -n 20 "$BROKER_LOG" >&2; die "formatting $DATA/logs failed"; }
+  log "starting Apache Kafka $KAFKA_VERSION on $HOST:$PORT (data $DATA, log $BROKER_LOG)"
+  # shellcheck disable=SC2086
+  ( exec setsid java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+      -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true "${log4j[@]}" \
+      -cp "$KAFKA_LIBS/*" kafka.Kafka "$DATA/server.properties" \
+      >>"$BROKER_LOG" 2>&1 </dev/null 7>&- 8>&- ) &
+  pid=$!
+  echo "$pid" >"$BROKER_PID"
+  local t0=$SECONDS
+  until probe_broker; do
+    kill -0 "$pid" 2>/dev/null || { tail -n 30 "$BROKER_LOG" >&2; die "kafka exited during start-up"; }
+    [ $((SECONDS - t0)) -lt "$TIMEOUT" ] || die "kafka (pid $pid) did not answer within $TIMEOUT s; see $BROKER_LOG"
+    sleep 0.3
+  done
+  log "broker ready in $((SECONDS - t0)) s (pid $pid)"
+}
+
+start_registry() {
+  local pid
+  if pid=$(live_pid "$REGISTRY_PID" quarkus-run.jar) && probe_registry; then
+    log "registry already running (pid $pid) on $HOST:$REGISTRY_PORT"; return 1
+  elif probe_registry; then
+    log "a registry this script did not start answers on $HOST:$REGISTRY_PORT; using it"; return 1
+  fi
+  port_open "$REGISTRY_PORT" && die "port $HOST:$REGISTRY_PORT is taken by something that is not a registry"
+  install_registry
+  local java; java=$(registry_java)
+  mkdir -p "$REGISTRY_DIR"
+  log "starting Apicurio Registry $APICURIO_VERSION on $HOST:$REGISTRY_PORT (log $REGISTRY_LOG)"
+  ( cd "$REGISTRY_DIR" && exec setsid "$java" -Xms64m -Xmx512m -XX:+ExitOnOutOfMemoryError \
+      -Dquarkus.http.host="$HOST" -Dquarkus.http.port="$REGISTRY_PORT" \
+      -Dquarkus.log.level=WARN \
+      -jar "$APICURIO_HOME/quarkus-run.jar" >>"$REGISTRY_LOG" 2>&1 </dev/null 7>&- 8>&- ) &
+  pid=$!
+  echo "$pid" >"$REGISTRY_PID"
+  local t0=$SECONDS
+  until probe_registry; do
+    kill -0 "$pid" 2>/dev/null || { tail -n 30 "$REGISTRY_LOG" >&2; die "the registry exited during start-up"; }
+    [ $((SECONDS - t0)) -lt "$TIMEOUT" ] || die "the registry (pid $pid) did not answer within $TIMEOUT s; see $REGISTRY_LOG"
+    sleep 0.3
+  done
+  log "registry ready in $((SECONDS - t0)) s (pid $pid)"
+}
+
+stop_pid() {  # FILE PATTERN NAME: SIGTERM (a clean shutdown), SIGKILL after 60 s
+  local pid
+  if ! pid=$(live_pid "$1" "$2"); then rm -f "$1"; return 0; fi
+  kill -TERM "$pid"
+  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  if kill -0 "$pid" 2>/dev/null; then log "$3 (pid $pid) still alive after 60 s; SIGKILL"; kill -KILL "$pid"; fi
+  rm -f "$1"
+  log "$3 stopped (pid $pid)"
+}
+
+what=${2:-all}
+case "$what" in broker|registry|all) ;; *) die "unknown service '$what' (broker|registry|all)" ;; esac
+want() { [ "$what" = all ] || [ "$what" = "$1" ]; }
 
 start() {
-  command -v python3 >/dev/null 2>&1 || die "python3 is needed for the readiness probe"
-  mkdir -p "$STATE"
-  local pid started=0
-  if pid=$(our_pid) && probe; then
-    log "broker already running (pid $pid) on $HOST:$PORT"
-  elif probe; then
-    log "a Kafka-protocol broker this script did not start answers on $HOST:$PORT; using it"
-  else
-    port_open "$PORT" && die "port $HOST:$PORT is taken by something that does not speak Kafka"
-    install_broker
-    log "starting tansu on $HOST:$PORT (memory storage), log $LOG"
-    ( cd "$STATE" && exec setsid "$BIN" broker \
-        --listener-url "tcp://$HOST:$PORT" \
-        --advertised-listener-url "tcp://$HOST:$PORT" \
-        --storage-engine "memory://tansu/" >>"$LOG" 2>&1 </dev/null 8>&- 9>&- ) &
-    pid=$!
-    echo "$pid" >"$PIDFILE"
-    local t0=$SECONDS
-    until probe; do
-      if ! kill -0 "$pid" 2>/dev/null; then tail -n 20 "$LOG" >&2 || true; die "tansu exited during start-up"; fi
-      [ $((SECONDS - t0)) -lt "$TIMEOUT" ] || die "tansu (pid $pid) did not answer within $TIMEOUT s; see $LOG"
-      sleep 0.2
-    done
-    log "broker ready in $((SECONDS - t0)) s (pid $pid)"
-    started=1
-  fi
-  echo "export KAFKA_BOOTSTRAP_SERVERS=$HOST:$PORT"
+  command -v python3 >/dev/null 2>&1 || die "python3 is needed for the readiness probes"
+  local started=0
+  if want broker; then start_broker && started=1; fi
+  if want registry; then start_registry && started=1; fi
+  want broker && echo "export KAFKA_BOOTSTRAP_SERVERS=$HOST:$PORT"
+  want registry && echo "export SCHEMA_REGISTRY_URL=http://$HOST:$REGISTRY_PORT/apis/ccompat/v7"
   echo "export KAFKA_BROKER_STARTED_BY_US=$started"
 }
 
 stop() {
-  local pid
-  if ! pid=$(our_pid); then rm -f "$PIDFILE"; log "no broker started by this script is running"; return 0; fi
-  kill "$pid"
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-  kill -0 "$pid" 2>/dev/null && { log "broker (pid $pid) still alive after 10 s; SIGKILL"; kill -9 "$pid"; }
-  rm -f "$PIDFILE"
-  log "broker stopped (pid $pid)"
+  if want registry; then stop_pid "$REGISTRY_PID" quarkus-run.jar registry; fi
+  if want broker; then stop_pid "$BROKER_PID" kafka.Kafka broker; fi
+}
+
+status() {
+  local rc=0
+  if want broker; then
+    if probe_broker; then log "a Kafka broker answers on $HOST:$PORT"; else log "no broker on $HOST:$PORT"; rc=1; fi
+  fi
+  if want registry; then
+    if probe_registry; then log "a registry answers on $HOST:$REGISTRY_PORT"; else log "no registry on $HOST:$REGISTRY_PORT"; rc=1; fi
+  fi
+  return $rc
 }
 
 case "${1:-start}" in
   start)   start ;;
-  install) install_broker; echo "$BIN" ;;
-  status)  if probe; then log "a Kafka broker answers on $HOST:$PORT"; else log "nothing answers on $HOST:$PORT"; exit 1; fi ;;
   stop)    stop ;;
-  -h|--help|help) sed -n '2,20p' "$0" ;;
-  *) die "unknown command '$1' (start|install|status|stop)" ;;
+  restart) stop; start ;;
+  status)  status ;;
+  install) install_broker; install_registry ;;
+  -h|--help|help) sed -n '2,30p' "$0" ;;
+  *) die "unknown command '$1' (start|stop|restart|status|install)" ;;
 esac

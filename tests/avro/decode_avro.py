@@ -6,13 +6,13 @@ the id in the Confluent header (magic byte 0 + 4-byte big-endian schema id), dec
 fastavro (not the Rust code under test), turns the JSON-encoded string fields (marked
 ``"ocsf_encoding": "json"`` in the schema: ``unmapped``, ``json_t`` and recursion cut points)
 back into JSON, drops nulls (null and absent are the same in OCSF) and prints one OCSF JSON
-event per line, ready for ``../shared/ocsf/validate.py``.
+event per line, ready for an OCSF validator.
 
 Input, one of:
   --input FILE          NDJSON lines with ``{"value_b64": "..."}`` (as the Rust tests write)
   --bootstrap HOST:PORT --topic T [--topic T ...] --count N
                         read N records from the topics' beginnings with confluent-kafka
-                        (assign(), no consumer group), stopping at --timeout seconds
+                        (a new consumer group, read_committed), stopping at --timeout seconds
 
 Requires: python3 -m pip install fastavro confluent-kafka
 """
@@ -116,23 +116,21 @@ def read_file(path: str):
 
 
 def read_kafka(bootstrap: str, topics: list[str], count: int, timeout: float):
-    from confluent_kafka import Consumer, TopicPartition
+    import uuid
+
+    from confluent_kafka import Consumer
 
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
-            "group.id": "decode-avro",
+            "group.id": f"decode-avro-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
-            "session.timeout.ms": 6000,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+            "session.timeout.ms": 10000,
         }
     )
-    metadata = consumer.list_topics(timeout=10)
-    partitions = [
-        TopicPartition(topic, partition, 0)
-        for topic in topics
-        for partition in metadata.topics[topic].partitions
-    ]
-    consumer.assign(partitions)
+    consumer.subscribe(topics)
     seen = 0
     deadline = time.monotonic() + timeout
     while seen < count and time.monotonic() < deadline:
@@ -141,6 +139,8 @@ def read_kafka(bootstrap: str, topics: list[str], count: int, timeout: float):
             continue
         seen += 1
         yield message.value()
+    if seen:
+        consumer.commit(asynchronous=False)
     consumer.close()
 
 

@@ -31,14 +31,13 @@ async fn check_reports_each_connection_with_its_remedy() {
         history_events: 500,
         history_days: 1,
         di_disabled_orgs: 1,
-        registry_listen: Some(([127, 0, 0, 1], 0).into()),
         ..SimConfig::default()
     };
     let sim = simulator::start(sim_config, ([127, 0, 0, 1], 0).into())
         .await
         .unwrap();
     let orgs = sim.org_ids();
-    let registry = sim.registry_url().expect("registry served");
+    let registry = registry_url();
     let dir = tempfile::tempdir().unwrap();
     let prefix = unique_prefix("check");
     let config = write_config(

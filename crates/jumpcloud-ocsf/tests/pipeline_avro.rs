@@ -1,5 +1,5 @@
 //! Avro end to end: the same simulator events through `run --once` twice, as JSON and as Avro
-//! (Confluent wire format, schemas registered in the simulator's registry). Every Avro record
+//! (Confluent wire format, schemas registered in the real schema registry). Every Avro record
 //! is decoded by an independent implementation (Python fastavro, `tests/avro/decode_avro.py`)
 //! with the schema fetched from the registry by the id in its header, and must equal the JSON
 //! encoding of the same event; the decoded events pass the OCSF validator.
@@ -48,13 +48,12 @@ async fn avro_records_decode_independently_to_the_json_encoding() {
         orgs: 3,
         history_events: 3_000,
         history_days: 2,
-        registry_listen: Some(([127, 0, 0, 1], 0).into()),
         ..SimConfig::default()
     };
     let sim = simulator::start(sim_config, ([127, 0, 0, 1], 0).into())
         .await
         .unwrap();
-    let registry = sim.registry_url().expect("registry served");
+    let registry = registry_url();
     let truth = ground_truth(&sim.base_url(), API_KEY).await;
 
     let mut by_format = BTreeMap::new();

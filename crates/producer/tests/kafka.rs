@@ -1,5 +1,6 @@
-//! The producer against a real broker (Tansu at `KAFKA_BOOTSTRAP_SERVERS`, default
-//! 127.0.0.1:9092) and the simulator's schema registry over HTTP.
+//! The producer against the real broker (Apache Kafka at `KAFKA_BOOTSTRAP_SERVERS`, default
+//! 127.0.0.1:9092) and the real schema registry (Apicurio's Confluent-compatible API at
+//! `SCHEMA_REGISTRY_URL`).
 
 mod common;
 
@@ -65,14 +66,14 @@ async fn json_records_arrive_with_topics_keys_and_headers() {
     let by_uid: HashMap<String, &Consumed> = consumed
         .iter()
         .map(|c| {
-            let event: Value = serde_json::from_slice(&c.value).unwrap();
+            let event: Value = serde_json::from_slice(&c.payload).unwrap();
             (event["metadata"]["uid"].as_str().unwrap().to_owned(), c)
         })
         .collect();
     assert_eq!(by_uid.len(), records.len(), "no duplicates");
     for record in &records {
         let message = by_uid[&record.uid];
-        assert_eq!(message.value, record.json);
+        assert_eq!(message.payload, record.json);
         assert_eq!(message.topic, format!("{prefix}.{}", record.class_name));
         assert_eq!(message.key.as_deref(), Some(&expected_key(record)[..]));
         let h = &message.headers;
@@ -137,7 +138,7 @@ async fn single_topic_with_org_keys_and_ordered_enqueue() {
         consumed_by_key
             .entry(message.key.clone().unwrap())
             .or_default()
-            .push((message.offset, message.value.clone()));
+            .push((message.offset, message.payload.clone()));
     }
     for (key, mut values) in consumed_by_key {
         values.sort();
@@ -191,7 +192,7 @@ async fn tracked_records_report_once_each_through_a_full_queue() {
     let consumed = consume(&producer.topics(), records.len(), Duration::from_secs(30));
     assert_eq!(consumed.len(), records.len());
     let mut sent: Vec<&[u8]> = records.iter().map(|r| &r.json[..]).collect();
-    let mut received: Vec<&[u8]> = consumed.iter().map(|c| &c.value[..]).collect();
+    let mut received: Vec<&[u8]> = consumed.iter().map(|c| &c.payload[..]).collect();
     sent.sort();
     received.sort();
     assert_eq!(received, sent, "the same records arrived");
@@ -233,7 +234,7 @@ async fn dead_letters_carry_raw_bytes_reason_stage_and_org() {
         .iter()
         .find(|c| c.headers["dlq_stage"] == "parse")
         .unwrap();
-    assert_eq!(first.value, letter.raw.to_vec());
+    assert_eq!(first.payload, letter.raw.to_vec());
     assert_eq!(first.headers["dlq_reason"], letter.reason);
     assert_eq!(first.headers["tenant_uid"], "org-1");
     assert_eq!(first.headers["original_event_uid"], "abc");
@@ -243,7 +244,7 @@ async fn dead_letters_carry_raw_bytes_reason_stage_and_org() {
         .find(|c| c.headers["dlq_stage"] == "produce")
         .unwrap();
     assert_eq!(second.headers["dlq_original_size"], "200000");
-    assert!(second.value.len() < 100_000 && second.value.iter().all(|b| *b == b'x'));
+    assert!(second.payload.len() < 100_000 && second.payload.iter().all(|b| *b == b'x'));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -273,7 +274,7 @@ async fn avro_producer(prefix: &str, registry_url: &str) -> OcsfProducer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn avro_records_decode_independently_to_the_json_content() {
-    let registry_url = start_registry().await;
+    let registry_url = registry();
     let prefix = unique_prefix();
     let producer = avro_producer(&prefix, &registry_url).await;
     producer.ensure_topics().await.unwrap();
@@ -287,8 +288,8 @@ async fn avro_records_decode_independently_to_the_json_content() {
     // Wire format: magic 0 + the class's registered schema id; subject per topic.
     let registry = RegistryClient::new(&RegistryConfig::new(&registry_url)).unwrap();
     for message in &consumed {
-        assert_eq!(message.value[0], 0);
-        let id = u32::from_be_bytes(message.value[1..5].try_into().unwrap());
+        assert_eq!(message.payload[0], 0);
+        let id = u32::from_be_bytes(message.payload[1..5].try_into().unwrap());
         let class_uid: u32 = message.headers["ocsf_class_uid"].parse().unwrap();
         let (subject, expected_id) = producer.schema_for(class_uid).unwrap();
         assert_eq!(id, expected_id);
@@ -297,11 +298,18 @@ async fn avro_records_decode_independently_to_the_json_content() {
             message.headers["content-type"],
             "application/vnd.apache.avro+binary"
         );
+        // The registry may return the schema in another but equivalent form (Apicurio moves
+        // the namespace out of the name): compare the parsed full name.
         let schema = registry.schema_by_id(id).await.unwrap();
-        assert!(schema.contains(&format!(
-            "ocsf.v1_8_0.{}",
-            producer::avro::camel_case(class_name(class_uid))
-        )));
+        let schema = apache_avro::Schema::parse_str(&schema).unwrap();
+        let name = schema.name().expect("a named record schema");
+        assert_eq!(
+            name.fullname(None),
+            format!(
+                "ocsf.v1_8_0.{}",
+                producer::avro::camel_case(class_name(class_uid))
+            )
+        );
     }
 
     // Decode with Python fastavro (schemas fetched from the registry by id).
@@ -310,7 +318,7 @@ async fn avro_records_decode_independently_to_the_json_content() {
     let mut file = std::fs::File::create(&input).unwrap();
     for message in &consumed {
         use base64::Engine;
-        let value_b64 = base64::engine::general_purpose::STANDARD.encode(&message.value);
+        let value_b64 = base64::engine::general_purpose::STANDARD.encode(&message.payload);
         writeln!(file, "{}", serde_json::json!({"value_b64": value_b64})).unwrap();
     }
     drop(file);
@@ -348,7 +356,7 @@ async fn avro_records_decode_independently_to_the_json_content() {
         );
     }
 
-    // The decoder's Kafka mode (confluent-kafka, assign() from offset 0) reads the same events.
+    // The decoder's Kafka mode (confluent-kafka, a consumer group from offset 0) reads the same events.
     let mut from_kafka = Command::new("python3");
     from_kafka.args([
         DECODER,
@@ -404,7 +412,7 @@ async fn avro_records_decode_independently_to_the_json_content() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn avro_encode_failure_is_distinct_and_sends_nothing() {
-    let registry_url = start_registry().await;
+    let registry_url = registry();
     let prefix = unique_prefix();
     let producer = avro_producer(&prefix, &registry_url).await;
     let mut record = example_records().remove(0);
@@ -426,7 +434,7 @@ async fn avro_encode_failure_is_distinct_and_sends_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_schema_the_registry_rejects_stops_start_up() {
-    let registry_url = start_registry().await;
+    let registry_url = registry();
     let prefix = unique_prefix();
     let subject = format!("{prefix}.authentication-value");
     let registry = RegistryClient::new(&RegistryConfig::new(&registry_url)).unwrap();
@@ -437,6 +445,14 @@ async fn a_schema_the_registry_rejects_stops_start_up() {
     })
     .to_string();
     registry.register(&subject, &earlier).await.unwrap();
+    // The subject checks BACKWARD compatibility (Confluent's default; Apicurio's is NONE).
+    let compatibility = reqwest::Client::new()
+        .put(format!("{registry_url}/config/{subject}"))
+        .json(&serde_json::json!({"compatibility": "BACKWARD"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(compatibility.status().is_success(), "{compatibility:?}");
     let config = ProducerConfig {
         format: Format::Avro,
         schema_registry: Some(RegistryConfig::new(&registry_url)),

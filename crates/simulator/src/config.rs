@@ -1,7 +1,6 @@
 //! Simulator configuration.
 
 use std::fmt;
-use std::net::SocketAddr;
 
 use crate::server::faults::FaultKind;
 
@@ -30,8 +29,6 @@ pub struct SimConfig {
     pub token_ttl_secs: u64,
     /// The LAST n orgs answer 402 on Directory Insights.
     pub di_disabled_orgs: usize,
-    /// Also serve the schema registry there.
-    pub registry_listen: Option<SocketAddr>,
     /// A second API key whose admin role lacks Directory Insights: 403 on `/insights/...`.
     pub no_di_api_key: Option<String>,
     /// Users per organisation.
@@ -70,7 +67,6 @@ impl Default for SimConfig {
             oauth_client_secret: None,
             token_ttl_secs: 3600,
             di_disabled_orgs: 0,
-            registry_listen: None,
             no_di_api_key: None,
             users_per_org: 50,
             systems_per_org: 30,
@@ -103,7 +99,6 @@ impl fmt::Debug for SimConfig {
             .field("oauth_client_secret", &redacted(&self.oauth_client_secret))
             .field("token_ttl_secs", &self.token_ttl_secs)
             .field("di_disabled_orgs", &self.di_disabled_orgs)
-            .field("registry_listen", &self.registry_listen)
             .field("no_di_api_key", &redacted(&self.no_di_api_key))
             .field("users_per_org", &self.users_per_org)
             .field("systems_per_org", &self.systems_per_org)

@@ -168,7 +168,6 @@ fn build_orgs(config: &SimConfig, now_ns: i64) -> Vec<Arc<Org>> {
 #[derive(Debug)]
 pub struct SimHandle {
     addr: SocketAddr,
-    registry_addr: Option<SocketAddr>,
     state: Arc<SimState>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -224,25 +223,6 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> io::Result<SimHandl
         }
     })];
 
-    let registry_addr = match state.config.registry_listen {
-        Some(registry_listen) => {
-            let listener = TcpListener::bind(registry_listen).await?;
-            let registry_addr = listener.local_addr()?;
-            let mut stop_registry = stop.clone();
-            tasks.push(tokio::spawn(async move {
-                let serve = axum::serve(listener, crate::registry::router())
-                    .with_graceful_shutdown(async move {
-                        let _ = stop_registry.wait_for(|stopped| *stopped).await;
-                    });
-                if let Err(err) = serve.await {
-                    tracing::error!(error = %err, "schema registry failed");
-                }
-            }));
-            Some(registry_addr)
-        }
-        None => None,
-    };
-
     let live_state = Arc::clone(&state);
     tasks.push(tokio::spawn(async move {
         tokio::select! {
@@ -253,7 +233,6 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> io::Result<SimHandl
     tracing::info!(%addr, "simulator listening");
     Ok(SimHandle {
         addr,
-        registry_addr,
         state,
         shutdown,
         tasks,
@@ -312,11 +291,6 @@ impl SimHandle {
     /// Organisation ids in order; `org_ids()[0]` is the API key's home org.
     pub fn org_ids(&self) -> Vec<String> {
         self.state.orgs.iter().map(|o| o.id.clone()).collect()
-    }
-
-    /// The schema registry's base URL, when `registry_listen` was set.
-    pub fn registry_url(&self) -> Option<String> {
-        self.registry_addr.map(|a| format!("http://{a}"))
     }
 
     /// Changes (0 stops) live generation; also `POST /__sim/live {"events_per_sec": x}`.

@@ -3,8 +3,7 @@
 //! One job: be the other side of the wire. It serves the Directory Insights events API (with
 //! paging, late arrival and faults on demand), OAuth 2.0 client credentials, several
 //! organisations, the console inventory and response-action endpoints, a ground-truth dump of
-//! every event it holds, and a Confluent-compatible schema registry on its own port. It shares
-//! no code with the fetcher or the mapper: its request/response types and JSON are its own.
+//! every event it holds. It shares no code with the fetcher or the mapper: its request/response types and JSON are its own.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -22,7 +21,6 @@ pub mod config;
 pub mod events;
 pub mod ids;
 pub mod inventory;
-pub mod registry;
 // Handlers return axum's `Response` as their error value (it is what they send); boxing it
 // would only add an allocation per error.
 #[allow(clippy::result_large_err)]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use simulator::{FaultKind, SimConfig};
 
 /// Run the JumpCloud API simulator (Directory Insights, OAuth, console inventory and actions,
-/// faults on demand, ground truth at `/__sim/events`, schema registry) over real HTTP.
+/// faults on demand, ground truth at `/__sim/events`) over real HTTP.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Every option, boxed so the subcommand enum stays small.
@@ -95,9 +95,6 @@ pub struct SimulateOptions {
     /// event_type, wrong field types), to exercise the dead-letter path; 0 = none.
     #[arg(long, default_value_t = 0.0)]
     pub malformed_fraction: f64,
-    /// Also serve the Confluent-compatible schema registry on this address (port 0 = free port).
-    #[arg(long)]
-    pub registry_listen: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for SimulateOptions {
@@ -125,7 +122,6 @@ impl SimulateOptions {
             oauth_client_secret: self.oauth_client_secret.clone(),
             token_ttl_secs: self.token_ttl_secs,
             di_disabled_orgs: self.di_disabled_orgs,
-            registry_listen: self.registry_listen,
             no_di_api_key: self.no_di_api_key.clone(),
             users_per_org: self.users,
             systems_per_org: self.systems,
@@ -199,11 +195,8 @@ pub fn run(args: Args) -> ExitCode {
             }
         };
         let url = sim.base_url();
-        tracing::info!(url, orgs = ?sim.org_ids(), registry = ?sim.registry_url(), events = sim.event_count(), "simulator ready");
+        tracing::info!(url, orgs = ?sim.org_ids(), events = sim.event_count(), "simulator ready");
         println!("simulator listening on {url}");
-        if let Some(registry) = sim.registry_url() {
-            println!("schema registry listening on {registry}");
-        }
         wait_for_termination().await;
         tracing::info!("shutting down");
         sim.shutdown().await;

@@ -1,16 +1,10 @@
-//! Helpers for end-to-end tests: the simulator in-process over HTTP, the real broker, the real
-//! binary as a subprocess, and an independent Kafka consumer.
+//! Helpers for end-to-end tests: the simulator in-process over HTTP, the real broker and
+//! registry (`testkit`), the real binary as a subprocess.
 
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-use rdkafka::ClientConfig;
-use rdkafka::Message;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 /// The OCSF class names the producer may write to (topic `<prefix>.<class_name>`).
 pub const CLASS_NAMES: [&str; 8] = [
@@ -27,9 +21,8 @@ pub const CLASS_NAMES: [&str; 8] = [
 /// Identity of one Directory Insights event: (organization, id, timestamp).
 pub type EventKey = (String, String, String);
 
-pub fn brokers() -> String {
-    std::env::var("KAFKA_BOOTSTRAP_SERVERS").unwrap_or_else(|_| "127.0.0.1:9092".to_string())
-}
+#[allow(unused_imports)] // each test binary uses its own part
+pub use testkit::{Consumed, brokers, consume, consume_from, registry_url};
 
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_jumpcloud-ocsf"))
@@ -97,85 +90,6 @@ pub fn ocsf_key(record: &serde_json::Value) -> EventKey {
             .unwrap_or_default()
             .to_string(),
     )
-}
-
-/// One consumed Kafka record.
-#[derive(Debug, Clone)]
-pub struct Consumed {
-    pub topic: String,
-    pub key: Option<Vec<u8>>,
-    pub payload: Vec<u8>,
-    pub headers: BTreeMap<String, String>,
-}
-
-/// Reads every record of `topics` from offset 0 with `assign()` (Tansu's high watermark is not
-/// reliable, so read until `expected` records or `deadline`).
-pub fn consume(topics: &[String], expected: usize, deadline: Duration) -> Vec<Consumed> {
-    consume_from(&brokers(), topics, expected, deadline)
-}
-
-/// [`consume`] from the broker at `bootstrap`.
-pub fn consume_from(
-    bootstrap: &str,
-    topics: &[String],
-    expected: usize,
-    deadline: Duration,
-) -> Vec<Consumed> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", format!("test-{}", uuid::Uuid::new_v4()))
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", "6000")
-        .create()
-        .expect("consumer");
-    let mut assignment = TopicPartitionList::new();
-    for topic in topics {
-        let metadata = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(10))
-            .expect("topic metadata");
-        for t in metadata.topics() {
-            for partition in t.partitions() {
-                assignment
-                    .add_partition_offset(t.name(), partition.id(), Offset::Beginning)
-                    .expect("assign partition");
-            }
-        }
-    }
-    consumer.assign(&assignment).expect("assign");
-    let started = Instant::now();
-    let mut records = Vec::new();
-    while records.len() < expected && started.elapsed() < deadline {
-        match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(message)) => {
-                let headers = message
-                    .headers()
-                    .map(|headers| {
-                        use rdkafka::message::Headers;
-                        headers
-                            .iter()
-                            .map(|h| {
-                                (
-                                    h.key.to_string(),
-                                    String::from_utf8_lossy(h.value.unwrap_or_default())
-                                        .into_owned(),
-                                )
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                records.push(Consumed {
-                    topic: message.topic().to_string(),
-                    key: message.key().map(<[u8]>::to_vec),
-                    payload: message.payload().unwrap_or_default().to_vec(),
-                    headers,
-                });
-            }
-            Some(Err(err)) => eprintln!("consumer: {err}"),
-            None => {}
-        }
-    }
-    records
 }
 
 /// Runs `python3 validate.py --strict` (warnings are failures) on NDJSON `lines`; returns

@@ -1,72 +1,7 @@
-use serde_json::json;
+//! Faults a real registry does not give on demand (credentials checked, 5xx then success), from
+//! in-process HTTP servers; talking to a real registry is in `tests/registry.rs`.
 
 use super::*;
-
-async fn start_simulator_registry() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, simulator::registry::router())
-            .await
-            .unwrap();
-    });
-    format!("http://{address}")
-}
-
-fn schema(fields: serde_json::Value) -> String {
-    json!({"type": "record", "name": "t.R", "fields": fields}).to_string()
-}
-
-#[tokio::test]
-async fn register_look_up_and_fetch_by_id() {
-    let url = start_simulator_registry().await;
-    let client = RegistryClient::new(&RegistryConfig::new(&url)).unwrap();
-    let v1 = schema(json!([{"name": "a", "type": "int"}]));
-    let id = client.register("s-value", &v1).await.unwrap();
-    assert_eq!(client.register("s-value", &v1).await.unwrap(), id, "cached");
-    // A second client (no cache) gets the same id from the registry.
-    let other = RegistryClient::new(&RegistryConfig::new(&url)).unwrap();
-    assert_eq!(other.register("s-value", &v1).await.unwrap(), id);
-    assert_eq!(other.lookup("s-value", &v1).await.unwrap(), Some(id));
-    assert_eq!(other.lookup("missing-value", &v1).await.unwrap(), None);
-    assert_eq!(other.schema_by_id(id).await.unwrap(), v1);
-    assert!(matches!(
-        other.schema_by_id(id + 100).await,
-        Err(RegistryError::NotFound {
-            error_code: 40403,
-            ..
-        })
-    ));
-}
-
-#[tokio::test]
-async fn compatibility_and_rejections_are_typed_errors() {
-    let url = start_simulator_registry().await;
-    let client = RegistryClient::new(&RegistryConfig::new(&url)).unwrap();
-    let v1 = schema(json!([{"name": "a", "type": "int"}]));
-    let v2 = schema(
-        json!([{"name": "a", "type": "int"}, {"name": "b", "type": ["null", "string"], "default": null}]),
-    );
-    let breaking = schema(json!([{"name": "a", "type": "int"}, {"name": "c", "type": "string"}]));
-    assert!(
-        client.is_compatible("c-value", &v1).await.unwrap(),
-        "no versions yet"
-    );
-    client.register("c-value", &v1).await.unwrap();
-    assert!(client.is_compatible("c-value", &v2).await.unwrap());
-    assert!(!client.is_compatible("c-value", &breaking).await.unwrap());
-    match client.register("c-value", &breaking).await {
-        Err(RegistryError::Incompatible { subject, message }) => {
-            assert_eq!(subject, "c-value");
-            assert!(message.contains("incompatible"), "{message}");
-        }
-        other => panic!("expected Incompatible, got {other:?}"),
-    }
-    assert!(matches!(
-        client.register("c-value", "{\"type\": \"nonsense\"}").await,
-        Err(RegistryError::InvalidSchema { .. })
-    ));
-}
 
 #[tokio::test]
 async fn basic_auth_is_sent_and_never_shown() {

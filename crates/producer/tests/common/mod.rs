@@ -1,15 +1,9 @@
-//! Shared helpers for the producer's integration tests: records from the OCSF examples, a
-//! real-broker consumer reading with `assign()` from offset 0, the simulator's registry.
+//! Shared helpers for the producer's integration tests: records from the OCSF examples,
+//! the real broker and registry (`testkit`).
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
-
 use mapper::OcsfRecord;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::{ClientConfig, TopicPartitionList};
 use serde_json::Value;
 
 pub const VALID_EXAMPLES: &str = concat!(
@@ -25,9 +19,8 @@ pub const DECODER: &str = concat!(
     "/../../tests/avro/decode_avro.py"
 );
 
-pub fn brokers() -> String {
-    std::env::var("KAFKA_BOOTSTRAP_SERVERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
-}
+#[allow(unused_imports)] // each test binary uses its own part
+pub use testkit::{Consumed, brokers, consume};
 
 pub fn unique_prefix() -> String {
     format!("test-{}", uuid::Uuid::new_v4().simple())
@@ -74,78 +67,9 @@ pub fn example_records() -> Vec<OcsfRecord> {
         .collect()
 }
 
-/// A consumed record.
-#[derive(Debug, Clone)]
-pub struct Consumed {
-    pub topic: String,
-    pub partition: i32,
-    pub offset: i64,
-    pub key: Option<Vec<u8>>,
-    pub value: Vec<u8>,
-    pub headers: HashMap<String, String>,
-}
-
-/// Read `expected` records from `topics` (every partition, from offset 0) or until the deadline.
-pub fn consume(topics: &[String], expected: usize, deadline: Duration) -> Vec<Consumed> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("group.id", format!("reader-{}", uuid::Uuid::new_v4()))
-        .set("enable.auto.commit", "false")
-        .set("session.timeout.ms", "6000")
-        .create()
-        .unwrap();
-    let mut assignment = TopicPartitionList::new();
-    for topic in topics {
-        let metadata = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(10))
-            .unwrap();
-        for t in metadata.topics() {
-            for partition in t.partitions() {
-                assignment
-                    .add_partition_offset(topic, partition.id(), rdkafka::Offset::Beginning)
-                    .unwrap();
-            }
-        }
-    }
-    consumer.assign(&assignment).unwrap();
-    let start = Instant::now();
-    let mut out = Vec::new();
-    while out.len() < expected && start.elapsed() < deadline {
-        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
-            continue;
-        };
-        let Ok(message) = message else { continue };
-        let mut headers = HashMap::new();
-        if let Some(h) = message.headers() {
-            for header in h.iter() {
-                headers.insert(
-                    header.key.to_owned(),
-                    String::from_utf8_lossy(header.value.unwrap_or_default()).into_owned(),
-                );
-            }
-        }
-        out.push(Consumed {
-            topic: message.topic().to_owned(),
-            partition: message.partition(),
-            offset: message.offset(),
-            key: message.key().map(<[u8]>::to_vec),
-            value: message.payload().unwrap_or_default().to_vec(),
-            headers,
-        });
-    }
-    out
-}
-
-/// Start the simulator's schema registry on 127.0.0.1:0; its base URL.
-pub async fn start_registry() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, simulator::registry::router())
-            .await
-            .unwrap();
-    });
-    format!("http://{address}")
+/// The real schema registry the test command starts (Apicurio, Confluent-compatible API).
+pub fn registry() -> String {
+    testkit::registry_url()
 }
 
 /// Drop nulls recursively (null and absent are the same in OCSF).
