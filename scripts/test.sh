@@ -39,7 +39,9 @@ export PATH="$VENV/bin:$PATH"   # tests call `python3`: this one has fastavro an
 step "cargo-audit $CARGO_AUDIT_VERSION"
 AUDIT_BIN="$CACHE/cargo-audit-$CARGO_AUDIT_VERSION/bin/cargo-audit"
 if [ ! -x "$AUDIT_BIN" ]; then
-  cargo install cargo-audit --version "$CARGO_AUDIT_VERSION" --locked \
+  # --debug: an unoptimised build takes a fraction of the time of a release one on 2 cores,
+  # and checking a lock file against the advisory database takes a second either way.
+  cargo install cargo-audit --version "$CARGO_AUDIT_VERSION" --locked --debug \
     --root "$CACHE/cargo-audit-$CARGO_AUDIT_VERSION"
 fi
 

@@ -65,12 +65,20 @@ pub struct PipelineConfig {
     /// memory (about 1 KiB per event): a page is requested with at most as many events as
     /// there is room for (up to `events.page_limit`, once a quarter page is free).
     pub max_in_flight_events: usize,
+    /// A unit (one Kafka transaction in exactly-once mode) takes whole batches until it holds
+    /// this many events ...
+    pub unit_max_events: usize,
+    /// ... or this many milliseconds passed since its first batch; then it is committed.
+    pub unit_max_ms: u64,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
+        let unit = pipeline::UnitLimits::default();
         Self {
             max_in_flight_events: 12_000,
+            unit_max_events: unit.max_events,
+            unit_max_ms: u64::try_from(unit.max_duration.as_millis()).unwrap_or(500),
         }
     }
 }

@@ -12,7 +12,6 @@ mod deployment_tests;
 mod docs_tests;
 mod logging;
 mod observability;
-mod pipeline;
 
 use std::process::ExitCode;
 

@@ -19,7 +19,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::Ordering;
 
-use crate::pipeline::{PipelineStats, Sink};
+use pipeline::{Destination, PipelineStats};
 
 /// One organisation's source, as seen by the metrics.
 #[derive(Debug, Clone)]
@@ -41,8 +41,8 @@ pub struct Observed {
     pub fetch: Arc<FetchStats>,
     /// Per organisation.
     pub orgs: Vec<OrgView>,
-    /// The sink (Kafka queue depth).
-    pub sink: Arc<Sink>,
+    /// Where records go (Kafka queue depth).
+    pub destination: Arc<Destination>,
 }
 
 impl std::fmt::Debug for Observed {
@@ -235,10 +235,7 @@ impl Collector for Observed {
             "Event keys held for overlap dedup",
             &dedup_keys,
         )?;
-        let queued = match self.sink.as_ref() {
-            Sink::Kafka(kafka) => kafka.producer().in_flight() as f64,
-            Sink::Files(_) => 0.0,
-        };
+        let queued = self.destination.in_flight() as f64;
         gauge(
             &mut encoder,
             "jumpcloud_ocsf_kafka_queue_depth",

@@ -93,6 +93,32 @@ impl Format {
     }
 }
 
+/// How a batch of records and the cursor after it are made durable together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeliveryGuarantee {
+    /// Each unit of batches, its dead letters and the cursors after it are written in one Kafka
+    /// transaction: the cursors are committed if and only if the records are. Consumers that
+    /// read with `isolation.level=read_committed` see every event once.
+    #[default]
+    ExactlyOnce,
+    /// Records are acknowledged by the broker first, the cursors written after: a crash in
+    /// between sends the unit again (duplicates, never gaps). For clusters that do not allow
+    /// transactions.
+    AtLeastOnce,
+}
+
+/// Where the cursors (checkpoints) are kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateStore {
+    /// A compacted Kafka topic (`state_topic`), key = checkpoint key; no volume needed.
+    #[default]
+    Kafka,
+    /// The file at `events.checkpoint_path` (at-least-once only).
+    File,
+}
+
 /// What the Kafka key of a record is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -271,6 +297,19 @@ pub struct ProducerConfig {
     pub format: Format,
     /// The schema registry, required for `format = "avro"`.
     pub schema_registry: Option<RegistryConfig>,
+    /// `exactly-once` (default: Kafka transactions) or `at-least-once`.
+    pub delivery: DeliveryGuarantee,
+    /// Where cursors are kept: `kafka` (default) or `file` (at-least-once only).
+    pub state_store: StateStore,
+    /// The compacted topic holding each source's cursor. Default `jumpcloud-ocsf.state`.
+    pub state_topic: String,
+    /// This deployment's identity: the transactional id is derived from it, so a second process
+    /// with the same identity fences the first. Default `jumpcloud-ocsf`.
+    pub deployment_id: String,
+    /// The transactional id of this producer; set by the pipeline from `deployment_id` (and, when
+    /// sharded, the shard). `None`: no transactions.
+    #[serde(skip)]
+    pub transactional_id: Option<String>,
 }
 
 impl Default for ProducerConfig {
@@ -296,9 +335,18 @@ impl Default for ProducerConfig {
             key: KeyStrategy::User,
             format: Format::Json,
             schema_registry: None,
+            delivery: DeliveryGuarantee::ExactlyOnce,
+            state_store: StateStore::Kafka,
+            state_topic: "jumpcloud-ocsf.state".into(),
+            deployment_id: "jumpcloud-ocsf".into(),
+            transactional_id: None,
         }
     }
 }
+
+/// `transaction.timeout.ms`: a transaction left open by a crashed process is aborted by the
+/// broker after this long (or at once when the same transactional id starts again).
+pub const TRANSACTION_TIMEOUT_MS: u32 = 60_000;
 
 /// Properties the producer always sets itself (delivery guarantees).
 pub const FIXED_PROPERTIES: [(&str, &str); 3] = [
@@ -348,6 +396,16 @@ impl ProducerConfig {
         }
         if let Some(value) = &self.ssl_ca_location {
             set("ssl.ca.location", value.clone());
+        }
+        if let Some(id) = &self.transactional_id {
+            set("transactional.id", id.clone());
+            set("transaction.timeout.ms", TRANSACTION_TIMEOUT_MS.to_string());
+            // librdkafka requires a record's delivery timeout within its transaction's.
+            let delivery = match self.delivery_timeout_ms {
+                0 => TRANSACTION_TIMEOUT_MS,
+                ms => ms.min(TRANSACTION_TIMEOUT_MS),
+            };
+            set("message.timeout.ms", delivery.to_string());
         }
         for (name, value) in FIXED_PROPERTIES {
             set(name, value.to_owned());

@@ -86,6 +86,31 @@ impl ProduceError {
         }
     }
 
+    /// True when the producer that returned this is unusable and must be built again (a fatal
+    /// librdkafka error, e.g. after a broker lost the idempotent producer's state).
+    pub fn needs_new_producer(&self) -> bool {
+        matches!(
+            self,
+            Self::Kafka {
+                code: Some(RDKafkaErrorCode::Fatal),
+                ..
+            }
+        )
+    }
+
+    /// True when the topic does not exist (deleted, or a broker that lost its data).
+    pub fn is_unknown_topic(&self) -> bool {
+        matches!(
+            self,
+            Self::Kafka {
+                code: Some(
+                    RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic
+                ),
+                ..
+            }
+        )
+    }
+
     pub(crate) fn from_kafka(topic: &str, error: &KafkaError) -> Self {
         Self::Kafka {
             topic: topic.to_owned(),

@@ -21,10 +21,13 @@ pub mod kafka;
 pub mod registry;
 
 pub use config::{
-    Compression, Format, KafkaProperties, KeyStrategy, ProducerConfig, RegistryConfig, Secret,
-    TopicConfig,
+    Compression, DeliveryGuarantee, Format, KafkaProperties, KeyStrategy, ProducerConfig,
+    RegistryConfig, Secret, StateStore, TopicConfig,
 };
 pub use dead_letter::{DeadLetter, Stage};
 pub use error::{ProduceError, ProducerError};
-pub use kafka::{Delivery, DeliveryListener, OcsfProducer, PendingDelivery, headers};
+pub use kafka::{
+    Delivery, DeliveryListener, OcsfProducer, PendingDelivery, TransactionError, headers,
+    read_state_topic,
+};
 pub use registry::{RegistryClient, RegistryError};

@@ -133,6 +133,16 @@ impl AckTracker {
 
     /// Marks a batch acknowledged, commits the longest acknowledged prefix and persists.
     pub(crate) fn ack(&mut self, sequence: u64) -> Result<(), FetchError> {
+        match self.advance(sequence)? {
+            Some(checkpoint) => self.persist(&checkpoint),
+            None => Ok(()),
+        }
+    }
+
+    /// Marks a batch acknowledged and commits the longest acknowledged prefix in memory; the
+    /// checkpoint to make durable when it moved (the caller writes it: in a Kafka transaction
+    /// with the batch's records, or to the store after them).
+    pub(crate) fn advance(&mut self, sequence: u64) -> Result<Option<Checkpoint>, FetchError> {
         let batch = self.pending.get_mut(&sequence).ok_or_else(|| {
             FetchError::InvalidAck(format!(
                 "batch {sequence} of {} is unknown or already committed",
@@ -161,30 +171,54 @@ impl AckTracker {
             }
         }
         if !changed {
-            return Ok(());
+            return Ok(None);
         }
         self.acked
             .prune_before(super::window::minus(self.committed, self.overlap));
-        self.persist()
-    }
-
-    fn persist(&self) -> Result<(), FetchError> {
-        let checkpoint = Checkpoint {
+        Ok(Some(Checkpoint {
             cursor: self.committed,
             acked: self.acked.iter().map(EventKey::to_acked).collect(),
             updated_at: Utc::now(),
+        }))
+    }
+
+    /// Forgets every batch handed out and starts again from `checkpoint` (`None`: from
+    /// `initial`): what was handed out after it is fetched again.
+    pub(crate) fn rewind(&mut self, checkpoint: Option<&Checkpoint>, initial: DateTime<Utc>) {
+        self.pending.clear();
+        self.acked = SeenEvents::default();
+        self.committed = match checkpoint {
+            Some(checkpoint) => {
+                for key in checkpoint.acked.iter().filter_map(EventKey::from_acked) {
+                    self.acked.insert(key);
+                }
+                checkpoint.cursor
+            }
+            None => initial,
         };
-        self.store.save(&self.checkpoint_key, &checkpoint)?;
+    }
+
+    fn persist(&self, checkpoint: &Checkpoint) -> Result<(), FetchError> {
+        self.store.save(&self.checkpoint_key, checkpoint)?;
+        self.mark_durable(checkpoint);
+        Ok(())
+    }
+
+    /// `checkpoint` is durable (written by the store, or committed in a Kafka transaction).
+    pub(crate) fn mark_durable(&self, checkpoint: &Checkpoint) {
         self.stats
             .committed_cursor_ms
-            .store(self.committed.timestamp_millis(), Ordering::Relaxed);
+            .store(checkpoint.cursor.timestamp_millis(), Ordering::Relaxed);
         tracing::debug!(
             checkpoint = %self.checkpoint_key,
-            cursor = %crate::timestamp::format_timestamp(self.committed),
-            acked_in_overlap = self.acked.len(),
+            cursor = %crate::timestamp::format_timestamp(checkpoint.cursor),
+            acked_in_overlap = checkpoint.acked.len(),
             "checkpoint committed"
         );
-        Ok(())
+    }
+
+    pub(crate) fn checkpoint_key(&self) -> &str {
+        &self.checkpoint_key
     }
 
     pub(crate) fn committed(&self) -> DateTime<Utc> {
@@ -233,6 +267,29 @@ impl Acker {
             )));
         }
         lock(&self.tracker).ack(token.sequence)
+    }
+
+    /// Like [`Self::ack`], but writes nothing: returns the checkpoint the acknowledgement moved
+    /// to, for the caller to make durable (in the same Kafka transaction as the batch's records,
+    /// or after them), then to report with [`Self::mark_durable`].
+    pub fn advance(&self, token: &CheckpointToken) -> Result<Option<Checkpoint>, FetchError> {
+        if token.source_id != self.source_id {
+            return Err(FetchError::InvalidAck(format!(
+                "token of batch {} (organisation {}) belongs to another source",
+                token.sequence, token.org_id
+            )));
+        }
+        lock(&self.tracker).advance(token.sequence)
+    }
+
+    /// `checkpoint` (from [`Self::advance`]) is durable now.
+    pub fn mark_durable(&self, checkpoint: &Checkpoint) {
+        lock(&self.tracker).mark_durable(checkpoint);
+    }
+
+    /// The key this source's checkpoint is stored under (`events/<org>`, `backfill/...`).
+    pub fn checkpoint_key(&self) -> String {
+        lock(&self.tracker).checkpoint_key().to_string()
     }
 
     /// The committed cursor.

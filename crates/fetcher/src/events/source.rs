@@ -58,6 +58,10 @@ pub struct EventSource {
     source_id: u64,
     tracker: SharedTracker,
     seen: SeenEvents,
+    /// Where the source starts without a checkpoint.
+    initial_cursor: DateTime<Utc>,
+    /// The checkpoint it started from.
+    loaded: Option<crate::checkpoint::Checkpoint>,
     fetch_cursor: DateTime<Utc>,
     window: Option<OpenWindow>,
     caught_up: bool,
@@ -153,6 +157,7 @@ impl EventSource {
         config.validate().map_err(FetchError::Config)?;
         let lease = CheckpointLease::acquire(store.as_ref(), &checkpoint_key)?;
         let checkpoint = store.load(&checkpoint_key)?;
+        let loaded = checkpoint.clone();
         let mut seen = SeenEvents::default();
         let mut acked = SeenEvents::default();
         let cursor = match checkpoint {
@@ -194,6 +199,8 @@ impl EventSource {
             source_id: NEXT_SOURCE_ID.fetch_add(1, Ordering::Relaxed),
             tracker: Arc::new(Mutex::new(tracker)),
             seen,
+            initial_cursor,
+            loaded,
             fetch_cursor: cursor,
             window: None,
             caught_up: false,
@@ -202,6 +209,35 @@ impl EventSource {
             request_limit: page_limit,
             stats,
         })
+    }
+
+    /// Starts again from `checkpoint` (the last one made durable; `None`: none was, start from
+    /// the initial lookback or the range's start): every batch handed out since is forgotten and
+    /// its events are fetched again. Used when a delivery failed, e.g. an aborted Kafka
+    /// transaction, so nothing is skipped and records keep the order of the source.
+    pub fn rewind(&mut self, checkpoint: Option<&crate::checkpoint::Checkpoint>) {
+        self.seen = SeenEvents::default();
+        if let Some(checkpoint) = checkpoint {
+            for key in checkpoint.acked.iter().filter_map(EventKey::from_acked) {
+                self.seen.insert(key);
+            }
+        }
+        self.fetch_cursor = checkpoint.map_or(self.initial_cursor, |c| c.cursor);
+        self.window = None;
+        self.caught_up = false;
+        self.last_slice_span = None;
+        ack::lock(&self.tracker).rewind(checkpoint, self.initial_cursor);
+        tracing::info!(
+            org = %self.org_id,
+            cursor = %format_timestamp(self.fetch_cursor),
+            "source rewound to its last durable checkpoint; fetching again from there"
+        );
+    }
+
+    /// The checkpoint this source started from (`None`: it started from the initial lookback
+    /// or the range's start).
+    pub fn loaded_checkpoint(&self) -> Option<&crate::checkpoint::Checkpoint> {
+        self.loaded.as_ref()
     }
 
     /// The acknowledger of this source's batches.

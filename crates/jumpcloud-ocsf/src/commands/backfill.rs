@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use fetcher::{EventSource, JumpCloudClient, SourceStats};
-use producer::OcsfProducer;
+use pipeline::Mode;
 
-use crate::commands::run::{block_on, build_mapper, checkpoint_store, org_ids, shutdown_on_signal};
+use crate::commands::run::{
+    block_on, build_mapper, build_pipeline, connect_kafka, org_ids, shutdown_on_signal,
+};
 use crate::config::AppConfig;
-use crate::pipeline::{Mode, Pipeline, Sink};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -54,17 +55,10 @@ async fn backfill(args: Args) -> Result<bool> {
         _ => bail!("give either --since DURATION or both --from and --to"),
     };
     let mapper = Arc::new(build_mapper(&config.mapper)?);
-    let producer = OcsfProducer::new(config.kafka.clone())
-        .await
-        .context("starting the Kafka producer")?;
-    producer
-        .ensure_topics()
-        .await
-        .context("creating the Kafka topics")?;
-    let sink = Arc::new(Sink::kafka(producer, config.kafka.clone()));
+    // Its own transactional id: a backfill must not fence the live run of its deployment.
+    let (destination, store) = connect_kafka(&config, "backfill").await?;
 
     let client = JumpCloudClient::new(config.jumpcloud.clone())?;
-    let store = checkpoint_store(&config)?;
     let mut sources = Vec::new();
     for org_id in org_ids(&config) {
         let source = EventSource::backfill(
@@ -86,7 +80,7 @@ async fn backfill(args: Args) -> Result<bool> {
     );
     let stats: Vec<Arc<SourceStats>> = sources.iter().map(EventSource::stats).collect();
     let progress = tokio::spawn(report_progress(stats));
-    let pipeline = Pipeline::new(mapper, sink, config.pipeline.max_in_flight_events);
+    let pipeline = build_pipeline(&config, mapper, destination);
     let report = pipeline
         .run(sources, Mode::Once, shutdown_on_signal())
         .await;
@@ -98,6 +92,9 @@ async fn backfill(args: Args) -> Result<bool> {
     );
     for (org, error) in &report.failed_orgs {
         eprintln!("error: organisation {org:?}: {error}");
+    }
+    if let Some(fenced) = &report.fenced {
+        eprintln!("error: {fenced}");
     }
     Ok(report.is_success())
 }

@@ -10,13 +10,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use fetcher::{AuthConfig, Secret};
-use producer::OcsfProducer;
+use pipeline::{Destination, FileSink, Mode, Pipeline};
 use simulator::SimConfig;
 use tokio::sync::watch;
 
-use crate::commands::run::{block_on, build_mapper, build_sources};
+use crate::commands::run::{
+    block_on, build_mapper, build_pipeline, build_sources, checkpoint_store, connect_kafka,
+};
 use crate::config::{AppConfig, env_or_file};
-use crate::pipeline::{FileSink, Mode, Pipeline, Sink};
 
 const DEMO_API_KEY: &str = "demo-api-key";
 
@@ -87,41 +88,45 @@ async fn demo(args: Args) -> Result<()> {
     config.events.initial_lookback = Duration::from_secs(2 * 86_400);
     config.events.checkpoint_path = args.out.join("checkpoints.json");
 
-    let sink = match env_or_file("KAFKA_BROKERS").filter(|v| !v.is_empty()) {
+    let (destination, store) = match env_or_file("KAFKA_BROKERS").filter(|v| !v.is_empty()) {
         Some(brokers) => {
             config.kafka.brokers = brokers.clone();
-            let producer = OcsfProducer::new(config.kafka.clone())
-                .await
-                .context("starting the Kafka producer")?;
-            producer
-                .ensure_topics()
-                .await
-                .context("creating the Kafka topics")?;
-            println!(
-                "output: Kafka at {brokers} (topics {})",
-                producer.topics().join(", ")
-            );
-            Sink::kafka(producer, config.kafka.clone())
+            // Exactly-once, with a state topic of this demo run's own: the simulator's
+            // organisations are new each run, their cursors must not come from an earlier one.
+            config.kafka.deployment_id = format!("jumpcloud-ocsf-demo-{}", std::process::id());
+            config.kafka.state_topic = format!("{}.state", config.kafka.deployment_id);
+            let (destination, store) = connect_kafka(&config, "").await?;
+            if let Destination::Kafka(kafka) = destination.as_ref() {
+                println!(
+                    "output: Kafka at {brokers} (topics {}; exactly-once, read with isolation.level=read_committed)",
+                    kafka.producer().topics().join(", ")
+                );
+            }
+            (destination, store)
         }
         None => {
             println!(
                 "output: {}/ (one NDJSON file per OCSF class; set KAFKA_BROKERS for Kafka)",
                 args.out.display()
             );
-            Sink::Files(
-                FileSink::create(&args.out)
-                    .with_context(|| format!("output directory {}", args.out.display()))?,
-            )
+            let sink = FileSink::create(&args.out)
+                .with_context(|| format!("output directory {}", args.out.display()))?;
+            let store = checkpoint_store(&config)?;
+            let destination = Destination::Files {
+                sink,
+                store: Arc::clone(&store),
+            };
+            (Arc::new(destination), store)
         }
     };
 
     let mapper = Arc::new(build_mapper(&config.mapper)?);
-    let (_client, sources) = build_sources(&config)?;
+    let (_client, sources) = build_sources(&config, &store)?;
     let ackers: Vec<_> = sources
         .iter()
         .map(|s| (s.org_id().to_string(), s.acker()))
         .collect();
-    let pipeline = Pipeline::new(mapper, Arc::new(sink), config.pipeline.max_in_flight_events);
+    let pipeline = build_pipeline(&config, mapper, destination);
     let (stop, shutdown) = watch::channel(false);
     let ctrl_c = crate::commands::run::shutdown_on_signal();
     let seconds = args.seconds;

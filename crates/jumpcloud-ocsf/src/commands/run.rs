@@ -8,12 +8,11 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use fetcher::{CheckpointStore, EventSource, FileCheckpointStore, JumpCloudClient};
 use mapper::{MapOptions, Mapper, MappingTables};
-use producer::OcsfProducer;
+use pipeline::{Destination, KafkaDestination, Mode, Pipeline, RunReport, UnitLimits};
 use tokio::sync::watch;
 
 use crate::config::{AppConfig, MapperConfig};
 use crate::observability::{self, Observed, OrgView};
-use crate::pipeline::{Mode, Pipeline, RunReport, Sink};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -31,6 +30,9 @@ pub fn run(args: Args) -> ExitCode {
         for (org, error) in &report.failed_orgs {
             eprintln!("error: organisation {org:?}: {error}");
         }
+        if let Some(fenced) = &report.fenced {
+            eprintln!("error: {fenced}");
+        }
         Ok(report.is_success())
     })
 }
@@ -38,27 +40,15 @@ pub fn run(args: Args) -> ExitCode {
 async fn run_async(args: Args) -> Result<RunReport> {
     let config = AppConfig::load(args.config.as_deref())?;
     let mapper = Arc::new(build_mapper(&config.mapper)?);
-    let producer = OcsfProducer::new(config.kafka.clone())
-        .await
-        .context("starting the Kafka producer")?;
-    let topics = producer
-        .ensure_topics()
-        .await
-        .context("creating the Kafka topics")?;
-    tracing::info!(?topics, "Kafka topics ready");
-    let sink = Arc::new(Sink::kafka(producer, config.kafka.clone()));
-    let (client, sources) = build_sources(&config)?;
-    let pipeline = Pipeline::new(
-        mapper,
-        Arc::clone(&sink),
-        config.pipeline.max_in_flight_events,
-    );
+    let (destination, store) = connect_kafka(&config, "").await?;
+    let (client, sources) = build_sources(&config, &store)?;
+    let pipeline = build_pipeline(&config, mapper, destination);
     if let Some(listen) = config.metrics.listen {
         let observed = Observed {
             pipeline: pipeline.stats(),
             fetch: client.stats(),
             orgs: org_views(&sources),
-            sink,
+            destination: pipeline.destination(),
         };
         observability::serve(listen, observed)
             .await
@@ -112,12 +102,55 @@ pub fn org_ids(config: &AppConfig) -> Vec<String> {
     }
 }
 
-/// The deployment's checkpoint store.
+/// The file checkpoint store at `events.checkpoint_path`.
 pub fn checkpoint_store(config: &AppConfig) -> Result<Arc<dyn CheckpointStore>> {
     let path = &config.events.checkpoint_path;
     let store = FileCheckpointStore::open(path)
         .with_context(|| format!("checkpoint file {}", path.display()))?;
     Ok(Arc::new(store))
+}
+
+/// Connects to Kafka as the job `role` of this deployment (`""`: the live run): the producer,
+/// the topics, fencing of an earlier process with the same identity, and the store the sources
+/// read their cursors from (the state topic, taking over the file checkpoint where it holds
+/// none; or the file itself with `state_store = "file"`).
+pub async fn connect_kafka(
+    config: &AppConfig,
+    role: &str,
+) -> Result<(Arc<Destination>, Arc<dyn CheckpointStore>)> {
+    let file = if config.events.checkpoint_path.exists()
+        || config.kafka.state_store == producer::StateStore::File
+    {
+        Some(checkpoint_store(config)?)
+    } else {
+        None
+    };
+    let (kafka, store) = KafkaDestination::connect(config.kafka.clone(), role, file)
+        .await
+        .context("connecting to Kafka")?;
+    tracing::info!(
+        delivery = ?config.kafka.delivery,
+        state_store = ?config.kafka.state_store,
+        "Kafka ready"
+    );
+    Ok((Arc::new(Destination::Kafka(Box::new(kafka))), store))
+}
+
+/// The delivery engine with the configured flow control.
+pub fn build_pipeline(
+    config: &AppConfig,
+    mapper: Arc<Mapper>,
+    destination: Arc<Destination>,
+) -> Pipeline {
+    Pipeline::new(
+        mapper,
+        destination,
+        config.pipeline.max_in_flight_events,
+        UnitLimits {
+            max_events: config.pipeline.unit_max_events,
+            max_duration: std::time::Duration::from_millis(config.pipeline.unit_max_ms),
+        },
+    )
 }
 
 /// Runs `work` on a new async runtime; `Ok(true)` is success.
@@ -139,10 +172,13 @@ pub fn block_on(work: impl std::future::Future<Output = Result<bool>>) -> ExitCo
     }
 }
 
-/// The client and one live event source per configured organisation (or the credential's own).
-pub fn build_sources(config: &AppConfig) -> Result<(JumpCloudClient, Vec<EventSource>)> {
+/// The client and one live event source per configured organisation (or the credential's own),
+/// resuming from `store`.
+pub fn build_sources(
+    config: &AppConfig,
+    store: &Arc<dyn CheckpointStore>,
+) -> Result<(JumpCloudClient, Vec<EventSource>)> {
     let client = JumpCloudClient::new(config.jumpcloud.clone())?;
-    let store = checkpoint_store(config)?;
     let sources = org_ids(config)
         .into_iter()
         .map(|org_id| {
@@ -150,7 +186,7 @@ pub fn build_sources(config: &AppConfig) -> Result<(JumpCloudClient, Vec<EventSo
                 client.clone(),
                 org_id.clone(),
                 config.events.clone(),
-                Arc::clone(&store),
+                Arc::clone(store),
             )
             .with_context(|| format!("event source of organisation {org_id:?}"))
         })

@@ -707,3 +707,6 @@ impl OcsfProducer {
 
 #[cfg(test)]
 mod tests;
+mod transactions;
+
+pub use transactions::{TransactionError, read_state_topic};

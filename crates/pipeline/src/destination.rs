@@ -1,0 +1,429 @@
+//! Where a unit's records, dead letters and cursors go, and how a unit is finished:
+//!
+//! - Kafka, exactly-once: `begin` → records, dead letters, the cursors after them (state
+//!   records) → `commit`. The transaction is the acknowledgement.
+//! - Kafka, at-least-once: records and dead letters, then every broker verdict awaited, then
+//!   the cursors written (to the state topic, or to the file store).
+//! - Files (the demo without a broker): lines appended, fsynced, then the cursors saved.
+//!
+//! Only this module and the producer know there is Kafka; only the sources move cursors.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use fetcher::{Checkpoint, CheckpointStore};
+use mapper::OcsfRecord;
+use producer::{
+    DeadLetter, DeliveryGuarantee, DeliveryListener, OcsfProducer, ProduceError, ProducerConfig,
+    ProducerError, StateStore, TransactionError,
+};
+
+use crate::deliveries::UnitDeliveries;
+use crate::files::FileSink;
+use crate::state::KafkaState;
+
+/// Why a unit did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum UnitError {
+    /// Another process with the same deployment identity took over: stop, write nothing more.
+    #[error("{0}")]
+    Fenced(String),
+    /// Nothing of the unit counts (aborted, or not every record acknowledged): its sources are
+    /// rewound and its events fetched and delivered again.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The destination of the pipeline's records.
+pub enum Destination {
+    /// Kafka via the producer crate.
+    Kafka(Box<KafkaDestination>),
+    /// NDJSON files per OCSF class, cursors in a checkpoint store.
+    Files {
+        /// The files.
+        sink: FileSink,
+        /// Where cursors are saved after the files are synced.
+        store: Arc<dyn CheckpointStore>,
+    },
+}
+
+/// How cursors are written with Kafka.
+enum StateWrites {
+    /// In the unit's transaction (exactly-once).
+    InTransaction,
+    /// To the state topic after the unit's records are acknowledged.
+    TopicAfterAcks,
+    /// To a checkpoint store after the unit's records are acknowledged.
+    Store(Arc<dyn CheckpointStore>),
+}
+
+/// The Kafka producer (rebuilt after a fatal error) and how cursors are written.
+pub struct KafkaDestination {
+    producer: RwLock<Arc<OcsfProducer>>,
+    config: ProducerConfig,
+    state: StateWrites,
+}
+
+/// How long the state topic may take to read at start-up.
+const STATE_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl KafkaDestination {
+    /// Connects: creates the producer (transactional in exactly-once mode, its id derived from
+    /// `deployment_id`), the topics and the state topic, fences an earlier process with the
+    /// same identity (`init_transactions`), then reads the cursors. Returns the destination and
+    /// the store the sources load their cursors from. `file_store` is the file checkpoint:
+    /// the store itself with `state_store = "file"`, else taken over for keys the state topic
+    /// does not hold yet. `role` tells apart the jobs of one deployment (the live run: `""`;
+    /// a backfill: `"backfill"`), which must not fence each other: the transactional id is
+    /// `deployment_id`, or `deployment_id.role`.
+    pub async fn connect(
+        mut config: ProducerConfig,
+        role: &str,
+        file_store: Option<Arc<dyn CheckpointStore>>,
+    ) -> Result<(Self, Arc<dyn CheckpointStore>), ProducerError> {
+        let exactly_once = config.delivery == DeliveryGuarantee::ExactlyOnce;
+        if exactly_once && config.state_store == StateStore::File {
+            return Err(ProducerError::Config(
+                "delivery = \"exactly-once\" keeps cursors in Kafka: set state_store = \"kafka\", or delivery = \"at-least-once\" for a file".into(),
+            ));
+        }
+        config.transactional_id = exactly_once.then(|| match role {
+            "" => config.deployment_id.clone(),
+            role => format!("{}.{role}", config.deployment_id),
+        });
+        let producer = Arc::new(OcsfProducer::new(config.clone()).await?);
+        let topics = producer.ensure_topics().await?;
+        if !topics.is_empty() {
+            tracing::info!(?topics, "created Kafka topics");
+        }
+        let (state, store): (StateWrites, Arc<dyn CheckpointStore>) = match config.state_store {
+            StateStore::File => {
+                let store = file_store.ok_or_else(|| {
+                    ProducerError::Config("state_store = \"file\" needs a checkpoint file".into())
+                })?;
+                (StateWrites::Store(Arc::clone(&store)), store)
+            }
+            StateStore::Kafka => {
+                producer.ensure_state_topic().await?;
+                if exactly_once {
+                    let fencing = Arc::clone(&producer);
+                    run_blocking(move || fencing.init_transactions())
+                        .await
+                        .map_err(|e| ProducerError::Kafka(e.to_string()))?;
+                }
+                let reading = config.clone();
+                let records = tokio::task::spawn_blocking(move || {
+                    producer::read_state_topic(&reading, STATE_READ_TIMEOUT)
+                })
+                .await
+                .map_err(|e| ProducerError::Kafka(e.to_string()))??;
+                tracing::info!(
+                    topic = %config.state_topic,
+                    cursors = records.len(),
+                    "read the sources' cursors from the state topic"
+                );
+                let state = KafkaState::from_records(&config.state_topic, records, file_store)
+                    .map_err(|e| ProducerError::Config(e.to_string()))?;
+                let writes = if exactly_once {
+                    StateWrites::InTransaction
+                } else {
+                    StateWrites::TopicAfterAcks
+                };
+                (writes, Arc::new(state))
+            }
+        };
+        let destination = Self {
+            producer: RwLock::new(producer),
+            config,
+            state,
+        };
+        Ok((destination, store))
+    }
+
+    /// The current producer.
+    pub fn producer(&self) -> Arc<OcsfProducer> {
+        Arc::clone(&self.producer.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn exactly_once(&self) -> bool {
+        matches!(self.state, StateWrites::InTransaction)
+    }
+
+    /// After a failed unit: create topics that vanished, build a new producer after a fatal
+    /// error (exactly-once: with the same transactional id, fencing nothing but its own past).
+    async fn recover(&self, failures: &[ProduceError], fatal: bool) -> Result<(), UnitError> {
+        let producer = self.producer();
+        if failures.iter().any(ProduceError::is_unknown_topic)
+            && let Err(err) = producer.ensure_topics().await
+        {
+            tracing::warn!(error = %err, "creating the topics again failed");
+        }
+        if !fatal && !failures.iter().any(ProduceError::needs_new_producer) {
+            return Ok(());
+        }
+        tracing::warn!("the Kafka producer hit a fatal error; building a new one");
+        let rebuilt = OcsfProducer::new(self.config.clone())
+            .await
+            .map_err(|e| UnitError::Failed(format!("building a new producer: {e}")))?;
+        let rebuilt = Arc::new(rebuilt);
+        if self.exactly_once() {
+            let fencing = Arc::clone(&rebuilt);
+            run_blocking(move || fencing.init_transactions())
+                .await
+                .map_err(transaction_failure)?;
+        }
+        *self.producer.write().unwrap_or_else(|p| p.into_inner()) = rebuilt;
+        Ok(())
+    }
+}
+
+impl Destination {
+    /// Records handed over and not yet acknowledged (Kafka's queue).
+    pub fn in_flight(&self) -> usize {
+        match self {
+            Destination::Kafka(kafka) => usize::try_from(kafka.producer().in_flight()).unwrap_or(0),
+            Destination::Files { .. } => 0,
+        }
+    }
+
+    /// Starts a unit (a transaction in exactly-once mode).
+    pub(crate) async fn begin(&self) -> Result<(), UnitError> {
+        match self {
+            Destination::Kafka(kafka) if kafka.exactly_once() => {
+                let producer = kafka.producer();
+                match producer.begin_transaction() {
+                    Ok(()) => Ok(()),
+                    Err(TransactionError::Fatal(message)) => {
+                        kafka.recover(&[], true).await?;
+                        kafka
+                            .producer()
+                            .begin_transaction()
+                            .map_err(|e| transaction_failure(e).with_context(&message))
+                    }
+                    Err(err) => Err(transaction_failure(err)),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Hands one record over; its verdict goes to `deliveries` as `index`. `Err`: nothing was
+    /// handed over and no verdict will come.
+    pub(crate) async fn enqueue(
+        &self,
+        record: &OcsfRecord,
+        deliveries: &Arc<UnitDeliveries>,
+        index: u32,
+    ) -> Result<(), ProduceError> {
+        match self {
+            Destination::Kafka(kafka) => {
+                let listener: Arc<dyn DeliveryListener> = deliveries.clone();
+                kafka
+                    .producer()
+                    .enqueue_tracked(record, &listener, index)
+                    .await
+            }
+            Destination::Files { sink, .. } => {
+                let written = sink
+                    .write(record.class_name, &record.json)
+                    .map_err(|e| file_failure(sink, &e));
+                deliveries.delivered(index, written);
+                Ok(())
+            }
+        }
+    }
+
+    /// Hands one dead letter over; its verdict goes to `deliveries` as `index`.
+    pub(crate) async fn enqueue_dead_letter(
+        &self,
+        letter: DeadLetter,
+        deliveries: &Arc<UnitDeliveries>,
+        index: u32,
+    ) -> Result<(), ProduceError> {
+        match self {
+            Destination::Kafka(kafka) => {
+                let listener: Arc<dyn DeliveryListener> = deliveries.clone();
+                kafka
+                    .producer()
+                    .enqueue_dead_letter_tracked(letter, &listener, index)
+                    .await
+            }
+            Destination::Files { sink, .. } => {
+                let written = sink
+                    .write_dead_letter(&letter)
+                    .map_err(|e| file_failure(sink, &e));
+                deliveries.delivered(index, written);
+                Ok(())
+            }
+        }
+    }
+
+    /// Finishes a unit whose records are all handed over: makes them and `cursors` durable
+    /// together (exactly-once) or one after the other (at-least-once, files).
+    pub(crate) async fn finish(
+        &self,
+        cursors: &[(String, Checkpoint)],
+        deliveries: &Arc<UnitDeliveries>,
+    ) -> Result<(), UnitError> {
+        match self {
+            Destination::Kafka(kafka) => match &kafka.state {
+                StateWrites::InTransaction => {
+                    let producer = kafka.producer();
+                    let listener: Arc<dyn DeliveryListener> = deliveries.clone();
+                    for (key, checkpoint) in cursors {
+                        let index = deliveries.hand_over_state();
+                        if let Err(err) = producer
+                            .enqueue_state_tracked(
+                                key,
+                                KafkaState::encode(checkpoint),
+                                &listener,
+                                index,
+                            )
+                            .await
+                        {
+                            deliveries.delivered(index, Err(err));
+                        }
+                    }
+                    let committing = Arc::clone(&producer);
+                    match run_blocking(move || committing.commit_transaction()).await {
+                        Ok(()) => Ok(()),
+                        Err(err) => {
+                            let error = transaction_failure(err);
+                            self.abort(&error).await?;
+                            Err(error)
+                        }
+                    }
+                }
+                StateWrites::TopicAfterAcks => {
+                    self.await_acknowledged(deliveries).await?;
+                    let producer = kafka.producer();
+                    let listener: Arc<dyn DeliveryListener> = deliveries.clone();
+                    for (key, checkpoint) in cursors {
+                        let index = deliveries.hand_over_state();
+                        if let Err(err) = producer
+                            .enqueue_state_tracked(
+                                key,
+                                KafkaState::encode(checkpoint),
+                                &listener,
+                                index,
+                            )
+                            .await
+                        {
+                            deliveries.delivered(index, Err(err));
+                        }
+                    }
+                    self.await_acknowledged(deliveries).await
+                }
+                StateWrites::Store(store) => {
+                    self.await_acknowledged(deliveries).await?;
+                    save_all(store, cursors).await
+                }
+            },
+            Destination::Files { sink, store } => {
+                self.await_acknowledged(deliveries).await?;
+                sink.sync()
+                    .map_err(|e| UnitError::Failed(file_failure(sink, &e).to_string()))?;
+                save_all(store, cursors).await
+            }
+        }
+    }
+
+    /// Every verdict of the unit in; a failure fails the unit (after repairing what can be).
+    async fn await_acknowledged(&self, deliveries: &Arc<UnitDeliveries>) -> Result<(), UnitError> {
+        let failures = deliveries.all_answered().await;
+        if failures.is_empty() {
+            return Ok(());
+        }
+        if let Destination::Kafka(kafka) = self {
+            let errors: Vec<ProduceError> = failures.iter().map(|(_, e)| e.clone()).collect();
+            kafka.recover(&errors, false).await?;
+        }
+        Err(UnitError::Failed(format!(
+            "{} record(s) not acknowledged, e.g. {}",
+            failures.len(),
+            failures[0].1
+        )))
+    }
+
+    /// Ends a unit that will not finish (exactly-once: aborts its transaction).
+    pub(crate) async fn abort(&self, why: &UnitError) -> Result<(), UnitError> {
+        let Destination::Kafka(kafka) = self else {
+            return Ok(());
+        };
+        if !kafka.exactly_once() {
+            return Ok(());
+        }
+        if let UnitError::Fenced(_) = why {
+            return Ok(());
+        }
+        let producer = kafka.producer();
+        match run_blocking(move || producer.abort_transaction()).await {
+            Ok(()) => Ok(()),
+            Err(TransactionError::Fenced {
+                transactional_id,
+                message,
+            }) => Err(UnitError::Fenced(
+                TransactionError::Fenced {
+                    transactional_id,
+                    message,
+                }
+                .to_string(),
+            )),
+            Err(err) => {
+                tracing::warn!(error = %err, "aborting the transaction failed; building a new producer");
+                kafka.recover(&[], true).await
+            }
+        }
+    }
+}
+
+impl UnitError {
+    fn with_context(self, context: &str) -> Self {
+        match self {
+            UnitError::Failed(message) => {
+                UnitError::Failed(format!("{message} (after: {context})"))
+            }
+            fenced => fenced,
+        }
+    }
+}
+
+fn transaction_failure(error: TransactionError) -> UnitError {
+    match error {
+        TransactionError::Fenced { .. } => UnitError::Fenced(error.to_string()),
+        other => UnitError::Failed(other.to_string()),
+    }
+}
+
+fn file_failure(sink: &FileSink, error: &std::io::Error) -> ProduceError {
+    ProduceError::Kafka {
+        topic: sink.dir().display().to_string(),
+        code: None,
+        message: format!("cannot write: {error}"),
+    }
+}
+
+async fn save_all(
+    store: &Arc<dyn CheckpointStore>,
+    cursors: &[(String, Checkpoint)],
+) -> Result<(), UnitError> {
+    let store = Arc::clone(store);
+    let cursors = cursors.to_vec();
+    tokio::task::spawn_blocking(move || {
+        cursors
+            .iter()
+            .try_for_each(|(key, checkpoint)| store.save(key, checkpoint))
+    })
+    .await
+    .map_err(|e| UnitError::Failed(e.to_string()))?
+    .map_err(|e| UnitError::Failed(e.to_string()))
+}
+
+/// A blocking transactional call, off the async workers.
+async fn run_blocking(
+    call: impl FnOnce() -> Result<(), TransactionError> + Send + 'static,
+) -> Result<(), TransactionError> {
+    tokio::task::spawn_blocking(call)
+        .await
+        .unwrap_or_else(|e| Err(TransactionError::Abortable(e.to_string())))
+}

@@ -1,0 +1,165 @@
+//! The delivery engine: Directory Insights batches mapped to OCSF, handed to the destination
+//! and finished as a unit, then the cursors moved.
+//!
+//! ```text
+//! EventSource ──batch──> SourceTask ──channel──> Writer: map ─> Destination ─> finish ─> cursors
+//!  (fetcher)              (one per source)        (one)   (mapper) (producer)  (txn / acks)
+//! ```
+//!
+//! - One task per source fetches pages within a shared in-flight budget (memory) and sends
+//!   them, in order, to one writer.
+//! - The writer gathers batches into a unit, maps each event and hands it over (a map failure
+//!   becomes a dead letter with the raw event), then finishes the unit: in exactly-once mode
+//!   one Kafka transaction holds the unit's records, dead letters and the cursors after it; in
+//!   at-least-once mode every record is acknowledged first and the cursors written after.
+//! - A unit that fails (aborted, not acknowledged) rewinds every source to its durable cursor:
+//!   nothing is skipped, and within a partition records keep the order of the source.
+//! - A fenced writer (another process with the same identity) stops the whole run.
+
+mod deliveries;
+mod destination;
+mod files;
+mod source_task;
+mod state;
+mod stats;
+mod unit;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use fetcher::EventSource;
+use mapper::Mapper;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+
+pub use destination::{Destination, KafkaDestination, UnitError};
+pub use files::FileSink;
+pub use source_task::Mode;
+pub use state::KafkaState;
+pub use stats::{BatchCounts, OrgTotals, PipelineStats};
+pub use unit::UnitLimits;
+
+use source_task::{InFlightBudget, Rewinds, SourceTask};
+use unit::Writer;
+
+/// A shutdown signal: `true` once shutdown was requested.
+pub type Shutdown = watch::Receiver<bool>;
+
+/// How a run ended.
+#[derive(Debug, Default)]
+pub struct RunReport {
+    /// Sources that stopped on an error (`--once`), with the error.
+    pub failed_orgs: Vec<(String, String)>,
+    /// Set when the run stopped because another process with the same identity took over.
+    pub fenced: Option<String>,
+}
+
+impl RunReport {
+    /// True when every source ran to its end and the run was not fenced.
+    pub fn is_success(&self) -> bool {
+        self.failed_orgs.is_empty() && self.fenced.is_none()
+    }
+}
+
+/// The engine's parts, shared by its tasks.
+pub struct Pipeline {
+    mapper: Arc<Mapper>,
+    destination: Arc<Destination>,
+    stats: Arc<PipelineStats>,
+    max_in_flight_events: usize,
+    limits: UnitLimits,
+}
+
+impl Pipeline {
+    /// A pipeline writing `mapper`'s output to `destination`, holding at most
+    /// `max_in_flight_events` fetched and not yet durable events (all sources together).
+    pub fn new(
+        mapper: Arc<Mapper>,
+        destination: Arc<Destination>,
+        max_in_flight_events: usize,
+        limits: UnitLimits,
+    ) -> Self {
+        Self {
+            mapper,
+            destination,
+            stats: Arc::new(PipelineStats::default()),
+            max_in_flight_events: max_in_flight_events.clamp(1, Semaphore::MAX_PERMITS),
+            limits,
+        }
+    }
+
+    /// The counters of this pipeline.
+    pub fn stats(&self) -> Arc<PipelineStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// The destination.
+    pub fn destination(&self) -> Arc<Destination> {
+        Arc::clone(&self.destination)
+    }
+
+    /// Runs every source to its end (`Once`) or until `shutdown` (`Follow`). On shutdown the
+    /// sources stop fetching and the writer finishes what they already handed out.
+    pub async fn run(
+        &self,
+        sources: Vec<EventSource>,
+        mode: Mode,
+        shutdown: Shutdown,
+    ) -> RunReport {
+        let rewinds = Arc::new(Rewinds::default());
+        let budget = InFlightBudget {
+            events: Arc::new(Semaphore::new(self.max_in_flight_events)),
+            capacity: self.max_in_flight_events,
+        };
+        // The sources stop on shutdown, or when the writer is fenced.
+        let (stop_sources, stop) = watch::channel(false);
+        let mut forward = shutdown.clone();
+        let stopper = stop_sources.clone();
+        let forwarding = tokio::spawn(async move {
+            source_task::stopped(&mut forward).await;
+            let _ = stopper.send(true);
+        });
+        let (sender, receiver) = mpsc::channel(64);
+        let mut tasks = JoinSet::new();
+        for source in sources {
+            let acker = source.acker();
+            rewinds.set_durable(&acker.checkpoint_key(), source.loaded_checkpoint().cloned());
+            let org_id = source.org_id().to_string();
+            let task = SourceTask {
+                batches: sender.clone(),
+                budget: budget.clone(),
+                rewinds: Arc::clone(&rewinds),
+                stats: Arc::clone(&self.stats),
+                mode,
+                stop: stop.clone(),
+            };
+            tasks.spawn(async move { (org_id, task.run(source).await) });
+        }
+        drop(sender);
+        let writer = Writer {
+            mapper: Arc::clone(&self.mapper),
+            destination: Arc::clone(&self.destination),
+            stats: Arc::clone(&self.stats),
+            rewinds,
+            limits: self.limits,
+            refused: HashSet::new(),
+        };
+        let mut report = RunReport::default();
+        if let Err(error) = writer.run(receiver).await {
+            tracing::error!(error = %error, "stopping: this process was fenced");
+            report.fenced = Some(error.to_string());
+            let _ = stop_sources.send(true);
+        }
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((_, Ok(()))) => {}
+                Ok((org_id, Err(err))) => report.failed_orgs.push((org_id, err.to_string())),
+                Err(join_error) => report
+                    .failed_orgs
+                    .push(("?".into(), format!("task failed: {join_error}"))),
+            }
+        }
+        forwarding.abort();
+        report
+    }
+}

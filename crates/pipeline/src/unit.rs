@@ -1,0 +1,297 @@
+//! The writer: batches, in the order their sources handed them out, gathered into units; each
+//! event mapped and handed to the destination, a map failure dead-lettered with the raw event;
+//! then the unit finished as a whole (a Kafka transaction, or every record acknowledged) and
+//! only then the sources' cursors moved. A unit that fails rewinds every source to its durable
+//! cursor, so nothing is skipped and records keep the order of the source.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use fetcher::{Acker, Checkpoint, RawEvent};
+use mapper::Mapper;
+use producer::{DeadLetter, ProduceError, Stage};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::deliveries::UnitDeliveries;
+use crate::destination::{Destination, UnitError};
+use crate::source_task::{Fetched, Rewinds};
+use crate::stats::{BatchCounts, PipelineStats};
+
+/// How large a unit grows before it is finished.
+#[derive(Debug, Clone, Copy)]
+pub struct UnitLimits {
+    /// Events (the unit takes whole batches, so it may pass this by one batch).
+    pub max_events: usize,
+    /// Time from the unit's first batch.
+    pub max_duration: Duration,
+}
+
+impl Default for UnitLimits {
+    fn default() -> Self {
+        Self {
+            max_events: 10_000,
+            max_duration: Duration::from_millis(500),
+        }
+    }
+}
+
+/// An event the broker refused as it is (larger than its limit): dead-lettered when it comes
+/// again after the rewind, instead of failing its unit forever.
+type EventIdentity = (Arc<str>, Option<String>, Option<String>);
+
+fn identity(event: &RawEvent) -> EventIdentity {
+    (
+        Arc::clone(&event.org_id),
+        event.id.clone(),
+        event.timestamp.clone(),
+    )
+}
+
+pub(crate) struct Writer {
+    pub(crate) mapper: Arc<Mapper>,
+    pub(crate) destination: Arc<Destination>,
+    pub(crate) stats: Arc<PipelineStats>,
+    pub(crate) rewinds: Arc<Rewinds>,
+    pub(crate) limits: UnitLimits,
+    pub(crate) refused: HashSet<EventIdentity>,
+}
+
+/// One unit being written.
+struct Unit {
+    batches: Vec<(Fetched, BatchCounts)>,
+    /// For each handed-over index: (position in `batches`, position in the batch).
+    records: Vec<(u32, u32)>,
+    events: usize,
+    failed: Option<String>,
+}
+
+impl Writer {
+    /// Writes units until every source is done (the channel closes). `Err` only when this
+    /// process was fenced: it must stop and write nothing more.
+    pub(crate) async fn run(
+        mut self,
+        mut batches: mpsc::Receiver<Fetched>,
+    ) -> Result<(), UnitError> {
+        let backoff = || {
+            ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(200))
+                .with_max_delay(Duration::from_secs(30))
+                .with_jitter()
+                .without_max_times()
+                .build()
+        };
+        let mut delays = backoff();
+        while let Some(first) = batches.recv().await {
+            if first.epoch != self.rewinds.epoch() {
+                continue;
+            }
+            match self.unit(first, &mut batches).await {
+                Ok(()) => delays = backoff(),
+                Err(UnitError::Fenced(message)) => return Err(UnitError::Fenced(message)),
+                Err(UnitError::Failed(message)) => {
+                    // Every source starts again from its durable cursor; batches fetched
+                    // before this point are dropped as they arrive.
+                    self.rewinds.bump();
+                    let delay = delays.next().unwrap_or(Duration::from_secs(30));
+                    tracing::warn!(error = %message, retry_in = ?delay, "a unit failed; its sources fetch again from their durable cursors");
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn unit(
+        &mut self,
+        first: Fetched,
+        batches: &mut mpsc::Receiver<Fetched>,
+    ) -> Result<(), UnitError> {
+        self.destination.begin().await?;
+        let deliveries = Arc::new(UnitDeliveries::new(self.stats.delivery_latency.clone()));
+        let mut unit = Unit {
+            batches: Vec::new(),
+            records: Vec::new(),
+            events: 0,
+            failed: None,
+        };
+        self.add(&mut unit, first, &deliveries).await;
+        let deadline = Instant::now() + self.limits.max_duration;
+        while unit.events < self.limits.max_events && unit.failed.is_none() {
+            match tokio::time::timeout_at(deadline, batches.recv()).await {
+                Ok(Some(fetched)) if fetched.epoch == self.rewinds.epoch() => {
+                    self.add(&mut unit, fetched, &deliveries).await;
+                }
+                Ok(Some(_stale)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if let Some(message) = unit.failed.take() {
+            let error = UnitError::Failed(message);
+            self.destination.abort(&error).await?;
+            return Err(error);
+        }
+        let cursors = match cursors(&unit) {
+            Ok(cursors) => cursors,
+            Err(message) => {
+                let error = UnitError::Failed(message);
+                self.destination.abort(&error).await?;
+                return Err(error);
+            }
+        };
+        let written: Vec<(String, Checkpoint)> = cursors
+            .iter()
+            .map(|(key, (checkpoint, _))| (key.clone(), checkpoint.clone()))
+            .collect();
+        if let Err(error) = self.destination.finish(&written, &deliveries).await {
+            self.remember_refused(&unit, &deliveries.failures());
+            return Err(error);
+        }
+        for (key, (checkpoint, acker)) in cursors {
+            acker.mark_durable(&checkpoint);
+            self.rewinds.set_durable(&key, Some(checkpoint));
+        }
+        for (fetched, counts) in unit.batches {
+            self.stats.add_batch(&fetched.batch.org_id, counts);
+        }
+        Ok(())
+    }
+
+    /// Maps and hands over every event of one batch, in order.
+    async fn add(&mut self, unit: &mut Unit, fetched: Fetched, deliveries: &Arc<UnitDeliveries>) {
+        let batch_position = u32::try_from(unit.batches.len()).unwrap_or(u32::MAX);
+        let org_id = fetched.batch.org_id.clone();
+        let mut counts = BatchCounts {
+            fetched: fetched.batch.events.len() as u64,
+            ..BatchCounts::default()
+        };
+        // One output buffer for the batch (the destination copies each record it takes).
+        let mut json = Vec::with_capacity(16 * 1024);
+        for (position, event) in fetched.batch.events.iter().enumerate() {
+            if unit.failed.is_some() {
+                break;
+            }
+            let record_ref = (batch_position, u32::try_from(position).unwrap_or(u32::MAX));
+            if self.refused.contains(&identity(event)) {
+                let letter = dead_letter(
+                    event,
+                    &org_id,
+                    Stage::Produce,
+                    "the broker refused the record (larger than its limit)".into(),
+                );
+                self.hand_over_dead_letter(unit, letter, record_ref, deliveries)
+                    .await;
+                counts.dead_lettered_encode += 1;
+                continue;
+            }
+            json.clear();
+            let record = match self.mapper.map_into(&event.bytes, &mut json) {
+                Ok(facts) => facts.into_record(std::mem::take(&mut json)),
+                Err(err) => {
+                    let letter = dead_letter(event, &org_id, Stage::Map, err.to_string());
+                    self.hand_over_dead_letter(unit, letter, record_ref, deliveries)
+                        .await;
+                    counts.dead_lettered_map += 1;
+                    continue;
+                }
+            };
+            let index = deliveries.hand_over();
+            unit.records.push(record_ref);
+            match self.destination.enqueue(&record, deliveries, index).await {
+                Ok(()) => {
+                    *counts
+                        .delivered
+                        .entry((record.class_uid, record.class_name, record.activity_id))
+                        .or_default() += 1;
+                }
+                Err(err) => {
+                    deliveries.not_handed_over();
+                    if err.is_record_fault() {
+                        let letter = DeadLetter {
+                            event_id: record.original_event_uid.clone(),
+                            ..dead_letter(event, &org_id, err.stage(), err.to_string())
+                        };
+                        self.hand_over_dead_letter(unit, letter, record_ref, deliveries)
+                            .await;
+                        counts.dead_lettered_encode += 1;
+                    } else {
+                        unit.failed = Some(format!("handing a record over failed: {err}"));
+                    }
+                }
+            }
+            json = record.json;
+        }
+        unit.events += fetched.batch.events.len();
+        unit.batches.push((fetched, counts));
+    }
+
+    async fn hand_over_dead_letter(
+        &self,
+        unit: &mut Unit,
+        letter: DeadLetter,
+        record_ref: (u32, u32),
+        deliveries: &Arc<UnitDeliveries>,
+    ) {
+        let index = deliveries.hand_over();
+        unit.records.push(record_ref);
+        if let Err(err) = self
+            .destination
+            .enqueue_dead_letter(letter, deliveries, index)
+            .await
+        {
+            deliveries.not_handed_over();
+            unit.failed = Some(format!("handing a dead letter over failed: {err}"));
+        }
+    }
+
+    /// The events whose records the broker refused as they are: dead letters next time.
+    fn remember_refused(&mut self, unit: &Unit, failures: &[(u32, ProduceError)]) {
+        for (index, error) in failures {
+            if !error.is_record_fault() {
+                continue;
+            }
+            let Some((batch, position)) = unit.records.get(*index as usize) else {
+                continue;
+            };
+            if let Some(event) = unit
+                .batches
+                .get(*batch as usize)
+                .and_then(|(fetched, _)| fetched.batch.events.get(*position as usize))
+            {
+                tracing::warn!(org = %event.org_id, id = ?event.id, error = %error, "the broker refused a record; it goes to the dead-letter topic");
+                self.refused.insert(identity(event));
+            }
+        }
+    }
+}
+
+/// The cursor each source of the unit moves to, by checkpoint key (the last batch's wins).
+fn cursors(unit: &Unit) -> Result<BTreeMap<String, (Checkpoint, Acker)>, String> {
+    let mut cursors = BTreeMap::new();
+    for (fetched, _) in &unit.batches {
+        let moved = fetched
+            .acker
+            .advance(&fetched.batch.checkpoint)
+            .map_err(|e| format!("moving the cursor: {e}"))?;
+        if let Some(checkpoint) = moved {
+            cursors.insert(
+                fetched.acker.checkpoint_key(),
+                (checkpoint, fetched.acker.clone()),
+            );
+        }
+    }
+    Ok(cursors)
+}
+
+/// The dead letter of a raw event: its original bytes, why, and where it was refused.
+fn dead_letter(event: &RawEvent, org_id: &str, stage: Stage, reason: String) -> DeadLetter {
+    DeadLetter {
+        raw: event.bytes.clone(),
+        reason,
+        stage,
+        org_id: Some(org_id.to_owned()),
+        event_id: event.id.clone(),
+    }
+}

@@ -1,0 +1,260 @@
+//! Kafka transactions and the state topic: what exactly-once delivery needs of the producer.
+//!
+//! A unit of work is `begin` → records, dead letters and the sources' cursors (state records)
+//! → `commit`: the cursors are committed if and only if the records are. The transactional id
+//! fences an older process with the same id (a zombie): its next transactional call fails with
+//! [`TransactionError::Fenced`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::producer::Producer;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::util::Timeout;
+
+use super::{DeliveryListener, DeliveryTag, OcsfProducer, OutgoingMessage, enqueue_waiting};
+use crate::config::ProducerConfig;
+use crate::dead_letter::DeadLetter;
+use crate::error::{ProduceError, ProducerError};
+
+/// How a transactional call failed, by what the caller must do next.
+#[derive(Debug, thiserror::Error)]
+pub enum TransactionError {
+    /// Another process with the same transactional id took over: stop, write nothing more.
+    #[error(
+        "fenced: another process started with transactional id {transactional_id:?} and took over ({message}); this one stops and writes nothing more"
+    )]
+    Fenced {
+        /// The id both processes use.
+        transactional_id: String,
+        /// librdkafka's words.
+        message: String,
+    },
+    /// The transaction cannot commit: abort it and do its work again.
+    #[error("the transaction must be aborted: {0}")]
+    Abortable(String),
+    /// A passing failure (broker unreachable, timeout): the same call may be tried again.
+    #[error("transaction call failed, can be retried: {0}")]
+    Retriable(String),
+    /// The producer is unusable (e.g. a broker that lost its data): build a new one.
+    #[error("fatal producer error: {0}")]
+    Fatal(String),
+}
+
+impl TransactionError {
+    fn from_kafka(transactional_id: &str, error: &KafkaError) -> Self {
+        let message = error.to_string();
+        let KafkaError::Transaction(rd) = error else {
+            return Self::Abortable(message);
+        };
+        let fenced = matches!(
+            rd.code(),
+            RDKafkaErrorCode::ProducerFenced
+                | RDKafkaErrorCode::InvalidProducerEpoch
+                | RDKafkaErrorCode::Fenced
+        );
+        if fenced {
+            Self::Fenced {
+                transactional_id: transactional_id.to_owned(),
+                message,
+            }
+        } else if rd.is_fatal() {
+            Self::Fatal(message)
+        } else if rd.txn_requires_abort() {
+            Self::Abortable(message)
+        } else if rd.is_retriable() {
+            Self::Retriable(message)
+        } else {
+            Self::Abortable(message)
+        }
+    }
+}
+
+/// How long one transactional call may block.
+const TRANSACTION_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl OcsfProducer {
+    fn transactional_id(&self) -> &str {
+        self.config.transactional_id.as_deref().unwrap_or("")
+    }
+
+    /// True when this producer writes in transactions.
+    pub fn is_transactional(&self) -> bool {
+        self.config.transactional_id.is_some()
+    }
+
+    /// Registers the transactional id with the broker: fences (and aborts the open transaction
+    /// of) any earlier process with the same id. Blocks; call once, before reading the state.
+    pub fn init_transactions(&self) -> Result<(), TransactionError> {
+        self.producer
+            .init_transactions(Timeout::After(TRANSACTION_CALL_TIMEOUT))
+            .map_err(|e| TransactionError::from_kafka(self.transactional_id(), &e))
+    }
+
+    /// Starts a transaction.
+    pub fn begin_transaction(&self) -> Result<(), TransactionError> {
+        self.producer
+            .begin_transaction()
+            .map_err(|e| TransactionError::from_kafka(self.transactional_id(), &e))
+    }
+
+    /// Flushes and commits the open transaction. Blocks until the broker answers.
+    pub fn commit_transaction(&self) -> Result<(), TransactionError> {
+        self.producer
+            .commit_transaction(Timeout::After(TRANSACTION_CALL_TIMEOUT))
+            .map_err(|e| TransactionError::from_kafka(self.transactional_id(), &e))
+    }
+
+    /// Aborts the open transaction: its records stay invisible to `read_committed` readers.
+    pub fn abort_transaction(&self) -> Result<(), TransactionError> {
+        self.producer
+            .abort_transaction(Timeout::After(TRANSACTION_CALL_TIMEOUT))
+            .map_err(|e| TransactionError::from_kafka(self.transactional_id(), &e))
+    }
+
+    /// Queues a dead letter (waiting for room in the queue); the broker's verdict goes to
+    /// `listener` as `delivered(index, ..)`.
+    pub async fn enqueue_dead_letter_tracked(
+        &self,
+        letter: DeadLetter,
+        listener: &Arc<dyn DeliveryListener>,
+        index: u32,
+    ) -> Result<(), ProduceError> {
+        let message = self.prepare_dead_letter(letter);
+        let tag = Box::new(DeliveryTag::Listener(Arc::clone(listener), index));
+        enqueue_waiting(&self.producer, &self.room, message, tag).await
+    }
+
+    /// Queues one state record (`key` = a source's checkpoint key, `value` = its checkpoint)
+    /// to the state topic; the verdict goes to `listener` as `delivered(index, ..)`.
+    pub async fn enqueue_state_tracked(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        listener: &Arc<dyn DeliveryListener>,
+        index: u32,
+    ) -> Result<(), ProduceError> {
+        let message = OutgoingMessage {
+            topic: Arc::from(self.config.state_topic.as_str()),
+            key: Some(std::borrow::Cow::Owned(key.as_bytes().to_vec())),
+            payload: std::borrow::Cow::Owned(value),
+            headers: None,
+        };
+        let tag = Box::new(DeliveryTag::Listener(Arc::clone(listener), index));
+        enqueue_waiting(&self.producer, &self.room, message, tag).await
+    }
+
+    /// Creates the state topic when it does not exist: compacted, one partition.
+    pub async fn ensure_state_topic(&self) -> Result<(), ProducerError> {
+        let admin: AdminClient<DefaultClientContext> = super::client_config(&self.config)
+            .create()
+            .map_err(|e| ProducerError::Kafka(e.to_string()))?;
+        let topic = NewTopic::new(
+            &self.config.state_topic,
+            1,
+            TopicReplication::Fixed(self.config.topic.replication_factor),
+        )
+        .set("cleanup.policy", "compact");
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+        let results = admin
+            .create_topics([&topic], &options)
+            .await
+            .map_err(|e| ProducerError::Kafka(e.to_string()))?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((name, code)) => {
+                    return Err(ProducerError::Kafka(format!("create topic {name}: {code}")));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every key's latest value in the state topic, read with `read_committed` to the end (a
+/// tombstone removes its key). Blocks; with exactly-once delivery call it after
+/// [`OcsfProducer::init_transactions`], which ends a fenced process's open transaction first.
+pub fn read_state_topic(
+    config: &ProducerConfig,
+    timeout: Duration,
+) -> Result<BTreeMap<String, Vec<u8>>, ProducerError> {
+    let kafka = |e: KafkaError| ProducerError::Kafka(format!("reading the state topic: {e}"));
+    let mut client = rdkafka::ClientConfig::new();
+    for (name, value) in config.librdkafka_properties() {
+        // Only the connection and security settings apply to a consumer.
+        if name == "bootstrap.servers"
+            || name == "client.id"
+            || name.starts_with("security.")
+            || name.starts_with("sasl.")
+            || name.starts_with("ssl.")
+        {
+            client.set(name, value);
+        }
+    }
+    let consumer: BaseConsumer = client
+        .set("group.id", format!("{}-state-reader", config.deployment_id))
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .create()
+        .map_err(kafka)?;
+    let topic = config.state_topic.as_str();
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Timeout::After(timeout))
+        .map_err(kafka)?;
+    let mut assignment = TopicPartitionList::new();
+    let mut ends = BTreeMap::new();
+    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition.id(), Timeout::After(timeout))
+            .map_err(kafka)?;
+        if high > low {
+            ends.insert(partition.id(), high);
+            assignment
+                .add_partition_offset(topic, partition.id(), Offset::Beginning)
+                .map_err(kafka)?;
+        }
+    }
+    let mut state = BTreeMap::new();
+    if ends.is_empty() {
+        return Ok(state);
+    }
+    consumer.assign(&assignment).map_err(kafka)?;
+    let started = Instant::now();
+    // Read until every partition's position reaches its high watermark (read_committed skips
+    // aborted records and transaction markers but moves its position past them).
+    loop {
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message.map_err(kafka)?;
+            let key = message
+                .key()
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .unwrap_or_default();
+            match message.payload() {
+                Some(value) => state.insert(key, value.to_vec()),
+                None => state.remove(&key),
+            };
+        }
+        let positions = consumer.position().map_err(kafka)?;
+        let done = ends.iter().all(|(partition, high)| {
+            positions
+                .find_partition(topic, *partition)
+                .and_then(|e| e.offset().to_raw())
+                .is_some_and(|position| position >= *high)
+        });
+        if done {
+            return Ok(state);
+        }
+        if started.elapsed() > timeout {
+            return Err(ProducerError::Kafka(format!(
+                "reading the state topic {topic}: not at its end after {timeout:?} (an open transaction of another process with the same deployment id?)"
+            )));
+        }
+    }
+}
