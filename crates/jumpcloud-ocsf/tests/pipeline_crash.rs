@@ -1,6 +1,8 @@
-//! Crash safety: the running pipeline is killed with SIGKILL at random moments 10 times and
-//! restarted from its checkpoint; afterwards every simulator event is in Kafka (duplicates are
-//! allowed by at-least-once and reported, losses are not).
+//! Crash safety: the running pipeline is killed with SIGKILL at random moments under load (3
+//! organisations, late arrival, API faults) and restarted from its state in Kafka; then it
+//! catches up, and a `read_committed` consumer checks the topics against the simulator's ground
+//! truth. Exactly-once: 50 kills, every event exactly once. At-least-once: 10 kills, every
+//! event at least once (the duplicates are reported).
 
 mod common;
 
@@ -9,6 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
+use simulator::FaultKind;
 use simulator::SimConfig;
 
 const API_KEY: &str = "crash-test-key";
@@ -26,16 +29,28 @@ impl Delays {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_at_random_moments_loses_nothing() {
+/// What the topics hold after the kills and the final catch-up.
+struct Outcome {
+    missing: usize,
+    duplicates: usize,
+    foreign: usize,
+}
+
+async fn kill_and_restart(delivery: &str, kills: usize, seed: u64) -> Outcome {
     let config = SimConfig {
-        seed: 303,
+        seed,
         api_key: API_KEY.to_string(),
         orgs: 3,
-        history_events: 30_000,
+        history_events: 20_000,
         history_days: 3,
         late_max_secs: 1.5,
         live_events_per_sec: 50.0,
+        fault_probability: 0.05,
+        fault_kinds: vec![
+            FaultKind::RateLimit,
+            FaultKind::ServerError,
+            FaultKind::Reset,
+        ],
         ..SimConfig::default()
     };
     let sim = simulator::start(config, ([127, 0, 0, 1], 0).into())
@@ -50,17 +65,21 @@ async fn kill_9_at_random_moments_loses_nothing() {
         API_KEY,
         &sim.org_ids(),
         &prefix,
-        "[pipeline]\nmax_in_flight_events = 3000\n",
+        "[pipeline]\nmax_in_flight_events = 3000\nunit_max_events = 1500\n",
     );
     let text = std::fs::read_to_string(&config)
         .unwrap()
-        .replace("[events]\n", "[events]\npage_limit = 500\n");
+        .replace("[events]\n", "[events]\npage_limit = 500\n")
+        .replace(
+            "[kafka]\n",
+            &format!("[kafka]\ndelivery = \"{delivery}\"\n"),
+        );
     std::fs::write(&config, text).unwrap();
 
     let seed = uuid::Uuid::new_v4().as_u64_pair().0 | 1;
-    println!("kill delays seed {seed}");
+    println!("{delivery}: kill delays seed {seed}");
     let mut delays = Delays(seed);
-    for round in 0..10 {
+    for round in 0..kills {
         let mut child = Command::new(binary())
             .args(["run", "--config"])
             .arg(&config)
@@ -72,7 +91,7 @@ async fn kill_9_at_random_moments_loses_nothing() {
         tokio::time::sleep(Duration::from_millis(delay)).await;
         child.kill().expect("SIGKILL");
         let _ = child.wait();
-        println!("round {round}: killed after {delay} ms");
+        println!("{delivery}: round {round}: killed after {delay} ms");
     }
     // Stop the live events, let them all become visible and older than the lag, then catch up.
     sim.set_live_rate(0.0);
@@ -89,31 +108,52 @@ async fn kill_9_at_random_moments_loses_nothing() {
     );
 
     let truth = ground_truth(&sim.base_url(), API_KEY).await;
-    let records = consume(&topics(&prefix), usize::MAX, Duration::from_secs(20));
+    let records = consume(&topics(&prefix), usize::MAX, Duration::from_secs(30));
     let mut seen: BTreeMap<EventKey, usize> = BTreeMap::new();
+    let mut values = Vec::with_capacity(records.len());
     for record in &records {
         let event: serde_json::Value =
             serde_json::from_slice(&record.payload).expect("JSON record");
         *seen.entry(ocsf_key(&event)).or_default() += 1;
+        values.push(event);
     }
     let delivered: BTreeSet<EventKey> = seen.keys().cloned().collect();
     let missing: Vec<_> = truth.difference(&delivered).collect();
-    let duplicates: usize = seen.values().map(|n| n - 1).sum();
+    let outcome = Outcome {
+        missing: missing.len(),
+        duplicates: seen.values().map(|n| n - 1).sum(),
+        foreign: delivered.difference(&truth).count(),
+    };
     println!(
-        "ground truth {}; records {}; missing {}; duplicates {duplicates} (at-least-once after 10 kills)",
+        "{delivery}: ground truth {}; records {}; missing {}; duplicates {} after {kills} kills",
         truth.len(),
         records.len(),
-        missing.len()
+        outcome.missing,
+        outcome.duplicates
     );
     assert!(
         missing.is_empty(),
-        "{} events lost, e.g. {:?}",
+        "{delivery}: {} events lost, e.g. {:?}",
         missing.len(),
         &missing[..missing.len().min(5)]
     );
-    assert!(
-        delivered.is_subset(&truth),
-        "records that are not simulator events"
-    );
+    let (valid, report) = validate_ocsf_values(&values);
+    assert!(valid, "{delivery}: records are valid OCSF: {report}");
     sim.shutdown().await;
+    outcome
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_once_50_kills_every_event_once() {
+    let outcome = kill_and_restart("exactly-once", 50, 303).await;
+    assert_eq!(outcome.missing, 0);
+    assert_eq!(outcome.duplicates, 0, "read_committed sees no duplicate");
+    assert_eq!(outcome.foreign, 0, "records that are not simulator events");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_least_once_10_kills_every_event_at_least_once() {
+    let outcome = kill_and_restart("at-least-once", 10, 304).await;
+    assert_eq!(outcome.missing, 0);
+    assert_eq!(outcome.foreign, 0, "records that are not simulator events");
 }

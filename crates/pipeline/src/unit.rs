@@ -92,9 +92,6 @@ impl Writer {
                 Ok(()) => delays = backoff(),
                 Err(UnitError::Fenced(message)) => return Err(UnitError::Fenced(message)),
                 Err(UnitError::Failed(message)) => {
-                    // Every source starts again from its durable cursor; batches fetched
-                    // before this point are dropped as they arrive.
-                    self.rewinds.bump();
                     let delay = delays.next().unwrap_or(Duration::from_secs(30));
                     tracing::warn!(error = %message, retry_in = ?delay, "a unit failed; its sources fetch again from their durable cursors");
                     tokio::time::sleep(delay).await;
@@ -104,25 +101,44 @@ impl Writer {
         Ok(())
     }
 
+    /// Writes and finishes one unit. On failure every source is rewound (the epoch bumped)
+    /// before the unit's batches are dropped, so a `--once` source waiting for its batches to
+    /// become durable sees the rewind, not an empty queue.
     async fn unit(
         &mut self,
         first: Fetched,
         batches: &mut mpsc::Receiver<Fetched>,
     ) -> Result<(), UnitError> {
-        self.destination.begin().await?;
-        let deliveries = Arc::new(UnitDeliveries::new(self.stats.delivery_latency.clone()));
         let mut unit = Unit {
             batches: Vec::new(),
             records: Vec::new(),
             events: 0,
             failed: None,
         };
-        self.add(&mut unit, first, &deliveries).await;
+        let result = self.write_unit(&mut unit, first, batches).await;
+        if let Err(UnitError::Failed(_)) = &result {
+            // Every source starts again from its durable cursor; batches fetched before this
+            // point are dropped as they arrive.
+            self.rewinds.bump();
+        }
+        drop(unit);
+        result
+    }
+
+    async fn write_unit(
+        &mut self,
+        unit: &mut Unit,
+        first: Fetched,
+        batches: &mut mpsc::Receiver<Fetched>,
+    ) -> Result<(), UnitError> {
+        self.destination.begin().await?;
+        let deliveries = Arc::new(UnitDeliveries::new(self.stats.delivery_latency.clone()));
+        self.add(unit, first, &deliveries).await;
         let deadline = Instant::now() + self.limits.max_duration;
         while unit.events < self.limits.max_events && unit.failed.is_none() {
             match tokio::time::timeout_at(deadline, batches.recv()).await {
                 Ok(Some(fetched)) if fetched.epoch == self.rewinds.epoch() => {
-                    self.add(&mut unit, fetched, &deliveries).await;
+                    self.add(unit, fetched, &deliveries).await;
                 }
                 Ok(Some(_stale)) => {}
                 Ok(None) | Err(_) => break,
@@ -133,7 +149,7 @@ impl Writer {
             self.destination.abort(&error).await?;
             return Err(error);
         }
-        let cursors = match cursors(&unit) {
+        let cursors = match cursors(unit) {
             Ok(cursors) => cursors,
             Err(message) => {
                 let error = UnitError::Failed(message);
@@ -146,14 +162,14 @@ impl Writer {
             .map(|(key, (checkpoint, _))| (key.clone(), checkpoint.clone()))
             .collect();
         if let Err(error) = self.destination.finish(&written, &deliveries).await {
-            self.remember_refused(&unit, &deliveries.failures());
+            self.remember_refused(unit, &deliveries.failures());
             return Err(error);
         }
         for (key, (checkpoint, acker)) in cursors {
             acker.mark_durable(&checkpoint);
             self.rewinds.set_durable(&key, Some(checkpoint));
         }
-        for (fetched, counts) in unit.batches {
+        for (fetched, counts) in std::mem::take(&mut unit.batches) {
             self.stats.add_batch(&fetched.batch.org_id, counts);
         }
         Ok(())

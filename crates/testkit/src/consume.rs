@@ -80,14 +80,22 @@ pub fn consume_with(
         .set("topic.metadata.refresh.interval.ms", "1000")
         .create()
         .expect("consumer");
+    // Watermarks as a read_uncommitted reader sees them: the true end of each partition.
+    let watermarks: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("isolation.level", "read_uncommitted")
+        .create()
+        .expect("watermark client");
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&names).expect("subscribe");
     let started = Instant::now();
+    let mut last_record = Instant::now();
     let mut records = Vec::new();
     while started.elapsed() < deadline {
         let idle = match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(message)) => {
                 records.push(consumed(&message));
+                last_record = Instant::now();
                 false
             }
             Some(Err(KafkaError::PartitionEOF(_))) | None => true,
@@ -97,7 +105,7 @@ pub fn consume_with(
             }
         };
         let enough = expected == usize::MAX || records.len() >= expected;
-        if idle && enough && at_end(&consumer, topics) {
+        if idle && enough && at_end(&consumer, &watermarks, topics, last_record.elapsed()) {
             break;
         }
     }
@@ -134,9 +142,21 @@ fn consumed(message: &rdkafka::message::BorrowedMessage<'_>) -> Consumed {
     }
 }
 
-/// Every subscribed topic is assigned and every assigned partition was read to its high
-/// watermark (librdkafka moves the position past transaction markers too).
-fn at_end(consumer: &BaseConsumer, topics: &[String]) -> bool {
+/// How long a reader waits with nothing new, once no transaction is open, before it takes the
+/// aborted records and markers at a partition's end as the end.
+const QUIET: Duration = Duration::from_secs(2);
+
+/// Every subscribed topic is assigned, and every assigned partition is read to its end: no
+/// transaction is open on it (the last stable offset a `read_committed` reader gets equals the
+/// true high watermark: right after a commit the broker may not have written its markers
+/// yet, and until then the LSO lags behind), and the position reached the high watermark, or
+/// nothing came for [`QUIET`] (what is left is aborted records and transaction markers).
+fn at_end(
+    consumer: &BaseConsumer,
+    watermarks: &BaseConsumer,
+    topics: &[String],
+    quiet: Duration,
+) -> bool {
     let Ok(positions) = consumer.position() else {
         return false;
     };
@@ -144,14 +164,20 @@ fn at_end(consumer: &BaseConsumer, topics: &[String]) -> bool {
     let covers = topics
         .iter()
         .all(|topic| elements.iter().any(|e| e.topic() == topic));
+    let timeout = Duration::from_secs(5);
     covers
         && elements.iter().all(|e| {
-            let high = consumer
-                .fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(5))
+            let stable = consumer
+                .fetch_watermarks(e.topic(), e.partition(), timeout)
                 .map(|(_, high)| high);
-            match (e.offset().to_raw(), high) {
-                (_, Ok(0)) => true,
-                (Some(position), Ok(high)) => position >= high,
+            let high = watermarks
+                .fetch_watermarks(e.topic(), e.partition(), timeout)
+                .map(|(_, high)| high);
+            match (e.offset().to_raw(), stable, high) {
+                (_, Ok(stable), Ok(high)) if stable != high => false,
+                (_, _, Ok(0)) => true,
+                (Some(position), _, Ok(high)) => position >= high || quiet >= QUIET,
+                (None, _, Ok(_)) => false,
                 _ => false,
             }
         })

@@ -163,6 +163,8 @@ checkpoint_path = "{checkpoint}"
 
 [kafka]
 brokers = "{brokers}"
+deployment_id = "{prefix}"
+state_topic = "{prefix}.state"
 
 [kafka.topic]
 template = "{prefix}.{{class_name}}"

@@ -47,18 +47,31 @@ pub enum TransactionError {
     Fatal(String),
 }
 
+fn is_fencing(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::ProducerFenced
+            | RDKafkaErrorCode::InvalidProducerEpoch
+            | RDKafkaErrorCode::Fenced
+            | RDKafkaErrorCode::TransactionalIdAuthorizationFailed
+    )
+}
+
 impl TransactionError {
-    fn from_kafka(transactional_id: &str, error: &KafkaError) -> Self {
+    /// Classifies a failed transactional call. `fatal` is the producer's fatal error, if it
+    /// raised one: a producer fenced by a newer one reports that as its fatal error, and
+    /// later calls only say "fatal".
+    fn from_kafka(
+        transactional_id: &str,
+        error: &KafkaError,
+        fatal: Option<(RDKafkaErrorCode, String)>,
+    ) -> Self {
         let message = error.to_string();
         let KafkaError::Transaction(rd) = error else {
             return Self::Abortable(message);
         };
-        let fenced = matches!(
-            rd.code(),
-            RDKafkaErrorCode::ProducerFenced
-                | RDKafkaErrorCode::InvalidProducerEpoch
-                | RDKafkaErrorCode::Fenced
-        );
+        let fenced =
+            is_fencing(rd.code()) || fatal.as_ref().is_some_and(|(code, _)| is_fencing(*code));
         if fenced {
             Self::Fenced {
                 transactional_id: transactional_id.to_owned(),
@@ -80,8 +93,13 @@ impl TransactionError {
 const TRANSACTION_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl OcsfProducer {
-    fn transactional_id(&self) -> &str {
-        self.config.transactional_id.as_deref().unwrap_or("")
+    fn transaction_error(&self, error: &KafkaError) -> TransactionError {
+        let transactional_id = self.config.transactional_id.as_deref().unwrap_or("");
+        TransactionError::from_kafka(
+            transactional_id,
+            error,
+            self.producer.client().fatal_error(),
+        )
     }
 
     /// True when this producer writes in transactions.
@@ -94,28 +112,28 @@ impl OcsfProducer {
     pub fn init_transactions(&self) -> Result<(), TransactionError> {
         self.producer
             .init_transactions(Timeout::After(TRANSACTION_CALL_TIMEOUT))
-            .map_err(|e| TransactionError::from_kafka(self.transactional_id(), &e))
+            .map_err(|e| self.transaction_error(&e))
     }
 
     /// Starts a transaction.
     pub fn begin_transaction(&self) -> Result<(), TransactionError> {
         self.producer
             .begin_transaction()
-            .map_err(|e| TransactionError::from_kafka(self.transactional_id(), &e))
+            .map_err(|e| self.transaction_error(&e))
     }
 
     /// Flushes and commits the open transaction. Blocks until the broker answers.
     pub fn commit_transaction(&self) -> Result<(), TransactionError> {
         self.producer
             .commit_transaction(Timeout::After(TRANSACTION_CALL_TIMEOUT))
-            .map_err(|e| TransactionError::from_kafka(self.transactional_id(), &e))
+            .map_err(|e| self.transaction_error(&e))
     }
 
     /// Aborts the open transaction: its records stay invisible to `read_committed` readers.
     pub fn abort_transaction(&self) -> Result<(), TransactionError> {
         self.producer
             .abort_transaction(Timeout::After(TRANSACTION_CALL_TIMEOUT))
-            .map_err(|e| TransactionError::from_kafka(self.transactional_id(), &e))
+            .map_err(|e| self.transaction_error(&e))
     }
 
     /// Queues a dead letter (waiting for room in the queue); the broker's verdict goes to
@@ -198,6 +216,14 @@ pub fn read_state_topic(
             client.set(name, value);
         }
     }
+    // The true end of the topic comes from a read_uncommitted client: right after a commit the
+    // broker may not have written the transaction's markers yet, and until then the last
+    // stable offset a read_committed reader is given lags behind.
+    let watermarks: BaseConsumer = client
+        .clone()
+        .set("isolation.level", "read_uncommitted")
+        .create()
+        .map_err(kafka)?;
     let consumer: BaseConsumer = client
         .set("group.id", format!("{}-state-reader", config.deployment_id))
         .set("enable.auto.commit", "false")
@@ -211,7 +237,7 @@ pub fn read_state_topic(
     let mut assignment = TopicPartitionList::new();
     let mut ends = BTreeMap::new();
     for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-        let (low, high) = consumer
+        let (low, high) = watermarks
             .fetch_watermarks(topic, partition.id(), Timeout::After(timeout))
             .map_err(kafka)?;
         if high > low {
@@ -227,11 +253,14 @@ pub fn read_state_topic(
     }
     consumer.assign(&assignment).map_err(kafka)?;
     let started = Instant::now();
-    // Read until every partition's position reaches its high watermark (read_committed skips
-    // aborted records and transaction markers but moves its position past them).
+    let mut last_record = Instant::now();
+    // Read until every partition's position reaches its high watermark, or, once no transaction
+    // is open on it (its last stable offset is the high watermark), nothing came for a second:
+    // what is left are aborted records and transaction markers.
     loop {
         if let Some(message) = consumer.poll(Duration::from_millis(100)) {
             let message = message.map_err(kafka)?;
+            last_record = Instant::now();
             let key = message
                 .key()
                 .map(|k| String::from_utf8_lossy(k).into_owned())
@@ -242,11 +271,16 @@ pub fn read_state_topic(
             };
         }
         let positions = consumer.position().map_err(kafka)?;
+        let quiet = last_record.elapsed() >= Duration::from_secs(1);
         let done = ends.iter().all(|(partition, high)| {
-            positions
+            let position = positions
                 .find_partition(topic, *partition)
-                .and_then(|e| e.offset().to_raw())
-                .is_some_and(|position| position >= *high)
+                .and_then(|e| e.offset().to_raw());
+            let read_to_end = position.is_some_and(|position| position >= *high);
+            let stable = consumer
+                .fetch_watermarks(topic, *partition, Timeout::After(timeout))
+                .is_ok_and(|(_, stable)| stable >= *high);
+            read_to_end || (quiet && stable && position.is_some())
         });
         if done {
             return Ok(state);
