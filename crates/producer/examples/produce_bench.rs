@@ -28,6 +28,7 @@ fn class_name(class_uid: u32) -> &'static str {
         3004 => "entity_management",
         3005 => "user_access",
         3006 => "group_management",
+        2004 => "detection_finding",
         5001 => "inventory_info",
         5003 => "user_inventory",
         _ => "base_event",

@@ -13,8 +13,9 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 /// The OCSF class names the producer may write to (topic `<prefix>.<class_name>`).
-pub const CLASS_NAMES: [&str; 8] = [
+pub const CLASS_NAMES: [&str; 9] = [
     "base_event",
+    "detection_finding",
     "authentication",
     "account_change",
     "entity_management",
