@@ -7,8 +7,12 @@ use std::net::IpAddr;
 
 use serde_json::value::RawValue;
 
+use super::finding::{self, Finding};
 use crate::json_writer::JsonWriter;
-use crate::ocsf::{OcsfClass, auth_protocol_caption, severity_caption, status_caption};
+use crate::ocsf::{
+    OcsfClass, auth_protocol_caption, factor_type_caption, logon_type_caption,
+    logon_type_id_of_name, severity_caption, status_caption,
+};
 use crate::source::{FieldUse, RawObject, raw_str};
 use crate::tables::{ActivityRule, AssociationRule, MappingTables};
 use crate::tables::{Classification, EventTypeMatch};
@@ -29,7 +33,7 @@ const INLINE_PATHS: usize = 48;
 /// The source paths the OCSF output took: the first [`INLINE_PATHS`] in place, any more in
 /// `spilled` (no allocation per event in practice).
 #[derive(Debug)]
-struct Consumed {
+pub(super) struct Consumed {
     inline: [SourcePath; INLINE_PATHS],
     len: usize,
     spilled: Vec<SourcePath>,
@@ -65,15 +69,15 @@ impl Consumed {
         self.inline[..self.len].iter().chain(&self.spilled)
     }
 
-    fn take(&mut self, top: &'static str) {
+    pub(super) fn take(&mut self, top: &'static str) {
         self.push([top, "", ""]);
     }
 
-    fn take2(&mut self, top: &'static str, key: &'static str) {
+    pub(super) fn take2(&mut self, top: &'static str, key: &'static str) {
         self.push([top, key, ""]);
     }
 
-    fn take3(&mut self, top: &'static str, middle: &'static str, key: &'static str) {
+    pub(super) fn take3(&mut self, top: &'static str, middle: &'static str, key: &'static str) {
         self.push([top, middle, key]);
     }
 
@@ -99,68 +103,158 @@ impl Consumed {
     }
 }
 
+/// A borrowed text made owned (for facts taken from a document parsed inside the event).
+pub(super) fn owned(text: &Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
+    text.as_ref()
+        .map(|text| Cow::Owned(text.clone().into_owned()))
+}
+
 /// A user (`user`, `actor.user`).
 #[derive(Debug, Clone, Default)]
 pub(super) struct Person<'a> {
     pub uid: Option<Cow<'a, str>>,
-    name: Option<Cow<'a, str>>,
-    email: Option<Cow<'a, str>>,
+    pub name: Option<Cow<'a, str>>,
+    pub email: Option<Cow<'a, str>>,
     /// (type_id, type caption or the source's own type for 99).
-    kind: Option<(i32, Cow<'a, str>)>,
+    pub kind: Option<(i32, Cow<'a, str>)>,
 }
 
 impl Person<'_> {
     fn is_usable(&self) -> bool {
         self.uid.is_some() || self.name.is_some()
     }
+
+    pub(super) fn to_owned_static(&self) -> Person<'static> {
+        Person {
+            uid: owned(&self.uid),
+            name: owned(&self.name),
+            email: owned(&self.email),
+            kind: self
+                .kind
+                .as_ref()
+                .map(|(id, caption)| (*id, Cow::Owned(caption.clone().into_owned()))),
+        }
+    }
+
+    /// Same person (same uid, name and e-mail).
+    pub(super) fn same_as(&self, other: &Person<'_>) -> bool {
+        self.uid == other.uid && self.name == other.name && self.email == other.email
+    }
 }
 
 /// Something with a name and/or uid: `service`, `group`, `entity`, `resources[]`.
 #[derive(Debug, Clone, Default)]
-struct Named<'a> {
-    uid: Option<Cow<'a, str>>,
-    name: Option<Cow<'a, str>>,
+pub(super) struct Named<'a> {
+    pub uid: Option<Cow<'a, str>>,
+    pub name: Option<Cow<'a, str>>,
     /// The source's own type (e.g. `system`, `user_group`).
-    kind: Option<Cow<'a, str>>,
+    pub kind: Option<Cow<'a, str>>,
 }
 
 impl Named<'_> {
-    fn is_usable(&self) -> bool {
+    pub(super) fn is_usable(&self) -> bool {
         self.uid.is_some() || self.name.is_some()
     }
 }
 
 #[derive(Debug, Default)]
-struct Location<'a> {
+pub(super) struct Location<'a> {
     country: Option<Cow<'a, str>>,
     region: Option<Cow<'a, str>>,
     city: Option<Cow<'a, str>>,
-    lat: Option<&'a str>,
-    long: Option<&'a str>,
+    postal_code: Option<Cow<'a, str>>,
+    continent: Option<&'static str>,
+    /// Latitude and longitude as the source's JSON number text, only when in range (a
+    /// finite double, ±90 / ±180).
+    lat: Option<Cow<'a, str>>,
+    long: Option<Cow<'a, str>>,
+}
+
+impl Location<'_> {
+    fn to_owned_static(&self) -> Location<'static> {
+        Location {
+            country: owned(&self.country),
+            region: owned(&self.region),
+            city: owned(&self.city),
+            postal_code: owned(&self.postal_code),
+            continent: self.continent,
+            lat: owned(&self.lat),
+            long: owned(&self.long),
+        }
+    }
+}
+
+/// `src_endpoint.autonomous_system`: number and/or organisation name.
+#[derive(Debug, Default)]
+pub(super) struct AutonomousSystem<'a> {
+    number: Option<i64>,
+    name: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default)]
-struct Endpoint<'a> {
-    ip: Option<Cow<'a, str>>,
-    uid: Option<Cow<'a, str>>,
-    hostname: Option<Cow<'a, str>>,
+pub(super) struct Endpoint<'a> {
+    pub ip: Option<Cow<'a, str>>,
+    pub uid: Option<Cow<'a, str>>,
+    pub hostname: Option<Cow<'a, str>>,
+    location: Option<Location<'a>>,
+    autonomous_system: Option<AutonomousSystem<'a>>,
+}
+
+impl Endpoint<'_> {
+    pub(super) fn to_owned_static(&self) -> Endpoint<'static> {
+        Endpoint {
+            ip: owned(&self.ip),
+            uid: owned(&self.uid),
+            hostname: owned(&self.hostname),
+            location: self.location.as_ref().map(Location::to_owned_static),
+            autonomous_system: self
+                .autonomous_system
+                .as_ref()
+                .map(|system| AutonomousSystem {
+                    number: system.number,
+                    name: owned(&system.name),
+                }),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Device<'a> {
+    pub uid: Option<Cow<'a, str>>,
+    pub hostname: Option<Cow<'a, str>>,
+    pub name: Option<Cow<'a, str>>,
+    pub ip: Option<Cow<'a, str>>,
+    /// Where `ip` is (the event's `geoip`, when `ip` is the `client_ip` it locates).
     location: Option<Location<'a>>,
 }
 
-#[derive(Debug, Default)]
-struct Device<'a> {
-    uid: Option<Cow<'a, str>>,
-    hostname: Option<Cow<'a, str>>,
-    name: Option<Cow<'a, str>>,
-    ip: Option<Cow<'a, str>>,
+impl Device<'_> {
+    pub(super) fn to_owned_static(&self) -> Device<'static> {
+        Device {
+            uid: owned(&self.uid),
+            hostname: owned(&self.hostname),
+            name: owned(&self.name),
+            ip: owned(&self.ip),
+            location: self.location.as_ref().map(Location::to_owned_static),
+        }
+    }
+}
+
+/// One `auth_factors[]` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct AuthFactor {
+    factor_type_id: i32,
+    provider: Option<&'static str>,
+    is_totp: bool,
 }
 
 #[derive(Debug)]
-struct Status<'a> {
-    id: i32,
-    caption: &'static str,
-    detail: Option<Cow<'a, str>>,
-    code: Option<Cow<'a, str>>,
+pub(super) struct Status<'a> {
+    pub id: i32,
+    /// The caption of `id`, or the source's own value for 99 on a Detection Finding.
+    pub caption: Cow<'a, str>,
+    pub detail: Option<Cow<'a, str>>,
+    pub code: Option<Cow<'a, str>>,
 }
 
 /// One event, ready to write.
@@ -175,12 +269,15 @@ pub(super) struct OcsfEvent<'a> {
     organization: Option<Cow<'a, str>>,
     id: Option<Cow<'a, str>>,
     service: Option<Cow<'a, str>>,
-    status: Option<Status<'a>>,
+    pub(super) status: Option<Status<'a>>,
+    /// `severity_id` and caption when the event says it (a Detection Finding's priority); else
+    /// 1 Informational, 2 Low for a failure.
+    pub(super) severity: Option<(i32, Cow<'a, str>)>,
     message: Option<Cow<'a, str>>,
-    actor: Option<Person<'a>>,
+    pub(super) actor: Option<Person<'a>>,
     pub user: Option<Person<'a>>,
-    src_endpoint: Option<Endpoint<'a>>,
-    device: Option<Device<'a>>,
+    pub(super) src_endpoint: Option<Endpoint<'a>>,
+    pub(super) device: Option<Device<'a>>,
     service_object: Option<Named<'a>>,
     entity: Option<Named<'a>>,
     group: Option<Named<'a>>,
@@ -188,11 +285,18 @@ pub(super) struct OcsfEvent<'a> {
     resources: Vec<Named<'a>>,
     auth_protocol_id: Option<i32>,
     is_mfa: Option<bool>,
-    auth_factor_type_id: Option<i32>,
+    auth_factors: Vec<AuthFactor>,
+    /// Authentication `logon_type_id` and caption (the source's own value for 99).
+    logon_type: Option<(i32, Cow<'a, str>)>,
     user_agent: Option<Cow<'a, str>>,
-    consumed: Consumed,
+    /// Detection Finding: `finding_info`, `evidences`.
+    pub(super) finding: Option<Box<Finding<'a>>>,
+    pub(super) consumed: Consumed,
     /// Base Event: the whole source goes to `unmapped.jumpcloud`.
     keep_all_source: bool,
+    /// Mapped as an alert's triggering event, inside another event: its own trigger (if any)
+    /// is not followed.
+    pub(super) nested: bool,
 }
 
 /// The activity decided for a classified event.
@@ -209,6 +313,18 @@ pub(super) fn build<'a>(
     time_ms: i64,
     original_time: Cow<'a, str>,
 ) -> OcsfEvent<'a> {
+    build_event(tables, source, time_ms, original_time, false)
+}
+
+/// [`build`]; `nested`: the event is an alert's triggering event (its own trigger is not
+/// followed).
+pub(super) fn build_event<'a>(
+    tables: &MappingTables,
+    source: &RawObject<'a>,
+    time_ms: i64,
+    original_time: Cow<'a, str>,
+    nested: bool,
+) -> OcsfEvent<'a> {
     let event_type = source.non_empty_str("event_type");
     let mut event = OcsfEvent {
         class: OcsfClass::BaseEvent,
@@ -221,6 +337,7 @@ pub(super) fn build<'a>(
         id: source.non_empty_str("id"),
         service: source.non_empty_str("service"),
         status: None,
+        severity: None,
         message: None,
         actor: None,
         user: None,
@@ -233,10 +350,13 @@ pub(super) fn build<'a>(
         resources: Vec::new(),
         auth_protocol_id: None,
         is_mfa: None,
-        auth_factor_type_id: None,
+        auth_factors: Vec::new(),
+        logon_type: None,
         user_agent: None,
+        finding: None,
         consumed: Consumed::default(),
         keep_all_source: true,
+        nested,
     };
     if let Some(event_type) = &event_type {
         event.activity_id = 99;
@@ -295,6 +415,12 @@ fn classify<'a>(
         ActivityRule::FromAssociation => Activity {
             class: OcsfClass::EntityManagement,
             id: 3,
+            other_name: None,
+        },
+        // Decided while filling (needs the alert's status): Update until then.
+        ActivityRule::FromAlertStatus => Activity {
+            class: classification.class,
+            id: 2,
             other_name: None,
         },
     })
@@ -450,7 +576,16 @@ impl<'a> OcsfEvent<'a> {
                     classification.auth_protocol_id,
                     classification.service_name.as_deref(),
                 ),
-                OcsfClass::AccountChange => self.fill_account_change(source),
+                OcsfClass::AccountChange => {
+                    if let Some(factor) = classification.auth_factor {
+                        self.add_auth_factor(AuthFactor {
+                            factor_type_id: factor,
+                            provider: None,
+                            is_totp: factor == 7,
+                        });
+                    }
+                    self.fill_account_change(source)
+                }
                 OcsfClass::EntityManagement => self.fill_entity_management(source),
                 OcsfClass::UserAccess => {
                     self.privileges = privileges(&classification.privileges, None);
@@ -459,6 +594,9 @@ impl<'a> OcsfEvent<'a> {
                 OcsfClass::GroupManagement => {
                     self.privileges = privileges(&classification.privileges, None);
                     self.fill_group_management(source)
+                }
+                OcsfClass::DetectionFinding => {
+                    finding::fill(self, tables, source, &classification.activity)
                 }
                 OcsfClass::BaseEvent => false,
             },
@@ -496,7 +634,11 @@ impl<'a> OcsfEvent<'a> {
         self.resources.clear();
         self.auth_protocol_id = None;
         self.is_mfa = None;
-        self.auth_factor_type_id = None;
+        self.auth_factors.clear();
+        self.logon_type = None;
+        self.status = None;
+        self.severity = None;
+        self.finding = None;
         self.consumed.clear();
         if let Some(event_type) = &self.event_type {
             self.activity_name = event_type.clone();
@@ -515,6 +657,7 @@ impl<'a> OcsfEvent<'a> {
             .and_then(|initiated_by| person(initiated_by, "initiated_by", &mut ignored));
         self.status = status(source, false, &mut ignored);
         self.message = source.non_empty_str("message");
+        self.device = system_device(source, &mut ignored);
         self.keep_all_source = true;
     }
 
@@ -530,36 +673,53 @@ impl<'a> OcsfEvent<'a> {
                 .object("initiated_by")
                 .and_then(|initiated_by| person(initiated_by, "initiated_by", &mut self.consumed));
         }
-        if self.status.is_none() {
-            self.status = status(source, false, &mut self.consumed);
-        }
         if let Some(message) = source.non_empty_str("message") {
             self.consumed.take("message");
             self.message = Some(message);
         }
-        // Systems events: `src_ip` is where the login came from, `client_ip` the agent's address.
+        // The system an event names (systems events, software on a device, ...).
+        if self.device.is_none() {
+            self.device = system_device(source, &mut self.consumed);
+        }
+        if self.class == OcsfClass::DetectionFinding {
+            // A finding's status is its workflow state (set from the alert); it has no source
+            // endpoint or HTTP request: `success`, `client_ip`, `geoip` and the user agent of
+            // whoever changed the alert stay in `unmapped`.
+            return;
+        }
+        if self.status.is_none() {
+            self.status = status(source, false, &mut self.consumed);
+        }
+        // Systems events: `src_ip` is where the login came from, `client_ip` the agent's address
+        // (the device's). `geoip` locates `client_ip`, so it goes where `client_ip` went.
         let src_ip = ip_address(source.str("src_ip"));
         let client_ip = ip_address(source.str("client_ip"));
         let mut endpoint = Endpoint::default();
+        let mut geoip_of_endpoint = false;
         if let Some(ip) = src_ip {
             self.consumed.take("src_ip");
             endpoint.ip = Some(ip);
             if let (Some(device), Some(client_ip)) = (self.device.as_mut(), client_ip) {
                 self.consumed.take("client_ip");
                 device.ip = Some(client_ip);
+                device.location = source
+                    .object("geoip")
+                    .and_then(|geoip| location(geoip, &mut self.consumed));
             }
         } else if let Some(ip) = client_ip {
             self.consumed.take("client_ip");
             endpoint.ip = Some(ip);
+            geoip_of_endpoint = true;
         }
         if let Some(existing) = self.src_endpoint.take() {
             endpoint.uid = existing.uid;
             endpoint.hostname = existing.hostname;
         }
         if endpoint.ip.is_some() || endpoint.uid.is_some() || endpoint.hostname.is_some() {
-            endpoint.location = source
-                .object("geoip")
-                .and_then(|geoip| location(geoip, &mut self.consumed));
+            if geoip_of_endpoint && let Some(geoip) = source.object("geoip") {
+                endpoint.location = location(geoip, &mut self.consumed);
+                endpoint.autonomous_system = autonomous_system(geoip, &mut self.consumed);
+            }
             self.src_endpoint = Some(endpoint);
         }
         self.user_agent = user_agent(source);
@@ -661,37 +821,24 @@ impl<'a> OcsfEvent<'a> {
         }
         if let Some(mfa_meta) = source.object("mfa_meta")
             && let Some(kind) = mfa_meta.non_empty_str("type")
+            && let Some(factor) = auth_factor_named(&kind)
         {
-            let factor = match &*kind {
-                "totp" => Some(7),
-                "duo" | "jumpcloud_protect" | "push" => Some(5),
-                "webauthn" => Some(10),
-                "u2f" => Some(9),
-                "sms" => Some(1),
-                _ => None,
-            };
-            if factor.is_some() {
-                self.consumed.take2("mfa_meta", "type");
-                self.auth_factor_type_id = factor;
-            }
+            self.consumed.take2("mfa_meta", "type");
+            self.add_auth_factor(factor);
         }
-        // Systems logins: the device logged in to.
-        if let Some(system) = source.object("system") {
-            let device = Device {
-                uid: system.non_empty_str("id"),
-                hostname: system.non_empty_str("hostname"),
-                name: system.non_empty_str("displayName"),
-                ip: None,
-            };
-            if device.uid.is_some() || device.hostname.is_some() || device.name.is_some() {
-                for key in ["id", "hostname", "displayName"] {
-                    if system.get(key).is_some() {
-                        self.consumed.take2("system", key);
-                    }
+        // The methods the sign-in used (each with its own `success`, which stays in `unmapped`
+        // with them: the factors are a typed view).
+        if let Some(methods) = source
+            .object("auth_context")
+            .and_then(|context| context.object("auth_methods"))
+        {
+            for field in &methods.fields {
+                if let Some(factor) = auth_factor_named(&field.key) {
+                    self.add_auth_factor(factor);
                 }
-                self.device = Some(device);
             }
         }
+        self.logon_type = logon_type(source, &mut self.consumed);
         // SSO: the device the user signs in from (device certificate), when known.
         if let Some(system) = source
             .object("auth_context")
@@ -714,6 +861,17 @@ impl<'a> OcsfEvent<'a> {
             }
         }
         true
+    }
+
+    /// Adds an `auth_factors[]` entry, once per factor type.
+    fn add_auth_factor(&mut self, factor: AuthFactor) {
+        if !self
+            .auth_factors
+            .iter()
+            .any(|known| known.factor_type_id == factor.factor_type_id)
+        {
+            self.auth_factors.push(factor);
+        }
     }
 
     fn fill_account_change(&mut self, source: &RawObject<'a>) -> bool {
@@ -915,41 +1073,200 @@ fn status<'a>(source: &RawObject<'a>, sso: bool, consumed: &mut Consumed) -> Opt
     }
     Some(Status {
         id,
-        caption,
+        caption: Cow::Borrowed(caption),
         detail,
         code,
     })
 }
 
-/// `geoip` -> location; `None` when it has none of country, region, city.
+/// `geoip` -> location; `None` when it has none of country, region, city, postal code (the
+/// OCSF constraint). Coordinates only when they are finite doubles in range: anything else
+/// stays in `unmapped`.
 fn location<'a>(geoip: &RawObject<'a>, consumed: &mut Consumed) -> Option<Location<'a>> {
-    let country_key = ["country_code", "country_code2"]
-        .into_iter()
-        .find(|key| geoip.non_empty_str(key).is_some());
+    let first_of = |keys: &[&'static str]| {
+        keys.iter()
+            .copied()
+            .find(|key| geoip.non_empty_str(key).is_some())
+    };
+    let country_key = first_of(&["country_code", "country_code2"]);
+    let city_key = first_of(&["city", "city_name"]);
     let location = Location {
         country: country_key.and_then(|key| geoip.non_empty_str(key)),
         region: geoip.non_empty_str("region_code"),
-        city: geoip.non_empty_str("city"),
-        lat: geoip.number_text("latitude"),
-        long: geoip.number_text("longitude"),
+        city: city_key.and_then(|key| geoip.non_empty_str(key)),
+        postal_code: geoip.non_empty_str("postal_code"),
+        continent: geoip
+            .non_empty_str("continent_code")
+            .and_then(|code| continent_name(&code)),
+        lat: coordinate(geoip, "latitude", 90.0),
+        long: coordinate(geoip, "longitude", 180.0),
     };
-    if location.country.is_none() && location.region.is_none() && location.city.is_none() {
+    if location.country.is_none()
+        && location.region.is_none()
+        && location.city.is_none()
+        && location.postal_code.is_none()
+    {
         return None;
     }
-    if let Some(key) = country_key {
-        consumed.take2("geoip", key);
-    }
+    // `continent_code` stays in `unmapped`: `continent` holds the name, not the code.
     for (key, present) in [
-        ("region_code", location.region.is_some()),
-        ("city", location.city.is_some()),
-        ("latitude", location.lat.is_some()),
-        ("longitude", location.long.is_some()),
+        (country_key, true),
+        (Some("region_code"), location.region.is_some()),
+        (city_key, true),
+        (Some("postal_code"), location.postal_code.is_some()),
+        (Some("latitude"), location.lat.is_some()),
+        (Some("longitude"), location.long.is_some()),
     ] {
-        if present {
+        if let (Some(key), true) = (key, present) {
             consumed.take2("geoip", key);
         }
     }
     Some(location)
+}
+
+/// A coordinate: the source's number text when it is a finite double within `±limit`.
+fn coordinate<'a>(geoip: &RawObject<'a>, key: &str, limit: f64) -> Option<Cow<'a, str>> {
+    let text = geoip.number_text(key)?;
+    let value: f64 = text.parse().ok()?;
+    (value.is_finite() && value.abs() <= limit).then_some(Cow::Borrowed(text))
+}
+
+/// The continent of a two-letter continent code (as GeoIP databases give it).
+fn continent_name(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "AF" => "Africa",
+        "AN" => "Antarctica",
+        "AS" => "Asia",
+        "EU" => "Europe",
+        "NA" => "North America",
+        "OC" => "Oceania",
+        "SA" => "South America",
+        _ => return None,
+    })
+}
+
+/// `geoip` -> autonomous system, when the GeoIP lookup had an ASN database: `asn` / `as_org`
+/// (Logstash) or `autonomous_system_number` / `autonomous_system_organization` (MaxMind). The
+/// number as an integer or `"AS15169"`; one that does not fit OCSF's 32-bit integer stays in
+/// `unmapped`.
+fn autonomous_system<'a>(
+    geoip: &RawObject<'a>,
+    consumed: &mut Consumed,
+) -> Option<AutonomousSystem<'a>> {
+    let number_key = ["asn", "autonomous_system_number", "as_number"]
+        .into_iter()
+        .find(|key| geoip.get(key).is_some());
+    let number = number_key.and_then(|key| {
+        let raw = geoip.get(key)?;
+        let text = raw_str(raw).unwrap_or(Cow::Borrowed(raw));
+        let digits = text
+            .trim()
+            .strip_prefix("AS")
+            .or_else(|| text.trim().strip_prefix("as"))
+            .unwrap_or(text.trim());
+        digits
+            .parse::<i64>()
+            .ok()
+            .filter(|number| (0..=i64::from(i32::MAX)).contains(number))
+    });
+    let name_key = ["as_org", "autonomous_system_organization", "asn_org"]
+        .into_iter()
+        .find(|key| geoip.non_empty_str(key).is_some());
+    let name = name_key.and_then(|key| geoip.non_empty_str(key));
+    if number.is_none() && name.is_none() {
+        return None;
+    }
+    if let (Some(key), Some(_)) = (number_key, number) {
+        consumed.take2("geoip", key);
+    }
+    if let Some(key) = name_key {
+        consumed.take2("geoip", key);
+    }
+    Some(AutonomousSystem { number, name })
+}
+
+/// The system an event names (`system {id, hostname, displayName}`) as its `device`.
+fn system_device<'a>(source: &RawObject<'a>, consumed: &mut Consumed) -> Option<Device<'a>> {
+    let system = source.object("system")?;
+    let device = Device {
+        uid: system.non_empty_str("id"),
+        hostname: system.non_empty_str("hostname"),
+        name: system.non_empty_str("displayName"),
+        ip: None,
+        location: None,
+    };
+    if device.uid.is_none() && device.hostname.is_none() && device.name.is_none() {
+        return None;
+    }
+    for (key, present) in [
+        ("id", device.uid.is_some()),
+        ("hostname", device.hostname.is_some()),
+        ("displayName", device.name.is_some()),
+    ] {
+        if present {
+            consumed.take2("system", key);
+        }
+    }
+    Some(device)
+}
+
+/// An MFA method as DI names it (`mfa_meta.type`, the keys of `auth_context.auth_methods`).
+fn auth_factor_named(name: &str) -> Option<AuthFactor> {
+    let (factor_type_id, provider) = match name {
+        "password" => (11, None),
+        "totp" => (7, None),
+        "sms" => (1, None),
+        "push" => (5, None),
+        "duo" => (5, Some("Duo")),
+        "jumpcloud_protect" => (5, Some("JumpCloud Protect")),
+        "webauthn" => (10, None),
+        // JumpCloud Go: a FIDO2 platform authenticator with user verification.
+        "jumpcloud_go_uv" | "jumpcloud_go" => (10, Some("JumpCloud Go")),
+        "u2f" => (9, None),
+        _ => return None,
+    };
+    Some(AuthFactor {
+        factor_type_id,
+        provider,
+        is_totp: factor_type_id == 7,
+    })
+}
+
+/// The logon type of a systems login: `windows_meta.logon_type` (or a top-level `logon_type`),
+/// Windows' number (2 Interactive, 3 Network, 10 RemoteInteractive, ...) or name. A number
+/// OCSF does not define, or an unknown name: 99 with the source's value as the caption.
+fn logon_type<'a>(source: &RawObject<'a>, consumed: &mut Consumed) -> Option<(i32, Cow<'a, str>)> {
+    let (raw, take): (&'a str, [&'static str; 2]) = match source
+        .object("windows_meta")
+        .and_then(|meta| meta.get("logon_type"))
+    {
+        Some(raw) => (raw, ["windows_meta", "logon_type"]),
+        None => (source.get("logon_type")?, ["logon_type", ""]),
+    };
+    let text = raw_str(raw);
+    let number = match &text {
+        Some(text) => text.trim().parse::<i32>().ok(),
+        None => raw.parse::<i32>().ok(),
+    };
+    let result = match (number, &text) {
+        (Some(id), _) => match logon_type_caption(id) {
+            Some(caption) if id != 99 => (id, Cow::Borrowed(caption)),
+            _ => (99, Cow::Owned(id.to_string())),
+        },
+        (None, Some(name)) if !name.trim().is_empty() => match logon_type_id_of_name(name) {
+            Some(id) => (
+                id,
+                Cow::Borrowed(logon_type_caption(id).unwrap_or("Unknown")),
+            ),
+            None => (99, name.clone()),
+        },
+        _ => return None,
+    };
+    match take {
+        [top, ""] => consumed.take(top),
+        [top, key] => consumed.take2(top, key),
+    }
+    Some(result)
 }
 
 /// The user agent: `user_agent`/`useragent` when the source has it as a string; else a
@@ -1017,9 +1334,96 @@ fn managed_entity_type(kind: Option<&str>) -> (i32, &str) {
 }
 
 /// Observables, in event order: (path, type_id, caption, value).
-type Observable<'v, 'a> = (&'static str, i64, &'static str, &'v Cow<'a, str>);
+pub(super) type Observable<'v, 'a> = (&'static str, i64, &'static str, &'v Cow<'a, str>);
+
+/// A user's name (4 User Name), e-mail (5 Email Address) and uid (31 User Object: uid), at
+/// `paths` (name, email_addr, uid).
+pub(super) fn person_observables<'v, 'a>(
+    person: &'v Person<'a>,
+    paths: [&'static str; 3],
+    emit: &mut impl FnMut(Observable<'v, 'a>),
+) {
+    if let Some(name) = person.name.as_ref() {
+        emit((paths[0], 4, "User Name", name));
+    }
+    if let Some(email) = person.email.as_ref() {
+        emit((paths[1], 5, "Email Address", email));
+    }
+    if let Some(uid) = person.uid.as_ref() {
+        emit((paths[2], 31, "User Object: uid", uid));
+    }
+}
+
+/// An endpoint's IP (2), hostname (1), uid (48 Network Endpoint Object: uid) and country (14),
+/// at `paths` (ip, hostname, uid, location.country).
+pub(super) fn endpoint_observables<'v, 'a>(
+    endpoint: &'v Endpoint<'a>,
+    paths: [&'static str; 4],
+    emit: &mut impl FnMut(Observable<'v, 'a>),
+) {
+    if let Some(ip) = endpoint.ip.as_ref() {
+        emit((paths[0], 2, "IP Address", ip));
+    }
+    if let Some(hostname) = endpoint.hostname.as_ref() {
+        emit((paths[1], 1, "Hostname", hostname));
+    }
+    if let Some(uid) = endpoint.uid.as_ref() {
+        emit((paths[2], 48, "Network Endpoint Object: uid", uid));
+    }
+    if let Some(country) = endpoint
+        .location
+        .as_ref()
+        .and_then(|location| location.country.as_ref())
+    {
+        emit((paths[3], 14, "Country", country));
+    }
+}
+
+/// A device's hostname (1), IP (2), uid (47 Device Object: uid) and country (14), at `paths`
+/// (hostname, ip, uid, location.country).
+pub(super) fn device_observables<'v, 'a>(
+    device: &'v Device<'a>,
+    paths: [&'static str; 4],
+    emit: &mut impl FnMut(Observable<'v, 'a>),
+) {
+    if let Some(hostname) = device.hostname.as_ref() {
+        emit((paths[0], 1, "Hostname", hostname));
+    }
+    if let Some(ip) = device.ip.as_ref() {
+        emit((paths[1], 2, "IP Address", ip));
+    }
+    if let Some(uid) = device.uid.as_ref() {
+        emit((paths[2], 47, "Device Object: uid", uid));
+    }
+    if let Some(country) = device
+        .location
+        .as_ref()
+        .and_then(|location| location.country.as_ref())
+    {
+        emit((paths[3], 14, "Country", country));
+    }
+}
 
 impl<'a> OcsfEvent<'a> {
+    /// The activity part of `type_name`. For Base Event, type_uid 99 *is* the enum value 99
+    /// (Other): its caption carries the source's own value, like activity_name. Elsewhere
+    /// type_uid 300199 means "<Class>: Other".
+    pub(super) fn type_caption(&self) -> Cow<'_, str> {
+        if self.class == OcsfClass::BaseEvent && self.activity_id == 99 {
+            // Keep the variant: a borrowed text is written unescaped (see `JsonWriter::cow`).
+            match &self.activity_name {
+                Cow::Borrowed(text) => Cow::Borrowed(text),
+                Cow::Owned(text) => Cow::Owned(text.clone()),
+            }
+        } else {
+            Cow::Borrowed(
+                self.class
+                    .activity_caption(self.activity_id)
+                    .unwrap_or("Unknown"),
+            )
+        }
+    }
+
     /// Writes the event as one compact JSON object; `uid` is `metadata.uid`.
     pub(super) fn write(
         &self,
@@ -1030,9 +1434,17 @@ impl<'a> OcsfEvent<'a> {
         raw_data: bool,
     ) {
         let class = self.class;
-        let severity_id = match self.status.as_ref().map(|status| status.id) {
-            Some(2) => 2,
-            _ => 1,
+        let default_severity;
+        let (severity_id, severity) = match &self.severity {
+            Some((id, caption)) => (*id, caption),
+            None => {
+                let id = match self.status.as_ref().map(|status| status.id) {
+                    Some(2) => 2,
+                    _ => 1,
+                };
+                default_severity = Cow::Borrowed(severity_caption(id).unwrap_or("Unknown"));
+                (id, &default_severity)
+            }
         };
         w.begin_object();
         w.field_int("class_uid", i64::from(class.uid()));
@@ -1045,27 +1457,14 @@ impl<'a> OcsfEvent<'a> {
             "type_uid",
             i64::from(class.uid()) * 100 + i64::from(self.activity_id),
         );
-        // For Base Event, type_uid 99 *is* the enum value 99 (Other): its caption carries the
-        // source's own value, like activity_name. Elsewhere type_uid 300199 means "<Class>: Other".
-        let class_activity_caption;
-        let activity_caption = if class == OcsfClass::BaseEvent && self.activity_id == 99 {
-            &self.activity_name
-        } else {
-            class_activity_caption = Cow::Borrowed(
-                class
-                    .activity_caption(self.activity_id)
-                    .unwrap_or("Unknown"),
-            );
-            &class_activity_caption
-        };
         w.key("type_name");
-        w.string_with_prefix(class.caption(), ": ", activity_caption);
-        w.field_int("severity_id", severity_id);
-        w.field_static("severity", severity_caption(severity_id as i32));
+        w.string_with_prefix(class.caption(), ": ", &self.type_caption());
+        w.field_int("severity_id", i64::from(severity_id));
+        w.field_cow("severity", severity);
         w.field_int("time", self.time_ms);
         if let Some(status) = &self.status {
             w.field_int("status_id", i64::from(status.id));
-            w.field_static("status", status.caption);
+            w.field_cow("status", &status.caption);
             w.field_opt_cow("status_detail", &status.detail);
             w.field_opt_cow("status_code", &status.code);
         }
@@ -1082,16 +1481,36 @@ impl<'a> OcsfEvent<'a> {
             if let Some(is_mfa) = self.is_mfa {
                 w.field_bool("is_mfa", is_mfa);
             }
-            if let Some(factor) = self.auth_factor_type_id {
-                w.key("auth_factors");
-                w.begin_array();
+            if let Some((id, caption)) = &self.logon_type {
+                w.field_int("logon_type_id", i64::from(*id));
+                w.field_cow("logon_type", caption);
+            }
+        }
+        if matches!(class, OcsfClass::Authentication | OcsfClass::AccountChange)
+            && !self.auth_factors.is_empty()
+        {
+            w.key("auth_factors");
+            w.begin_array();
+            for factor in &self.auth_factors {
                 w.element();
                 w.begin_object();
-                w.field_int("factor_type_id", i64::from(factor));
-                w.field_static("factor_type", factor_caption(factor));
+                w.field_int("factor_type_id", i64::from(factor.factor_type_id));
+                w.field_static(
+                    "factor_type",
+                    factor_type_caption(factor.factor_type_id).unwrap_or("Unknown"),
+                );
+                if let Some(provider) = factor.provider {
+                    w.field_static("provider", provider);
+                }
+                if factor.is_totp {
+                    w.field_bool("is_totp", true);
+                }
                 w.end_object();
-                w.end_array();
             }
+            w.end_array();
+        }
+        if let Some(finding) = &self.finding {
+            finding.write(w);
         }
         if let Some(actor) = &self.actor {
             w.key("actor");
@@ -1155,38 +1574,11 @@ impl<'a> OcsfEvent<'a> {
         }
         if let Some(endpoint) = &self.src_endpoint {
             w.key("src_endpoint");
-            w.begin_object();
-            w.field_opt_cow("ip", &endpoint.ip);
-            w.field_opt_cow("uid", &endpoint.uid);
-            w.field_opt_cow("hostname", &endpoint.hostname);
-            if let Some(location) = &endpoint.location {
-                w.key("location");
-                w.begin_object();
-                w.field_opt_cow("country", &location.country);
-                w.field_opt_cow("region", &location.region);
-                w.field_opt_cow("city", &location.city);
-                if let Some(lat) = location.lat {
-                    w.key("lat");
-                    w.raw(lat);
-                }
-                if let Some(long) = location.long {
-                    w.key("long");
-                    w.raw(long);
-                }
-                w.end_object();
-            }
-            w.end_object();
+            write_endpoint(w, endpoint);
         }
         if let Some(device) = &self.device {
             w.key("device");
-            w.begin_object();
-            w.field_opt_cow("uid", &device.uid);
-            w.field_opt_cow("hostname", &device.hostname);
-            w.field_opt_cow("name", &device.name);
-            w.field_opt_cow("ip", &device.ip);
-            w.field_int("type_id", 0);
-            w.field_static("type", "Unknown");
-            w.end_object();
+            write_device(w, device);
         }
         if class != OcsfClass::BaseEvent
             && let Some(user_agent) = &self.user_agent
@@ -1230,8 +1622,14 @@ impl<'a> OcsfEvent<'a> {
         w.field_static("log_provider", "JumpCloud Directory Insights API");
         w.key("profiles");
         w.begin_array();
-        // `device` needs profile host; so does `actor` on a Base Event (not on the IAM classes).
-        if self.device.is_some() || (self.class == OcsfClass::BaseEvent && self.actor.is_some()) {
+        // `device` needs profile host; so does `actor` on a Base Event and a Detection Finding
+        // (not on the IAM classes).
+        if self.device.is_some()
+            || (matches!(
+                self.class,
+                OcsfClass::BaseEvent | OcsfClass::DetectionFinding
+            ) && self.actor.is_some())
+        {
             w.element();
             w.cow(&Cow::Borrowed("host"));
         }
@@ -1239,32 +1637,23 @@ impl<'a> OcsfEvent<'a> {
         w.end_object();
     }
 
-    /// Calls `emit` with each observable, in output order.
+    /// Calls `emit` with each observable, in output order: every user name, e-mail and uid,
+    /// IP address, hostname, device and endpoint uid, country and user agent the event carries,
+    /// under the attribute path it has in the event.
     fn for_each_observable<'s>(&'s self, mut emit: impl FnMut(Observable<'s, 'a>)) {
-        // A sign-in's actor is the user itself: its observables would repeat the user's.
-        let actor_is_user = matches!((&self.actor, &self.user), (Some(actor), Some(user))
-            if actor.uid == user.uid && actor.name == user.name && actor.email == user.email);
-        if let Some(user) = self.actor.as_ref().filter(|_| !actor_is_user) {
-            if let Some(name) = user.name.as_ref() {
-                emit(("actor.user.name", 4, "User Name", name));
-            }
-            if let Some(email) = user.email.as_ref() {
-                emit(("actor.user.email_addr", 5, "Email Address", email));
-            }
-            if let Some(uid) = user.uid.as_ref() {
-                emit(("actor.user.uid", 31, "User Object: uid", uid));
-            }
+        if let Some(user) = self.actor.as_ref() {
+            person_observables(
+                user,
+                ["actor.user.name", "actor.user.email_addr", "actor.user.uid"],
+                &mut emit,
+            );
         }
         if let Some(user) = self.user.as_ref() {
-            if let Some(name) = user.name.as_ref() {
-                emit(("user.name", 4, "User Name", name));
-            }
-            if let Some(email) = user.email.as_ref() {
-                emit(("user.email_addr", 5, "Email Address", email));
-            }
-            if let Some(uid) = user.uid.as_ref() {
-                emit(("user.uid", 31, "User Object: uid", uid));
-            }
+            person_observables(
+                user,
+                ["user.name", "user.email_addr", "user.uid"],
+                &mut emit,
+            );
         }
         if let Some(group) = self.group.as_ref() {
             if let Some(name) = group.name.as_ref() {
@@ -1274,31 +1663,37 @@ impl<'a> OcsfEvent<'a> {
                 emit(("group.uid", 33, "Group Object: uid", uid));
             }
         }
-        if let Some(endpoint) = self.src_endpoint.as_ref() {
-            if let Some(ip) = endpoint.ip.as_ref() {
-                emit(("src_endpoint.ip", 2, "IP Address", ip));
-            }
-            if let Some(hostname) = endpoint.hostname.as_ref() {
-                emit(("src_endpoint.hostname", 1, "Hostname", hostname));
-            }
-            if let Some(country) = endpoint
-                .location
-                .as_ref()
-                .and_then(|location| location.country.as_ref())
-            {
-                emit(("src_endpoint.location.country", 14, "Country", country));
+        for resource in &self.resources {
+            if let Some(uid) = resource.uid.as_ref() {
+                emit(("resources.uid", 10, "Resource UID", uid));
             }
         }
+        if let Some(endpoint) = self.src_endpoint.as_ref() {
+            endpoint_observables(
+                endpoint,
+                [
+                    "src_endpoint.ip",
+                    "src_endpoint.hostname",
+                    "src_endpoint.uid",
+                    "src_endpoint.location.country",
+                ],
+                &mut emit,
+            );
+        }
         if let Some(device) = self.device.as_ref() {
-            if let Some(hostname) = device.hostname.as_ref() {
-                emit(("device.hostname", 1, "Hostname", hostname));
-            }
-            if let Some(ip) = device.ip.as_ref() {
-                emit(("device.ip", 2, "IP Address", ip));
-            }
-            if let Some(uid) = device.uid.as_ref() {
-                emit(("device.uid", 47, "Device Object: uid", uid));
-            }
+            device_observables(
+                device,
+                [
+                    "device.hostname",
+                    "device.ip",
+                    "device.uid",
+                    "device.location.country",
+                ],
+                &mut emit,
+            );
+        }
+        if let Some(finding) = self.finding.as_ref() {
+            finding.for_each_observable(&mut emit);
         }
         if self.class != OcsfClass::BaseEvent
             && let Some(user_agent) = self.user_agent.as_ref()
@@ -1386,7 +1781,63 @@ fn write_residual(w: &mut JsonWriter<'_>, object: &RawObject<'_>) {
     w.end_object();
 }
 
-fn write_person(w: &mut JsonWriter<'_>, person: &Person<'_>) {
+pub(super) fn write_endpoint(w: &mut JsonWriter<'_>, endpoint: &Endpoint<'_>) {
+    w.begin_object();
+    w.field_opt_cow("ip", &endpoint.ip);
+    w.field_opt_cow("uid", &endpoint.uid);
+    w.field_opt_cow("hostname", &endpoint.hostname);
+    if let Some(location) = &endpoint.location {
+        w.key("location");
+        write_location(w, location);
+    }
+    if let Some(system) = &endpoint.autonomous_system {
+        w.key("autonomous_system");
+        w.begin_object();
+        if let Some(number) = system.number {
+            w.field_int("number", number);
+        }
+        w.field_opt_cow("name", &system.name);
+        w.end_object();
+    }
+    w.end_object();
+}
+
+fn write_location(w: &mut JsonWriter<'_>, location: &Location<'_>) {
+    w.begin_object();
+    w.field_opt_cow("country", &location.country);
+    w.field_opt_cow("region", &location.region);
+    w.field_opt_cow("city", &location.city);
+    w.field_opt_cow("postal_code", &location.postal_code);
+    if let Some(continent) = location.continent {
+        w.field_static("continent", continent);
+    }
+    if let Some(lat) = &location.lat {
+        w.key("lat");
+        w.raw(lat);
+    }
+    if let Some(long) = &location.long {
+        w.key("long");
+        w.raw(long);
+    }
+    w.end_object();
+}
+
+pub(super) fn write_device(w: &mut JsonWriter<'_>, device: &Device<'_>) {
+    w.begin_object();
+    w.field_opt_cow("uid", &device.uid);
+    w.field_opt_cow("hostname", &device.hostname);
+    w.field_opt_cow("name", &device.name);
+    w.field_opt_cow("ip", &device.ip);
+    if let Some(location) = &device.location {
+        w.key("location");
+        write_location(w, location);
+    }
+    w.field_int("type_id", 0);
+    w.field_static("type", "Unknown");
+    w.end_object();
+}
+
+pub(super) fn write_person(w: &mut JsonWriter<'_>, person: &Person<'_>) {
     w.begin_object();
     w.field_opt_cow("uid", &person.uid);
     w.field_opt_cow("name", &person.name);
@@ -1396,15 +1847,4 @@ fn write_person(w: &mut JsonWriter<'_>, person: &Person<'_>) {
         w.field_str("type", caption);
     }
     w.end_object();
-}
-
-fn factor_caption(factor_type_id: i32) -> &'static str {
-    match factor_type_id {
-        1 => "SMS",
-        5 => "Push Notification",
-        7 => "OTP",
-        9 => "U2F",
-        10 => "WebAuthn",
-        _ => "Unknown",
-    }
 }

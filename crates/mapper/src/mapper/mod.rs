@@ -13,6 +13,7 @@
 
 mod config;
 mod event;
+mod finding;
 #[cfg(test)]
 mod tests;
 
@@ -251,7 +252,12 @@ fn trim_input(raw: &[u8]) -> &[u8] {
 
 /// `metadata.uid`: UUIDv5 (RFC 4122 URL namespace) of `jumpcloud:<organization>:<id>:<timestamp>`,
 /// or of the raw bytes when the event has no `id`.
-fn event_uid(organization: Option<&str>, id: Option<&str>, timestamp: &str, raw: &[u8]) -> String {
+pub(super) fn event_uid(
+    organization: Option<&str>,
+    id: Option<&str>,
+    timestamp: &str,
+    raw: &[u8],
+) -> String {
     use sha1::Digest;
     // UUIDv5 = SHA-1 of namespace + name (RFC 4122 4.3), hashed part by part: no name buffer.
     // The `sha1` crate uses the CPU's SHA extensions where present.

@@ -406,3 +406,411 @@ fn nesting_is_limited_and_brackets_in_strings_do_not_count() {
     ));
     assert!(nesting_exceeds(br#"{"a":[1,[[]]]}"#, 3));
 }
+
+fn alert_event(event_type: &str, alert: Value) -> Value {
+    json!({
+        "id": "66a1e7b2c3d4e50000000001",
+        "timestamp": "2026-03-11T16:40:40.123Z",
+        "event_type": event_type,
+        "service": "alerts",
+        "organization": "641b3db57090821c0b2f8183",
+        "alert": alert,
+        "@version": "1"
+    })
+}
+
+fn trigger_login() -> Value {
+    json!({
+        "id": "66f1c0ffee0000000000a001",
+        "event_type": "admin_login_attempt",
+        "service": "directory",
+        "organization": "641b3db57090821c0b2f8183",
+        "timestamp": "2026-03-11T16:40:31.512Z",
+        "initiated_by": {"id": "5ce434e77128503e528e747c", "type": "admin", "email": "jane.admin@example.com"},
+        "client_ip": "198.51.100.23",
+        "geoip": {"country_code": "RO", "region_code": "B", "latitude": 44.4354, "longitude": 26.1033},
+        "success": false,
+        "error_message": "invalid credentials"
+    })
+}
+
+#[test]
+fn alert_created_is_a_detection_finding_with_rule_times_and_trigger() {
+    let trigger = trigger_login();
+    let event = alert_event(
+        "alert_created",
+        json!({
+            "id": "66f1d2e3a4b5c6d7e8f90001",
+            "title": "Repeated failed admin logins",
+            "description": "5 failed logins",
+            "priority": "High",
+            "status": "new",
+            "created_at": "2026-03-11T16:40:38Z",
+            "rule": {"id": "66e0a1b2c3d4e5f601234567", "name": "Admin brute force"},
+            "trigger_event": trigger.to_string()
+        }),
+    );
+    let (facts, out) = map_value(&event);
+    assert_eq!(
+        (facts.class_uid, facts.class_name, facts.activity_id),
+        (2004, "detection_finding", 1)
+    );
+    assert_eq!(out["type_uid"], 200401);
+    assert_eq!(out["category_uid"], 2);
+    assert_eq!(out["type_name"], "Detection Finding: Create");
+    assert_eq!(
+        (&out["severity_id"], &out["severity"]),
+        (&json!(4), &json!("High"))
+    );
+    assert_eq!(
+        (&out["status_id"], &out["status"]),
+        (&json!(1), &json!("New"))
+    );
+    assert_eq!(out["is_alert"], true);
+    let info = &out["finding_info"];
+    assert_eq!(info["uid"], "66f1d2e3a4b5c6d7e8f90001");
+    assert_eq!(info["title"], "Repeated failed admin logins");
+    assert_eq!(info["desc"], "5 failed logins");
+    assert_eq!(
+        info["analytic"],
+        json!({"uid": "66e0a1b2c3d4e5f601234567", "name": "Admin brute force", "type_id": 1, "type": "Rule"})
+    );
+    assert_eq!(info["created_time"], 1_773_247_238_000_i64);
+    // The related event is the trigger as this mapper maps it: same metadata.uid and type.
+    let (trigger_facts, trigger_out) = map_value(&trigger);
+    let related = &info["related_events"][0];
+    assert_eq!(related["uid"], trigger_facts.uid.as_str());
+    assert_eq!(related["type_uid"], trigger_out["type_uid"]);
+    assert_eq!(related["type_name"], "Authentication: Logon");
+    assert_eq!(related["created_time"], trigger_out["time"]);
+    // The evidence: who and where, typed.
+    let evidence = &out["evidences"][0];
+    assert_eq!(evidence["uid"], "66f1c0ffee0000000000a001");
+    assert_eq!(evidence["name"], "admin_login_attempt");
+    assert_eq!(evidence["user"]["email_addr"], "jane.admin@example.com");
+    assert_eq!(evidence["src_endpoint"]["ip"], "198.51.100.23");
+    assert_eq!(evidence["src_endpoint"]["location"]["country"], "RO");
+    let observables: Vec<(&str, i64)> = out["observables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["name"].as_str().unwrap(), o["type_id"].as_i64().unwrap()))
+        .collect();
+    assert!(
+        observables.contains(&("evidences.user.email_addr", 5)),
+        "{observables:?}"
+    );
+    assert!(
+        observables.contains(&("evidences.src_endpoint.ip", 2)),
+        "{observables:?}"
+    );
+    // Mapped alert fields leave `unmapped`; the trigger stays there whole.
+    let unmapped = &out["unmapped"]["jumpcloud"]["alert"];
+    assert!(unmapped.get("id").is_none() && unmapped.get("rule").is_none());
+    assert!(unmapped.get("title").is_none() && unmapped.get("created_at").is_none());
+    assert_eq!(
+        (&unmapped["priority"], &unmapped["status"]),
+        (&json!("High"), &json!("new"))
+    );
+    assert_eq!(unmapped["trigger_event"], trigger.to_string());
+    assert!(out["metadata"]["profiles"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn alert_status_decides_update_or_close_and_the_finding_status() {
+    let cases = [
+        (
+            "alert_updated",
+            json!({"id": "a1", "status": "in_progress"}),
+            2,
+            Some((2, "In Progress")),
+        ),
+        (
+            "alert_status_updated",
+            json!({"id": "a1", "status": "Resolved"}),
+            3,
+            Some((4, "Resolved")),
+        ),
+        (
+            "alert_status_updated",
+            json!({"id": "a1", "status": "dismissed"}),
+            3,
+            Some((3, "Suppressed")),
+        ),
+        (
+            "alert_status_updated",
+            json!({"id": "a1", "status": "escalated"}),
+            2,
+            Some((99, "escalated")),
+        ),
+        (
+            "alert_updated",
+            json!({"id": "a1", "priority": "low"}),
+            2,
+            None,
+        ),
+        ("alert_created", json!({"id": "a1"}), 1, Some((1, "New"))),
+    ];
+    for (event_type, alert, activity, status) in cases {
+        let (facts, out) = map_value(&alert_event(event_type, alert.clone()));
+        assert_eq!(facts.class_uid, 2004, "{alert}");
+        assert_eq!(facts.activity_id, activity, "{event_type} {alert}");
+        match status {
+            Some((id, caption)) => {
+                assert_eq!(out["status_id"], id, "{alert}");
+                assert_eq!(out["status"], caption, "{alert}");
+            }
+            None => assert!(out.get("status_id").is_none(), "{out}"),
+        }
+    }
+    // The status of an update can come from its `changes` only.
+    let mut event = alert_event("alert_status_updated", json!({"id": "a1"}));
+    event["changes"] = json!([{"field": "status", "from": "in_progress", "to": "closed"}]);
+    let (facts, out) = map_value(&event);
+    assert_eq!((facts.activity_id, &out["status_id"]), (3, &json!(4)));
+    assert_eq!(out["unmapped"]["jumpcloud"]["changes"][0]["to"], "closed");
+}
+
+#[test]
+fn alert_priority_gives_the_severity() {
+    for (priority, id, caption) in [
+        (json!("low"), 2, "Low"),
+        (json!("MEDIUM"), 3, "Medium"),
+        (json!("critical"), 5, "Critical"),
+        (json!("P1"), 99, "P1"),
+    ] {
+        let (_, out) = map_value(&alert_event(
+            "alert_created",
+            json!({"id": "a1", "priority": priority}),
+        ));
+        assert_eq!(
+            (&out["severity_id"], &out["severity"]),
+            (&json!(id), &json!(caption))
+        );
+    }
+    let (_, out) = map_value(&alert_event("alert_created", json!({"id": "a1"})));
+    assert_eq!(
+        (&out["severity_id"], &out["severity"]),
+        (&json!(0), &json!("Unknown"))
+    );
+}
+
+#[test]
+fn an_alert_event_naming_no_alert_is_a_base_event_and_rules_are_entities() {
+    let mut event = alert_event("alert_updated", json!({"title": "no id"}));
+    let (facts, out) = map_value(&event);
+    assert_eq!((facts.class_uid, facts.activity_id), (0, 99));
+    assert_eq!(out["unmapped"]["jumpcloud"]["alert"]["title"], "no id");
+    event["event_type"] = json!("rule_modified");
+    event["resource"] = json!({"id": "r1", "type": "rule", "name": "Admin brute force"});
+    let (facts, out) = map_value(&event);
+    assert_eq!((facts.class_uid, facts.activity_id), (3004, 3));
+    assert_eq!(out["entity"]["name"], "Admin brute force");
+}
+
+#[test]
+fn a_triggering_alert_inside_a_trigger_is_not_followed() {
+    let inner = alert_event(
+        "alert_created",
+        json!({"id": "inner", "trigger_event": trigger_login()}),
+    );
+    let outer = alert_event(
+        "alert_created",
+        json!({"id": "outer", "trigger_event": inner.to_string()}),
+    );
+    let (_, out) = map_value(&outer);
+    assert_eq!(
+        out["finding_info"]["related_events"][0]["type_name"],
+        "Detection Finding: Create"
+    );
+    // The inner alert names no user, endpoint or device itself: no evidence.
+    assert!(out.get("evidences").is_none(), "{out}");
+    // A trigger that is not JSON is kept, nothing else.
+    let odd = alert_event(
+        "alert_created",
+        json!({"id": "a", "trigger_event": "not json {"}),
+    );
+    let (_, out) = map_value(&odd);
+    assert!(out["finding_info"].get("related_events").is_none());
+    assert_eq!(
+        out["unmapped"]["jumpcloud"]["alert"]["trigger_event"],
+        "not json {"
+    );
+}
+
+#[test]
+fn systems_logins_carry_the_logon_type() {
+    let mut event = json!({
+        "id": "65a1b2c3d4e5f600000000fd",
+        "timestamp": "2026-03-11T13:13:31.123Z",
+        "event_type": "login_attempt",
+        "service": "systems",
+        "system": {"id": "6447f8a7caa17d71c56b2dcb", "hostname": "FIN-LAPTOP-07"},
+        "username": "jane.doe",
+        "src_ip": "203.0.113.77",
+        "windows_meta": {"elevated": false, "logon_type": 10},
+        "success": true
+    });
+    for (logon_type, id, caption) in [
+        (json!(10), 10, "Remote Interactive"),
+        (json!(2), 2, "Interactive"),
+        (json!(3), 3, "Network"),
+        (json!(11), 11, "Cached Interactive"),
+        (json!("3"), 3, "Network"),
+        (json!("RemoteInteractive"), 10, "Remote Interactive"),
+        (json!(6), 99, "6"),
+        (json!("Proxy"), 99, "Proxy"),
+    ] {
+        event["windows_meta"]["logon_type"] = logon_type.clone();
+        let (_, out) = map_value(&event);
+        assert_eq!(out["logon_type_id"], id, "{logon_type}");
+        assert_eq!(out["logon_type"], caption, "{logon_type}");
+        assert!(
+            out["unmapped"]["jumpcloud"]["windows_meta"]
+                .get("logon_type")
+                .is_none()
+        );
+        assert_eq!(
+            out["unmapped"]["jumpcloud"]["windows_meta"]["elevated"],
+            false
+        );
+    }
+    event.as_object_mut().unwrap().remove("windows_meta");
+    let (_, out) = map_value(&event);
+    assert!(out.get("logon_type_id").is_none());
+}
+
+#[test]
+fn every_event_naming_a_system_has_the_device() {
+    for (event_type, class_uid) in [
+        ("user_lockout", 3001),
+        ("system_fde_key_update", 3004),
+        ("os_minor_upgrade", 0),
+        ("remote_session_start", 0),
+        ("login_attempt", 3002),
+    ] {
+        let event = json!({
+            "id": "65a1b2c3d4e5f600000000fd",
+            "timestamp": "2026-03-11T13:13:31.123Z",
+            "event_type": event_type,
+            "service": "systems",
+            "system": {"id": "6447f8a7caa17d71c56b2dca", "hostname": "JDOE-DESKTOP", "displayName": "JDOE-DESKTOP"},
+            "username": "john.doe",
+            "success": true
+        });
+        let (facts, out) = map_value(&event);
+        assert_eq!(facts.class_uid, class_uid, "{event_type}");
+        assert_eq!(
+            out["device"]["uid"], "6447f8a7caa17d71c56b2dca",
+            "{event_type}"
+        );
+        assert_eq!(out["device"]["hostname"], "JDOE-DESKTOP", "{event_type}");
+        assert_eq!(out["metadata"]["profiles"], json!(["host"]), "{event_type}");
+        let observables = out["observables"].as_array().unwrap();
+        assert!(
+            observables
+                .iter()
+                .any(|o| o["name"] == "device.uid" && o["type_id"] == 47),
+            "{event_type}: {observables:?}"
+        );
+    }
+}
+
+#[test]
+fn geoip_fills_location_and_autonomous_system() {
+    let mut event = login();
+    event["geoip"] = json!({
+        "country_code2": "US", "continent_code": "NA", "region_code": "MA", "city_name": "Boston",
+        "postal_code": "02110", "latitude": 42.3564, "longitude": -71.0546,
+        "asn": 7922, "as_org": "Comcast Cable Communications, LLC", "timezone": "America/New_York"
+    });
+    let (_, out) = map_value(&event);
+    let endpoint = &out["src_endpoint"];
+    assert_eq!(
+        endpoint["location"],
+        json!({"country": "US", "region": "MA", "city": "Boston", "postal_code": "02110",
+               "continent": "North America", "lat": 42.3564, "long": -71.0546})
+    );
+    assert_eq!(
+        endpoint["autonomous_system"],
+        json!({"number": 7922, "name": "Comcast Cable Communications, LLC"})
+    );
+    let geoip = &out["unmapped"]["jumpcloud"]["geoip"];
+    assert_eq!(
+        geoip,
+        &json!({"continent_code": "NA", "timezone": "America/New_York"})
+    );
+    // MaxMind names, and an "AS" prefix.
+    event["geoip"] = json!({"country_code": "DE", "autonomous_system_number": "AS3320",
+                            "autonomous_system_organization": "Deutsche Telekom AG"});
+    let (_, out) = map_value(&event);
+    assert_eq!(
+        out["src_endpoint"]["autonomous_system"],
+        json!({"number": 3320, "name": "Deutsche Telekom AG"})
+    );
+    // Coordinates out of range or not numbers stay in `unmapped`.
+    event["geoip"] = json!({"country_code": "DE", "latitude": 91.5, "longitude": "13.4"});
+    let (_, out) = map_value(&event);
+    assert!(out["src_endpoint"]["location"].get("lat").is_none());
+    assert!(out["src_endpoint"]["location"].get("long").is_none());
+    assert_eq!(out["unmapped"]["jumpcloud"]["geoip"]["latitude"], 91.5);
+}
+
+#[test]
+fn mfa_factors_come_from_the_methods_used_and_the_event_type() {
+    let mut event = login();
+    event["mfa_meta"] = json!({"type": "totp"});
+    event["auth_context"] = json!({"auth_methods": {
+        "password": {"success": true}, "totp": {"success": true}, "jumpcloud_protect": {"success": false}
+    }});
+    let (_, out) = map_value(&event);
+    // `mfa_meta` first, then the methods in source order (`json!` sorts keys), once per type.
+    assert_eq!(
+        out["auth_factors"],
+        json!([
+            {"factor_type_id": 7, "factor_type": "OTP", "is_totp": true},
+            {"factor_type_id": 5, "factor_type": "Push Notification", "provider": "JumpCloud Protect"},
+            {"factor_type_id": 11, "factor_type": "Password"}
+        ])
+    );
+    // The per-method outcomes stay in `unmapped`.
+    assert_eq!(
+        out["unmapped"]["jumpcloud"]["auth_context"]["auth_methods"]["jumpcloud_protect"]["success"],
+        false
+    );
+    let enrollment = json!({
+        "id": "65a1b2c3d4e5f60000000011",
+        "timestamp": "2026-03-11T13:13:31.123Z",
+        "event_type": "totp_finish_enrollment",
+        "service": "directory",
+        "resource": {"id": "628cf9c0d6f4831f8192fa8d", "type": "user", "username": "jane.doe"},
+        "success": true
+    });
+    let (facts, out) = map_value(&enrollment);
+    assert_eq!((facts.class_uid, facts.activity_id), (3001, 10));
+    assert_eq!(
+        out["auth_factors"],
+        json!([{"factor_type_id": 7, "factor_type": "OTP", "is_totp": true}])
+    );
+}
+
+#[test]
+fn observables_name_every_user_of_the_event_even_when_actor_and_user_agree() {
+    let (_, out) = map_value(&login());
+    let names: Vec<&str> = out["observables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "actor.user.email_addr",
+        "actor.user.uid",
+        "user.email_addr",
+        "user.uid",
+        "src_endpoint.ip",
+        "src_endpoint.location.country",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+}
