@@ -197,6 +197,12 @@ pub fn validate_ocsf_file(path: &Path) -> (bool, String) {
     let output = std::process::Command::new("python3")
         .arg(validator())
         .arg("--strict")
+        // The shared schema plus Detection Finding (2004), which the shared one lacks.
+        .arg("--schema")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../schemas/ocsf-1.8.0/schema.json"
+        ))
         .arg(path)
         .output()
         .expect("run validate.py");
