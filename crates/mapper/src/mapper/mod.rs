@@ -11,11 +11,16 @@
 //!   with `activity_name` = the event_type, so the output always validates.
 //! - A missing `id` maps too: `metadata.uid` is then a UUIDv5 of the raw bytes.
 
+mod classify;
 mod config;
-mod event;
-mod finding;
+mod consumed;
+mod extract;
+mod fill;
+mod model;
+mod observables;
 #[cfg(test)]
 mod tests;
+mod write;
 
 use std::borrow::Cow;
 
@@ -150,7 +155,7 @@ impl Mapper {
             text,
         );
 
-        let event = event::build(&self.tables, &source, time_ms, timestamp_text.clone());
+        let event = classify::build(&self.tables, &source, time_ms, timestamp_text.clone());
         let start = out.len();
         let mut writer = JsonWriter::new(out);
         event.write(&mut writer, &source, raw_text, &uid, self.options.raw_data);

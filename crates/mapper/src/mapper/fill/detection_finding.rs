@@ -21,68 +21,19 @@
 
 use std::borrow::Cow;
 
-use super::event::{
-    self, Device, Endpoint, Named, Observable, OcsfEvent, Person, Status, build_event,
-    device_observables, endpoint_observables, owned, person_observables, write_device,
-    write_endpoint, write_person,
-};
-use crate::json_writer::JsonWriter;
-use crate::ocsf::{finding_status_caption, severity_caption};
+use crate::mapper::classify::build_event;
+use crate::mapper::extract::*;
+use crate::mapper::model::*;
+use crate::ocsf::severity_caption;
 use crate::source::{RawObject, raw_str};
 use crate::tables::{ActivityRule, MappingTables};
 
 /// Where an alert carries its triggering event.
 const TRIGGER_KEYS: [&str; 3] = ["trigger_event", "triggering_event", "event"];
 
-/// `finding_info` and `evidences` of one alert.
-#[derive(Debug)]
-pub(super) struct Finding<'a> {
-    uid: Cow<'a, str>,
-    title: Option<Cow<'a, str>>,
-    desc: Option<Cow<'a, str>>,
-    analytic: Option<Named<'a>>,
-    created_time: Option<i64>,
-    modified_time: Option<i64>,
-    related: Option<RelatedEvent>,
-    evidence: Option<Evidence>,
-}
-
-/// `finding_info.related_events[]`: the triggering event as this mapper maps it.
-#[derive(Debug)]
-struct RelatedEvent {
-    /// Its `metadata.uid`.
-    uid: String,
-    type_uid: i64,
-    type_name: String,
-    time_ms: i64,
-}
-
-/// `evidences[]`: who and what the triggering event names.
-#[derive(Debug)]
-struct Evidence {
-    /// The triggering event's Directory Insights `id`.
-    uid: Option<Cow<'static, str>>,
-    /// Its `event_type`.
-    name: Option<Cow<'static, str>>,
-    actor: Option<Person<'static>>,
-    user: Option<Person<'static>>,
-    src_endpoint: Option<Endpoint<'static>>,
-    device: Option<Device<'static>>,
-}
-
-impl Evidence {
-    /// OCSF requires at least one of these (among others) in an evidence.
-    fn is_usable(&self) -> bool {
-        self.actor.is_some()
-            || self.user.is_some()
-            || self.src_endpoint.is_some()
-            || self.device.is_some()
-    }
-}
-
 /// Fills a Detection Finding from an alert event; `false` when it names no alert (the caller
 /// then makes it a Base Event).
-pub(super) fn fill<'a>(
+pub(in crate::mapper) fn fill<'a>(
     event: &mut OcsfEvent<'a>,
     tables: &MappingTables,
     source: &RawObject<'a>,
@@ -186,72 +137,6 @@ pub(super) fn fill<'a>(
     true
 }
 
-fn finding_status<'a>(id: i32, source_text: Option<Cow<'a, str>>) -> Status<'a> {
-    Status {
-        id,
-        caption: source_text.unwrap_or(Cow::Borrowed(
-            finding_status_caption(id).unwrap_or("Unknown"),
-        )),
-        detail: None,
-        code: None,
-    }
-}
-
-/// The rule that raised the alert: `rule {id, name}`, else `rule_id` / `rule_name`.
-fn analytic<'a>(alert: &RawObject<'a>, consumed: &mut event::Consumed) -> Option<Named<'a>> {
-    if let Some(rule) = alert.object("rule") {
-        let named = Named {
-            uid: rule.non_empty_str("id"),
-            name: rule.non_empty_str("name"),
-            kind: None,
-        };
-        if named.is_usable() {
-            if named.uid.is_some() {
-                consumed.take3("alert", "rule", "id");
-            }
-            if named.name.is_some() {
-                consumed.take3("alert", "rule", "name");
-            }
-            return Some(named);
-        }
-    }
-    let named = Named {
-        uid: alert.non_empty_str("rule_id"),
-        name: alert.non_empty_str("rule_name"),
-        kind: None,
-    };
-    if named.uid.is_some() {
-        consumed.take2("alert", "rule_id");
-    }
-    if named.name.is_some() {
-        consumed.take2("alert", "rule_name");
-    }
-    named.is_usable().then_some(named)
-}
-
-/// The `to` of a `changes` entry whose `field` is `status` (the entry stays in `unmapped`).
-fn changed_status<'a>(source: &RawObject<'a>) -> Option<Cow<'a, str>> {
-    let changes: Vec<&'a serde_json::value::RawValue> =
-        serde_json::from_str(source.get("changes")?).ok()?;
-    changes.into_iter().find_map(|change| {
-        let change = RawObject::parse(change.get())?;
-        (change.str("field").as_deref() == Some("status"))
-            .then(|| change.non_empty_str("to"))
-            .flatten()
-    })
-}
-
-/// An RFC 3339 time of `object[key]` in epoch milliseconds.
-fn time_ms_of(object: &RawObject<'_>, key: &str) -> Option<i64> {
-    parse_time_ms(&object.str(key)?)
-}
-
-fn parse_time_ms(text: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|time| time.timestamp_millis())
-}
-
 /// The alert's triggering event, mapped like any event (its own trigger not followed), as a
 /// related event (when it has the RFC 3339 `timestamp` that gives it an OCSF event of its own)
 /// and as evidence.
@@ -292,7 +177,7 @@ fn trigger(
                 .or_else(|| organization.map(str::to_owned));
             let id = object.non_empty_str("id");
             Some(RelatedEvent {
-                uid: super::event_uid(
+                uid: crate::mapper::event_uid(
                     organization.as_deref(),
                     id.as_deref(),
                     timestamp,
@@ -320,129 +205,4 @@ fn trigger(
         device: nested.device.as_ref().map(Device::to_owned_static),
     };
     (related, evidence.is_usable().then_some(evidence))
-}
-
-impl Finding<'_> {
-    /// Writes `is_alert`, `finding_info` and `evidences`.
-    pub(super) fn write(&self, w: &mut JsonWriter<'_>) {
-        w.field_bool("is_alert", true);
-        w.key("finding_info");
-        w.begin_object();
-        w.field_cow("uid", &self.uid);
-        w.field_opt_cow("title", &self.title);
-        w.field_opt_cow("desc", &self.desc);
-        if let Some(analytic) = &self.analytic {
-            w.key("analytic");
-            w.begin_object();
-            w.field_opt_cow("uid", &analytic.uid);
-            w.field_opt_cow("name", &analytic.name);
-            w.field_int("type_id", 1);
-            w.field_static("type", "Rule");
-            w.end_object();
-        }
-        if let Some(time) = self.created_time {
-            w.field_int("created_time", time);
-        }
-        if let Some(time) = self.modified_time {
-            w.field_int("modified_time", time);
-        }
-        if let Some(related) = &self.related {
-            w.key("related_events");
-            w.begin_array();
-            w.element();
-            w.begin_object();
-            w.field_str("uid", &related.uid);
-            w.field_int("type_uid", related.type_uid);
-            w.field_str("type_name", &related.type_name);
-            w.field_int("created_time", related.time_ms);
-            w.end_object();
-            w.end_array();
-        }
-        w.end_object();
-        if let Some(evidence) = &self.evidence {
-            w.key("evidences");
-            w.begin_array();
-            w.element();
-            w.begin_object();
-            w.field_opt_cow("uid", &evidence.uid);
-            w.field_opt_cow("name", &evidence.name);
-            if let Some(actor) = &evidence.actor {
-                w.key("actor");
-                w.begin_object();
-                w.key("user");
-                write_person(w, actor);
-                w.end_object();
-            }
-            if let Some(user) = &evidence.user {
-                w.key("user");
-                write_person(w, user);
-            }
-            if let Some(endpoint) = &evidence.src_endpoint {
-                w.key("src_endpoint");
-                write_endpoint(w, endpoint);
-            }
-            if let Some(device) = &evidence.device {
-                w.key("device");
-                write_device(w, device);
-            }
-            w.end_object();
-            w.end_array();
-        }
-    }
-
-    /// The evidence's observables, under `evidences.*`.
-    pub(super) fn for_each_observable<'s, 'a: 's>(
-        &'s self,
-        emit: &mut impl FnMut(Observable<'s, 'a>),
-    ) {
-        let Some(evidence) = &self.evidence else {
-            return;
-        };
-        if let Some(actor) = &evidence.actor {
-            person_observables(
-                actor,
-                [
-                    "evidences.actor.user.name",
-                    "evidences.actor.user.email_addr",
-                    "evidences.actor.user.uid",
-                ],
-                emit,
-            );
-        }
-        if let Some(user) = &evidence.user {
-            person_observables(
-                user,
-                [
-                    "evidences.user.name",
-                    "evidences.user.email_addr",
-                    "evidences.user.uid",
-                ],
-                emit,
-            );
-        }
-        if let Some(endpoint) = &evidence.src_endpoint {
-            endpoint_observables(
-                endpoint,
-                [
-                    "evidences.src_endpoint.ip",
-                    "evidences.src_endpoint.hostname",
-                    "evidences.src_endpoint.uid",
-                    "evidences.src_endpoint.location.country",
-                ],
-                emit,
-            );
-        }
-        if let Some(device) = &evidence.device {
-            device_observables(
-                device,
-                [
-                    "evidences.device.hostname",
-                    "evidences.device.ip",
-                    "evidences.device.uid",
-                    "evidences.device.location.country",
-                ],
-                emit,
-            );
-        }
-    }
 }
