@@ -29,7 +29,7 @@ pub use config::MapOptions;
 use crate::error::MapError;
 use crate::json_writer::JsonWriter;
 use crate::record::OcsfRecord;
-use crate::source::{RawObject, json_kind, raw_str};
+use crate::source::{RawObject, has_wide_number, json_kind, raw_str};
 use crate::tables::MappingTables;
 
 /// The facts about one mapped event that the pipeline needs without parsing the JSON again.
@@ -115,8 +115,13 @@ impl Mapper {
         let source: RawObject<'_> = match text.first() {
             Some(b'{') => match RawObject::scan(raw_text) {
                 Some(source) => source,
-                None => serde_json::from_str(raw_text)
-                    .map_err(|error| MapError::InvalidJson(error.to_string()))?,
+                None => {
+                    let mut source: RawObject<'_> = serde_json::from_str(raw_text)
+                        .map_err(|error| MapError::InvalidJson(error.to_string()))?;
+                    // The fast scan hands out no number wider than a double; this path may.
+                    source.has_wide_number = has_wide_number(raw_text);
+                    source
+                }
             },
             Some(_) => {
                 return Err(

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use super::model::*;
 use crate::json_writer::JsonWriter;
 use crate::ocsf::{OcsfClass, auth_protocol_caption, factor_type_caption, severity_caption};
-use crate::source::{FieldUse, RawObject};
+use crate::source::{FieldUse, RawObject, wide_numbers_as_strings};
 
 /// OCSF product name and vendor for every event.
 const PRODUCT_NAME: &str = "Directory Insights";
@@ -266,7 +266,7 @@ impl<'a> OcsfEvent<'a> {
         source: &RawObject<'_>,
         source_text: &str,
     ) {
-        if self.keep_all_source && !source.had_duplicate_keys {
+        if self.keep_all_source && !source.had_duplicate_keys && !source.has_wide_number {
             // The whole source, as it came (one memcpy; line breaks dropped).
             w.key("unmapped");
             w.begin_object();
@@ -284,7 +284,7 @@ impl<'a> OcsfEvent<'a> {
         w.key("unmapped");
         w.begin_object();
         w.key("jumpcloud");
-        write_residual(w, source);
+        write_residual(w, source, source.has_wide_number);
         w.end_object();
     }
 }
@@ -298,8 +298,9 @@ pub(super) fn has_residual(object: &RawObject<'_>) -> bool {
     })
 }
 
-/// Writes `object` without the fields OCSF attributes took.
-pub(super) fn write_residual(w: &mut JsonWriter<'_>, object: &RawObject<'_>) {
+/// Writes `object` without the fields OCSF attributes took; `wide`: the source has numbers wider
+/// than a double, written as strings (see [`crate::source::wide_numbers_as_strings`]).
+pub(super) fn write_residual(w: &mut JsonWriter<'_>, object: &RawObject<'_>, wide: bool) {
     w.begin_object();
     for field in &object.fields {
         match field.used.get() {
@@ -308,7 +309,7 @@ pub(super) fn write_residual(w: &mut JsonWriter<'_>, object: &RawObject<'_>) {
                 if let Some(inner) = field.object() {
                     if has_residual(inner) {
                         w.key_from_input(&field.key);
-                        write_residual(w, inner);
+                        write_residual(w, inner, wide);
                     }
                     continue;
                 }
@@ -316,7 +317,11 @@ pub(super) fn write_residual(w: &mut JsonWriter<'_>, object: &RawObject<'_>) {
             FieldUse::Unused => {}
         }
         w.key_from_input(&field.key);
-        w.raw(field.value);
+        if wide {
+            w.raw(&wide_numbers_as_strings(field.value));
+        } else {
+            w.raw(field.value);
+        }
     }
     w.end_object();
 }

@@ -181,3 +181,37 @@ fn observables_name_every_user_of_the_event_even_when_actor_and_user_agree() {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }
 }
+
+/// A number wider than a double (`96.80e5555555323`) is valid JSON that serde_json (and so most
+/// consumers) refuse: it never reaches a typed OCSF field, and `unmapped` keeps it as a string.
+#[test]
+fn a_number_wider_than_a_double_is_kept_as_a_string() {
+    let wide = "96.80e5555555323";
+    let mut event = login().to_string();
+    event = event.replacen(
+        "\"geoip\":{",
+        &format!("\"geoip\":{{\"latitude\":{wide},\"longitude\":2.35,"),
+        1,
+    );
+    let record = crate::Mapper::default().map(event.as_bytes()).unwrap();
+    let out: serde_json::Value = serde_json::from_slice(&record.json)
+        .unwrap_or_else(|error| panic!("{error}: {}", String::from_utf8_lossy(&record.json)));
+    let location = &out["src_endpoint"]["location"];
+    assert_eq!(location["country"], "FR");
+    assert!(location.get("lat").is_none(), "{location}");
+    assert_eq!(location["long"], 2.35);
+    assert_eq!(out["unmapped"]["jumpcloud"]["geoip"]["latitude"], wide);
+    // Anywhere in the source, a Base Event's copy of it too; raw_data keeps the text as it came.
+    let base = format!(
+        r#"{{"id":"1","timestamp":"2026-01-01T00:00:00Z","event_type":"mdm_thing","n":-1E+400,"deep":{{"list":[1,{wide},2.5e3,"{wide}"]}},"big":{digits}}}"#,
+        digits = "9".repeat(400)
+    );
+    let record = crate::Mapper::default().map(base.as_bytes()).unwrap();
+    let out: serde_json::Value = serde_json::from_slice(&record.json)
+        .unwrap_or_else(|error| panic!("{error}: {}", String::from_utf8_lossy(&record.json)));
+    let unmapped = &out["unmapped"]["jumpcloud"];
+    assert_eq!(unmapped["n"], "-1E+400");
+    assert_eq!(unmapped["deep"]["list"], json!([1, wide, 2500.0, wide]));
+    assert_eq!(unmapped["big"], "9".repeat(400));
+    assert_eq!(out["raw_data"], base);
+}
