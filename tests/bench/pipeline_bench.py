@@ -137,8 +137,9 @@ def run_pipeline(binary, config):
     return seconds, peak[0], usage.ru_utime + usage.ru_stime, last
 
 
-CLASS_NAMES = {0: "base_event", 3001: "account_change", 3002: "authentication",
-               3004: "entity_management", 3005: "user_access", 3006: "group_management"}
+CLASS_NAMES = {0: "base_event", 2004: "detection_finding", 3001: "account_change",
+               3002: "authentication", 3004: "entity_management", 3005: "user_access",
+               3006: "group_management"}
 
 
 def baseline_records(binary, base_url, workdir):

@@ -25,6 +25,10 @@ fn activity_cell(class: &str, activity: &toml::Value) -> String {
             "from_changes" => "from `changes` (see below)".to_string(),
             "from_association" => "from `association` (see below)".to_string(),
             "from_verb" => "from the verb: create 1, update/patch 3, delete 4, else 99".to_string(),
+            "from_status" => {
+                "from the alert's status: 3 Close when it closes the finding, else 2 Update (see below)"
+                    .to_string()
+            }
             other => format!("`{other}`"),
         },
         other => format!("`{other}`"),
@@ -49,6 +53,9 @@ fn extra_cell(entry: &toml::Table) -> String {
     }
     if let Some(name) = entry.get("activity_name").and_then(toml::Value::as_str) {
         notes.push(format!("activity_name {name}"));
+    }
+    if let Some(factor) = entry.get("auth_factor").and_then(toml::Value::as_integer) {
+        notes.push(format!("auth_factors factor_type_id {factor}"));
     }
     notes.join("; ")
 }
@@ -115,7 +122,43 @@ fn generate() -> String {
             ));
         }
     }
-    page.push_str("\nAnything else (e.g. `ldap_search`, `mdm_*`, `software_*`, `passwordmanager_*`, alerts, new types): Base Event (0), activity 99.\n");
+    page.push_str("\nAnything else (e.g. `ldap_search`, `mdm_*`, `software_*`, `passwordmanager_*`, new types): Base Event (0), activity 99.\n");
+    page.push_str(
+        "\n## Alerts (Detection Finding 2004)\n\n\
+         `finding_info.uid` = the alert's id, `title`, `desc`, the rule in `finding_info.analytic` \
+         (type 1 Rule), `created_time`/`modified_time` from the alert; the triggering event in \
+         `finding_info.related_events` (its OCSF `metadata.uid`) and its user, actor, source endpoint \
+         and device in `evidences`; `is_alert` true. An alert without an id is a Base Event.\n\n\
+         | alert status | status_id | closes (activity 3) |\n|---|---|---|\n",
+    );
+    if let Some(toml::Value::Table(statuses)) = tables.get("alert_statuses") {
+        for (status, entry) in statuses {
+            let id = entry
+                .get("status_id")
+                .and_then(toml::Value::as_integer)
+                .unwrap_or(0);
+            let closes = entry
+                .get("close")
+                .and_then(toml::Value::as_bool)
+                .unwrap_or(false);
+            page.push_str(&format!(
+                "| `{status}` | {id} {} | {} |\n",
+                mapper::ocsf::finding_status_caption(id as i32).unwrap_or("?"),
+                if closes { "yes" } else { "no" }
+            ));
+        }
+    }
+    page.push_str("\nAny other status: 99 with the source's text; none (on `alert_created`): 1 New.\n\n| alert priority | severity_id |\n|---|---|\n");
+    if let Some(toml::Value::Table(priorities)) = tables.get("alert_priorities") {
+        for (priority, id) in priorities {
+            let id = id.as_integer().unwrap_or(0);
+            page.push_str(&format!(
+                "| `{priority}` | {id} {} |\n",
+                mapper::ocsf::severity_caption(id as i32).unwrap_or("?")
+            ));
+        }
+    }
+    page.push_str("\nAny other priority: 99 with the source's text; none: 0 Unknown.\n");
     page
 }
 
@@ -138,4 +181,12 @@ fn event_type_table_in_docs_is_current() {
         "{generated}"
     );
     assert!(generated.contains("| `user_update` | Account Change (3001) | from `changes`"));
+    assert!(
+        generated.contains("| `alert_created` | Detection Finding (2004) | 1 Create |"),
+        "{generated}"
+    );
+    assert!(
+        generated.contains("| `resolved` | 4 Resolved | yes |"),
+        "{generated}"
+    );
 }

@@ -2,7 +2,8 @@
 //!
 //! One job: turn the raw JSON bytes of one JumpCloud Directory Insights event into one OCSF
 //! 1.8.0 event (Authentication 3002, Account Change 3001, Entity Management 3004, User Access
-//! Management 3005, Group Management 3006, or a Base Event with every source field kept). The
+//! Management 3005, Group Management 3006, Detection Finding 2004 for alerts, or a Base Event
+//! with every source field kept). The
 //! event_type -> class/activity tables are data in `mappings/`, compiled in as the default.
 //! Nothing is ever dropped: an event that cannot be mapped is an error the caller dead-letters.
 //!

@@ -18,12 +18,15 @@ pub enum OcsfClass {
     UserAccess,
     /// Group Management (3006).
     GroupManagement,
+    /// Detection Finding (2004): JumpCloud alerts.
+    DetectionFinding,
 }
 
 impl OcsfClass {
     /// Every class, for lookups by name.
-    pub const ALL: [OcsfClass; 6] = [
+    pub const ALL: [OcsfClass; 7] = [
         OcsfClass::BaseEvent,
+        OcsfClass::DetectionFinding,
         OcsfClass::Authentication,
         OcsfClass::AccountChange,
         OcsfClass::EntityManagement,
@@ -40,6 +43,7 @@ impl OcsfClass {
             OcsfClass::EntityManagement => 3004,
             OcsfClass::UserAccess => 3005,
             OcsfClass::GroupManagement => 3006,
+            OcsfClass::DetectionFinding => 2004,
         }
     }
 
@@ -52,6 +56,7 @@ impl OcsfClass {
             OcsfClass::EntityManagement => "Entity Management",
             OcsfClass::UserAccess => "User Access Management",
             OcsfClass::GroupManagement => "Group Management",
+            OcsfClass::DetectionFinding => "Detection Finding",
         }
     }
 
@@ -64,6 +69,7 @@ impl OcsfClass {
             OcsfClass::EntityManagement => "entity_management",
             OcsfClass::UserAccess => "user_access",
             OcsfClass::GroupManagement => "group_management",
+            OcsfClass::DetectionFinding => "detection_finding",
         }
     }
 
@@ -78,6 +84,7 @@ impl OcsfClass {
     pub fn category_uid(self) -> u32 {
         match self {
             OcsfClass::BaseEvent => 0,
+            OcsfClass::DetectionFinding => 2,
             _ => 3,
         }
     }
@@ -86,6 +93,7 @@ impl OcsfClass {
     pub fn category_caption(self) -> &'static str {
         match self {
             OcsfClass::BaseEvent => "Uncategorized",
+            OcsfClass::DetectionFinding => "Findings",
             _ => "Identity & Access Management",
         }
     }
@@ -148,6 +156,7 @@ impl OcsfClass {
                 "Add Subgroup",
                 "Remove Subgroup",
             ],
+            OcsfClass::DetectionFinding => &["Create", "Update", "Close"],
         };
         let index = usize::try_from(activity_id).ok()?.checked_sub(1)?;
         captions.get(index).copied()
@@ -164,15 +173,103 @@ pub fn status_caption(status_id: i32) -> &'static str {
     }
 }
 
-/// `severity_id` caption (the two the mapper uses, plus Unknown).
-pub fn severity_caption(severity_id: i32) -> &'static str {
-    match severity_id {
+/// `status_id` caption of a Detection Finding (the finding's workflow state).
+pub fn finding_status_caption(status_id: i32) -> Option<&'static str> {
+    Some(match status_id {
+        0 => "Unknown",
+        1 => "New",
+        2 => "In Progress",
+        3 => "Suppressed",
+        4 => "Resolved",
+        5 => "Archived",
+        6 => "Deleted",
+        99 => "Other",
+        _ => return None,
+    })
+}
+
+/// `severity_id` caption; `None` for ids OCSF 1.8.0 does not define.
+pub fn severity_caption(severity_id: i32) -> Option<&'static str> {
+    Some(match severity_id {
+        0 => "Unknown",
         1 => "Informational",
         2 => "Low",
         3 => "Medium",
         4 => "High",
-        _ => "Unknown",
+        5 => "Critical",
+        6 => "Fatal",
+        99 => "Other",
+        _ => return None,
+    })
+}
+
+/// `logon_type_id` caption (Authentication); `None` for ids OCSF 1.8.0 does not define (there
+/// is no 6). The ids are Windows' logon types.
+pub fn logon_type_caption(logon_type_id: i32) -> Option<&'static str> {
+    Some(match logon_type_id {
+        0 => "Unknown",
+        1 => "System",
+        2 => "Interactive",
+        3 => "Network",
+        4 => "Batch",
+        5 => "OS Service",
+        7 => "Unlock",
+        8 => "Network Cleartext",
+        9 => "New Credentials",
+        10 => "Remote Interactive",
+        11 => "Cached Interactive",
+        12 => "Cached Remote Interactive",
+        13 => "Cached Unlock",
+        99 => "Other",
+        _ => return None,
+    })
+}
+
+/// The `logon_type_id` of a Windows logon type name as Windows spells it
+/// (`RemoteInteractive`, `CachedInteractive`, ...), or as OCSF captions it; case, spaces and
+/// underscores do not matter.
+pub fn logon_type_id_of_name(name: &str) -> Option<i32> {
+    let mut key = [0_u8; 32];
+    let mut len = 0;
+    for byte in name.bytes().filter(|b| !matches!(b, b' ' | b'_' | b'-')) {
+        *key.get_mut(len)? = byte.to_ascii_lowercase();
+        len += 1;
     }
+    Some(match &key[..len] {
+        b"system" => 1,
+        b"interactive" => 2,
+        b"network" => 3,
+        b"batch" => 4,
+        b"service" | b"osservice" => 5,
+        b"unlock" => 7,
+        b"networkcleartext" => 8,
+        b"newcredentials" => 9,
+        b"remoteinteractive" => 10,
+        b"cachedinteractive" => 11,
+        b"cachedremoteinteractive" => 12,
+        b"cachedunlock" => 13,
+        _ => return None,
+    })
+}
+
+/// `auth_factors[].factor_type_id` caption; `None` for ids OCSF 1.8.0 does not define.
+pub fn factor_type_caption(factor_type_id: i32) -> Option<&'static str> {
+    Some(match factor_type_id {
+        0 => "Unknown",
+        1 => "SMS",
+        2 => "Security Question",
+        3 => "Phone Call",
+        4 => "Biometric",
+        5 => "Push Notification",
+        6 => "Hardware Token",
+        7 => "OTP",
+        8 => "Email",
+        9 => "U2F",
+        10 => "WebAuthn",
+        11 => "Password",
+        99 => "Other",
+        _ => return None,
+    })
 }
 
 /// `auth_protocol_id` caption; `None` for ids OCSF 1.8.0 does not define.

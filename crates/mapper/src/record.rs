@@ -4,9 +4,10 @@
 /// One OCSF event, ready to be encoded for Kafka.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OcsfRecord {
-    /// `class_uid` (0 Base Event, 3001, 3002, 3004, 3005, 3006, 5001, 5003).
+    /// `class_uid` (0 Base Event, 2004, 3001, 3002, 3004, 3005, 3006, 5001, 5003).
     pub class_uid: u32,
     /// The OCSF class name in snake case, as the schema names it: `base_event`,
+    /// `detection_finding`,
     /// `authentication`, `account_change`, `entity_management`, `user_access`,
     /// `group_management`, `inventory_info`, `user_inventory`. Used for topic names.
     pub class_name: &'static str,

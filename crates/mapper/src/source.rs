@@ -17,6 +17,10 @@ pub(crate) struct RawObject<'a> {
     pub fields: Vec<Field<'a>>,
     /// Whether the source repeated a key (then it cannot be copied verbatim).
     pub had_duplicate_keys: bool,
+    /// Whether the source holds a number wider than a double (`1e400`), valid JSON that
+    /// serde_json and most consumers refuse (then it cannot be copied verbatim either; see
+    /// [`wide_numbers_as_strings`]). Set by the caller that parsed the whole event.
+    pub has_wide_number: bool,
 }
 
 /// A 64-bit filter bit of a key, from its length and last byte (to find repeated keys).
@@ -100,6 +104,7 @@ impl<'de> Visitor<'de> for RawObjectVisitor {
         Ok(RawObject {
             fields,
             had_duplicate_keys,
+            has_wide_number: false,
         })
     }
 }
@@ -206,6 +211,7 @@ fn scan_object<'a>(text: &'a str, at: &mut usize, capacity: usize) -> Option<Raw
         return Some(RawObject {
             fields,
             had_duplicate_keys,
+            has_wide_number: false,
         });
     }
     loop {
@@ -271,6 +277,7 @@ fn scan_object<'a>(text: &'a str, at: &mut usize, capacity: usize) -> Option<Raw
                 return Some(RawObject {
                     fields,
                     had_duplicate_keys,
+                    has_wide_number: false,
                 });
             }
             _ => return None,
@@ -344,6 +351,8 @@ fn skip_value(bytes: &[u8], at: usize, depth: usize) -> Option<usize> {
 }
 
 /// The end of the number at `bytes[at]`: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+/// `None` also for a number wider than a double: the fast path never hands one out, and the
+/// `serde_json` path marks the event ([`RawObject::has_wide_number`]).
 fn scan_number(bytes: &[u8], at: usize) -> Option<usize> {
     let digits = |from: usize| {
         bytes[from.min(bytes.len())..]
@@ -377,8 +386,76 @@ fn scan_number(bytes: &[u8], at: usize) -> Option<usize> {
             return None;
         }
         index += exponent;
+        return (!is_wide_number(&bytes[at..index])).then_some(index);
     }
-    Some(index)
+    // Without an exponent only some 309 digits and more can overflow a double.
+    (index - at < 300 || !is_wide_number(&bytes[at..index])).then_some(index)
+}
+
+/// Whether the JSON number `token` is wider than a double (serde_json refuses it).
+fn is_wide_number(token: &[u8]) -> bool {
+    std::str::from_utf8(token)
+        .ok()
+        .and_then(|text| text.parse::<f64>().ok())
+        .is_none_or(f64::is_infinite)
+}
+
+/// The spans of the numbers of valid JSON `text` that are wider than a double.
+fn wide_number_spans(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while let Some(&byte) = bytes.get(at) {
+            match byte {
+                b'"' => {
+                    // Skip the string (valid JSON: every `\` escapes the next byte).
+                    at += 1;
+                    while let Some(&inner) = bytes.get(at) {
+                        at += if inner == b'\\' { 2 } else { 1 };
+                        if inner == b'"' {
+                            break;
+                        }
+                    }
+                }
+                b'-' | b'0'..=b'9' => {
+                    let start = at;
+                    while let Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') = bytes.get(at) {
+                        at += 1;
+                    }
+                    if is_wide_number(&bytes[start..at]) {
+                        return Some((start, at));
+                    }
+                }
+                _ => at += 1,
+            }
+        }
+        None
+    })
+}
+
+/// Whether valid JSON `text` holds a number wider than a double.
+pub(crate) fn has_wide_number(text: &str) -> bool {
+    wide_number_spans(text).next().is_some()
+}
+
+/// Valid JSON `text` with every number wider than a double written as a string (`1e400` ->
+/// `"1e400"`): what serde_json refuses becomes a value it reads, the digits kept.
+pub(crate) fn wide_numbers_as_strings(text: &str) -> Cow<'_, str> {
+    let mut spans = wide_number_spans(text).peekable();
+    if spans.peek().is_none() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut copied = 0;
+    for (start, end) in spans {
+        out.push_str(&text[copied..start]);
+        out.push('"');
+        out.push_str(&text[start..end]);
+        out.push('"');
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
 }
 
 /// The end (after the closing quote) of the string whose opening quote is `bytes[at]`, and
@@ -574,6 +651,27 @@ mod tests {
         }
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(200), "]".repeat(200));
         assert!(RawObject::scan(&deep).is_none());
+    }
+
+    #[test]
+    fn numbers_wider_than_a_double_leave_the_fast_path_and_can_be_written_as_strings() {
+        let text = r#"{"a":[1e400,-2E+999,1.5e308],"s":"1e999 \"2e999\"","n":1e-999}"#;
+        assert!(RawObject::scan(text).is_none());
+        assert!(serde_json::from_str::<RawObject<'_>>(text).is_ok());
+        assert!(super::has_wide_number(text));
+        assert_eq!(
+            super::wide_numbers_as_strings(text),
+            r#"{"a":["1e400","-2E+999",1.5e308],"s":"1e999 \"2e999\"","n":1e-999}"#
+        );
+        let long = format!(r#"{{"n":{}}}"#, "9".repeat(400));
+        assert!(RawObject::scan(&long).is_none() && super::has_wide_number(&long));
+        let fine = format!(r#"{{"n":{},"m":-0.0e0,"s":"1e999"}}"#, "9".repeat(300));
+        assert!(RawObject::scan(&fine).is_some());
+        assert!(!super::has_wide_number(&fine));
+        assert!(matches!(
+            super::wide_numbers_as_strings(&fine),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     /// Every fixture event takes the fast path, with the members `serde_json` gives.

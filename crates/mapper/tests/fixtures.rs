@@ -18,6 +18,11 @@ const VALIDATOR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../../shared/ocsf/validate.py"
 );
+/// The validator's schema plus Detection Finding (2004), which the shared one lacks.
+const SCHEMA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../schemas/ocsf-1.8.0/schema.json"
+);
 
 #[derive(Debug, Deserialize)]
 struct Expected {
@@ -92,6 +97,8 @@ fn assert_valid(outputs: &[String]) {
     let run = Command::new("python3")
         .arg(VALIDATOR)
         .arg("--strict")
+        .arg("--schema")
+        .arg(SCHEMA)
         .arg(&path)
         .output()
         .expect("python3 runs the validator");
@@ -163,7 +170,8 @@ fn fixtures_cover_every_event_type_of_the_mapping_tables() {
 /// Every scalar of the source ends up in the OCSF event: either at the same path under
 /// `unmapped.jumpcloud`, or as a value of some OCSF attribute. Booleans and enum-like `type`
 /// fields are translated (status_id, is_mfa, type_id...), so only strings and numbers are
-/// checked, and `type`/`sso_type` strings only case-insensitively or as enum captions.
+/// checked, and `type`/`sso_type` strings only case-insensitively or as enum captions. An
+/// RFC 3339 time (an alert's `created_at`) may be mapped as its epoch milliseconds.
 #[test]
 fn no_source_field_is_lost() {
     let mapper = Mapper::new(
@@ -199,8 +207,12 @@ fn no_source_field_is_lost() {
                     let enum_like = path
                         .last()
                         .is_some_and(|key| key == "type" || key == "sso_type");
+                    let as_epoch_ms = chrono::DateTime::parse_from_rfc3339(&text)
+                        .map(|time| time.timestamp_millis().to_string())
+                        .ok();
                     let found = in_unmapped
                         || mapped_values.contains(&text)
+                        || as_epoch_ms.is_some_and(|ms| mapped_values.contains(&ms))
                         || (enum_like
                             && mapped_values
                                 .iter()

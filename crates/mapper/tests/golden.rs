@@ -95,3 +95,34 @@ fn group_management_add_user() {
 fn base_event_mdm() {
     check("0_mdm_command_result", &line(OURS, "mdm.ndjson", 1));
 }
+
+#[test]
+fn detection_finding_alert_created_with_trigger() {
+    check("2004_alert_created", &line(OURS, "alerts.ndjson", 1));
+}
+
+#[test]
+fn detection_finding_alert_resolved_closes() {
+    check(
+        "2004_alert_status_resolved",
+        &line(OURS, "alerts.ndjson", 3),
+    );
+}
+
+#[test]
+fn authentication_windows_rdp_login_with_logon_type() {
+    check("3002_systems_rdp_login", &line(OURS, "systems.ndjson", 20));
+}
+
+#[test]
+fn authentication_portal_login_with_factors_and_autonomous_system() {
+    check(
+        "3002_user_login_mfa_asn",
+        &line(OURS, "directory.ndjson", 154),
+    );
+}
+
+#[test]
+fn base_event_systems_with_device() {
+    check("0_os_minor_upgrade", &line(OURS, "systems.ndjson", 7));
+}

@@ -48,8 +48,8 @@ async fn json_records_arrive_with_topics_keys_and_headers() {
     let created = producer.ensure_topics().await.unwrap();
     assert_eq!(
         created.len(),
-        9,
-        "8 class topics and the dead-letter topic: {created:?}"
+        10,
+        "9 class topics and the dead-letter topic: {created:?}"
     );
     let records = example_records();
     let deliveries = join_all(records.iter().map(|r| producer.send(r))).await;

@@ -184,9 +184,10 @@ fn check_kafka(config: &AppConfig, timeout: Duration) -> Vec<Check> {
         "entity_management",
         "user_access",
         "group_management",
+        "detection_finding",
     ]
     .iter()
-    .zip([0u32, 3002, 3001, 3004, 3005, 3006])
+    .zip([0u32, 3002, 3001, 3004, 3005, 3006, 2004])
     .map(|(name, uid)| config.kafka.topic.topic_for(uid, name))
     .collect();
     topics.push(config.kafka.topic.dead_letter.clone());

@@ -7,8 +7,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The OCSF class names the producer may write to (topic `<prefix>.<class_name>`).
-pub const CLASS_NAMES: [&str; 8] = [
+pub const CLASS_NAMES: [&str; 9] = [
     "base_event",
+    "detection_finding",
     "authentication",
     "account_change",
     "entity_management",
@@ -110,6 +111,12 @@ pub fn validate_ocsf_file(path: &Path) -> (bool, String) {
     let output = std::process::Command::new("python3")
         .arg(validator())
         .arg("--strict")
+        // The shared schema plus Detection Finding (2004), which the shared one lacks.
+        .arg("--schema")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../schemas/ocsf-1.8.0/schema.json"
+        ))
         .arg(path)
         .output()
         .expect("run validate.py");

@@ -11,10 +11,16 @@
 //!   with `activity_name` = the event_type, so the output always validates.
 //! - A missing `id` maps too: `metadata.uid` is then a UUIDv5 of the raw bytes.
 
+mod classify;
 mod config;
-mod event;
+mod consumed;
+mod extract;
+mod fill;
+mod model;
+mod observables;
 #[cfg(test)]
 mod tests;
+mod write;
 
 use std::borrow::Cow;
 
@@ -23,7 +29,7 @@ pub use config::MapOptions;
 use crate::error::MapError;
 use crate::json_writer::JsonWriter;
 use crate::record::OcsfRecord;
-use crate::source::{RawObject, json_kind, raw_str};
+use crate::source::{RawObject, has_wide_number, json_kind, raw_str};
 use crate::tables::MappingTables;
 
 /// The facts about one mapped event that the pipeline needs without parsing the JSON again.
@@ -109,8 +115,13 @@ impl Mapper {
         let source: RawObject<'_> = match text.first() {
             Some(b'{') => match RawObject::scan(raw_text) {
                 Some(source) => source,
-                None => serde_json::from_str(raw_text)
-                    .map_err(|error| MapError::InvalidJson(error.to_string()))?,
+                None => {
+                    let mut source: RawObject<'_> = serde_json::from_str(raw_text)
+                        .map_err(|error| MapError::InvalidJson(error.to_string()))?;
+                    // The fast scan hands out no number wider than a double; this path may.
+                    source.has_wide_number = has_wide_number(raw_text);
+                    source
+                }
             },
             Some(_) => {
                 return Err(
@@ -149,7 +160,7 @@ impl Mapper {
             text,
         );
 
-        let event = event::build(&self.tables, &source, time_ms, timestamp_text.clone());
+        let event = classify::build(&self.tables, &source, time_ms, timestamp_text.clone());
         let start = out.len();
         let mut writer = JsonWriter::new(out);
         event.write(&mut writer, &source, raw_text, &uid, self.options.raw_data);
@@ -251,7 +262,12 @@ fn trim_input(raw: &[u8]) -> &[u8] {
 
 /// `metadata.uid`: UUIDv5 (RFC 4122 URL namespace) of `jumpcloud:<organization>:<id>:<timestamp>`,
 /// or of the raw bytes when the event has no `id`.
-fn event_uid(organization: Option<&str>, id: Option<&str>, timestamp: &str, raw: &[u8]) -> String {
+pub(super) fn event_uid(
+    organization: Option<&str>,
+    id: Option<&str>,
+    timestamp: &str,
+    raw: &[u8],
+) -> String {
     use sha1::Digest;
     // UUIDv5 = SHA-1 of namespace + name (RFC 4122 4.3), hashed part by part: no name buffer.
     // The `sha1` crate uses the CPU's SHA extensions where present.

@@ -9,11 +9,13 @@ use toml::Spanned;
 
 use super::Table;
 use super::{
-    AccountChangeRules, ActivityRule, AssociationRule, ChangeRule, Classification,
-    EventTypePattern, ScalarValue,
+    AccountChangeRules, ActivityRule, AlertStatus, AssociationRule, ChangeRule, Classification,
+    EventTypePattern, ScalarValue, alert_key,
 };
 use crate::error::MappingError;
-use crate::ocsf::{OcsfClass, auth_protocol_caption};
+use crate::ocsf::{
+    OcsfClass, auth_protocol_caption, factor_type_caption, finding_status_caption, severity_caption,
+};
 
 /// File name of the event-type table.
 pub const EVENT_TYPES_FILE: &str = "event_types.toml";
@@ -39,6 +41,7 @@ struct RawClassification {
     service: Option<String>,
     #[serde(default)]
     privileges: Vec<String>,
+    auth_factor: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +56,15 @@ struct RawPattern {
     service: Option<String>,
     #[serde(default)]
     privileges: Vec<String>,
+    auth_factor: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlertStatus {
+    status_id: Spanned<i64>,
+    #[serde(default)]
+    close: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,6 +74,10 @@ struct RawEventTypes {
     entity_verbs: BTreeMap<String, Spanned<i64>>,
     #[serde(default)]
     services: BTreeMap<String, String>,
+    #[serde(default)]
+    alert_statuses: BTreeMap<String, Spanned<RawAlertStatus>>,
+    #[serde(default)]
+    alert_priorities: BTreeMap<String, Spanned<i64>>,
     #[serde(default)]
     event_types: BTreeMap<String, Spanned<RawClassification>>,
     #[serde(default)]
@@ -180,15 +196,16 @@ fn classification(
             "from_changes" if class == OcsfClass::AccountChange => ActivityRule::FromChanges,
             "from_association" => ActivityRule::FromAssociation,
             "from_verb" if class == OcsfClass::EntityManagement => ActivityRule::FromVerb,
-            "from_changes" | "from_verb" => {
+            "from_status" if class == OcsfClass::DetectionFinding => ActivityRule::FromAlertStatus,
+            "from_changes" | "from_verb" | "from_status" => {
                 return Err(source.error(
                     activity_span,
                     format!(
                         "activity {rule:?} needs class {}",
-                        if rule == "from_changes" {
-                            "account_change"
-                        } else {
-                            "entity_management"
+                        match rule.as_str() {
+                            "from_changes" => "account_change",
+                            "from_verb" => "entity_management",
+                            _ => "detection_finding",
                         }
                     ),
                 ));
@@ -198,7 +215,7 @@ fn classification(
                     activity_span,
                     format!(
                         "unknown activity {other:?} (expected an activity_id, \"from_changes\", \
-                         \"from_association\" or \"from_verb\")"
+                         \"from_association\", \"from_verb\" or \"from_status\")"
                     ),
                 ));
             }
@@ -222,6 +239,31 @@ fn classification(
                 })?;
             if class != OcsfClass::Authentication {
                 return Err(source.error(span, "auth_protocol is only for class authentication"));
+            }
+            Some(id)
+        }
+    };
+    let auth_factor = match raw.auth_factor {
+        None => None,
+        Some(spanned) => {
+            let span = spanned.span();
+            let id = i32::try_from(*spanned.get_ref())
+                .ok()
+                .filter(|id| factor_type_caption(*id).is_some())
+                .ok_or_else(|| {
+                    source.error(
+                        span.clone(),
+                        format!(
+                            "auth_factor {} is not an OCSF auth_factors[].factor_type_id",
+                            spanned.get_ref()
+                        ),
+                    )
+                })?;
+            if !matches!(class, OcsfClass::Authentication | OcsfClass::AccountChange) {
+                return Err(source.error(
+                    span,
+                    "auth_factor is only for class authentication or account_change",
+                ));
             }
             Some(id)
         }
@@ -250,15 +292,19 @@ fn classification(
         auth_protocol_id,
         service_name: raw.service,
         privileges: raw.privileges,
+        auth_factor,
     })
 }
 
-type EventTypeTables = (
-    Table<Classification>,
-    Vec<(EventTypePattern, Classification)>,
-    Table<i32>,
-    Table<String>,
-);
+/// What `event_types.toml` holds.
+pub(super) struct EventTypeTables {
+    pub exact: Table<Classification>,
+    pub patterns: Vec<(EventTypePattern, Classification)>,
+    pub entity_verbs: Table<i32>,
+    pub services: Table<String>,
+    pub alert_statuses: Table<super::AlertStatus>,
+    pub alert_priorities: Table<i32>,
+}
 
 pub(super) fn parse_event_types(path: &Path, text: &str) -> Result<EventTypeTables, MappingError> {
     let source = Source { path, text };
@@ -309,15 +355,68 @@ pub(super) fn parse_event_types(path: &Path, text: &str) -> Result<EventTypeTabl
             auth_protocol: entry.auth_protocol,
             service: entry.service,
             privileges: entry.privileges,
+            auth_factor: entry.auth_factor,
         };
         patterns.push((pattern, classification(&source, raw_classification)?));
     }
-    Ok((
+    let mut alert_statuses =
+        Table::with_capacity_and_hasher(raw.alert_statuses.len(), Default::default());
+    for (status, entry) in raw.alert_statuses {
+        let span = entry.span();
+        let entry = entry.into_inner();
+        let status_id = i32::try_from(*entry.status_id.get_ref())
+            .ok()
+            .filter(|id| finding_status_caption(*id).is_some())
+            .ok_or_else(|| {
+                source.error(
+                    span.clone(),
+                    format!(
+                        "status_id {} is not a Detection Finding status_id",
+                        entry.status_id.get_ref()
+                    ),
+                )
+            })?;
+        if alert_statuses
+            .insert(
+                alert_key(&status),
+                AlertStatus {
+                    status_id,
+                    closes: entry.close,
+                },
+            )
+            .is_some()
+        {
+            return Err(source.error(span, format!("alert status {status:?} is given twice")));
+        }
+    }
+    let mut alert_priorities =
+        Table::with_capacity_and_hasher(raw.alert_priorities.len(), Default::default());
+    for (priority, severity) in raw.alert_priorities {
+        let span = severity.span();
+        let id = i32::try_from(*severity.get_ref())
+            .ok()
+            .filter(|id| severity_caption(*id).is_some())
+            .ok_or_else(|| {
+                source.error(
+                    span.clone(),
+                    format!(
+                        "severity_id {} is not an OCSF severity_id",
+                        severity.get_ref()
+                    ),
+                )
+            })?;
+        if alert_priorities.insert(alert_key(&priority), id).is_some() {
+            return Err(source.error(span, format!("alert priority {priority:?} is given twice")));
+        }
+    }
+    Ok(EventTypeTables {
         exact,
         patterns,
         entity_verbs,
-        raw.services.into_iter().collect(),
-    ))
+        services: raw.services.into_iter().collect(),
+        alert_statuses,
+        alert_priorities,
+    })
 }
 
 fn scalar(

@@ -35,6 +35,9 @@ pub(crate) enum ActivityRule {
     FromAssociation,
     /// From the verb of the event type (the entity verbs).
     FromVerb,
+    /// Detection Finding: from the alert's status (the alert statuses): 3 Close when the status
+    /// closes the finding, else 2 Update.
+    FromAlertStatus,
 }
 
 /// What one event type maps to.
@@ -46,6 +49,8 @@ pub(crate) struct Classification {
     pub auth_protocol_id: Option<i32>,
     pub service_name: Option<String>,
     pub privileges: Vec<String>,
+    /// `auth_factors[].factor_type_id` of the MFA factor the event is about (e.g. TOTP 7).
+    pub auth_factor: Option<i32>,
 }
 
 /// An event-type pattern: `prefix*suffix`.
@@ -129,6 +134,27 @@ pub(crate) struct AssociationRule {
     pub privileges: Vec<String>,
 }
 
+/// What a Directory Insights alert status means for the Detection Finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AlertStatus {
+    /// `status_id` (1 New, 2 In Progress, 3 Suppressed, 4 Resolved, 5 Archived, 6 Deleted).
+    pub status_id: i32,
+    /// An update to this status closes the finding (activity 3 Close).
+    pub closes: bool,
+}
+
+/// The key an alert status or priority is looked up by: lower case, `-` and spaces as `_`
+/// ("In Progress", "in-progress" and "IN_PROGRESS" are all `in_progress`).
+pub(crate) fn alert_key(text: &str) -> String {
+    text.trim()
+        .chars()
+        .map(|c| match c {
+            ' ' | '-' => '_',
+            other => other.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
 /// The result of looking up an event type.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EventTypeMatch<'t, 'e> {
@@ -144,6 +170,10 @@ pub struct MappingTables {
     pub(crate) patterns: Vec<(EventTypePattern, Classification)>,
     pub(crate) entity_verbs: Table<i32>,
     pub(crate) services: Table<String>,
+    /// Alert status (as [`alert_key`]) -> Detection Finding status.
+    pub(crate) alert_statuses: Table<AlertStatus>,
+    /// Alert priority (as [`alert_key`]) -> `severity_id`.
+    pub(crate) alert_priorities: Table<i32>,
     pub(crate) account_changes: AccountChangeRules,
     pub(crate) associations: Vec<AssociationRule>,
 }
@@ -189,8 +219,14 @@ impl MappingTables {
         account_changes: (&Path, &str),
         associations: (&Path, &str),
     ) -> Result<MappingTables, MappingError> {
-        let (exact, patterns, entity_verbs, services) =
-            config::parse_event_types(event_types.0, event_types.1)?;
+        let config::EventTypeTables {
+            exact,
+            patterns,
+            entity_verbs,
+            services,
+            alert_statuses,
+            alert_priorities,
+        } = config::parse_event_types(event_types.0, event_types.1)?;
         let account_changes = config::parse_account_changes(account_changes.0, account_changes.1)?;
         let associations = config::parse_associations(associations.0, associations.1)?;
         Ok(MappingTables {
@@ -198,6 +234,8 @@ impl MappingTables {
             patterns,
             entity_verbs,
             services,
+            alert_statuses,
+            alert_priorities,
             account_changes,
             associations,
         })
@@ -231,6 +269,16 @@ impl MappingTables {
         self.entity_verbs.get(last_word).copied()
     }
 
+    /// What an alert status means for the finding (`None` when the table does not know it).
+    pub(crate) fn alert_status(&self, status: &str) -> Option<AlertStatus> {
+        self.alert_statuses.get(&alert_key(status)).copied()
+    }
+
+    /// The `severity_id` of an alert priority (`None` when the table does not know it).
+    pub(crate) fn alert_priority(&self, priority: &str) -> Option<i32> {
+        self.alert_priorities.get(&alert_key(priority)).copied()
+    }
+
     /// The display name of a DI service.
     pub(crate) fn service_name(&self, service: &str) -> Option<&str> {
         self.services.get(service).map(String::as_str)
@@ -243,6 +291,8 @@ impl MappingTables {
             patterns: Vec::new(),
             entity_verbs: Table::default(),
             services: Table::default(),
+            alert_statuses: Table::default(),
+            alert_priorities: Table::default(),
             account_changes: AccountChangeRules {
                 priority: Vec::new(),
                 otherwise: 99,

@@ -160,3 +160,66 @@ fn load_dir_reads_the_three_files_and_names_a_missing_one() {
     let loaded = MappingTables::load_dir(dir.path()).unwrap();
     assert_eq!(loaded, MappingTables::embedded().unwrap());
 }
+
+#[test]
+fn alert_statuses_and_priorities_are_looked_up_loosely() {
+    let tables = MappingTables::embedded().unwrap();
+    let resolved = tables.alert_status("Resolved").unwrap();
+    assert_eq!((resolved.status_id, resolved.closes), (4, true));
+    let in_progress = tables.alert_status("In Progress").unwrap();
+    assert_eq!((in_progress.status_id, in_progress.closes), (2, false));
+    assert_eq!(tables.alert_status("in-progress"), Some(in_progress));
+    assert_eq!(tables.alert_status("escalated"), None);
+    assert_eq!(tables.alert_priority(" HIGH "), Some(4));
+    assert_eq!(tables.alert_priority("P1"), None);
+    let found = tables.lookup("alert_status_updated").unwrap();
+    assert_eq!(found.classification.class, OcsfClass::DetectionFinding);
+    assert_eq!(found.classification.activity, ActivityRule::FromAlertStatus);
+    let found = tables.lookup("totp_finish_enrollment").unwrap();
+    assert_eq!(found.classification.auth_factor, Some(7));
+}
+
+#[test]
+fn bad_alert_tables_and_misplaced_keys_name_the_line() {
+    let cases = [
+        (
+            "[alert_statuses]\nnew = { status_id = 1 }\nodd = { status_id = 7 }\n",
+            3,
+            "status_id 7 is not a Detection Finding status_id",
+        ),
+        (
+            // Spelled twice after folding case: the later key in TOML's order is named.
+            "[alert_statuses]\nnew = { status_id = 1 }\nNew = { status_id = 2 }\n",
+            2,
+            "alert status \"new\" is given twice",
+        ),
+        (
+            "[alert_priorities]\nlow = 2\nextreme = 9\n",
+            3,
+            "severity_id 9 is not an OCSF severity_id",
+        ),
+        (
+            "[event_types]\nuser_create = { class = \"account_change\", activity = \"from_status\" }\n",
+            2,
+            "activity \"from_status\" needs class detection_finding",
+        ),
+        (
+            "[event_types]\nuser_create = { class = \"user_access\", activity = 1, privileges = [\"a\"], auth_factor = 7 }\n",
+            2,
+            "auth_factor is only for class authentication or account_change",
+        ),
+        (
+            "[event_types]\ntotp_x = { class = \"account_change\", activity = 10, auth_factor = 12 }\n",
+            2,
+            "auth_factor 12 is not an OCSF auth_factors[].factor_type_id",
+        ),
+    ];
+    for (text, line, reason) in cases {
+        let error = with_event_types(text).unwrap_err();
+        assert_eq!(
+            (error.line, error.reason.as_str()),
+            (line, reason),
+            "{text}"
+        );
+    }
+}

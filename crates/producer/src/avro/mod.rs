@@ -40,8 +40,9 @@ macro_rules! class_schema {
 
 /// The committed class schemas, in class_uid order (regenerate with
 /// `cargo run -p producer --bin generate-avro-schemas`).
-pub const CLASS_SCHEMA_FILES: [ClassSchemaFile; 8] = [
+pub const CLASS_SCHEMA_FILES: [ClassSchemaFile; 9] = [
     class_schema!(0, "base_event"),
+    class_schema!(2004, "detection_finding"),
     class_schema!(3001, "account_change"),
     class_schema!(3002, "authentication"),
     class_schema!(3004, "entity_management"),

@@ -29,6 +29,7 @@ pub fn unique_prefix() -> String {
 pub fn class_name(class_uid: u32) -> &'static str {
     match class_uid {
         0 => "base_event",
+        2004 => "detection_finding",
         3001 => "account_change",
         3002 => "authentication",
         3004 => "entity_management",

@@ -56,6 +56,9 @@ pub enum Shape {
     AdminChange,
     /// `association_change`.
     Association,
+    /// `alert_created`, `alert_updated`, `alert_status_updated`: an alert raised by a rule, with
+    /// its triggering event (a JSON document inside a string).
+    Alert,
     /// Anything else: an actor acting on an object of the type named by the event.
     Generic,
 }
@@ -362,16 +365,16 @@ fn build() -> Vec<EventKind> {
     push(
         &mut out,
         "alerts",
+        Shape::Alert,
+        0.1,
+        &["alert_created", "alert_updated", "alert_status_updated"],
+    );
+    push(
+        &mut out,
+        "alerts",
         Shape::Generic,
         0.1,
-        &[
-            "alert_created",
-            "alert_updated",
-            "alert_status_updated",
-            "rule_created",
-            "rule_modified",
-            "rule_deleted",
-        ],
+        &["rule_created", "rule_modified", "rule_deleted"],
     );
     push(
         &mut out,

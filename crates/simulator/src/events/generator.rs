@@ -647,6 +647,7 @@ impl<'a> EventBuilder<'a> {
                     }),
                 );
             }
+            Shape::Alert => self.alert(rng, kind, event),
             Shape::Generic => {
                 self.console_common(rng, event);
                 let object_type = object_type_of(kind.event_type);
@@ -656,6 +657,135 @@ impl<'a> EventBuilder<'a> {
             }
         }
     }
+}
+
+/// Alert rules (id, name, the event type they watch and the priority of their alerts), as
+/// JumpCloud's alert templates name them.
+const ALERT_RULES: &[(&str, &str, &str, &str)] = &[
+    (
+        "66e0a1b2c3d4e5f601234567",
+        "Admin console: repeated failed logins",
+        "admin_login_attempt",
+        "high",
+    ),
+    (
+        "66e0a1b2c3d4e5f601234568",
+        "User portal: repeated failed logins",
+        "user_login_attempt",
+        "medium",
+    ),
+    (
+        "66e0a1b2c3d4e5f601234569",
+        "Systems: failed remote logons",
+        "login_attempt",
+        "medium",
+    ),
+    (
+        "66e0a1b2c3d4e5f60123456a",
+        "SSO: access denied to an application",
+        "sso_auth",
+        "low",
+    ),
+    (
+        "66e0a1b2c3d4e5f60123456b",
+        "Administrator rights granted",
+        "user_admin_granted",
+        "critical",
+    ),
+];
+
+impl EventBuilder<'_> {
+    /// An alert event: `alert {id, title, description, priority, status, created_at,
+    /// updated_at, rule {id, name}, trigger_event}` with the triggering event (built like any
+    /// event of its type, seconds to minutes earlier) as a JSON document inside a string.
+    /// Created by the rule engine (no actor); updates are an admin's, with a `status` change.
+    fn alert(&self, rng: &mut impl Rng, kind: &EventKind, event: &mut Map<String, Value>) {
+        let now_ns = event
+            .get("timestamp")
+            .and_then(Value::as_str)
+            .and_then(ids::parse_rfc3339_ns)
+            .unwrap_or(0);
+        let &(rule_id, rule_name, watched, priority) =
+            ALERT_RULES.choose(rng).unwrap_or(&ALERT_RULES[0]);
+        let created_ns = if kind.event_type == "alert_created" {
+            now_ns
+        } else {
+            now_ns - rng.random_range(60..86_400) * 1_000_000_000
+        };
+        let trigger_ns = created_ns - rng.random_range(2..300) * 1_000_000_000;
+        let trigger = super::catalogue::catalogue()
+            .iter()
+            .find(|candidate| candidate.event_type == watched)
+            .map(|trigger_kind| failed(&self.build(rng, trigger_kind, trigger_ns).json));
+        let (_, created_at) = format_timestamp(created_ns, Precision::Seconds);
+        let (_, updated_at) = format_timestamp(now_ns, Precision::Seconds);
+        let priority = if kind.event_type != "alert_created" && rng.random_bool(0.2) {
+            "critical"
+        } else {
+            priority
+        };
+        let (status, changes) = match kind.event_type {
+            "alert_created" => ("new", None),
+            "alert_status_updated" => {
+                let (from, to) = [
+                    ("new", "in_progress"),
+                    ("in_progress", "resolved"),
+                    ("new", "dismissed"),
+                    ("resolved", "in_progress"),
+                ]
+                .choose(rng)
+                .copied()
+                .unwrap_or(("new", "in_progress"));
+                (
+                    to,
+                    Some(json!([{"field": "status", "from": from, "to": to}])),
+                )
+            }
+            _ => (
+                ["new", "in_progress"].choose(rng).copied().unwrap_or("new"),
+                Some(json!([{"field": "priority", "from": "high", "to": priority}])),
+            ),
+        };
+        let mut alert = json!({
+            "id": object_id(rng, created_ns / 1_000_000_000),
+            "title": rule_name,
+            "description": format!("{rule_name}: rule {rule_id} matched a {watched} event"),
+            "priority": priority,
+            "status": status,
+            "created_at": created_at,
+            "updated_at": updated_at,
+            "rule": {"id": rule_id, "name": rule_name},
+        });
+        if let Some(trigger) = trigger {
+            alert["trigger_event"] = json!(trigger);
+        }
+        event.insert("alert".into(), alert);
+        if kind.event_type == "alert_created" {
+            event.insert("provider".into(), provider(rng));
+        } else {
+            self.console_common(rng, event);
+        }
+        if let Some(changes) = changes {
+            event.insert("changes".into(), changes);
+        }
+    }
+}
+
+/// A sign-in event made a failed one (what the failure rules watch); other events unchanged.
+fn failed(event_json: &str) -> String {
+    let Ok(Value::Object(mut event)) = serde_json::from_str::<Value>(event_json) else {
+        return event_json.to_owned();
+    };
+    let outcome = if event.contains_key("sso_token_success") {
+        "sso_token_success"
+    } else {
+        "success"
+    };
+    if event.get(outcome).is_some_and(Value::is_boolean) {
+        event.insert(outcome.into(), json!(false));
+        event.insert("error_message".into(), json!("invalid credentials"));
+    }
+    Value::Object(event).to_string()
 }
 
 /// Damages an event the way a broken upstream might (opt-in, for dead-letter tests): no
@@ -841,6 +971,52 @@ mod tests {
             }
         }
         assert_eq!(broken, 60);
+    }
+
+    #[test]
+    fn alert_events_carry_the_alert_its_rule_and_the_triggering_event() {
+        let inv = inventory();
+        let builder = EventBuilder::new(&inv);
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for name in ["alert_created", "alert_updated", "alert_status_updated"] {
+            let kind = super::super::catalogue::find("alerts", name).unwrap();
+            for _ in 0..20 {
+                let event = builder.build(&mut rng, kind, 1_700_000_000_000_000_000);
+                let value: Value = serde_json::from_str(&event.json).unwrap();
+                let alert = &value["alert"];
+                assert_eq!(alert["id"].as_str().unwrap().len(), 24);
+                assert!(alert["rule"]["id"].is_string() && alert["rule"]["name"].is_string());
+                assert!(
+                    ["low", "medium", "high", "critical"]
+                        .contains(&alert["priority"].as_str().unwrap())
+                );
+                let trigger: Value =
+                    serde_json::from_str(alert["trigger_event"].as_str().unwrap()).unwrap();
+                let trigger_ns =
+                    ids::parse_rfc3339_ns(trigger["timestamp"].as_str().unwrap()).unwrap();
+                assert!(
+                    trigger_ns < 1_700_000_000_000_000_000,
+                    "{name}: trigger after alert"
+                );
+                assert!(trigger["event_type"].is_string());
+                if trigger["event_type"] != json!("user_admin_granted") {
+                    let outcome = trigger
+                        .get("sso_token_success")
+                        .unwrap_or(&trigger["success"]);
+                    assert_eq!(outcome, &json!(false), "{trigger}");
+                }
+                if name == "alert_created" {
+                    assert_eq!(alert["status"], json!("new"));
+                    assert!(value.get("initiated_by").is_none());
+                } else {
+                    assert_eq!(value["initiated_by"]["type"], json!("admin"));
+                    assert!(value["changes"].is_array());
+                }
+                if name == "alert_status_updated" {
+                    assert_eq!(value["changes"][0]["to"], alert["status"]);
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,3 +1,6 @@
+mod context;
+mod detection_finding;
+
 use serde_json::{Value, json};
 
 use super::*;

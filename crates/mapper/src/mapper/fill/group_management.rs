@@ -1,0 +1,15 @@
+//! Group Management (3006): the group.
+
+use crate::mapper::extract::*;
+use crate::mapper::model::*;
+use crate::source::RawObject;
+
+impl<'a> OcsfEvent<'a> {
+    pub(in crate::mapper) fn fill_group_management(&mut self, source: &RawObject<'a>) -> bool {
+        let Some(group) = resource_named(source, &mut self.consumed) else {
+            return false;
+        };
+        self.group = Some(group);
+        true
+    }
+}

@@ -1,0 +1,121 @@
+//! Per-class filling: what each OCSF class takes from the source (one file per class), and what
+//! every class takes (`fill_common`).
+
+mod account_change;
+mod association;
+mod authentication;
+mod detection_finding;
+mod entity_management;
+mod group_management;
+mod user_access;
+
+pub(in crate::mapper) use detection_finding::fill as fill_detection_finding;
+
+use std::borrow::Cow;
+
+use super::consumed::Consumed;
+use super::extract::*;
+use super::model::*;
+use crate::ocsf::OcsfClass;
+use crate::source::RawObject;
+
+impl<'a> OcsfEvent<'a> {
+    /// Base Event: metadata, actor and status; the whole source stays in `unmapped`.
+    pub(in crate::mapper) fn fill_base(&mut self, source: &RawObject<'a>) {
+        if self.event_type.is_none() {
+            self.activity_id = 0;
+            self.activity_name = Cow::Borrowed("Unknown");
+        }
+        let mut ignored = Consumed::default();
+        self.actor = source
+            .object("initiated_by")
+            .and_then(|initiated_by| person(initiated_by, "initiated_by", &mut ignored));
+        self.status = status(source, false, &mut ignored);
+        self.message = source.non_empty_str("message");
+        self.device = system_device(source, &mut ignored);
+        self.keep_all_source = true;
+    }
+
+    /// Fields every IAM class takes: actor, source endpoint, user agent, status, message.
+    pub(in crate::mapper) fn fill_common(&mut self, source: &RawObject<'a>) {
+        for key in ["id", "timestamp", "event_type", "organization", "service"] {
+            if source.get(key).is_some() {
+                self.consumed.take(key);
+            }
+        }
+        if self.actor.is_none() {
+            self.actor = source
+                .object("initiated_by")
+                .and_then(|initiated_by| person(initiated_by, "initiated_by", &mut self.consumed));
+        }
+        if let Some(message) = source.non_empty_str("message") {
+            self.consumed.take("message");
+            self.message = Some(message);
+        }
+        // The system an event names (systems events, software on a device, ...).
+        if self.device.is_none() {
+            self.device = system_device(source, &mut self.consumed);
+        }
+        if self.class == OcsfClass::DetectionFinding {
+            // A finding's status is its workflow state (set from the alert); it has no source
+            // endpoint or HTTP request: `success`, `client_ip`, `geoip` and the user agent of
+            // whoever changed the alert stay in `unmapped`.
+            return;
+        }
+        if self.status.is_none() {
+            self.status = status(source, false, &mut self.consumed);
+        }
+        // Systems events: `src_ip` is where the login came from, `client_ip` the agent's address
+        // (the device's). `geoip` locates `client_ip`, so it goes where `client_ip` went.
+        let src_ip = ip_address(source.str("src_ip"));
+        let client_ip = ip_address(source.str("client_ip"));
+        let mut endpoint = Endpoint::default();
+        let mut geoip_of_endpoint = false;
+        if let Some(ip) = src_ip {
+            self.consumed.take("src_ip");
+            endpoint.ip = Some(ip);
+            if let (Some(device), Some(client_ip)) = (self.device.as_mut(), client_ip) {
+                self.consumed.take("client_ip");
+                device.ip = Some(client_ip);
+                device.location = source
+                    .object("geoip")
+                    .and_then(|geoip| location(geoip, &mut self.consumed));
+            }
+        } else if let Some(ip) = client_ip {
+            self.consumed.take("client_ip");
+            endpoint.ip = Some(ip);
+            geoip_of_endpoint = true;
+        }
+        if let Some(existing) = self.src_endpoint.take() {
+            endpoint.uid = existing.uid;
+            endpoint.hostname = existing.hostname;
+        }
+        if endpoint.ip.is_some() || endpoint.uid.is_some() || endpoint.hostname.is_some() {
+            if geoip_of_endpoint && let Some(geoip) = source.object("geoip") {
+                endpoint.location = location(geoip, &mut self.consumed);
+                endpoint.autonomous_system = autonomous_system(geoip, &mut self.consumed);
+            }
+            self.src_endpoint = Some(endpoint);
+        }
+        self.user_agent = user_agent(source);
+        // A user agent given as a string is taken whole; the parsed `useragent` object stays in
+        // `unmapped` (the summary made from it is lossy).
+        for key in ["user_agent", "useragent"] {
+            if self.user_agent.is_some() && source.str(key).is_some() {
+                self.consumed.take(key);
+                break;
+            }
+        }
+    }
+
+    /// Adds an `auth_factors[]` entry, once per factor type.
+    pub(in crate::mapper) fn add_auth_factor(&mut self, factor: AuthFactor) {
+        if !self
+            .auth_factors
+            .iter()
+            .any(|known| known.factor_type_id == factor.factor_type_id)
+        {
+            self.auth_factors.push(factor);
+        }
+    }
+}
