@@ -12,9 +12,7 @@ const VALID_EXAMPLES: &str = concat!(
 );
 
 fn vendored_compact_schema() -> Value {
-    let text =
-        std::fs::read_to_string(format!("{WORKSPACE}/schemas/ocsf-1.8.0/schema.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
+    serde_json::from_str(ocsf_schema::COMPACT_SCHEMA_JSON).unwrap()
 }
 
 fn valid_examples() -> Vec<Value> {
