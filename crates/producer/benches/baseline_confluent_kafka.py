@@ -7,6 +7,9 @@ keys (user uid, else organisation, else metadata.uid) and headers. Every deliver
 
     python3 crates/producer/benches/baseline_confluent_kafka.py --events 1000000 [--input FILE]
 
+The default input is target/producer-bench-input.ndjson, the records the project maps from its
+own fixtures (write it with `produce_bench --dump-input`, as producer_vs_baseline.sh does).
+
 Prints events/s and peak RSS. Requires: python3 -m pip install confluent-kafka
 """
 
@@ -23,7 +26,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_INPUT = os.path.join(HERE, "../../../../shared/ocsf/examples/valid.ndjson")
+DEFAULT_INPUT = os.path.join(HERE, "../../../target/producer-bench-input.ndjson")
 CLASS_NAMES = {
     0: "base_event",
     3001: "account_change",

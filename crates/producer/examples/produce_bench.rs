@@ -1,12 +1,16 @@
-//! Producer benchmark: N OCSF records (cycled from an NDJSON file of mapped output) to a real
-//! broker through `OcsfProducer`, with every acknowledgement awaited. Prints events/s and peak
-//! RSS. Compare with `benches/baseline_confluent_kafka.py` (same input, same settings), or run
-//! both with `benches/producer_vs_baseline.sh`.
+//! Producer benchmark: N OCSF records (cycled from an NDJSON file of mapped output, or by
+//! default from the records the project maps from its own fixtures, see
+//! `tests/common/ocsf_records.rs`) to a real broker through `OcsfProducer`, with every
+//! acknowledgement awaited. Prints events/s and peak RSS. Compare with
+//! `benches/baseline_confluent_kafka.py` (same input, same settings), or run both with
+//! `benches/producer_vs_baseline.sh`.
 //!
 //! ```sh
 //! cargo run --release -p producer --example produce_bench -- \
 //!     --events 1000000 [--input FILE] [--format json|avro] [--prefix bench-x] \
 //!     [--queue-max-messages N] [--queue-max-kbytes N]
+//! cargo run --release -p producer --example produce_bench -- --dump-input FILE
+//!     # writes the default records as NDJSON (the baseline's input) and exits
 //! ```
 
 use std::time::Instant;
@@ -16,10 +20,8 @@ use producer::{Format, OcsfProducer, ProducerConfig, RegistryConfig, TopicConfig
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-const DEFAULT_INPUT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/ocsf/examples/valid.ndjson"
-);
+#[path = "../tests/common/ocsf_records.rs"]
+mod ocsf_records;
 
 fn class_name(class_uid: u32) -> &'static str {
     match class_uid {
@@ -69,7 +71,8 @@ fn peak_rss_mib() -> f64 {
 
 struct Args {
     events: u64,
-    input: String,
+    input: Option<String>,
+    dump_input: Option<String>,
     format: Format,
     prefix: String,
     brokers: String,
@@ -80,7 +83,8 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         events: 100_000,
-        input: DEFAULT_INPUT.to_owned(),
+        input: None,
+        dump_input: None,
         format: Format::Json,
         prefix: format!("bench-{}", std::process::id()),
         brokers: std::env::var("KAFKA_BOOTSTRAP_SERVERS")
@@ -93,7 +97,8 @@ fn parse_args() -> Result<Args, String> {
         let mut value = || iter.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
             "--events" => args.events = value()?.parse().map_err(|e| format!("--events: {e}"))?,
-            "--input" => args.input = value()?,
+            "--input" => args.input = Some(value()?),
+            "--dump-input" => args.dump_input = Some(value()?),
             "--prefix" => args.prefix = value()?,
             "--brokers" => args.brokers = value()?,
             "--queue-max-messages" => {
@@ -119,12 +124,21 @@ fn parse_args() -> Result<Args, String> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
-    let records: Vec<OcsfRecord> = std::fs::read_to_string(&args.input)?
-        .lines()
-        .filter_map(record_from_line)
-        .collect();
+    let lines: Vec<String> = match &args.input {
+        Some(path) => std::fs::read_to_string(path)?
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+        None => ocsf_records::mapped_examples(),
+    };
+    if let Some(path) = &args.dump_input {
+        std::fs::write(path, lines.join("\n") + "\n")?;
+        println!("wrote {} OCSF records to {path}", lines.len());
+        return Ok(());
+    }
+    let records: Vec<OcsfRecord> = lines.iter().filter_map(|l| record_from_line(l)).collect();
     if records.is_empty() {
-        return Err(format!("no OCSF events in {}", args.input).into());
+        return Err(format!("no OCSF events in {:?}", args.input).into());
     }
     let schema_registry = match args.format {
         Format::Json => None,

@@ -1,13 +1,16 @@
-//! The mapper's real output fits the Avro schemas: every public JumpCloud fixture event the
-//! mapper maps encodes with its class schema (an event that does not would be dead-lettered in
-//! Avro mode while passing in JSON mode).
+//! The mapper's real output fits the Avro schemas: every fixture event the mapper maps (the
+//! vendored public samples and ours) encodes with its class schema (an event that does not
+//! would be dead-lettered in Avro mode while passing in JSON mode).
 
 use producer::avro::ClassEncoders;
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/jumpcloud-events"
-);
+const FIXTURES: [&str; 2] = [
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/public/jumpcloud-events"
+    ),
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/events"),
+];
 
 #[test]
 fn every_mapped_fixture_event_encodes_with_its_avro_schema() {
@@ -15,8 +18,11 @@ fn every_mapped_fixture_event_encodes_with_its_avro_schema() {
     let encoders = ClassEncoders::from_committed_schemas().unwrap();
     let mut encoded = 0;
     let mut classes = std::collections::BTreeSet::new();
-    for entry in std::fs::read_dir(FIXTURES).unwrap() {
-        let path = entry.unwrap().path();
+    let paths = FIXTURES
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(dir).unwrap())
+        .map(|entry| entry.unwrap().path());
+    for path in paths {
         if path.extension().and_then(|e| e.to_str()) != Some("ndjson") {
             continue;
         }
@@ -41,6 +47,10 @@ fn every_mapped_fixture_event_encodes_with_its_avro_schema() {
             classes.insert(record.class_uid);
         }
     }
-    assert!(encoded >= 10, "only {encoded} fixture events mapped");
-    assert!(classes.len() >= 3, "classes covered: {classes:?}");
+    assert!(encoded >= 300, "only {encoded} fixture events mapped");
+    assert_eq!(
+        classes,
+        std::collections::BTreeSet::from([0, 3001, 3002, 3004, 3005, 3006]),
+        "classes covered"
+    );
 }
