@@ -6,7 +6,7 @@ the id in the Confluent header (magic byte 0 + 4-byte big-endian schema id), dec
 fastavro (not the Rust code under test), turns the JSON-encoded string fields (marked
 ``"ocsf_encoding": "json"`` in the schema: ``unmapped``, ``json_t`` and recursion cut points)
 back into JSON, drops nulls (null and absent are the same in OCSF) and prints one OCSF JSON
-event per line, ready for an OCSF validator.
+event per line, ready for ``jumpcloud-ocsf validate``.
 
 Input, one of:
   --input FILE          NDJSON lines with ``{"value_b64": "..."}`` (as the Rust tests write)

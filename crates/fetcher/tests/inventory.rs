@@ -53,24 +53,14 @@ fn mapper_input(collected: &fetcher::inventory::OrgInventory) -> mapper::invento
     }
 }
 
-/// Runs `../shared/ocsf/validate.py -q` on NDJSON; returns its last line.
-fn validate(ndjson: &[u8]) -> String {
-    use std::io::Write;
-    let validator = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/ocsf/validate.py"
-    );
-    let mut child = std::process::Command::new("python3")
-        .args([validator, "-q", "--strict"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(ndjson).unwrap();
-    let output = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "{text}");
-    text.lines().last().unwrap_or_default().to_owned()
+/// What the OCSF 1.8.0 validator (strict) finds in one record, one line per finding.
+fn ocsf_findings(record: &[u8], place: &str) -> Vec<String> {
+    ocsf_schema::Validator::ocsf_1_8_0()
+        .strict(true)
+        .validate_json(record)
+        .into_iter()
+        .map(|finding| format!("{place}: {finding}"))
+        .collect()
 }
 
 /// A simulator whose state the test keeps (the ground truth), served over HTTP.
@@ -157,7 +147,8 @@ async fn three_orgs_inventory_equals_the_simulators_state() {
     };
     let (mut total_users, mut total_systems, mut total_groups) = (0, 0, 0);
     // One validator per organisation, running while the next one is collected.
-    let mut validations = Vec::new();
+    let mut findings = Vec::new();
+    let mut validated = 0;
     for org in &state.orgs {
         let collected = collect_org(&client, &org.id, &config).await.unwrap();
         let truth = org.inventory.read().unwrap();
@@ -231,7 +222,6 @@ async fn three_orgs_inventory_equals_the_simulators_state() {
         // Every record maps, and the graph read back from the OCSF records is the truth.
         let mut ocsf_members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let mut ocsf_users = 0;
-        let mut ndjson = Vec::new();
         let mut record_count = 0usize;
         for result in mapper::inventory::map_snapshot(&mapper_input(&collected)) {
             let record = result.unwrap();
@@ -246,12 +236,14 @@ async fn three_orgs_inventory_equals_the_simulators_state() {
                         .insert(user.clone());
                 }
             }
-            ndjson.extend_from_slice(&record.json);
-            ndjson.push(b'\n');
             record_count += 1;
+            findings.extend(ocsf_findings(
+                &record.json,
+                &format!("org {} record {record_count}", org.index),
+            ));
         }
         assert_eq!(ocsf_users, truth.users.len());
-        validations.push((record_count, std::thread::spawn(move || validate(&ndjson))));
+        validated += record_count;
         let non_empty: BTreeMap<String, BTreeSet<String>> = truth_members
             .iter()
             .filter(|(_, members)| !members.is_empty())
@@ -267,13 +259,15 @@ async fn three_orgs_inventory_equals_the_simulators_state() {
         (total_users, total_systems, total_groups),
         (5_000, 2_000, 200)
     );
-    for (record_count, validation) in validations {
-        assert_eq!(
-            validation.join().unwrap(),
-            format!("{record_count} passed, 0 failed"),
-            "every record OCSF-valid"
-        );
-    }
+    assert!(
+        validated >= total_users + total_systems,
+        "{validated} records validated"
+    );
+    assert!(
+        findings.is_empty(),
+        "records that are not valid OCSF 1.8.0:\n{}",
+        findings.join("\n")
+    );
 }
 
 /// A v1 list that changes between pages: after each page it deletes the first two rows

@@ -1,8 +1,9 @@
 //! `jumpcloud-ocsf`: JumpCloud Directory Insights -> OCSF 1.8.0 -> Kafka.
 //!
 //! This binary only wires the crates together: `fetcher` (JumpCloud client and cursors),
-//! `mapper` (Directory Insights -> OCSF), `producer` (Kafka) and `simulator` (a JumpCloud
-//! stand-in for tests, the demo and benchmarks). Each subcommand lives in `commands/`.
+//! `mapper` (Directory Insights -> OCSF), `ocsf-schema` (the OCSF 1.8.0 validator), `producer`
+//! (Kafka) and `simulator` (a JumpCloud stand-in for tests, the demo and benchmarks). Each
+//! subcommand lives in `commands/`.
 
 mod commands;
 mod config;
@@ -60,6 +61,9 @@ enum Command {
     /// Map Directory Insights events (NDJSON or a JSON array) from files or stdin to OCSF NDJSON
     /// on stdout.
     Map(commands::map::Args),
+    /// Check OCSF NDJSON (files or stdin) against OCSF 1.8.0: one line per finding
+    /// (`SOURCE:LINE: PATH: what is wrong`), a summary on stderr; exit 0 all valid, 1 some not.
+    Validate(commands::validate::Args),
     /// Print one inventory snapshot (users as User Inventory Info 5003, systems and Apple MDM
     /// devices as Device Inventory Info 5001, with groups, memberships, application assignments
     /// and device owners) as OCSF NDJSON on stdout.
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Simulate(args) => commands::simulate::run(args),
         Command::Map(args) => commands::map::run(args),
+        Command::Validate(args) => commands::validate::run(args),
         Command::Inventory(args) => commands::inventory::run(args),
         Command::Respond(args) => commands::respond::run(args),
     }

@@ -72,6 +72,5 @@ fn demo_writes_valid_ocsf_per_class_and_reconciles() {
         "every delivered record is in a class file"
     );
     assert!(out.join("authentication.ndjson").exists());
-    let (valid, summary) = validate_ocsf(dir.path(), &lines);
-    assert!(valid, "validate.py: {summary}");
+    assert_valid_ocsf(&lines);
 }

@@ -148,10 +148,6 @@ async fn avro_records_decode_independently_to_the_json_encoding() {
         compared += 1;
     }
     assert_eq!(compared, json_events.len());
-    let (valid, summary) = validate_ocsf(
-        avro_dir.path(),
-        &lines.iter().map(|l| l.to_vec()).collect::<Vec<_>>(),
-    );
-    assert!(valid, "validate.py on decoded Avro: {summary}");
+    assert_valid_ocsf(&lines);
     sim.shutdown().await;
 }

@@ -137,8 +137,7 @@ async fn kill_and_restart(delivery: &str, kills: usize, seed: u64) -> Outcome {
         missing.len(),
         &missing[..missing.len().min(5)]
     );
-    let (valid, report) = validate_ocsf_values(&values);
-    assert!(valid, "{delivery}: records are valid OCSF: {report}");
+    assert_valid_ocsf_values(&values);
     sim.shutdown().await;
     outcome
 }

@@ -1,8 +1,9 @@
 //! DI JSON -> OCSF JSON throughput on one core, next to a baseline measured in the same run:
 //! `serde_json` parse into `Value` and serialize back, of the same input.
 //!
-//! The mix: every fixture event, i.e. the 18 real samples in ../shared/fixtures/jumpcloud-events/
-//! and one event per catalogue event_type in tests/fixtures/events/ (331 events, 350 KB).
+//! The mix: every fixture event, i.e. the 2 vendored public samples in
+//! tests/fixtures/public/jumpcloud-events/ and tests/fixtures/events/ (one event per catalogue
+//! event_type plus 16 shaped like other public samples; 331 events).
 //! Run: `cargo bench -p mapper` (prints a summary with events/s and the ratios at the end).
 
 use std::hint::black_box;
@@ -15,7 +16,7 @@ use mapper::{MapOptions, Mapper, MappingTables};
 const DIRS: [&str; 2] = [
     concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/jumpcloud-events"
+        "/../../tests/fixtures/public/jumpcloud-events"
     ),
     concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/events"),
 ];

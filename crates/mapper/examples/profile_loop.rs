@@ -8,7 +8,7 @@ fn main() {
     for dir in [
         concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/fixtures/jumpcloud-events"
+            "/../../tests/fixtures/public/jumpcloud-events"
         ),
         concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/events"),
     ] {

@@ -6,10 +6,6 @@ use std::path::Path;
 
 use serde_json::Value;
 
-const SHARED: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/jumpcloud-events"
-);
 const OURS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/events");
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
 
@@ -40,18 +36,12 @@ fn check(name: &str, raw: &[u8]) {
 
 #[test]
 fn authentication_sso_success() {
-    check(
-        "3002_sso_auth",
-        &line(SHARED, "sekoia-intake-formats.ndjson", 7),
-    );
+    check("3002_sso_auth", &line(OURS, "samples.ndjson", 7));
 }
 
 #[test]
 fn authentication_radius_failure() {
-    check(
-        "3002_radius_failure",
-        &line(SHARED, "sekoia-intake-formats.ndjson", 3),
-    );
+    check("3002_radius_failure", &line(OURS, "samples.ndjson", 3));
 }
 
 #[test]
@@ -63,7 +53,7 @@ fn authentication_systems_login() {
 fn account_change_suspend_from_changes() {
     check(
         "3001_user_update_suspend",
-        &line(SHARED, "sekoia-intake-formats.ndjson", 10),
+        &line(OURS, "samples.ndjson", 10),
     );
 }
 
@@ -77,10 +67,7 @@ fn entity_management_application_create() {
 
 #[test]
 fn user_access_association() {
-    check(
-        "3005_association_change",
-        &line(SHARED, "sekoia-intake-formats.ndjson", 2),
-    );
+    check("3005_association_change", &line(OURS, "samples.ndjson", 2));
 }
 
 #[test]

@@ -4,9 +4,10 @@
 
 use producer::avro::ClassEncoders;
 
+/// The public samples vendored with their licences.
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/jumpcloud-events"
+    "/../../tests/fixtures/public/jumpcloud-events"
 );
 const OUR_FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/events");
 
@@ -58,7 +59,7 @@ fn every_mapped_event_of_our_fixtures_encodes_with_its_avro_schema() {
 }
 
 #[test]
-fn every_mapped_fixture_event_encodes_with_its_avro_schema() {
+fn every_mapped_public_sample_encodes_with_its_avro_schema() {
     let mapper = mapper::Mapper::default();
     let encoders = ClassEncoders::from_committed_schemas().unwrap();
     let mut encoded = 0;

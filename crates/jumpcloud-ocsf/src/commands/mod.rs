@@ -8,3 +8,4 @@ pub mod map;
 pub mod respond;
 pub mod run;
 pub mod simulate;
+pub mod validate;

@@ -29,13 +29,6 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_jumpcloud-ocsf"))
 }
 
-pub fn validator() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/ocsf/validate.py"
-    ))
-}
-
 /// A topic prefix unique to one test run.
 pub fn unique_prefix(test: &str) -> String {
     format!(
@@ -93,47 +86,43 @@ pub fn ocsf_key(record: &serde_json::Value) -> EventKey {
     )
 }
 
-/// Runs `python3 validate.py --strict` (warnings are failures) on NDJSON `lines`; returns
-/// (exit ok, its summary line `N passed, M failed`), or on failure the whole report.
-pub fn validate_ocsf(dir: &Path, lines: &[Vec<u8>]) -> (bool, String) {
-    let path = dir.join("ocsf.ndjson");
-    let mut text = Vec::new();
-    for line in lines {
-        text.extend_from_slice(line);
-        text.push(b'\n');
-    }
-    std::fs::write(&path, text).expect("write ndjson");
-    validate_ocsf_file(&path)
+/// What the OCSF 1.8.0 validator (`ocsf-schema`, strict: warnings count) finds in each record
+/// (one OCSF event as JSON text each), as `record N: PATH: what is wrong [code]`; empty when
+/// every record is valid.
+pub fn ocsf_findings<T: AsRef<[u8]>>(records: &[T]) -> Vec<String> {
+    let validator = ocsf_schema::Validator::ocsf_1_8_0().strict(true);
+    records
+        .iter()
+        .enumerate()
+        .flat_map(|(index, record)| {
+            validator
+                .validate_json(record.as_ref())
+                .into_iter()
+                .map(move |finding| format!("record {}: {finding}", index + 1))
+        })
+        .collect()
 }
 
-/// [`validate_ocsf`] on an NDJSON file.
-pub fn validate_ocsf_file(path: &Path) -> (bool, String) {
-    let output = std::process::Command::new("python3")
-        .arg(validator())
-        .arg("--strict")
-        // The shared schema plus Detection Finding (2004), which the shared one lacks.
-        .arg("--schema")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../schemas/ocsf-1.8.0/schema.json"
-        ))
-        .arg(path)
-        .output()
-        .expect("run validate.py");
-    let report = String::from_utf8_lossy(&output.stdout);
-    let summary = if output.status.success() {
-        report.lines().last().unwrap_or_default().to_string()
-    } else {
-        report.into_owned()
-    };
-    (output.status.success(), summary)
+/// Asserts that there are records and that every one is valid OCSF 1.8.0 (strict); the failure
+/// message lists every finding.
+#[track_caller]
+pub fn assert_valid_ocsf<T: AsRef<[u8]>>(records: &[T]) {
+    assert!(!records.is_empty(), "no OCSF records to validate");
+    let findings = ocsf_findings(records);
+    assert!(
+        findings.is_empty(),
+        "{} of {} records are not valid OCSF 1.8.0:\n{}",
+        findings.len(),
+        records.len(),
+        findings.join("\n")
+    );
 }
 
-/// [`validate_ocsf`] on JSON values (one OCSF event each).
-pub fn validate_ocsf_values(records: &[serde_json::Value]) -> (bool, String) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let lines: Vec<Vec<u8>> = records.iter().map(|r| r.to_string().into_bytes()).collect();
-    validate_ocsf(dir.path(), &lines)
+/// [`assert_valid_ocsf`] on JSON values (one OCSF event each).
+#[track_caller]
+pub fn assert_valid_ocsf_values(records: &[serde_json::Value]) {
+    let lines: Vec<String> = records.iter().map(serde_json::Value::to_string).collect();
+    assert_valid_ocsf(&lines);
 }
 
 /// A pipeline config for the simulator at `base_url`, writing to topics `<prefix>.<class>`.

@@ -410,7 +410,7 @@ impl ClassSchemaBuilder<'_> {
 }
 
 /// Generate one Avro record schema per OCSF class from the compact schema JSON
-/// (`schemas/ocsf-1.8.0/schema.json`), in class_uid order.
+/// (`ocsf_schema::COMPACT_SCHEMA_JSON`), in class_uid order.
 pub fn generate_avro_schemas(compact: &Value) -> Result<Vec<GeneratedSchema>, GenerateError> {
     let compact = CompactSchema::parse(compact)?;
     let cuts = compact.recursion_cuts();

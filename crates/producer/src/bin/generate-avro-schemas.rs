@@ -1,5 +1,5 @@
-//! Regenerate `schemas/avro/*.avsc` from the vendored OCSF compact schema
-//! (`schemas/ocsf-1.8.0/schema.json`).
+//! Regenerate `schemas/avro/*.avsc` from the OCSF compact schema compiled into `ocsf-schema`
+//! (`crates/ocsf-schema/schema/ocsf-1.8.0.json`).
 //!
 //! Usage: `cargo run -p producer --bin generate-avro-schemas [-- WORKSPACE_ROOT]`.
 
@@ -11,18 +11,10 @@ fn main() -> ExitCode {
         .nth(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")));
-    let compact_path = root.join("schemas/ocsf-1.8.0/schema.json");
-    let compact_text = match std::fs::read_to_string(&compact_path) {
-        Ok(text) => text,
-        Err(error) => {
-            eprintln!("cannot read {}: {error}", compact_path.display());
-            return ExitCode::FAILURE;
-        }
-    };
-    let compact: serde_json::Value = match serde_json::from_str(&compact_text) {
+    let compact: serde_json::Value = match serde_json::from_str(ocsf_schema::COMPACT_SCHEMA_JSON) {
         Ok(value) => value,
         Err(error) => {
-            eprintln!("{} is not JSON: {error}", compact_path.display());
+            eprintln!("the compiled-in OCSF schema is not JSON: {error}");
             return ExitCode::FAILURE;
         }
     };

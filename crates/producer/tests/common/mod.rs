@@ -1,4 +1,4 @@
-//! Shared helpers for the producer's integration tests: records from the OCSF examples,
+//! Shared helpers for the producer's integration tests: OCSF records the project maps itself,
 //! the real broker and registry (`testkit`).
 
 #![allow(dead_code)]
@@ -6,14 +6,9 @@
 use mapper::OcsfRecord;
 use serde_json::Value;
 
-pub const VALID_EXAMPLES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/ocsf/examples/valid.ndjson"
-);
-pub const VALIDATOR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/ocsf/validate.py"
-);
+#[path = "ocsf_records.rs"]
+mod ocsf_records;
+
 pub const DECODER: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../tests/avro/decode_avro.py"
@@ -58,13 +53,11 @@ pub fn record_from_json(line: &str) -> OcsfRecord {
     }
 }
 
-/// The OCSF examples as records (until the mapper's output is used).
+/// Valid OCSF records of every class, as the project maps them (see `ocsf_records.rs`).
 pub fn example_records() -> Vec<OcsfRecord> {
-    std::fs::read_to_string(VALID_EXAMPLES)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(record_from_json)
+    ocsf_records::mapped_examples()
+        .iter()
+        .map(|line| record_from_json(line))
         .collect()
 }
 
