@@ -423,6 +423,16 @@ async fn org_without_directory_insights_fails_alone_with_the_remedy() {
         history_events: 3_000,
         history_days: 1,
         di_disabled_orgs: 1,
+        // History ends before `now - lag`, so one window holds all of it.
+        history_anchor_ns: Some(
+            i64::try_from(
+                (std::time::SystemTime::now() - Duration::from_secs(10))
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos(),
+            )
+            .unwrap(),
+        ),
         ..SimConfig::default()
     })
     .await;

@@ -193,6 +193,15 @@ impl Destination {
                 let producer = kafka.producer();
                 match producer.begin_transaction() {
                     Ok(()) => Ok(()),
+                    // The last unit's transaction could not be aborted then (broker away):
+                    // abort it now, then begin.
+                    Err(TransactionError::Abortable(message)) => {
+                        self.abort_transaction(kafka).await?;
+                        kafka
+                            .producer()
+                            .begin_transaction()
+                            .map_err(|e| transaction_failure(e).with_context(&message))
+                    }
                     Err(TransactionError::Fatal(message)) => {
                         kafka.recover(&[], true).await?;
                         kafka
@@ -356,22 +365,25 @@ impl Destination {
         if let UnitError::Fenced(_) = why {
             return Ok(());
         }
+        self.abort_transaction(kafka).await
+    }
+
+    /// Aborts the open transaction. While the broker is away the abort fails and is tried
+    /// again before the next unit begins; a producer left unusable is built again.
+    async fn abort_transaction(&self, kafka: &KafkaDestination) -> Result<(), UnitError> {
         let producer = kafka.producer();
         match run_blocking(move || producer.abort_transaction()).await {
             Ok(()) => Ok(()),
-            Err(TransactionError::Fenced {
-                transactional_id,
-                message,
-            }) => Err(UnitError::Fenced(
-                TransactionError::Fenced {
-                    transactional_id,
-                    message,
-                }
-                .to_string(),
-            )),
-            Err(err) => {
-                tracing::warn!(error = %err, "aborting the transaction failed; building a new producer");
+            Err(err @ TransactionError::Fenced { .. }) => Err(UnitError::Fenced(err.to_string())),
+            Err(TransactionError::Fatal(message)) => {
+                tracing::warn!(error = %message, "aborting the transaction failed fatally; building a new producer");
                 kafka.recover(&[], true).await
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "aborting the transaction failed; trying again before the next unit");
+                Err(UnitError::Failed(format!(
+                    "aborting the transaction: {err}"
+                )))
             }
         }
     }

@@ -132,6 +132,7 @@ impl Writer {
         batches: &mut mpsc::Receiver<Fetched>,
     ) -> Result<(), UnitError> {
         self.destination.begin().await?;
+        tracing::debug!(org = %first.batch.org_id, "unit begun");
         let deliveries = Arc::new(UnitDeliveries::new(self.stats.delivery_latency.clone()));
         self.add(unit, first, &deliveries).await;
         let deadline = Instant::now() + self.limits.max_duration;
@@ -161,10 +162,17 @@ impl Writer {
             .iter()
             .map(|(key, (checkpoint, _))| (key.clone(), checkpoint.clone()))
             .collect();
+        tracing::debug!(
+            events = unit.events,
+            batches = unit.batches.len(),
+            cursors = written.len(),
+            "finishing a unit"
+        );
         if let Err(error) = self.destination.finish(&written, &deliveries).await {
             self.remember_refused(unit, &deliveries.failures());
             return Err(error);
         }
+        tracing::debug!(events = unit.events, "unit durable");
         for (key, (checkpoint, acker)) in cursors {
             acker.mark_durable(&checkpoint);
             self.rewinds.set_durable(&key, Some(checkpoint));

@@ -345,8 +345,15 @@ impl Default for ProducerConfig {
 }
 
 /// `transaction.timeout.ms`: a transaction left open by a crashed process is aborted by the
-/// broker after this long (or at once when the same transactional id starts again).
-pub const TRANSACTION_TIMEOUT_MS: u32 = 60_000;
+/// broker after this long (or at once when the same transactional id starts again). Longer
+/// than a unit can stay open while its process lives and the broker is away for a few minutes
+/// (records time out after at most 60 s, the abort is retried): the broker aborting a live
+/// process's transaction fences that process.
+pub const TRANSACTION_TIMEOUT_MS: u32 = 300_000;
+
+/// The longest a record may wait for the broker inside a transaction: a unit fails (and is
+/// rewound) after this, well before the broker would abort its transaction.
+pub const TRANSACTION_RECORD_TIMEOUT_MS: u32 = 60_000;
 
 /// Properties the producer always sets itself (delivery guarantees).
 pub const FIXED_PROPERTIES: [(&str, &str); 3] = [
@@ -402,8 +409,8 @@ impl ProducerConfig {
             set("transaction.timeout.ms", TRANSACTION_TIMEOUT_MS.to_string());
             // librdkafka requires a record's delivery timeout within its transaction's.
             let delivery = match self.delivery_timeout_ms {
-                0 => TRANSACTION_TIMEOUT_MS,
-                ms => ms.min(TRANSACTION_TIMEOUT_MS),
+                0 => TRANSACTION_RECORD_TIMEOUT_MS,
+                ms => ms.min(TRANSACTION_RECORD_TIMEOUT_MS),
             };
             set("message.timeout.ms", delivery.to_string());
         }

@@ -80,22 +80,15 @@ pub fn consume_with(
         .set("topic.metadata.refresh.interval.ms", "1000")
         .create()
         .expect("consumer");
-    // Watermarks as a read_uncommitted reader sees them: the true end of each partition.
-    let watermarks: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("isolation.level", "read_uncommitted")
-        .create()
-        .expect("watermark client");
+    let started = Instant::now();
+    let ends = end_offsets(bootstrap, &consumer, topics, deadline);
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&names).expect("subscribe");
-    let started = Instant::now();
-    let mut last_record = Instant::now();
     let mut records = Vec::new();
     while started.elapsed() < deadline {
         let idle = match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(message)) => {
                 records.push(consumed(&message));
-                last_record = Instant::now();
                 false
             }
             Some(Err(KafkaError::PartitionEOF(_))) | None => true,
@@ -105,7 +98,7 @@ pub fn consume_with(
             }
         };
         let enough = expected == usize::MAX || records.len() >= expected;
-        if idle && enough && at_end(&consumer, &watermarks, topics, last_record.elapsed()) {
+        if idle && enough && read_to(&consumer, &ends) {
             break;
         }
     }
@@ -142,43 +135,60 @@ fn consumed(message: &rdkafka::message::BorrowedMessage<'_>) -> Consumed {
     }
 }
 
-/// How long a reader waits with nothing new, once no transaction is open, before it takes the
-/// aborted records and markers at a partition's end as the end.
-const QUIET: Duration = Duration::from_secs(2);
-
-/// Every subscribed topic is assigned, and every assigned partition is read to its end: no
-/// transaction is open on it (the last stable offset a `read_committed` reader gets equals the
-/// true high watermark: right after a commit the broker may not have written its markers
-/// yet, and until then the LSO lags behind), and the position reached the high watermark, or
-/// nothing came for [`QUIET`] (what is left is aborted records and transaction markers).
-fn at_end(
-    consumer: &BaseConsumer,
-    watermarks: &BaseConsumer,
+/// The end of every partition of `topics` when the read starts: its high watermark, once no
+/// transaction is open on it. (Right after a commit the broker may not have written the
+/// transaction's markers yet; until then the last stable offset a `read_committed` reader is
+/// given lags behind the high watermark.)
+fn end_offsets(
+    bootstrap: &str,
+    committed: &BaseConsumer,
     topics: &[String],
-    quiet: Duration,
-) -> bool {
+    deadline: Duration,
+) -> BTreeMap<(String, i32), i64> {
+    let uncommitted: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("isolation.level", "read_uncommitted")
+        .create()
+        .expect("watermark client");
+    let timeout = Duration::from_secs(10);
+    let started = Instant::now();
+    let mut ends = BTreeMap::new();
+    for topic in topics {
+        let Ok(metadata) = uncommitted.fetch_metadata(Some(topic), timeout) else {
+            continue;
+        };
+        for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+            let high = loop {
+                let high = uncommitted
+                    .fetch_watermarks(topic, partition.id(), timeout)
+                    .map(|(_, high)| high)
+                    .unwrap_or(-1);
+                let stable = committed
+                    .fetch_watermarks(topic, partition.id(), timeout)
+                    .map(|(_, stable)| stable)
+                    .unwrap_or(-1);
+                if (high >= 0 && stable >= high) || started.elapsed() > deadline {
+                    break high;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            };
+            ends.insert((topic.clone(), partition.id()), high);
+        }
+    }
+    ends
+}
+
+/// Every partition was read to its end (librdkafka moves a `read_committed` position past
+/// aborted records and transaction markers too).
+fn read_to(consumer: &BaseConsumer, ends: &BTreeMap<(String, i32), i64>) -> bool {
     let Ok(positions) = consumer.position() else {
         return false;
     };
-    let elements = positions.elements();
-    let covers = topics
-        .iter()
-        .all(|topic| elements.iter().any(|e| e.topic() == topic));
-    let timeout = Duration::from_secs(5);
-    covers
-        && elements.iter().all(|e| {
-            let stable = consumer
-                .fetch_watermarks(e.topic(), e.partition(), timeout)
-                .map(|(_, high)| high);
-            let high = watermarks
-                .fetch_watermarks(e.topic(), e.partition(), timeout)
-                .map(|(_, high)| high);
-            match (e.offset().to_raw(), stable, high) {
-                (_, Ok(stable), Ok(high)) if stable != high => false,
-                (_, _, Ok(0)) => true,
-                (Some(position), _, Ok(high)) => position >= high || quiet >= QUIET,
-                (None, _, Ok(_)) => false,
-                _ => false,
-            }
-        })
+    ends.iter().all(|((topic, partition), end)| {
+        *end <= 0
+            || positions
+                .find_partition(topic, *partition)
+                .and_then(|e| e.offset().to_raw())
+                .is_some_and(|position| position >= *end)
+    })
 }

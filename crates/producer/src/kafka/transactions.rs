@@ -28,7 +28,7 @@ use crate::error::{ProduceError, ProducerError};
 pub enum TransactionError {
     /// Another process with the same transactional id took over: stop, write nothing more.
     #[error(
-        "fenced: another process started with transactional id {transactional_id:?} and took over ({message}); this one stops and writes nothing more"
+        "fenced: transactional id {transactional_id:?} was taken over, by another process started with the same deployment_id, or by the broker ending this process's transaction after transaction.timeout.ms (a broker away for minutes); this process stops and writes nothing more, and a restart resumes from the last committed cursors ({message})"
     )]
     Fenced {
         /// The id both processes use.
@@ -253,14 +253,11 @@ pub fn read_state_topic(
     }
     consumer.assign(&assignment).map_err(kafka)?;
     let started = Instant::now();
-    let mut last_record = Instant::now();
-    // Read until every partition's position reaches its high watermark, or, once no transaction
-    // is open on it (its last stable offset is the high watermark), nothing came for a second:
-    // what is left are aborted records and transaction markers.
+    // Read until every partition's position reaches its high watermark (librdkafka moves a
+    // read_committed position past aborted records and transaction markers too).
     loop {
         if let Some(message) = consumer.poll(Duration::from_millis(100)) {
             let message = message.map_err(kafka)?;
-            last_record = Instant::now();
             let key = message
                 .key()
                 .map(|k| String::from_utf8_lossy(k).into_owned())
@@ -271,16 +268,11 @@ pub fn read_state_topic(
             };
         }
         let positions = consumer.position().map_err(kafka)?;
-        let quiet = last_record.elapsed() >= Duration::from_secs(1);
         let done = ends.iter().all(|(partition, high)| {
-            let position = positions
+            positions
                 .find_partition(topic, *partition)
-                .and_then(|e| e.offset().to_raw());
-            let read_to_end = position.is_some_and(|position| position >= *high);
-            let stable = consumer
-                .fetch_watermarks(topic, *partition, Timeout::After(timeout))
-                .is_ok_and(|(_, stable)| stable >= *high);
-            read_to_end || (quiet && stable && position.is_some())
+                .and_then(|e| e.offset().to_raw())
+                .is_some_and(|position| position >= *high)
         });
         if done {
             return Ok(state);
