@@ -157,11 +157,24 @@ async fn metrics_readiness_402_org_and_graceful_sigterm() {
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert!(status.success(), "exit status {status:?}: {stderr}");
     assert!(stderr.contains("shutdown requested"), "{stderr}");
-    let checkpoints =
-        std::fs::read_to_string(dir.path().join("checkpoints.json")).expect("checkpoint file");
+    // The cursors live in the state topic: the healthy organisation's was committed, the
+    // disabled one never fetched anything and has none.
+    let state = consume(&[format!("{prefix}.state")], 1, Duration::from_secs(30));
+    let keys: Vec<String> = state
+        .iter()
+        .filter_map(|r| {
+            r.key
+                .as_deref()
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+        })
+        .collect();
     assert!(
-        checkpoints.contains(&healthy),
-        "the healthy org's cursor was committed: {checkpoints}"
+        keys.contains(&format!("events/{healthy}")),
+        "the healthy org's cursor was committed: {keys:?}"
+    );
+    assert!(
+        !keys.contains(&format!("events/{disabled}")),
+        "the disabled org has no cursor: {keys:?}"
     );
     sim.shutdown().await;
 }
