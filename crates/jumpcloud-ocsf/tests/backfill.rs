@@ -36,10 +36,7 @@ async fn backfill_delivers_exactly_the_range() {
         "",
     );
     // Small slices so the range is cut into several `/events/count` slices.
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("[events]\n", "[events]\nbackfill_slice_events = 1500\n");
-    std::fs::write(&config, text).unwrap();
+    set_in_config(&config, "events", "backfill_slice_events = 1500");
 
     let now = chrono::Utc::now();
     let from = now - chrono::Duration::hours(100);

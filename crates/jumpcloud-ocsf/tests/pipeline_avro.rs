@@ -69,10 +69,7 @@ async fn avro_records_decode_independently_to_the_json_encoding() {
             &prefix,
             &extra,
         );
-        let text = std::fs::read_to_string(&config)
-            .unwrap()
-            .replace("[kafka]\n", &format!("[kafka]\nformat = \"{format}\"\n"));
-        std::fs::write(&config, text).unwrap();
+        set_in_config(&config, "kafka", &format!("format = \"{format}\""));
         let output = Command::new(binary())
             .args(["run", "--once", "--config"])
             .arg(&config)

@@ -67,14 +67,8 @@ async fn kill_and_restart(delivery: &str, kills: usize, seed: u64) -> Outcome {
         &prefix,
         "[pipeline]\nmax_in_flight_events = 3000\nunit_max_events = 1500\n",
     );
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("[events]\n", "[events]\npage_limit = 500\n")
-        .replace(
-            "[kafka]\n",
-            &format!("[kafka]\ndelivery = \"{delivery}\"\n"),
-        );
-    std::fs::write(&config, text).unwrap();
+    set_in_config(&config, "events", "page_limit = 500");
+    set_in_config(&config, "kafka", &format!("delivery = \"{delivery}\""));
 
     let seed = uuid::Uuid::new_v4().as_u64_pair().0 | 1;
     println!("{delivery}: kill delays seed {seed}");

@@ -286,10 +286,7 @@ async fn a_broker_killed_in_the_middle_of_a_transaction_loses_and_duplicates_not
         &prefix,
         "[pipeline]\nunit_max_events = 2000\n",
     );
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("[events]\n", "[events]\npage_limit = 500\n");
-    std::fs::write(&config, text).unwrap();
+    set_in_config(&config, "events", "page_limit = 500");
     let log = dir.path().join("run.log");
     let mut run = start_run(&config, &bootstrap, &log);
     tokio::time::sleep(Duration::from_secs(3)).await;

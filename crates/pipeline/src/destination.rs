@@ -278,21 +278,7 @@ impl Destination {
             Destination::Kafka(kafka) => match &kafka.state {
                 StateWrites::InTransaction => {
                     let producer = kafka.producer();
-                    let listener: Arc<dyn DeliveryListener> = deliveries.clone();
-                    for (key, checkpoint) in cursors {
-                        let index = deliveries.hand_over_state();
-                        if let Err(err) = producer
-                            .enqueue_state_tracked(
-                                key,
-                                KafkaState::encode(checkpoint),
-                                &listener,
-                                index,
-                            )
-                            .await
-                        {
-                            deliveries.delivered(index, Err(err));
-                        }
-                    }
+                    enqueue_cursors(&producer, cursors, deliveries).await;
                     let committing = Arc::clone(&producer);
                     match run_blocking(move || committing.commit_transaction()).await {
                         Ok(()) => Ok(()),
@@ -306,21 +292,7 @@ impl Destination {
                 StateWrites::TopicAfterAcks => {
                     self.await_acknowledged(deliveries).await?;
                     let producer = kafka.producer();
-                    let listener: Arc<dyn DeliveryListener> = deliveries.clone();
-                    for (key, checkpoint) in cursors {
-                        let index = deliveries.hand_over_state();
-                        if let Err(err) = producer
-                            .enqueue_state_tracked(
-                                key,
-                                KafkaState::encode(checkpoint),
-                                &listener,
-                                index,
-                            )
-                            .await
-                        {
-                            deliveries.delivered(index, Err(err));
-                        }
-                    }
+                    enqueue_cursors(&producer, cursors, deliveries).await;
                     self.await_acknowledged(deliveries).await
                 }
                 StateWrites::Store(store) => {
@@ -412,6 +384,24 @@ fn file_failure(sink: &FileSink, error: &std::io::Error) -> ProduceError {
         topic: sink.dir().display().to_string(),
         code: None,
         message: format!("cannot write: {error}"),
+    }
+}
+
+/// Hands each cursor to the state topic as one record; its verdict goes to `deliveries`.
+async fn enqueue_cursors(
+    producer: &OcsfProducer,
+    cursors: &[(String, Checkpoint)],
+    deliveries: &Arc<UnitDeliveries>,
+) {
+    let listener: Arc<dyn DeliveryListener> = deliveries.clone();
+    for (key, checkpoint) in cursors {
+        let index = deliveries.hand_over_state();
+        if let Err(err) = producer
+            .enqueue_state_tracked(key, KafkaState::encode(checkpoint), &listener, index)
+            .await
+        {
+            deliveries.delivered(index, Err(err));
+        }
     }
 }
 
