@@ -61,9 +61,10 @@ impl Default for MapperConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PipelineConfig {
-    /// Events fetched and not yet acknowledged by Kafka, all organisations together. Bounds
-    /// memory (about 1 KiB per event): a page is requested with at most as many events as
-    /// there is room for (up to `events.page_limit`, once a quarter page is free).
+    /// Events fetched and not yet handed to the producer, all organisations together (what is
+    /// handed over waits in the producer's bounded queue). Bounds memory (about 1 KiB per
+    /// event): a page is requested with at most as many events as there is room for (up to
+    /// `events.page_limit`, once a quarter page is free).
     pub max_in_flight_events: usize,
     /// A unit (one Kafka transaction in exactly-once mode) takes whole batches until it holds
     /// this many events ...

@@ -72,7 +72,8 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// A pipeline writing `mapper`'s output to `destination`, holding at most
-    /// `max_in_flight_events` fetched and not yet durable events (all sources together).
+    /// `max_in_flight_events` fetched events not yet handed to the destination (all sources
+    /// together).
     pub fn new(
         mapper: Arc<Mapper>,
         destination: Arc<Destination>,

@@ -26,8 +26,8 @@ pub enum Mode {
 pub(crate) struct Fetched {
     pub(crate) batch: EventBatch,
     pub(crate) acker: Acker,
-    /// Its room in the in-flight budget.
-    pub(crate) _permit: OwnedSemaphorePermit,
+    /// Its room in the in-flight budget, given back once its events are handed over.
+    pub(crate) permit: Option<OwnedSemaphorePermit>,
     /// The rewind epoch it was fetched in; a batch of an older epoch is dropped unwritten.
     pub(crate) epoch: u64,
     pub(crate) _outstanding: Outstanding,
@@ -83,7 +83,7 @@ impl Rewinds {
     }
 }
 
-/// Room for fetched events not yet durable, shared by every source.
+/// Room for fetched events not yet handed to the destination, shared by every source.
 #[derive(Clone)]
 pub(crate) struct InFlightBudget {
     pub(crate) events: Arc<Semaphore>,
@@ -186,7 +186,7 @@ impl SourceTask {
                     error_delays = errors();
                     self.stats.set_org_error(&org_id, None);
                     let fetched = Fetched {
-                        _permit: fit_to_batch(permit, batch.events.len()),
+                        permit: Some(fit_to_batch(permit, batch.events.len())),
                         batch,
                         acker: acker.clone(),
                         epoch,

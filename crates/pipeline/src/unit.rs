@@ -61,9 +61,13 @@ pub(crate) struct Writer {
 
 /// One unit being written.
 struct Unit {
+    /// The unit's batches, their events already handed over and dropped: what remains is what
+    /// finishing needs (the checkpoint token, the acker, the counts).
     batches: Vec<(Fetched, BatchCounts)>,
-    /// For each handed-over index: (position in `batches`, position in the batch).
-    records: Vec<(u32, u32)>,
+    /// Each event of the unit, in order: whose it was (for a record the broker refuses).
+    identities: Vec<EventIdentity>,
+    /// For each handed-over index: the position of its event in `identities`.
+    records: Vec<u32>,
     events: usize,
     failed: Option<String>,
 }
@@ -111,6 +115,7 @@ impl Writer {
     ) -> Result<(), UnitError> {
         let mut unit = Unit {
             batches: Vec::new(),
+            identities: Vec::new(),
             records: Vec::new(),
             events: 0,
             failed: None,
@@ -183,9 +188,16 @@ impl Writer {
         Ok(())
     }
 
-    /// Maps and hands over every event of one batch, in order.
-    async fn add(&mut self, unit: &mut Unit, fetched: Fetched, deliveries: &Arc<UnitDeliveries>) {
-        let batch_position = u32::try_from(unit.batches.len()).unwrap_or(u32::MAX);
+    /// Maps and hands over every event of one batch, in order; then gives the batch's room in
+    /// the in-flight budget back (its records are in the producer's bounded queue now, its raw
+    /// events are dropped), so the next page is fetched while the unit is still open.
+    async fn add(
+        &mut self,
+        unit: &mut Unit,
+        mut fetched: Fetched,
+        deliveries: &Arc<UnitDeliveries>,
+    ) {
+        let first_position = unit.identities.len();
         let org_id = fetched.batch.org_id.clone();
         let mut counts = BatchCounts {
             fetched: fetched.batch.events.len() as u64,
@@ -197,7 +209,7 @@ impl Writer {
             if unit.failed.is_some() {
                 break;
             }
-            let record_ref = (batch_position, u32::try_from(position).unwrap_or(u32::MAX));
+            let record_ref = u32::try_from(first_position + position).unwrap_or(u32::MAX);
             if self.refused.contains(&identity(event)) {
                 let letter = dead_letter(
                     event,
@@ -248,6 +260,14 @@ impl Writer {
             json = record.json;
         }
         unit.events += fetched.batch.events.len();
+        unit.identities.extend(
+            fetched
+                .batch
+                .events
+                .drain(..)
+                .map(|event| (event.org_id, event.id, event.timestamp)),
+        );
+        fetched.permit = None;
         unit.batches.push((fetched, counts));
     }
 
@@ -255,7 +275,7 @@ impl Writer {
         &self,
         unit: &mut Unit,
         letter: DeadLetter,
-        record_ref: (u32, u32),
+        record_ref: u32,
         deliveries: &Arc<UnitDeliveries>,
     ) {
         let index = deliveries.hand_over();
@@ -276,16 +296,13 @@ impl Writer {
             if !error.is_record_fault() {
                 continue;
             }
-            let Some((batch, position)) = unit.records.get(*index as usize) else {
-                continue;
-            };
-            if let Some(event) = unit
-                .batches
-                .get(*batch as usize)
-                .and_then(|(fetched, _)| fetched.batch.events.get(*position as usize))
-            {
-                tracing::warn!(org = %event.org_id, id = ?event.id, error = %error, "the broker refused a record; it goes to the dead-letter topic");
-                self.refused.insert(identity(event));
+            let identity = unit
+                .records
+                .get(*index as usize)
+                .and_then(|position| unit.identities.get(*position as usize));
+            if let Some(identity) = identity {
+                tracing::warn!(org = %identity.0, id = ?identity.1, error = %error, "the broker refused a record; it goes to the dead-letter topic");
+                self.refused.insert(identity.clone());
             }
         }
     }
