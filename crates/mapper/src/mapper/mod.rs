@@ -268,32 +268,15 @@ pub(super) fn event_uid(
     timestamp: &str,
     raw: &[u8],
 ) -> String {
-    use sha1::Digest;
-    // UUIDv5 = SHA-1 of namespace + name (RFC 4122 4.3), hashed part by part: no name buffer.
-    // The `sha1` crate uses the CPU's SHA extensions where present.
-    let mut hasher = sha1::Sha1::new();
-    hasher.update(uuid::Uuid::NAMESPACE_URL.as_bytes());
-    match id {
+    let uuid = match id {
         Some(id) => {
-            for part in [
-                "jumpcloud:",
-                organization.unwrap_or(""),
-                ":",
-                id,
-                ":",
-                timestamp,
-            ] {
-                hasher.update(part.as_bytes());
-            }
+            let organization = organization.unwrap_or("");
+            let name = format!("jumpcloud:{organization}:{id}:{timestamp}");
+            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
         }
-        None => hasher.update(raw),
-    }
-    let digest = hasher.finalize();
-    let mut bytes = [0_u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    let uuid = uuid::Builder::from_sha1_bytes(bytes).into_uuid();
-    let mut buffer = uuid::Uuid::encode_buffer();
-    uuid.hyphenated().encode_lower(&mut buffer).to_owned()
+        None => uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, raw),
+    };
+    uuid.hyphenated().to_string()
 }
 
 fn short(raw: &str) -> String {
