@@ -10,9 +10,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use axum::extract::{Query, State};
 use axum::response::IntoResponse;
 use fetcher::inventory::{InventoryConfig, ListShape, collect_org, list_all, record_id};
-use fetcher::{AuthConfig, ClientConfig, JumpCloudClient, Secret};
+use fetcher::{AuthConfig, ClientConfig, JumpCloudClient};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use secrecy::SecretString;
 use simulator::SimConfig;
 use simulator::events::EventIndex;
 use simulator::inventory::{Inventory, InventorySizes};
@@ -109,7 +110,7 @@ fn client(base_url: &str) -> JumpCloudClient {
     JumpCloudClient::new(ClientConfig {
         base_url: Some(base_url.to_owned()),
         auth: AuthConfig::ApiKey {
-            api_key: Secret::new(API_KEY.to_owned()),
+            api_key: SecretString::from(API_KEY.to_owned()),
         },
         max_requests_per_sec: 100_000,
         ..ClientConfig::default()

@@ -6,8 +6,8 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use fetcher::{
     AuthConfig, ClientConfig, EventSource, EventsConfig, FileCheckpointStore, JumpCloudClient,
-    Secret,
 };
+use secrecy::SecretString;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,7 +38,7 @@ async fn elements_without_identity_are_handed_out_verbatim_and_repeats_are_dropp
     let client = JumpCloudClient::new(ClientConfig {
         base_url: Some(format!("http://{address}")),
         auth: AuthConfig::ApiKey {
-            api_key: Secret::new("k"),
+            api_key: SecretString::from("k"),
         },
         ..ClientConfig::default()
     })
@@ -103,7 +103,7 @@ async fn a_search_after_that_does_not_move_is_an_error_not_an_endless_loop() {
     let client = JumpCloudClient::new(ClientConfig {
         base_url: Some(format!("http://{address}")),
         auth: AuthConfig::ApiKey {
-            api_key: Secret::new("k"),
+            api_key: SecretString::from("k"),
         },
         org_ids: vec!["org-a".into(), "org-b".into()],
         ..ClientConfig::default()

@@ -3,9 +3,10 @@
 
 use fetcher::{
     AuthConfig, ClientConfig, EventBatch, EventSource, EventsConfig, FetchError,
-    FileCheckpointStore, JumpCloudClient, RetryConfig, Secret,
+    FileCheckpointStore, JumpCloudClient, RetryConfig,
 };
 use rand::{Rng, SeedableRng};
+use secrecy::SecretString;
 use simulator::{SimConfig, SimHandle};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -34,7 +35,7 @@ fn client_config(base_url: &str) -> ClientConfig {
     ClientConfig {
         base_url: Some(base_url.to_string()),
         auth: AuthConfig::ApiKey {
-            api_key: Secret::new(API_KEY),
+            api_key: SecretString::from(API_KEY),
         },
         request_timeout: Duration::from_secs(5),
         connect_timeout: Duration::from_secs(2),
@@ -381,7 +382,7 @@ async fn oauth_token_expiring_mid_run_is_refreshed_and_nothing_is_lost() {
     let mut client_config = client_config(&sim.base_url());
     client_config.auth = AuthConfig::Oauth {
         client_id: "svc-client".into(),
-        client_secret: Secret::new("svc-secret"),
+        client_secret: SecretString::from("svc-secret"),
         token_url: None,
         // No early refresh: the token really expires and the 401 path refreshes it.
         refresh_margin: Duration::ZERO,
@@ -503,7 +504,7 @@ async fn invalid_key_and_role_without_directory_insights_name_the_remedy() {
     ] {
         let mut client_config = client_config(&sim.base_url());
         client_config.auth = AuthConfig::ApiKey {
-            api_key: Secret::new(key),
+            api_key: SecretString::from(key),
         };
         let client = JumpCloudClient::new(client_config.clone()).unwrap();
         let mut source =
@@ -735,7 +736,7 @@ async fn oauth_token_is_refreshed_before_expiry_without_any_401() {
     let mut client_config = client_config(&sim.base_url());
     client_config.auth = AuthConfig::Oauth {
         client_id: "svc-client".into(),
-        client_secret: Secret::new("svc-secret"),
+        client_secret: SecretString::from("svc-secret"),
         token_url: None,
         refresh_margin: Duration::from_secs(30),
     };

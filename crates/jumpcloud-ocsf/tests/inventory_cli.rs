@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 use common::*;
-use fetcher::{AuthConfig, ClientConfig, JumpCloudClient, Secret};
+use fetcher::{AuthConfig, ClientConfig, JumpCloudClient};
+use secrecy::SecretString;
 use serde_json::Value;
 use simulator::SimConfig;
 
@@ -61,7 +62,7 @@ async fn snapshot_is_valid_ocsf_with_the_simulators_counts_and_graph() {
     let client = JumpCloudClient::new(ClientConfig {
         base_url: Some(base.clone()),
         auth: AuthConfig::ApiKey {
-            api_key: Secret::new(API_KEY.to_owned()),
+            api_key: SecretString::from(API_KEY.to_owned()),
         },
         ..ClientConfig::default()
     })
@@ -239,7 +240,7 @@ fn interval_snapshots_report_the_changes_in_between() {
     let client = JumpCloudClient::new(ClientConfig {
         base_url: Some(base.clone()),
         auth: AuthConfig::ApiKey {
-            api_key: Secret::new(API_KEY.to_owned()),
+            api_key: SecretString::from(API_KEY.to_owned()),
         },
         ..ClientConfig::default()
     })

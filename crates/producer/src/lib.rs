@@ -22,7 +22,7 @@ pub mod registry;
 
 pub use config::{
     Compression, DeliveryGuarantee, Format, KafkaProperties, KeyStrategy, ProducerConfig,
-    RegistryConfig, Secret, StateStore, TopicConfig,
+    RegistryConfig, StateStore, TopicConfig,
 };
 pub use dead_letter::{DeadLetter, Stage};
 pub use error::{ProduceError, ProducerError};

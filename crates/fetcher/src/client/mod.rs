@@ -11,7 +11,6 @@ pub mod retry;
 #[cfg(test)]
 mod tests;
 
-use crate::secret::Secret;
 use crate::stats::FetchStats;
 use auth::{AccessToken, DEFAULT_TOKEN_LIFETIME};
 use backon::Retryable;
@@ -23,6 +22,7 @@ pub use page::{PageEvent, split_page};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use retry::AttemptError;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::num::NonZeroU32;
@@ -157,7 +157,7 @@ impl JumpCloudClient {
     /// Builds the client; fails on missing credentials or an invalid rate cap.
     pub fn new(config: ClientConfig) -> Result<Self, FetchError> {
         match &config.auth {
-            AuthConfig::ApiKey { api_key } if api_key.is_empty() => {
+            AuthConfig::ApiKey { api_key } if api_key.expose_secret().is_empty() => {
                 return Err(FetchError::Config(
                     "no API key: set jumpcloud.auth.api_key or JUMPCLOUD_API_KEY".into(),
                 ));
@@ -166,7 +166,7 @@ impl JumpCloudClient {
                 client_id,
                 client_secret,
                 ..
-            } if client_id.is_empty() || client_secret.is_empty() => {
+            } if client_id.is_empty() || client_secret.expose_secret().is_empty() => {
                 return Err(FetchError::Config(
                     "OAuth needs client_id and client_secret (JUMPCLOUD_CLIENT_ID / JUMPCLOUD_CLIENT_SECRET)".into(),
                 ));
@@ -489,10 +489,10 @@ impl JumpCloudClient {
             request = request.query(query);
         }
         request = match &inner.config.auth {
-            AuthConfig::ApiKey { api_key } => request.header("x-api-key", api_key.expose()),
+            AuthConfig::ApiKey { api_key } => request.header("x-api-key", api_key.expose_secret()),
             AuthConfig::Oauth { .. } => {
                 let token = self.access_token().await.map_err(AttemptError::Fatal)?;
-                request.bearer_auth(token.expose())
+                request.bearer_auth(token.expose_secret())
             }
         };
         if let Some(org) = org.filter(|o| !o.is_empty()) {
@@ -564,7 +564,7 @@ impl JumpCloudClient {
     }
 
     /// The current OAuth token, refreshed when it is within the margin of expiry.
-    async fn access_token(&self) -> Result<Secret, FetchError> {
+    async fn access_token(&self) -> Result<SecretString, FetchError> {
         let AuthConfig::Oauth {
             client_id,
             client_secret,
@@ -591,7 +591,7 @@ impl JumpCloudClient {
     async fn fetch_token(
         &self,
         client_id: &str,
-        client_secret: &Secret,
+        client_secret: &SecretString,
     ) -> Result<AccessToken, FetchError> {
         #[derive(Deserialize)]
         struct TokenResponse {
@@ -610,7 +610,7 @@ impl JumpCloudClient {
             let response = inner
                 .http
                 .post(&inner.token_url)
-                .basic_auth(client_id, Some(client_secret.expose()))
+                .basic_auth(client_id, Some(client_secret.expose_secret()))
                 .header(
                     reqwest::header::CONTENT_TYPE,
                     "application/x-www-form-urlencoded",
@@ -645,7 +645,7 @@ impl JumpCloudClient {
                         .filter(|d| !d.is_zero())
                         .unwrap_or(DEFAULT_TOKEN_LIFETIME);
                     Ok(AccessToken {
-                        token: Secret::new(parsed.access_token),
+                        token: SecretString::from(parsed.access_token),
                         obtained_at,
                         lifetime,
                     })

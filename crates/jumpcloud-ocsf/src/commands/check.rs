@@ -10,6 +10,7 @@ use anyhow::Result;
 use fetcher::{EventQuery, JumpCloudClient};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use secrecy::ExposeSecret;
 
 use crate::commands::run::{block_on, org_ids};
 use crate::config::AppConfig;
@@ -225,7 +226,10 @@ async fn check_registry(registry: &producer::RegistryConfig, timeout: Duration) 
     if let Some(username) = &registry.username {
         request = request.basic_auth(
             username,
-            registry.password.as_ref().map(|p| p.expose().to_string()),
+            registry
+                .password
+                .as_ref()
+                .map(|p| p.expose_secret().to_string()),
         );
     }
     let result = match request.send().await {

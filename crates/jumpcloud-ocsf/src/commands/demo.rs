@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use fetcher::{AuthConfig, Secret};
+use fetcher::AuthConfig;
 use pipeline::{Destination, FileSink, Mode, Pipeline};
+use secrecy::SecretString;
 use simulator::SimConfig;
 use tokio::sync::watch;
 
@@ -77,7 +78,7 @@ async fn demo(args: Args) -> Result<()> {
     let mut config = AppConfig::default();
     config.jumpcloud.base_url = Some(sim.base_url());
     config.jumpcloud.auth = AuthConfig::ApiKey {
-        api_key: Secret::new(DEMO_API_KEY),
+        api_key: SecretString::from(DEMO_API_KEY),
     };
     config.jumpcloud.org_ids = sim.org_ids();
     config.jumpcloud.max_requests_per_sec = 50;
