@@ -1,5 +1,5 @@
-//! Dead letters: what could not be fetched, parsed, mapped, encoded or produced, with its raw
-//! bytes and the reason, for the dead-letter topic.
+//! Dead letters: what could not be mapped, encoded or produced, with its raw bytes and the
+//! reason, for the dead-letter topic.
 
 use std::fmt;
 
@@ -8,11 +8,7 @@ use bytes::Bytes;
 /// The pipeline stage where a record failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stage {
-    /// Fetching from the Directory Insights API (e.g. a page that is not JSON).
-    Fetch,
-    /// Parsing one raw event.
-    Parse,
-    /// Mapping a raw event to OCSF.
+    /// Mapping a raw event to OCSF (including an event that is not JSON).
     Map,
     /// Encoding an OCSF record (Avro).
     Encode,
@@ -24,8 +20,6 @@ impl Stage {
     /// The `dlq_stage` header value.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Fetch => "fetch",
-            Self::Parse => "parse",
             Self::Map => "map",
             Self::Encode => "encode",
             Self::Produce => "produce",

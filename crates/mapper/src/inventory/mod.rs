@@ -26,11 +26,6 @@ pub use changes::{UserChange, diff_users, user_change_records};
 pub use device::{mdm_device_inventory, system_inventory};
 pub use user::user_inventory;
 
-/// `class_uid` of Device Inventory Info.
-pub const DEVICE_INVENTORY_CLASS_UID: u32 = 5001;
-/// `class_uid` of User Inventory Info.
-pub const USER_INVENTORY_CLASS_UID: u32 = 5003;
-
 /// How a user reaches an SSO application.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApplicationBinding {
