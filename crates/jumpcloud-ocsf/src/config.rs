@@ -9,6 +9,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+/// This program's name and version: the `User-Agent` of its JumpCloud requests and the actor
+/// of its response-action audit records.
+pub const TOOL_NAME: &str = env!("CARGO_PKG_NAME");
+/// See [`TOOL_NAME`].
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The checkpoint file when `events.checkpoint_path` is unset.
+pub const DEFAULT_CHECKPOINT_FILE: &str = "jumpcloud-ocsf-checkpoints.json";
+
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -165,6 +174,21 @@ impl AppConfig {
         }
     }
 
+    /// The checkpoint file: `events.checkpoint_path`, or [`DEFAULT_CHECKPOINT_FILE`].
+    pub fn checkpoint_path(&self) -> &Path {
+        self.events
+            .checkpoint_path
+            .as_deref()
+            .unwrap_or(Path::new(DEFAULT_CHECKPOINT_FILE))
+    }
+
+    /// The JumpCloud client of `[jumpcloud]`, introducing itself as this program.
+    pub fn jumpcloud_client(&self) -> Result<fetcher::JumpCloudClient, fetcher::FetchError> {
+        let mut config = self.jumpcloud.clone();
+        config.user_agent = Some(format!("{TOOL_NAME}/{TOOL_VERSION}"));
+        fetcher::JumpCloudClient::new(config)
+    }
+
     /// Checks values the crates cannot check alone.
     pub fn validate(&self) -> Result<()> {
         if let Some(error) = self.env_errors.first() {
@@ -266,7 +290,12 @@ mod example_tests {
         let config = AppConfig::parse(text).expect("the example config parses");
         config.validate().expect("the example config is valid");
         let defaults = AppConfig::default();
-        assert_eq!(config.events, defaults.events);
+        assert_eq!(config.checkpoint_path(), defaults.checkpoint_path());
+        let events = fetcher::EventsConfig {
+            checkpoint_path: None,
+            ..config.events.clone()
+        };
+        assert_eq!(events, defaults.events);
         // ProducerConfig has no `PartialEq` (its secrets have none); its Debug shows every
         // setting, secrets as `[REDACTED]` or `None`.
         assert_eq!(

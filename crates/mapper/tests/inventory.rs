@@ -143,7 +143,8 @@ fn change_and_audit_records_are_valid_ocsf() {
         &Default::default(),
     );
     let actor = AuditActor {
-        app_name: "jumpcloud-ocsf/test".into(),
+        tool_name: "the-tool".into(),
+        tool_version: "test".into(),
         operator: Some("analyst".into()),
     };
     for (action, group) in [

@@ -135,6 +135,10 @@ pub struct ClientConfig {
     pub max_requests_per_sec: u32,
     /// Backoff policy.
     pub retry: RetryConfig,
+    /// `User-Agent` of every request (the calling program's name and version); none when
+    /// unset. Given by the program, not read from the configuration file.
+    #[serde(skip)]
+    pub user_agent: Option<String>,
 }
 
 impl Default for ClientConfig {
@@ -148,6 +152,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(10),
             max_requests_per_sec: 10,
             retry: RetryConfig::default(),
+            user_agent: None,
         }
     }
 }

@@ -30,9 +30,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// `User-Agent` sent on every request.
-pub const USER_AGENT: &str = concat!("jumpcloud-ocsf/", env!("CARGO_PKG_VERSION"));
-
 /// Path of the Directory Insights events endpoint.
 pub const EVENTS_PATH: &str = "/insights/directory/v1/events";
 /// Path of the Directory Insights count endpoint.
@@ -176,11 +173,14 @@ impl JumpCloudClient {
         let rate = NonZeroU32::new(config.max_requests_per_sec).ok_or_else(|| {
             FetchError::Config("jumpcloud.max_requests_per_sec must be at least 1".into())
         })?;
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .use_rustls_tls()
-            .user_agent(USER_AGENT)
             .timeout(config.request_timeout)
-            .connect_timeout(config.connect_timeout)
+            .connect_timeout(config.connect_timeout);
+        if let Some(user_agent) = &config.user_agent {
+            http = http.user_agent(user_agent);
+        }
+        let http = http
             .build()
             .map_err(|e| FetchError::Config(format!("HTTP client: {e}")))?;
         Ok(Self {

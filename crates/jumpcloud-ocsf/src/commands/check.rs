@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use fetcher::{EventQuery, JumpCloudClient};
+use fetcher::EventQuery;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use secrecy::ExposeSecret;
@@ -74,7 +74,7 @@ async fn check(args: Args) -> Result<Vec<Check>> {
 }
 
 async fn check_jumpcloud(config: &AppConfig) -> Vec<Check> {
-    let client = match JumpCloudClient::new(config.jumpcloud.clone()) {
+    let client = match config.jumpcloud_client() {
         Ok(client) => client,
         Err(err) => {
             return vec![Check {

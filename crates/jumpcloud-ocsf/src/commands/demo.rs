@@ -87,7 +87,7 @@ async fn demo(args: Args) -> Result<()> {
     config.events.overlap = Duration::from_secs(60);
     config.events.poll_interval = Duration::from_secs(1);
     config.events.initial_lookback = Duration::from_secs(2 * 86_400);
-    config.events.checkpoint_path = args.out.join("checkpoints.json");
+    config.events.checkpoint_path = Some(args.out.join("checkpoints.json"));
 
     let (destination, store) = match env_or_file("KAFKA_BROKERS").filter(|v| !v.is_empty()) {
         Some(brokers) => {

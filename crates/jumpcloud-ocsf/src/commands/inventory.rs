@@ -257,7 +257,7 @@ pub fn run(args: Args) -> ExitCode {
 async fn run_async(args: Args) -> Result<bool> {
     let OutputFormat::Json = args.format;
     let config = AppConfig::load(args.config.as_deref())?;
-    let client = JumpCloudClient::new(config.jumpcloud.clone())?;
+    let client = config.jumpcloud_client()?;
     let inventory_config = InventoryConfig {
         page_size: args.page_size.max(1),
         concurrency: args.concurrency.max(1),

@@ -157,7 +157,8 @@ fn diff_finds_suspension_mfa_admin_and_membership_changes() {
 fn audit_record_names_the_actor_and_the_reason() {
     let target = user("a1", "ACTIVATED");
     let actor = AuditActor {
-        app_name: "jumpcloud-ocsf/0.1.0".into(),
+        tool_name: "the-tool".into(),
+        tool_version: "0.1.0".into(),
         operator: Some("analyst".into()),
     };
     let record = audit_record(&AuditRecordInput {
@@ -175,7 +176,9 @@ fn audit_record_names_the_actor_and_the_reason() {
     });
     assert_eq!((record.class_uid, record.activity_id), (3001, 5));
     let event = parse(&record);
-    assert_eq!(event["actor"]["app_name"], "jumpcloud-ocsf/0.1.0");
+    assert_eq!(event["actor"]["app_name"], "the-tool/0.1.0");
+    assert_eq!(event["metadata"]["product"]["name"], "the-tool");
+    assert_eq!(event["metadata"]["product"]["vendor_name"], "the-tool");
     assert_eq!(event["actor"]["user"]["name"], "analyst");
     assert_eq!(event["status_id"], 1);
     assert!(event["message"].as_str().unwrap().contains("INC-42"));
