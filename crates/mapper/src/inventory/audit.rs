@@ -61,9 +61,11 @@ fn header(action: &str) -> ClassHeader {
 /// The audit event of one response action, keyed by the user id.
 pub fn audit_record(input: &AuditRecordInput<'_>) -> crate::OcsfRecord {
     let header = header(input.action);
+    // The record is made when the action is taken: one instant for both times.
     let meta = SnapshotMeta {
         tenant_uid: input.tenant_uid,
         time_ms: input.time_ms,
+        processed_ms: input.time_ms,
     };
     let tenant = input.tenant_uid.unwrap_or_default();
     let code = format!("response_action_{}", input.action.replace('-', "_"));

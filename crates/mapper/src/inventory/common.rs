@@ -12,6 +12,8 @@ pub struct SnapshotMeta<'a> {
     pub tenant_uid: Option<&'a str>,
     /// Collection time, epoch ms.
     pub time_ms: i64,
+    /// When the record is made, epoch ms (`metadata.processed_time`).
+    pub processed_ms: i64,
 }
 
 /// Class facts of one record.
@@ -142,10 +144,7 @@ pub fn skeleton(
     metadata.insert("event_code".into(), json!(event_code));
     metadata.insert("log_name".into(), json!(log_name));
     metadata.insert("log_provider".into(), json!("JumpCloud Console API"));
-    metadata.insert(
-        "processed_time".into(),
-        json!(chrono::Utc::now().timestamp_millis()),
-    );
+    metadata.insert("processed_time".into(), json!(meta.processed_ms));
     put(&mut metadata, "tenant_uid", meta.tenant_uid);
     let severity = match severity_id {
         1 => "Informational",
