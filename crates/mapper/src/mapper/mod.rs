@@ -28,47 +28,9 @@ pub use config::MapOptions;
 
 use crate::error::MapError;
 use crate::json_writer::JsonWriter;
-use crate::record::OcsfRecord;
+use crate::record::{MappedEvent, OcsfRecord};
 use crate::source::{RawObject, has_wide_number, json_kind, raw_str};
 use crate::tables::MappingTables;
-
-/// The facts about one mapped event that the pipeline needs without parsing the JSON again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MappedEvent {
-    /// `class_uid`.
-    pub class_uid: u32,
-    /// Snake-case class name (see [`OcsfRecord::class_name`]).
-    pub class_name: &'static str,
-    /// `activity_id`.
-    pub activity_id: i32,
-    /// `metadata.uid`.
-    pub uid: String,
-    /// `metadata.tenant_uid`.
-    pub tenant_uid: Option<String>,
-    /// `metadata.event_code`.
-    pub event_code: Option<String>,
-    /// `metadata.original_event_uid`.
-    pub original_event_uid: Option<String>,
-    /// `user.uid`.
-    pub subject_user_uid: Option<String>,
-}
-
-impl MappedEvent {
-    /// Joins the facts with the serialized event.
-    pub fn into_record(self, json: Vec<u8>) -> OcsfRecord {
-        OcsfRecord {
-            class_uid: self.class_uid,
-            class_name: self.class_name,
-            activity_id: self.activity_id,
-            uid: self.uid,
-            tenant_uid: self.tenant_uid,
-            event_code: self.event_code,
-            original_event_uid: self.original_event_uid,
-            subject_user_uid: self.subject_user_uid,
-            json,
-        }
-    }
-}
 
 /// Maps Directory Insights events to OCSF. `Send + Sync`: build one and share it.
 #[derive(Debug, Clone)]
@@ -186,6 +148,7 @@ impl Mapper {
             event_code,
             original_event_uid: id.map(Cow::into_owned),
             subject_user_uid,
+            json: (),
         })
     }
 }
