@@ -171,8 +171,11 @@ fn print_summary(pipeline: &Pipeline, ackers: &[(String, fetcher::Acker)]) {
         "{:<8} {:<20} {:>8} {:>10}",
         "class", "name", "activity", "events"
     );
-    for ((class_uid, class_name, activity_id), count) in stats.per_class() {
-        println!("{class_uid:<8} {class_name:<20} {activity_id:>8} {count:>10}");
+    for (class, count) in stats.per_class() {
+        println!(
+            "{:<8} {:<20} {:>8} {count:>10}",
+            class.class_uid, class.class_name, class.activity_id
+        );
     }
     println!();
     println!(
