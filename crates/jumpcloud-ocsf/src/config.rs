@@ -99,7 +99,7 @@ pub fn env_or_file(name: &str) -> Option<String> {
 
 /// `name` from `env`, or else the contents of the file named by `env("NAME_FILE")` without its
 /// trailing line break.
-fn value_or_file(name: &str, env: impl Fn(&str) -> Option<String>) -> Option<String> {
+pub(crate) fn value_or_file(name: &str, env: impl Fn(&str) -> Option<String>) -> Option<String> {
     if let Some(value) = env(name) {
         return Some(value);
     }

@@ -31,3 +31,10 @@ pub use kafka::{
     read_state_topic,
 };
 pub use registry::{RegistryClient, RegistryError};
+
+// One producer is shared by every task; its errors cross tasks: checked when compiling.
+const _: () = {
+    const fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<OcsfProducer>();
+    shareable::<ProduceError>();
+};

@@ -39,6 +39,14 @@ pub struct Mapper {
     options: MapOptions,
 }
 
+// The mapper and its errors are shared across tasks and threads: checked when compiling.
+const _: () = {
+    const fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<Mapper>();
+    shareable::<MapError>();
+    shareable::<crate::MappingError>();
+};
+
 impl Default for Mapper {
     /// The embedded tables and default options.
     fn default() -> Mapper {
