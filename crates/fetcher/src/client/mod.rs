@@ -11,6 +11,7 @@ pub mod retry;
 #[cfg(test)]
 mod tests;
 
+use crate::inventory::{InventoryConfig, ListShape, list_all};
 use crate::stats::FetchStats;
 use auth::{AccessToken, DEFAULT_TOKEN_LIFETIME};
 use backon::Retryable;
@@ -253,79 +254,42 @@ impl JumpCloudClient {
         .await
     }
 
-    /// Every element of a v1 list (`{totalCount, results}`), paged with `limit`/`skip`/`sort=_id`.
+    /// Every element of a v1 list (`{totalCount, results}`), paged with `limit`/`skip`/`sort=_id`
+    /// by [`crate::inventory::list_all`] (rows told apart by their whole JSON).
     pub async fn list_v1(
         &self,
         org: Option<&str>,
         path: &str,
         page_size: usize,
     ) -> Result<Vec<serde_json::Value>, FetchError> {
-        self.list_paged(org, path, page_size, |response| {
-            let results = response
-                .body
-                .get("results")
-                .and_then(|r| r.as_array())
-                .cloned()
-                .ok_or("v1 list without a results array")?;
-            let total = response.body.get("totalCount").and_then(|t| t.as_u64());
-            Ok((results, total))
-        })
-        .await
+        self.list_rows(org, path, ListShape::V1, page_size).await
     }
 
-    /// Every element of a v2 list (bare array + `x-total-count`), paged with `limit`/`skip`/`sort=_id`.
+    /// Every element of a v2 list (bare array + `x-total-count`), as [`Self::list_v1`].
     pub async fn list_v2(
         &self,
         org: Option<&str>,
         path: &str,
         page_size: usize,
     ) -> Result<Vec<serde_json::Value>, FetchError> {
-        self.list_paged(org, path, page_size, |response| {
-            let results = response
-                .body
-                .as_array()
-                .cloned()
-                .ok_or("v2 list that is not an array")?;
-            let total = response
-                .headers
-                .get("x-total-count")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok());
-            Ok((results, total))
-        })
-        .await
+        self.list_rows(org, path, ListShape::V2, page_size).await
     }
 
-    async fn list_paged(
+    async fn list_rows(
         &self,
         org: Option<&str>,
         path: &str,
+        shape: ListShape,
         page_size: usize,
-        split: impl Fn(&JsonResponse) -> Result<(Vec<serde_json::Value>, Option<u64>), &'static str>,
     ) -> Result<Vec<serde_json::Value>, FetchError> {
-        let page_size = page_size.max(1);
-        let mut all = Vec::new();
-        loop {
-            let query = [
-                ("limit", page_size.to_string()),
-                ("skip", all.len().to_string()),
-                ("sort", "_id".to_string()),
-            ];
-            let response = self.get_json(org, path, &query).await?;
-            let (results, total) = split(&response).map_err(|reason| FetchError::Protocol {
-                path: path.to_string(),
-                reason: reason.to_string(),
-            })?;
-            let received = results.len();
-            all.extend(results);
-            let done = match total {
-                Some(total) => all.len() as u64 >= total,
-                None => received < page_size,
-            };
-            if done || received == 0 {
-                return Ok(all);
-            }
-        }
+        let config = InventoryConfig {
+            page_size,
+            ..InventoryConfig::default()
+        };
+        list_all(self, org, path, shape, &config, false, |row| {
+            Some(row.to_string())
+        })
+        .await
     }
 
     /// One page of Directory Insights events for `org` (empty = the credential's own org).
