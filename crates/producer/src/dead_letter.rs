@@ -1,8 +1,6 @@
 //! Dead letters: what could not be mapped, encoded or produced, with its raw bytes and the
 //! reason, for the dead-letter topic.
 
-use std::fmt;
-
 use bytes::Bytes;
 
 /// The pipeline stage where a record failed.
@@ -24,12 +22,6 @@ impl Stage {
             Self::Encode => "encode",
             Self::Produce => "produce",
         }
-    }
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
