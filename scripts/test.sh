@@ -2,11 +2,12 @@
 # scripts/test.sh: the one test command (README, CI). On a fresh machine it installs and starts
 # everything the tests need, runs every check, and stops what it started:
 #   1. a Python venv with the test packages (tests/requirements.txt), cached
-#   2. cargo-audit (pinned), cached
+#   2. cargo-audit and cargo-machete (pinned), cached
 #   3. Apache Kafka (KRaft, one node) and Apicurio Registry (scripts/kafka-broker.sh: jars from
 #      Maven Central, cached; reuses a broker or registry already answering on its port)
-#   4. cargo fmt --check, cargo clippy -D warnings, cargo audit (vendored advisory DB, offline);
-#      a check whose tool is missing is skipped with a line saying so
+#   4. cargo fmt --check, cargo clippy -D warnings, cargo machete (unused dependencies),
+#      cargo audit (vendored advisory DB, offline); a check whose tool is missing or cannot be
+#      installed is skipped with a line saying so
 #   5. cargo test for the whole workspace (simulator over real HTTP, real broker and registry)
 # Caches live in $JUMPCLOUD_OCSF_CACHE (default ~/.cache/jumpcloud-ocsf), outside the work tree.
 set -euo pipefail
@@ -16,6 +17,7 @@ ROOT=$(pwd)
 CACHE=${JUMPCLOUD_OCSF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jumpcloud-ocsf}
 export JUMPCLOUD_OCSF_CACHE=$CACHE
 CARGO_AUDIT_VERSION=0.22.2
+CARGO_MACHETE_VERSION=0.9.2
 mkdir -p "$CACHE"
 t_start=$SECONDS
 step() { printf '\n==> [%4ds] %s\n' "$((SECONDS - t_start))" "$*" >&2; }
@@ -45,6 +47,14 @@ if [ ! -x "$AUDIT_BIN" ]; then
     --root "$CACHE/cargo-audit-$CARGO_AUDIT_VERSION"
 fi
 
+step "cargo-machete $CARGO_MACHETE_VERSION"
+MACHETE_BIN="$CACHE/cargo-machete-$CARGO_MACHETE_VERSION/bin/cargo-machete"
+if [ ! -x "$MACHETE_BIN" ]; then
+  # --debug as for cargo-audit. Optional: without it the unused-dependency check is skipped.
+  cargo install cargo-machete --version "$CARGO_MACHETE_VERSION" --locked --debug \
+    --root "$CACHE/cargo-machete-$CARGO_MACHETE_VERSION" || true
+fi
+
 step "Apache Kafka and the schema registry"
 eval "$(scripts/kafka-broker.sh start)"
 if [ "${KAFKA_BROKER_STARTED_BY_US:-0}" = 1 ]; then
@@ -65,6 +75,13 @@ if cargo clippy --version >/dev/null 2>&1; then
   cargo clippy --workspace --all-targets --locked -- -D warnings
 else
   step "SKIPPED cargo clippy: clippy is not installed for this toolchain"
+fi
+
+if [ -x "$MACHETE_BIN" ]; then
+  step "cargo machete (unused dependencies)"
+  "$MACHETE_BIN" --skip-target-dir
+else
+  step "SKIPPED cargo machete: cargo-machete $CARGO_MACHETE_VERSION could not be installed"
 fi
 
 step "cargo audit (offline advisory DB: vendor/advisory-db)"

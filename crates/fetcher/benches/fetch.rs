@@ -6,8 +6,8 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use fetcher::{
     AuthConfig, ClientConfig, EventSource, EventsConfig, FileCheckpointStore, JumpCloudClient,
-    Secret,
 };
+use secrecy::SecretString;
 use simulator::SimConfig;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +35,7 @@ fn fetch_all(c: &mut Criterion) {
     let client = JumpCloudClient::new(ClientConfig {
         base_url: Some(sim.base_url()),
         auth: AuthConfig::ApiKey {
-            api_key: Secret::new("bench"),
+            api_key: SecretString::from("bench"),
         },
         max_requests_per_sec: 1000,
         ..ClientConfig::default()

@@ -15,7 +15,6 @@ pub mod client;
 pub mod duration;
 pub mod events;
 pub mod inventory;
-pub mod secret;
 pub mod stats;
 pub mod timestamp;
 
@@ -27,5 +26,4 @@ pub use client::{
     PageEvent, Region, RetryConfig, split_page,
 };
 pub use events::{Acker, CheckpointToken, EventBatch, EventSource, EventsConfig, RawEvent};
-pub use secret::Secret;
 pub use stats::{FetchStats, SourceStats};

@@ -2,6 +2,7 @@
 //! documented defaults.
 
 use fetcher::{AuthConfig, ClientConfig, EventsConfig, Region};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -34,7 +35,7 @@ fn documented_config_file_parses_to_the_defaults() {
             refresh_margin,
         } => {
             assert_eq!(client_id, "example-client-id");
-            assert_eq!(client_secret.expose(), "example-secret");
+            assert_eq!(client_secret.expose_secret(), "example-secret");
             assert_eq!(token_url, &None);
             assert_eq!(*refresh_margin, Duration::from_secs(30));
         }

@@ -9,10 +9,12 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use axum::extract::{Query, State};
 use axum::response::IntoResponse;
-use fetcher::inventory::{InventoryConfig, ListShape, collect_org, list_all, record_id};
-use fetcher::{AuthConfig, ClientConfig, JumpCloudClient, Secret};
+use fetcher::inventory::{InventoryConfig, ListShape, collect_org, list_all};
+use fetcher::{AuthConfig, ClientConfig, JumpCloudClient};
+use mapper::inventory::record_id;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use secrecy::SecretString;
 use simulator::SimConfig;
 use simulator::events::EventIndex;
 use simulator::inventory::{Inventory, InventorySizes};
@@ -20,38 +22,6 @@ use simulator::server::faults::FaultPlan;
 use simulator::server::{ConnectionKill, KillableListener, Org, SimState};
 
 const API_KEY: &str = "inventory-test-key";
-
-/// The collected inventory as the mapper's input (what the binary does too).
-fn mapper_input(collected: &fetcher::inventory::OrgInventory) -> mapper::inventory::InventoryInput {
-    mapper::inventory::InventoryInput {
-        tenant_uid: collected.tenant_uid.clone(),
-        collected_at_ms: collected.collected_at_ms,
-        users: collected.users.clone(),
-        systems: collected.systems.clone(),
-        groups: collected.groups.clone(),
-        group_members: collected.group_members.clone(),
-        applications: collected.applications.clone(),
-        application_groups: collected.application_groups.clone(),
-        application_users: collected
-            .application_users
-            .iter()
-            .map(|(app, users)| {
-                let bindings = users
-                    .iter()
-                    .map(|u| mapper::inventory::ApplicationBinding {
-                        user_id: u.user_id.clone(),
-                        direct: u.direct,
-                        via_group_ids: u.via_group_ids.clone(),
-                    })
-                    .collect();
-                (app.clone(), bindings)
-            })
-            .collect(),
-        apple_mdms: collected.apple_mdms.clone(),
-        mdm_devices: collected.mdm_devices.clone(),
-        system_users: collected.system_users.clone(),
-    }
-}
 
 /// What the OCSF 1.8.0 validator (strict) finds in one record, one line per finding.
 fn ocsf_findings(record: &[u8], place: &str) -> Vec<String> {
@@ -109,7 +79,7 @@ fn client(base_url: &str) -> JumpCloudClient {
     JumpCloudClient::new(ClientConfig {
         base_url: Some(base_url.to_owned()),
         auth: AuthConfig::ApiKey {
-            api_key: Secret::new(API_KEY.to_owned()),
+            api_key: SecretString::from(API_KEY.to_owned()),
         },
         max_requests_per_sec: 100_000,
         ..ClientConfig::default()
@@ -223,7 +193,7 @@ async fn three_orgs_inventory_equals_the_simulators_state() {
         let mut ocsf_members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let mut ocsf_users = 0;
         let mut record_count = 0usize;
-        for result in mapper::inventory::map_snapshot(&mapper_input(&collected)) {
+        for result in mapper::inventory::map_snapshot(&collected, collected.collected_at_ms) {
             let record = result.unwrap();
             let event: serde_json::Value = serde_json::from_slice(&record.json).unwrap();
             if record.class_uid == 5003 {

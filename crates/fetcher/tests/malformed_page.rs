@@ -6,29 +6,24 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use fetcher::{
     AuthConfig, ClientConfig, EventSource, EventsConfig, FileCheckpointStore, JumpCloudClient,
-    Secret,
 };
-use std::sync::Arc;
+use secrecy::SecretString;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const PAGE: &str = r#"[{"id":"6b03964b73f4504b40ea87c8","timestamp":"2026-01-01T00:00:00.123456789Z","event_type":"user_login_attempt"},{"event_type":"no_identity"},42,{"id":"x1","timestamp":"not a time"},{"id":"6b03964b73f4504b40ea87c8","timestamp":"2026-01-01T00:00:00.123456789Z","event_type":"repeat"}]"#;
 
 #[tokio::test]
 async fn elements_without_identity_are_handed_out_verbatim_and_repeats_are_dropped() {
+    // The handler only records what it was sent: an assertion failing inside it would surface
+    // as the client's "retries exhausted", not as the check that failed.
+    let requests: Arc<Mutex<Vec<HeaderMap>>> = Arc::default();
+    let seen = Arc::clone(&requests);
     let app = axum::Router::new().route(
         "/insights/directory/v1/events",
-        post(|headers: HeaderMap| async move {
-            assert_eq!(headers.get("x-api-key").unwrap(), "k");
-            assert_eq!(headers.get("x-org-id").unwrap(), "org-1");
-            assert!(
-                headers
-                    .get("user-agent")
-                    .unwrap()
-                    .to_str()
-                    .unwrap()
-                    .starts_with("jumpcloud-ocsf/")
-            );
-            ([("x-limit", "1000"), ("x-search_after", "[1,\"z\"]")], PAGE)
+        post(move |headers: HeaderMap| {
+            seen.lock().unwrap().push(headers);
+            async move { ([("x-limit", "1000"), ("x-search_after", "[1,\"z\"]")], PAGE) }
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -38,8 +33,9 @@ async fn elements_without_identity_are_handed_out_verbatim_and_repeats_are_dropp
     let client = JumpCloudClient::new(ClientConfig {
         base_url: Some(format!("http://{address}")),
         auth: AuthConfig::ApiKey {
-            api_key: Secret::new("k"),
+            api_key: SecretString::from("k"),
         },
+        user_agent: Some("the-program/1.2.3".into()),
         ..ClientConfig::default()
     })
     .unwrap();
@@ -69,6 +65,13 @@ async fn elements_without_identity_are_handed_out_verbatim_and_repeats_are_dropp
     assert_eq!(batch.events[3].id.as_deref(), Some("x1"));
     assert_eq!(batch.events[3].timestamp.as_deref(), Some("not a time"));
     assert!(batch.events.iter().all(|e| &*e.org_id == "org-1"));
+    let requests = requests.lock().unwrap();
+    assert!(!requests.is_empty());
+    for headers in requests.iter() {
+        assert_eq!(headers["x-api-key"], "k");
+        assert_eq!(headers["x-org-id"], "org-1");
+        assert_eq!(headers["user-agent"], "the-program/1.2.3");
+    }
     assert_eq!(
         source
             .stats()
@@ -103,7 +106,7 @@ async fn a_search_after_that_does_not_move_is_an_error_not_an_endless_loop() {
     let client = JumpCloudClient::new(ClientConfig {
         base_url: Some(format!("http://{address}")),
         auth: AuthConfig::ApiKey {
-            api_key: Secret::new("k"),
+            api_key: SecretString::from("k"),
         },
         org_ids: vec!["org-a".into(), "org-b".into()],
         ..ClientConfig::default()

@@ -9,6 +9,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+/// This program's name and version: the `User-Agent` of its JumpCloud requests and the actor
+/// of its response-action audit records.
+pub const TOOL_NAME: &str = env!("CARGO_PKG_NAME");
+/// See [`TOOL_NAME`].
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The checkpoint file when `events.checkpoint_path` is unset.
+pub const DEFAULT_CHECKPOINT_FILE: &str = "jumpcloud-ocsf-checkpoints.json";
+
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -86,10 +95,16 @@ impl Default for PipelineConfig {
 
 /// Reads an environment variable, or the contents of the file named by `NAME_FILE`.
 pub fn env_or_file(name: &str) -> Option<String> {
-    if let Ok(value) = std::env::var(name) {
+    value_or_file(name, |key| std::env::var(key).ok())
+}
+
+/// `name` from `env`, or else the contents of the file named by `env("NAME_FILE")` without its
+/// trailing line break.
+pub(crate) fn value_or_file(name: &str, env: impl Fn(&str) -> Option<String>) -> Option<String> {
+    if let Some(value) = env(name) {
         return Some(value);
     }
-    let path = std::env::var(format!("{name}_FILE")).ok()?;
+    let path = env(&format!("{name}_FILE"))?;
     match std::fs::read_to_string(&path) {
         Ok(contents) => Some(contents.trim_end_matches(['\n', '\r']).to_string()),
         Err(err) => {
@@ -158,6 +173,21 @@ impl AppConfig {
         if let Some(url) = lookup("SCHEMA_REGISTRY_URL").filter(|v| !v.is_empty()) {
             self.kafka.schema_registry = Some(producer::RegistryConfig::new(url));
         }
+    }
+
+    /// The checkpoint file: `events.checkpoint_path`, or [`DEFAULT_CHECKPOINT_FILE`].
+    pub fn checkpoint_path(&self) -> &Path {
+        self.events
+            .checkpoint_path
+            .as_deref()
+            .unwrap_or(Path::new(DEFAULT_CHECKPOINT_FILE))
+    }
+
+    /// The JumpCloud client of `[jumpcloud]`, introducing itself as this program.
+    pub fn jumpcloud_client(&self) -> Result<fetcher::JumpCloudClient, fetcher::FetchError> {
+        let mut config = self.jumpcloud.clone();
+        config.user_agent = Some(format!("{TOOL_NAME}/{TOOL_VERSION}"));
+        fetcher::JumpCloudClient::new(config)
     }
 
     /// Checks values the crates cannot check alone.
@@ -261,8 +291,18 @@ mod example_tests {
         let config = AppConfig::parse(text).expect("the example config parses");
         config.validate().expect("the example config is valid");
         let defaults = AppConfig::default();
-        assert_eq!(config.events, defaults.events);
-        assert_eq!(config.kafka, defaults.kafka);
+        assert_eq!(config.checkpoint_path(), defaults.checkpoint_path());
+        let events = fetcher::EventsConfig {
+            checkpoint_path: None,
+            ..config.events.clone()
+        };
+        assert_eq!(events, defaults.events);
+        // ProducerConfig has no `PartialEq` (its secrets have none); its Debug shows every
+        // setting, secrets as `[REDACTED]` or `None`.
+        assert_eq!(
+            format!("{:?}", config.kafka),
+            format!("{:?}", defaults.kafka)
+        );
         assert_eq!(config.jumpcloud.retry, defaults.jumpcloud.retry);
         assert_eq!(
             config.jumpcloud.max_requests_per_sec,
@@ -273,6 +313,8 @@ mod example_tests {
 
 #[cfg(test)]
 mod secret_tests {
+    use secrecy::ExposeSecret;
+
     use super::*;
 
     /// Every secret the configuration can hold is redacted in `Debug` output.
@@ -310,5 +352,58 @@ password = "s3cret-registry-password"
         config
             .apply_env(|name| (name == "JUMPCLOUD_API_KEY").then(|| "s3cret-api-key".to_string()));
         assert!(!format!("{config:?}").contains("s3cret-api-key"));
+    }
+
+    /// `NAME_FILE` names a file holding the secret (Docker and systemd credentials); the
+    /// variable itself wins when both are set.
+    #[test]
+    fn secrets_come_from_the_files_named_by_name_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("api-key");
+        std::fs::write(&key_file, "s3cret-from-file\n").unwrap();
+        let secret_file = dir.path().join("client-secret");
+        std::fs::write(&secret_file, "client-s3cret\r\n").unwrap();
+        let env = |name: &str| match name {
+            "JUMPCLOUD_API_KEY_FILE" => Some(key_file.display().to_string()),
+            "JUMPCLOUD_CLIENT_ID" => Some("client-id".to_string()),
+            "JUMPCLOUD_CLIENT_SECRET_FILE" => Some(secret_file.display().to_string()),
+            _ => None,
+        };
+        let mut config = AppConfig::default();
+        config.apply_env(|name| value_or_file(name, env));
+        let fetcher::AuthConfig::Oauth { client_secret, .. } = &config.jumpcloud.auth else {
+            panic!(
+                "client id and secret select OAuth: {:?}",
+                config.jumpcloud.auth
+            );
+        };
+        assert_eq!(client_secret.expose_secret(), "client-s3cret");
+        assert!(!format!("{config:?}").contains("client-s3cret"));
+
+        let api_key = |config: &AppConfig| match &config.jumpcloud.auth {
+            fetcher::AuthConfig::ApiKey { api_key } => api_key.expose_secret().to_owned(),
+            other => panic!("expected an API key: {other:?}"),
+        };
+        let mut config = AppConfig::default();
+        config.apply_env(|name| {
+            value_or_file(name, |key| {
+                env(key).filter(|_| key != "JUMPCLOUD_CLIENT_ID")
+            })
+        });
+        assert_eq!(api_key(&config), "s3cret-from-file");
+
+        let both = |key: &str| match key {
+            "JUMPCLOUD_API_KEY" => Some("from-the-variable".to_string()),
+            key => env(key).filter(|_| key != "JUMPCLOUD_CLIENT_ID"),
+        };
+        let mut config = AppConfig::default();
+        config.apply_env(|name| value_or_file(name, both));
+        assert_eq!(api_key(&config), "from-the-variable");
+
+        let missing = |key: &str| {
+            (key == "JUMPCLOUD_API_KEY_FILE")
+                .then(|| dir.path().join("absent").display().to_string())
+        };
+        assert_eq!(value_or_file("JUMPCLOUD_API_KEY", missing), None);
     }
 }

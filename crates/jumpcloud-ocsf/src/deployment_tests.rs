@@ -1,12 +1,19 @@
-//! Structure checks of the deployment files (no Docker engine is available to run them):
-//! `docker-compose.yml`, `Dockerfile`, `deploy/compose.toml`, the systemd unit.
+//! The deployment files against the binary (no Docker engine or systemd here to run them):
+//! the commands they run parse with the binary's CLI, every environment variable they set is
+//! one the binary reads, and the configuration they give reaches the services they start.
 
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+use clap::{CommandFactory, Parser, ValueEnum};
+use secrecy::ExposeSecret;
 use serde_yaml_ng::Value;
 
-use crate::config::AppConfig;
+use crate::config::{AppConfig, value_or_file};
+use crate::logging::LogFormat;
+use crate::{Cli, Command};
 
 const COMPOSE: &str = include_str!("../../../docker-compose.yml");
-const DOCKERFILE: &str = include_str!("../../../Dockerfile");
 const COMPOSE_CONFIG: &str = include_str!("../../../deploy/compose.toml");
 const SYSTEMD_UNIT: &str = include_str!("../../../deploy/jumpcloud-ocsf.service");
 
@@ -17,151 +24,247 @@ fn service<'a>(compose: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("service {name} is missing"))
 }
 
-fn env<'a>(service: &'a Value, name: &str) -> Option<&'a str> {
-    service.get("environment")?.get(name)?.as_str()
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_sequence()
+        .unwrap_or_else(|| panic!("not a list: {value:?}"))
+        .iter()
+        .map(|item| item.as_str().expect("a string").to_owned())
+        .collect()
 }
 
-#[test]
-fn compose_runs_kafka_kraft_registry_simulator_and_pipeline() {
-    let compose: Value = serde_yaml_ng::from_str(COMPOSE).expect("docker-compose.yml is YAML");
-    let kafka = service(&compose, "kafka");
-    assert!(
-        kafka["image"]
-            .as_str()
-            .unwrap()
-            .starts_with("apache/kafka:"),
-        "official Apache Kafka image"
-    );
-    assert_eq!(
-        env(kafka, "KAFKA_PROCESS_ROLES"),
-        Some("broker,controller"),
-        "KRaft, no ZooKeeper"
-    );
-    assert!(compose["services"].get("zookeeper").is_none());
+/// A service's `environment` mapping, values as the container sees them.
+fn environment(service: &Value) -> BTreeMap<String, String> {
+    let Some(Value::Mapping(map)) = service.get("environment") else {
+        return BTreeMap::new();
+    };
+    map.iter()
+        .map(|(name, value)| {
+            let value = match value {
+                Value::String(text) => text.clone(),
+                Value::Number(number) => number.to_string(),
+                Value::Bool(flag) => flag.to_string(),
+                other => panic!("unexpected environment value {other:?}"),
+            };
+            (name.as_str().expect("a name").to_owned(), value)
+        })
+        .collect()
+}
 
-    let registry = service(&compose, "schema-registry");
-    assert!(
-        registry["image"]
-            .as_str()
-            .unwrap()
-            .contains("schema-registry")
-    );
-    assert_eq!(
-        env(registry, "SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS"),
-        Some("PLAINTEXT://kafka:9092")
-    );
-
-    let simulator = service(&compose, "simulator");
-    assert_eq!(simulator["build"].as_str(), Some("."));
-    let command: Vec<&str> = simulator["command"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
+/// The binary's command line for `args` (the program name first).
+fn parse(args: impl IntoIterator<Item = String>) -> Cli {
+    let line: Vec<String> = std::iter::once("jumpcloud-ocsf".to_owned())
+        .chain(args)
         .collect();
-    assert_eq!(command[0], "simulate");
-    let listen = command[command.iter().position(|a| *a == "--listen").unwrap() + 1];
-    let key = command[command.iter().position(|a| *a == "--api-key").unwrap() + 1];
+    Cli::try_parse_from(&line).unwrap_or_else(|error| panic!("{line:?}: {error}"))
+}
 
-    let pipeline = service(&compose, "pipeline");
-    assert_eq!(pipeline["build"].as_str(), Some("."));
-    for dependency in ["kafka", "schema-registry", "simulator"] {
-        assert!(
-            pipeline["depends_on"].get(dependency).is_some(),
-            "pipeline waits for {dependency}"
-        );
+/// Every environment variable the binary reads: its CLI's, and its configuration's (each also
+/// as `NAME_FILE`).
+fn variables_read() -> BTreeSet<String> {
+    fn cli(command: &clap::Command, names: &mut BTreeSet<String>) {
+        for arg in command.get_arguments() {
+            if let Some(name) = arg.get_env() {
+                names.insert(name.to_string_lossy().into_owned());
+            }
+        }
+        for subcommand in command.get_subcommands() {
+            cli(subcommand, names);
+        }
     }
-    let port = listen.rsplit(':').next().unwrap();
-    assert_eq!(
-        env(pipeline, "JUMPCLOUD_BASE_URL"),
-        Some(format!("http://simulator:{port}").as_str())
-    );
-    assert_eq!(
-        env(pipeline, "JUMPCLOUD_API_KEY"),
-        Some(key),
-        "the pipeline uses the simulator's key"
-    );
-    assert_eq!(env(pipeline, "KAFKA_BROKERS"), Some("kafka:9092"));
-    assert_eq!(
-        env(pipeline, "SCHEMA_REGISTRY_URL"),
-        Some("http://schema-registry:8081")
-    );
-    let mounts: Vec<&str> = pipeline["volumes"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    let config_mount = mounts
-        .iter()
-        .find(|m| m.starts_with("./deploy/compose.toml:"))
-        .expect("config mounted");
-    assert!(config_mount.ends_with(&format!(
-        "{}:ro",
-        env(pipeline, "JUMPCLOUD_OCSF_CONFIG").unwrap()
-    )));
-}
-
-#[test]
-fn compose_config_is_valid_and_uses_avro_with_the_registry() {
-    let mut config = AppConfig::parse(COMPOSE_CONFIG).expect("deploy/compose.toml parses");
-    config.apply_env(|name| match name {
-        "SCHEMA_REGISTRY_URL" => Some("http://schema-registry:8081".into()),
-        "KAFKA_BROKERS" => Some("kafka:9092".into()),
-        _ => None,
+    let asked = RefCell::new(BTreeSet::new());
+    AppConfig::default().apply_env(|name| {
+        value_or_file(name, |key| {
+            asked.borrow_mut().insert(key.to_owned());
+            None
+        })
     });
+    let mut names = asked.into_inner();
+    cli(&Cli::command(), &mut names);
+    names
+}
+
+#[test]
+fn variables_read_are_the_cli_and_configuration_ones() {
+    let read = variables_read();
+    for name in [
+        "JUMPCLOUD_OCSF_CONFIG",
+        "JUMPCLOUD_API_KEY",
+        "JUMPCLOUD_API_KEY_FILE",
+        "KAFKA_BROKERS_FILE",
+    ] {
+        assert!(read.contains(name), "{name}: {read:?}");
+    }
+    assert!(!read.contains("JUMPCLOUD_APIKEY"));
+}
+
+#[test]
+fn compose_runs_commands_the_binary_accepts_and_the_pipeline_reaches_its_services() {
+    let compose: Value = serde_yaml_ng::from_str(COMPOSE).expect("docker-compose.yml is YAML");
+    let simulator = service(&compose, "simulator");
+    let Command::Simulate(simulate) = parse(strings(&simulator["command"])).command else {
+        panic!("the simulator service does not run `simulate`");
+    };
+    let pipeline = service(&compose, "pipeline");
+    assert!(matches!(
+        parse(strings(&pipeline["command"])).command,
+        Command::Run(_)
+    ));
+
+    let env = environment(pipeline);
+    let read = variables_read();
+    for name in env.keys() {
+        assert!(read.contains(name), "the binary reads no {name}");
+    }
+    let config_path = &env["JUMPCLOUD_OCSF_CONFIG"];
+    assert!(
+        strings(&pipeline["volumes"]).contains(&format!("./deploy/compose.toml:{config_path}:ro")),
+        "deploy/compose.toml is the configuration file the pipeline reads"
+    );
+    let mut config = AppConfig::parse(COMPOSE_CONFIG).expect("deploy/compose.toml parses");
+    config.apply_env(|name| env.get(name).cloned());
     config.validate().expect("valid");
+
+    assert_eq!(
+        config.jumpcloud.api_base(),
+        format!("http://simulator:{}", simulate.options.listen.port())
+    );
+    match &config.jumpcloud.auth {
+        fetcher::AuthConfig::ApiKey { api_key } => {
+            assert_eq!(api_key.expose_secret(), simulate.options.api_key);
+        }
+        other => panic!("expected the simulator's API key, got {other:?}"),
+    }
+    assert!(
+        config.events.lag.as_secs_f64() > simulate.options.late_max_secs,
+        "the lag covers the simulator's late arrival"
+    );
+
+    let kafka = environment(service(&compose, "kafka"));
+    let advertised = kafka["KAFKA_ADVERTISED_LISTENERS"]
+        .strip_prefix("PLAINTEXT://")
+        .expect("a PLAINTEXT listener");
+    assert_eq!(config.kafka.brokers, advertised);
+    let registry = environment(service(&compose, "schema-registry"));
+    assert_eq!(
+        registry["SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS"],
+        format!("PLAINTEXT://{advertised}")
+    );
+    let registry_port = registry["SCHEMA_REGISTRY_LISTENERS"]
+        .rsplit(':')
+        .next()
+        .expect("a port");
     assert_eq!(config.kafka.format, producer::Format::Avro);
-    assert!(config.kafka.schema_registry.is_some());
-    assert!(
-        config.events.lag.as_secs() > 30,
-        "lag covers the compose simulator's 30 s late arrival"
+    assert_eq!(
+        config.kafka.schema_registry.map(|registry| registry.url),
+        Some(format!("http://schema-registry:{registry_port}"))
     );
 }
 
-#[test]
-fn dockerfile_is_multi_stage_and_runs_as_non_root() {
-    let stages = DOCKERFILE
-        .lines()
-        .filter(|l| l.starts_with("FROM "))
-        .count();
-    assert!(stages >= 2, "multi-stage build");
-    let user = DOCKERFILE
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("USER "))
-        .expect("USER set");
-    assert!(
-        !user.contains("root") && !user.trim_end().ends_with(" 0"),
-        "{user}"
-    );
-    assert!(
-        DOCKERFILE.contains("--locked"),
-        "reproducible build from Cargo.lock"
-    );
+/// `key=value` lines of a systemd unit, in order.
+fn unit_entries(unit: &str) -> Vec<(&str, &str)> {
+    unit.lines()
+        .map(str::trim)
+        .filter(|line| !line.starts_with('#') && !line.starts_with('['))
+        .filter_map(|line| line.split_once('='))
+        .collect()
 }
 
 #[test]
-fn systemd_unit_runs_the_pipeline_with_sigterm_and_restarts() {
-    assert!(SYSTEMD_UNIT.contains("ExecStart=/usr/local/bin/jumpcloud-ocsf run --config"));
-    assert!(SYSTEMD_UNIT.contains("KillSignal=SIGTERM"));
-    assert!(SYSTEMD_UNIT.contains("Restart=on-failure"));
+fn systemd_unit_runs_the_pipeline_with_secrets_from_files_in_a_writable_directory() {
+    let entries = unit_entries(SYSTEMD_UNIT);
+    let value = |key: &str| {
+        entries
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map(|(_, value)| *value)
+            .unwrap_or_else(|| panic!("{key} is missing"))
+    };
+    let mut exec = value("ExecStart").split_whitespace();
     assert!(
-        SYSTEMD_UNIT.contains("_FILE="),
-        "secrets from files, not the unit"
+        exec.next()
+            .is_some_and(|program| program.ends_with("/jumpcloud-ocsf"))
+    );
+    let Command::Run(run) = parse(exec.map(str::to_owned)).command else {
+        panic!("ExecStart does not run `run`");
+    };
+    assert!(run.config.is_some(), "a configuration file");
+
+    // Every variable is one the binary reads; a `_FILE` one hands it the secret in the file.
+    let env: BTreeMap<&str, &str> = entries
+        .iter()
+        .filter(|(key, _)| *key == "Environment")
+        .filter_map(|(_, assignment)| assignment.split_once('='))
+        .collect();
+    let read = variables_read();
+    for name in env.keys() {
+        assert!(read.contains(*name), "the binary reads no {name}");
+    }
+    assert!(
+        env.contains_key("JUMPCLOUD_API_KEY_FILE"),
+        "the API key from a file"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("api-key.secret");
+    std::fs::write(&secret, "key-from-the-file\n").unwrap();
+    let mut config = AppConfig::default();
+    config.apply_env(|name| {
+        value_or_file(name, |key| match key {
+            "JUMPCLOUD_API_KEY_FILE" => Some(secret.display().to_string()),
+            key => env.get(key).map(|value| (*value).to_owned()),
+        })
+    });
+    match &config.jumpcloud.auth {
+        fetcher::AuthConfig::ApiKey { api_key } => {
+            assert_eq!(api_key.expose_secret(), "key-from-the-file");
+        }
+        other => panic!("expected an API key, got {other:?}"),
+    }
+    if let Some(format) = env.get("JUMPCLOUD_OCSF_LOG_FORMAT") {
+        assert!(LogFormat::from_str(format, false).is_ok(), "{format}");
+    }
+
+    // The default checkpoint file is relative: it lands in the working directory, which must
+    // be the unit's writable state directory.
+    assert!(std::path::Path::new(crate::config::DEFAULT_CHECKPOINT_FILE).is_relative());
+    let state = format!("/var/lib/{}", value("StateDirectory"));
+    assert_eq!(value("WorkingDirectory"), state);
+    assert!(
+        value("ReadWritePaths")
+            .split_whitespace()
+            .any(|path| path == state)
     );
 }
 
 #[test]
 fn cargo_run_at_the_root_runs_the_product_binary() {
-    let manifest: toml::Table = toml::from_str(include_str!("../../../Cargo.toml")).unwrap();
-    let default_members = manifest["workspace"]["default-members"]
-        .as_array()
-        .expect("default-members");
-    assert_eq!(
-        default_members.len(),
-        1,
-        "`cargo run -- demo` must not be ambiguous"
+    // What cargo itself takes as the workspace's default members.
+    let output = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml"))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(default_members[0].as_str(), Some("crates/jumpcloud-ocsf"));
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let binary = metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|package| package["name"] == env!("CARGO_PKG_NAME"))
+        .expect("this package");
+    assert_eq!(
+        metadata["workspace_default_members"],
+        serde_json::json!([binary["id"]]),
+        "`cargo run -- demo` at the root must run this binary, unambiguously"
+    );
 }

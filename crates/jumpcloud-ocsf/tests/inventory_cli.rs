@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 use common::*;
-use fetcher::{AuthConfig, ClientConfig, JumpCloudClient, Secret};
+use fetcher::{AuthConfig, ClientConfig, JumpCloudClient};
+use secrecy::SecretString;
 use serde_json::Value;
 use simulator::SimConfig;
 
@@ -61,7 +62,7 @@ async fn snapshot_is_valid_ocsf_with_the_simulators_counts_and_graph() {
     let client = JumpCloudClient::new(ClientConfig {
         base_url: Some(base.clone()),
         auth: AuthConfig::ApiKey {
-            api_key: Secret::new(API_KEY.to_owned()),
+            api_key: SecretString::from(API_KEY.to_owned()),
         },
         ..ClientConfig::default()
     })
@@ -239,7 +240,7 @@ fn interval_snapshots_report_the_changes_in_between() {
     let client = JumpCloudClient::new(ClientConfig {
         base_url: Some(base.clone()),
         auth: AuthConfig::ApiKey {
-            api_key: Secret::new(API_KEY.to_owned()),
+            api_key: SecretString::from(API_KEY.to_owned()),
         },
         ..ClientConfig::default()
     })
@@ -481,6 +482,11 @@ async fn snapshot_records_encode_with_the_avro_schemas() {
     .unwrap();
     let (ok, records, stderr) = inventory(&sim.base_url(), "", &[]);
     assert!(ok, "{stderr}");
+    let classes: std::collections::BTreeSet<u64> = records
+        .iter()
+        .filter_map(|r| r["class_uid"].as_u64())
+        .collect();
+    assert_eq!(classes, [5001, 5003].into(), "users and systems to encode");
     let encoders = producer::avro::ClassEncoders::from_committed_schemas().unwrap();
     for record in &records {
         let class_uid = record["class_uid"].as_u64().unwrap() as u32;
@@ -489,7 +495,6 @@ async fn snapshot_records_encode_with_the_avro_schemas() {
         encoder
             .encode_datum(record, &mut datum)
             .unwrap_or_else(|e| panic!("class {class_uid}: {e}: {record}"));
-        assert!(!datum.is_empty());
     }
     sim.shutdown().await;
 }

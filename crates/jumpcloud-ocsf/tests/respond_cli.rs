@@ -7,7 +7,8 @@ mod common;
 use std::process::{Command, Stdio};
 
 use common::*;
-use fetcher::{AuthConfig, ClientConfig, EventQuery, JumpCloudClient, Secret};
+use fetcher::{AuthConfig, ClientConfig, EventQuery, JumpCloudClient};
+use secrecy::SecretString;
 use serde_json::Value;
 use simulator::SimConfig;
 
@@ -49,7 +50,7 @@ fn client(base_url: &str) -> JumpCloudClient {
     JumpCloudClient::new(ClientConfig {
         base_url: Some(base_url.to_owned()),
         auth: AuthConfig::ApiKey {
-            api_key: Secret::new(API_KEY.to_owned()),
+            api_key: SecretString::from(API_KEY.to_owned()),
         },
         ..ClientConfig::default()
     })

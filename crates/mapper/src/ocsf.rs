@@ -3,6 +3,9 @@
 //! Only what the mapped classes use. The captions must agree with the ids (the validator checks
 //! the siblings), so they live here, next to the ids, and nowhere else.
 
+/// The OCSF version of every event the mapper writes (`metadata.version`).
+pub const OCSF_VERSION: &str = "1.8.0";
+
 /// One OCSF event class the mapper can emit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OcsfClass {

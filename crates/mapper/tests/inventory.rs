@@ -91,7 +91,7 @@ fn fixture_input() -> InventoryInput {
 #[test]
 fn real_console_samples_map_to_valid_inventory_records() {
     let input = fixture_input();
-    let records: Vec<OcsfRecord> = map_snapshot(&input)
+    let records: Vec<OcsfRecord> = map_snapshot(&input, 1_774_001_730_500)
         .into_iter()
         .map(|r| r.unwrap())
         .collect();
@@ -137,13 +137,15 @@ fn change_and_audit_records_are_valid_ocsf() {
     let mut records = user_change_records(
         Some("org"),
         1_774_001_730_123,
+        1_774_001_730_500,
         &changes,
         &before,
         &after,
         &Default::default(),
     );
     let actor = AuditActor {
-        app_name: "jumpcloud-ocsf/test".into(),
+        tool_name: "the-tool".into(),
+        tool_version: "test".into(),
         operator: Some("analyst".into()),
     };
     for (action, group) in [

@@ -6,12 +6,33 @@ use std::sync::Mutex;
 
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 
+/// An OCSF class and activity: what delivered records are counted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClassActivity {
+    /// `class_uid`.
+    pub class_uid: u32,
+    /// The class's snake-case schema name (`authentication`).
+    pub class_name: &'static str,
+    /// `activity_id`.
+    pub activity_id: i32,
+}
+
+impl From<(u32, &'static str, i32)> for ClassActivity {
+    fn from((class_uid, class_name, activity_id): (u32, &'static str, i32)) -> Self {
+        Self {
+            class_uid,
+            class_name,
+            activity_id,
+        }
+    }
+}
+
 /// Counts for one batch, merged into [`PipelineStats`] when the batch is acknowledged.
 #[derive(Debug, Default)]
 pub struct BatchCounts {
     /// Events fetched in the batch.
     pub fetched: u64,
-    /// Delivered records by (class_uid, class_name, activity_id).
+    /// Delivered records by (class_uid, class_name, activity_id), i.e. [`ClassActivity`].
     pub delivered: BTreeMap<(u32, &'static str, i32), u64>,
     /// Events dead-lettered because they could not be mapped.
     pub dead_lettered_map: u64,
@@ -56,7 +77,7 @@ impl Default for PipelineStats {
 #[derive(Debug, Default)]
 struct StatsInner {
     per_org: BTreeMap<String, OrgTotals>,
-    per_class: BTreeMap<(u32, &'static str, i32), u64>,
+    per_class: BTreeMap<ClassActivity, u64>,
     per_org_class: BTreeMap<(String, &'static str), u64>,
     org_errors: BTreeMap<String, Option<String>>,
 }
@@ -70,10 +91,11 @@ impl PipelineStats {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let delivered: u64 = counts.delivered.values().sum();
         for (key, n) in counts.delivered {
+            let key = ClassActivity::from(key);
             *inner.per_class.entry(key).or_default() += n;
             *inner
                 .per_org_class
-                .entry((org_id.to_string(), key.1))
+                .entry((org_id.to_string(), key.class_name))
                 .or_default() += n;
         }
         let org = inner.per_org.entry(org_id.to_string()).or_default();
@@ -94,8 +116,8 @@ impl PipelineStats {
             .clone()
     }
 
-    /// Delivered records per (class_uid, class_name, activity_id).
-    pub fn per_class(&self) -> BTreeMap<(u32, &'static str, i32), u64> {
+    /// Delivered records per class and activity.
+    pub fn per_class(&self) -> BTreeMap<ClassActivity, u64> {
         self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -172,7 +194,12 @@ mod tests {
             (5, 3, 2)
         );
         assert_eq!(totals.fetched, totals.delivered + totals.dead_lettered);
-        assert_eq!(stats.per_class()[&(3002, "authentication", 1)], 3);
+        let authentication_logon = ClassActivity {
+            class_uid: 3002,
+            class_name: "authentication",
+            activity_id: 1,
+        };
+        assert_eq!(stats.per_class()[&authentication_logon], 3);
         assert_eq!(stats.per_org()["org1"].batches_acked, 1);
     }
 }

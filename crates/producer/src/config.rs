@@ -3,36 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-
-/// A secret (password, token): `Debug` and `Display` print `[REDACTED]`.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wrap a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself: only for handing it to the client that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[REDACTED]")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[REDACTED]")
-    }
-}
 
 /// Extra librdkafka properties passed through as is. `Debug` redacts the values of keys that
 /// look secret (`password`, `secret`, `token`, `key`, `sasl.oauthbearer.config`, `.pem`).
@@ -207,7 +179,7 @@ impl TopicConfig {
 }
 
 /// The schema registry (Confluent REST API; Confluent, Karapace, Apicurio or the simulator's).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryConfig {
     /// Base URL, e.g. `http://127.0.0.1:8081`.
@@ -217,7 +189,7 @@ pub struct RegistryConfig {
     pub username: Option<String>,
     /// Basic-auth password.
     #[serde(default)]
-    pub password: Option<Secret>,
+    pub password: Option<SecretString>,
     /// Request timeout in milliseconds. Default 10000.
     #[serde(default = "default_registry_timeout_ms")]
     pub timeout_ms: u64,
@@ -249,7 +221,7 @@ impl RegistryConfig {
 }
 
 /// Producer settings. `acks=all` and idempotence are fixed (not settable).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProducerConfig {
     /// `bootstrap.servers`. Default `127.0.0.1:9092`.
@@ -283,7 +255,7 @@ pub struct ProducerConfig {
     /// `sasl.username`.
     pub sasl_username: Option<String>,
     /// `sasl.password`.
-    pub sasl_password: Option<Secret>,
+    pub sasl_password: Option<SecretString>,
     /// `ssl.ca.location`.
     pub ssl_ca_location: Option<String>,
     /// Any other librdkafka properties, passed through (`ssl.certificate.location`, ...).
@@ -399,7 +371,7 @@ impl ProducerConfig {
             set("sasl.username", value.clone());
         }
         if let Some(value) = &self.sasl_password {
-            set("sasl.password", value.expose().to_owned());
+            set("sasl.password", value.expose_secret().to_owned());
         }
         if let Some(value) = &self.ssl_ca_location {
             set("ssl.ca.location", value.clone());
@@ -445,7 +417,10 @@ mod tests {
             debug.contains("/etc/key.pem"),
             "non-secret paths stay visible"
         );
-        assert_eq!(Secret::new("x").to_string(), "[REDACTED]");
+        assert!(
+            debug.contains("[REDACTED]"),
+            "secrets are there, redacted: {debug}"
+        );
         // The client gets the real values.
         let properties: BTreeMap<String, String> =
             config.librdkafka_properties().into_iter().collect();

@@ -1,18 +1,12 @@
-//! Dead letters: what could not be fetched, parsed, mapped, encoded or produced, with its raw
-//! bytes and the reason, for the dead-letter topic.
-
-use std::fmt;
+//! Dead letters: what could not be mapped, encoded or produced, with its raw bytes and the
+//! reason, for the dead-letter topic.
 
 use bytes::Bytes;
 
 /// The pipeline stage where a record failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stage {
-    /// Fetching from the Directory Insights API (e.g. a page that is not JSON).
-    Fetch,
-    /// Parsing one raw event.
-    Parse,
-    /// Mapping a raw event to OCSF.
+    /// Mapping a raw event to OCSF (including an event that is not JSON).
     Map,
     /// Encoding an OCSF record (Avro).
     Encode,
@@ -24,18 +18,10 @@ impl Stage {
     /// The `dlq_stage` header value.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Fetch => "fetch",
-            Self::Parse => "parse",
             Self::Map => "map",
             Self::Encode => "encode",
             Self::Produce => "produce",
         }
-    }
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

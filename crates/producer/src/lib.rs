@@ -22,7 +22,7 @@ pub mod registry;
 
 pub use config::{
     Compression, DeliveryGuarantee, Format, KafkaProperties, KeyStrategy, ProducerConfig,
-    RegistryConfig, Secret, StateStore, TopicConfig,
+    RegistryConfig, StateStore, TopicConfig,
 };
 pub use dead_letter::{DeadLetter, Stage};
 pub use error::{ProduceError, ProducerError};
@@ -31,3 +31,10 @@ pub use kafka::{
     read_state_topic,
 };
 pub use registry::{RegistryClient, RegistryError};
+
+// One producer is shared by every task; its errors cross tasks: checked when compiling.
+const _: () = {
+    const fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<OcsfProducer>();
+    shareable::<ProduceError>();
+};

@@ -210,7 +210,7 @@ async fn dead_letters_carry_raw_bytes_reason_stage_and_org() {
     let letter = DeadLetter {
         raw: Bytes::from_static(b"{\"id\": \"abc\", \"event_type\": broken"),
         reason: "event is not JSON: expected value at line 1 column 31".into(),
-        stage: Stage::Parse,
+        stage: Stage::Map,
         org_id: Some("org-1".into()),
         event_id: Some("abc".into()),
     };
@@ -232,7 +232,7 @@ async fn dead_letters_carry_raw_bytes_reason_stage_and_org() {
     assert_eq!(consumed.len(), 2);
     let first = consumed
         .iter()
-        .find(|c| c.headers["dlq_stage"] == "parse")
+        .find(|c| c.headers["dlq_stage"] == "map")
         .unwrap();
     assert_eq!(first.payload, letter.raw.to_vec());
     assert_eq!(first.headers["dlq_reason"], letter.reason);

@@ -58,6 +58,7 @@ fn every_mapped_event_of_our_fixtures_encodes_with_its_avro_schema() {
     );
 }
 
+/// Every vendored public sample maps and encodes (`encode_all` fails on any that does not).
 #[test]
 fn every_mapped_public_sample_encodes_with_its_avro_schema() {
     // The two public samples vendored with their licences: an admin login and an SSO login.

@@ -64,7 +64,10 @@ async fn each_queued_fault_appears_when_asked() {
     let response = post_events(&sim, &body(), None).await;
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
-    assert!(text.starts_with('[') && !text.is_empty());
+    assert!(
+        text.starts_with('['),
+        "the start of an events array: {text}"
+    );
     assert!(
         serde_json::from_str::<Value>(&text).is_err(),
         "truncated body is invalid JSON"

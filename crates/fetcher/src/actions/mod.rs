@@ -15,7 +15,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::client::{FetchError, JumpCloudClient};
-use crate::inventory::{InventoryConfig, ListShape, list_all, record_id};
+use mapper::inventory::record_id;
+
+use crate::inventory::{InventoryConfig, ListShape, list_all};
 
 /// One response action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

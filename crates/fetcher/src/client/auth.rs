@@ -1,6 +1,6 @@
 //! OAuth 2.0 access-token cache: when to refresh.
 
-use crate::secret::Secret;
+use secrecy::SecretString;
 use std::time::{Duration, Instant};
 
 /// Lifetime assumed when the token response has no `expires_in` (as jc-cli does).
@@ -10,7 +10,7 @@ pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 #[derive(Clone, Debug)]
 pub struct AccessToken {
     /// The token (redacted in `Debug`).
-    pub token: Secret,
+    pub token: SecretString,
     /// When it was obtained.
     pub obtained_at: Instant,
     /// Lifetime the server announced.
@@ -37,7 +37,7 @@ mod tests {
 
     fn token(lifetime_secs: u64, obtained_at: Instant) -> AccessToken {
         AccessToken {
-            token: Secret::new("t"),
+            token: SecretString::from("t"),
             obtained_at,
             lifetime: Duration::from_secs(lifetime_secs),
         }

@@ -1,6 +1,6 @@
 //! Configuration of the JumpCloud client: where, who, how fast.
 
-use crate::secret::Secret;
+use secrecy::SecretString;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -47,20 +47,20 @@ impl Region {
 }
 
 /// How the client authenticates.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AuthConfig {
     /// Admin API key, sent as `x-api-key`.
     ApiKey {
         /// The key (env `JUMPCLOUD_API_KEY`).
-        api_key: Secret,
+        api_key: SecretString,
     },
     /// OAuth 2.0 service account (client credentials); the token is refreshed before expiry.
     Oauth {
         /// Service-account client id (env `JUMPCLOUD_CLIENT_ID`).
         client_id: String,
         /// Service-account client secret (env `JUMPCLOUD_CLIENT_SECRET`).
-        client_secret: Secret,
+        client_secret: SecretString,
         /// Token endpoint; default: the region's, or `{base_url}/oauth2/token` with `base_url`.
         #[serde(default)]
         token_url: Option<String>,
@@ -80,7 +80,7 @@ fn default_refresh_margin() -> Duration {
 impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig::ApiKey {
-            api_key: Secret::default(),
+            api_key: SecretString::default(),
         }
     }
 }
@@ -114,7 +114,7 @@ impl Default for RetryConfig {
 }
 
 /// The JumpCloud client configuration (TOML table `[jumpcloud]`).
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClientConfig {
     /// `us`, `eu` or `in`.
@@ -135,6 +135,10 @@ pub struct ClientConfig {
     pub max_requests_per_sec: u32,
     /// Backoff policy.
     pub retry: RetryConfig,
+    /// `User-Agent` of every request (the calling program's name and version); none when
+    /// unset. Given by the program, not read from the configuration file.
+    #[serde(skip)]
+    pub user_agent: Option<String>,
 }
 
 impl Default for ClientConfig {
@@ -148,6 +152,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(10),
             max_requests_per_sec: 10,
             retry: RetryConfig::default(),
+            user_agent: None,
         }
     }
 }
@@ -162,7 +167,7 @@ impl ClientConfig {
         }
         if let Some(api_key) = lookup("JUMPCLOUD_API_KEY").filter(|v| !v.is_empty()) {
             self.auth = AuthConfig::ApiKey {
-                api_key: Secret::new(api_key),
+                api_key: SecretString::from(api_key),
             };
         }
         let client_id = lookup("JUMPCLOUD_CLIENT_ID").filter(|v| !v.is_empty());
@@ -178,7 +183,7 @@ impl ClientConfig {
             };
             self.auth = AuthConfig::Oauth {
                 client_id,
-                client_secret: Secret::new(client_secret),
+                client_secret: SecretString::from(client_secret),
                 token_url,
                 refresh_margin,
             };

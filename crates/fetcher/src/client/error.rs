@@ -81,23 +81,3 @@ pub enum FetchError {
     #[error("invalid acknowledgement: {0}")]
     InvalidAck(String),
 }
-
-impl FetchError {
-    /// True when calling again later may succeed without any change by a human (retries
-    /// exhausted on 429/5xx/timeouts/truncated bodies): a long-running pipeline should pause
-    /// (e.g. one poll interval) and call `next_batch` again; the same page is re-requested.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, FetchError::RetriesExhausted { .. })
-    }
-
-    /// True for errors that concern only one organisation's access (401/402/403): the pipeline
-    /// should report it and keep the other organisations flowing.
-    pub fn is_access_denied(&self) -> bool {
-        matches!(
-            self,
-            FetchError::Unauthorized { .. }
-                | FetchError::DirectoryInsightsDisabled { .. }
-                | FetchError::Forbidden { .. }
-        )
-    }
-}

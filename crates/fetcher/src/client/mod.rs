@@ -11,7 +11,7 @@ pub mod retry;
 #[cfg(test)]
 mod tests;
 
-use crate::secret::Secret;
+use crate::inventory::{InventoryConfig, ListShape, list_all};
 use crate::stats::FetchStats;
 use auth::{AccessToken, DEFAULT_TOKEN_LIFETIME};
 use backon::Retryable;
@@ -23,15 +23,13 @@ pub use page::{PageEvent, split_page};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use retry::AttemptError;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-/// `User-Agent` sent on every request.
-pub const USER_AGENT: &str = concat!("jumpcloud-ocsf/", env!("CARGO_PKG_VERSION"));
 
 /// Path of the Directory Insights events endpoint.
 pub const EVENTS_PATH: &str = "/insights/directory/v1/events";
@@ -157,7 +155,7 @@ impl JumpCloudClient {
     /// Builds the client; fails on missing credentials or an invalid rate cap.
     pub fn new(config: ClientConfig) -> Result<Self, FetchError> {
         match &config.auth {
-            AuthConfig::ApiKey { api_key } if api_key.is_empty() => {
+            AuthConfig::ApiKey { api_key } if api_key.expose_secret().is_empty() => {
                 return Err(FetchError::Config(
                     "no API key: set jumpcloud.auth.api_key or JUMPCLOUD_API_KEY".into(),
                 ));
@@ -166,7 +164,7 @@ impl JumpCloudClient {
                 client_id,
                 client_secret,
                 ..
-            } if client_id.is_empty() || client_secret.is_empty() => {
+            } if client_id.is_empty() || client_secret.expose_secret().is_empty() => {
                 return Err(FetchError::Config(
                     "OAuth needs client_id and client_secret (JUMPCLOUD_CLIENT_ID / JUMPCLOUD_CLIENT_SECRET)".into(),
                 ));
@@ -176,11 +174,14 @@ impl JumpCloudClient {
         let rate = NonZeroU32::new(config.max_requests_per_sec).ok_or_else(|| {
             FetchError::Config("jumpcloud.max_requests_per_sec must be at least 1".into())
         })?;
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .use_rustls_tls()
-            .user_agent(USER_AGENT)
             .timeout(config.request_timeout)
-            .connect_timeout(config.connect_timeout)
+            .connect_timeout(config.connect_timeout);
+        if let Some(user_agent) = &config.user_agent {
+            http = http.user_agent(user_agent);
+        }
+        let http = http
             .build()
             .map_err(|e| FetchError::Config(format!("HTTP client: {e}")))?;
         Ok(Self {
@@ -253,79 +254,42 @@ impl JumpCloudClient {
         .await
     }
 
-    /// Every element of a v1 list (`{totalCount, results}`), paged with `limit`/`skip`/`sort=_id`.
+    /// Every element of a v1 list (`{totalCount, results}`), paged with `limit`/`skip`/`sort=_id`
+    /// by [`crate::inventory::list_all`] (rows told apart by their whole JSON).
     pub async fn list_v1(
         &self,
         org: Option<&str>,
         path: &str,
         page_size: usize,
     ) -> Result<Vec<serde_json::Value>, FetchError> {
-        self.list_paged(org, path, page_size, |response| {
-            let results = response
-                .body
-                .get("results")
-                .and_then(|r| r.as_array())
-                .cloned()
-                .ok_or("v1 list without a results array")?;
-            let total = response.body.get("totalCount").and_then(|t| t.as_u64());
-            Ok((results, total))
-        })
-        .await
+        self.list_rows(org, path, ListShape::V1, page_size).await
     }
 
-    /// Every element of a v2 list (bare array + `x-total-count`), paged with `limit`/`skip`/`sort=_id`.
+    /// Every element of a v2 list (bare array + `x-total-count`), as [`Self::list_v1`].
     pub async fn list_v2(
         &self,
         org: Option<&str>,
         path: &str,
         page_size: usize,
     ) -> Result<Vec<serde_json::Value>, FetchError> {
-        self.list_paged(org, path, page_size, |response| {
-            let results = response
-                .body
-                .as_array()
-                .cloned()
-                .ok_or("v2 list that is not an array")?;
-            let total = response
-                .headers
-                .get("x-total-count")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok());
-            Ok((results, total))
-        })
-        .await
+        self.list_rows(org, path, ListShape::V2, page_size).await
     }
 
-    async fn list_paged(
+    async fn list_rows(
         &self,
         org: Option<&str>,
         path: &str,
+        shape: ListShape,
         page_size: usize,
-        split: impl Fn(&JsonResponse) -> Result<(Vec<serde_json::Value>, Option<u64>), &'static str>,
     ) -> Result<Vec<serde_json::Value>, FetchError> {
-        let page_size = page_size.max(1);
-        let mut all = Vec::new();
-        loop {
-            let query = [
-                ("limit", page_size.to_string()),
-                ("skip", all.len().to_string()),
-                ("sort", "_id".to_string()),
-            ];
-            let response = self.get_json(org, path, &query).await?;
-            let (results, total) = split(&response).map_err(|reason| FetchError::Protocol {
-                path: path.to_string(),
-                reason: reason.to_string(),
-            })?;
-            let received = results.len();
-            all.extend(results);
-            let done = match total {
-                Some(total) => all.len() as u64 >= total,
-                None => received < page_size,
-            };
-            if done || received == 0 {
-                return Ok(all);
-            }
-        }
+        let config = InventoryConfig {
+            page_size,
+            ..InventoryConfig::default()
+        };
+        list_all(self, org, path, shape, &config, false, |row| {
+            Some(row.to_string())
+        })
+        .await
     }
 
     /// One page of Directory Insights events for `org` (empty = the credential's own org).
@@ -489,10 +453,10 @@ impl JumpCloudClient {
             request = request.query(query);
         }
         request = match &inner.config.auth {
-            AuthConfig::ApiKey { api_key } => request.header("x-api-key", api_key.expose()),
+            AuthConfig::ApiKey { api_key } => request.header("x-api-key", api_key.expose_secret()),
             AuthConfig::Oauth { .. } => {
                 let token = self.access_token().await.map_err(AttemptError::Fatal)?;
-                request.bearer_auth(token.expose())
+                request.bearer_auth(token.expose_secret())
             }
         };
         if let Some(org) = org.filter(|o| !o.is_empty()) {
@@ -564,7 +528,7 @@ impl JumpCloudClient {
     }
 
     /// The current OAuth token, refreshed when it is within the margin of expiry.
-    async fn access_token(&self) -> Result<Secret, FetchError> {
+    async fn access_token(&self) -> Result<SecretString, FetchError> {
         let AuthConfig::Oauth {
             client_id,
             client_secret,
@@ -591,7 +555,7 @@ impl JumpCloudClient {
     async fn fetch_token(
         &self,
         client_id: &str,
-        client_secret: &Secret,
+        client_secret: &SecretString,
     ) -> Result<AccessToken, FetchError> {
         #[derive(Deserialize)]
         struct TokenResponse {
@@ -610,7 +574,7 @@ impl JumpCloudClient {
             let response = inner
                 .http
                 .post(&inner.token_url)
-                .basic_auth(client_id, Some(client_secret.expose()))
+                .basic_auth(client_id, Some(client_secret.expose_secret()))
                 .header(
                     reqwest::header::CONTENT_TYPE,
                     "application/x-www-form-urlencoded",
@@ -645,7 +609,7 @@ impl JumpCloudClient {
                         .filter(|d| !d.is_zero())
                         .unwrap_or(DEFAULT_TOKEN_LIFETIME);
                     Ok(AccessToken {
-                        token: Secret::new(parsed.access_token),
+                        token: SecretString::from(parsed.access_token),
                         obtained_at,
                         lifetime,
                     })

@@ -24,8 +24,9 @@ pub struct EventsConfig {
     /// First run without a checkpoint: start this far back.
     #[serde(deserialize_with = "crate::duration::deserialize")]
     pub initial_lookback: Duration,
-    /// Checkpoint file of this deployment.
-    pub checkpoint_path: PathBuf,
+    /// Checkpoint file of this deployment; unset: the program's default. The fetcher itself
+    /// reads no file: the program opens its checkpoint store here.
+    pub checkpoint_path: Option<PathBuf>,
     /// Backfill: largest slice, in events, counted with `/events/count`.
     pub backfill_slice_events: u64,
     /// Directory Insights retention; backfills reaching further back get a warning.
@@ -42,7 +43,7 @@ impl Default for EventsConfig {
             poll_interval: Duration::from_secs(60),
             page_limit: 10_000,
             initial_lookback: Duration::from_secs(3600),
-            checkpoint_path: PathBuf::from("jumpcloud-ocsf-checkpoints.json"),
+            checkpoint_path: None,
             backfill_slice_events: 25_000,
             retention: Duration::from_secs(90 * 86_400),
         }

@@ -1,16 +1,8 @@
-//! `[inventory]`: how the console inventory is collected and how often.
-
-use serde::Deserialize;
-use std::time::Duration;
+//! How the console inventory is collected.
 
 /// Inventory collection settings.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct InventoryConfig {
-    /// Snapshot interval of the running pipeline (default 6 h; one snapshot is also taken at
-    /// start).
-    #[serde(deserialize_with = "crate::duration::deserialize")]
-    pub interval: Duration,
     /// `limit` of each list request (the console API caps it at 100).
     pub page_size: usize,
     /// Rows re-read at the start of each page so that rows deleted between pages leave no gap
@@ -27,7 +19,6 @@ pub struct InventoryConfig {
 impl Default for InventoryConfig {
     fn default() -> Self {
         Self {
-            interval: Duration::from_secs(6 * 3600),
             page_size: 100,
             page_overlap: 5,
             concurrency: 8,

@@ -9,6 +9,8 @@
 //! is re-read from further back, so there are no gaps and no duplicates.
 //!
 //! Nothing is dropped silently: a failed request fails the organisation's snapshot.
+//!
+//! The records are collected into the mapper's [`InventoryInput`], which maps them.
 
 pub mod config;
 pub mod paging;
@@ -18,6 +20,7 @@ mod tests;
 use std::collections::BTreeMap;
 
 use futures::{StreamExt, TryStreamExt};
+use mapper::inventory::{ApplicationBinding, InventoryInput, record_id};
 use serde_json::Value;
 
 pub use config::InventoryConfig;
@@ -37,83 +40,6 @@ pub const APPLICATIONS_PATH: &str = "/api/applications";
 pub const APPLE_MDMS_PATH: &str = "/api/v2/applemdms";
 /// Organisations the credential reaches (sent without `x-org-id`).
 pub const ORGANIZATIONS_PATH: &str = "/api/organizations";
-
-/// How a user reaches an SSO application.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ApplicationUser {
-    /// The user's id.
-    pub user_id: String,
-    /// Bound to the user directly (a path of one step).
-    pub direct: bool,
-    /// The user groups through which the user is bound (sorted, unique).
-    pub via_group_ids: Vec<String>,
-}
-
-/// One organisation's inventory as the console API returned it (records kept verbatim).
-#[derive(Debug, Clone, Default)]
-pub struct OrgInventory {
-    /// The organisation id requested (empty = the credential's own organisation).
-    pub org_id: String,
-    /// The organisation's id as resolved (the requested one, or the only one the credential
-    /// reaches), used as `tenant_uid`.
-    pub tenant_uid: Option<String>,
-    /// When the collection started, epoch milliseconds.
-    pub collected_at_ms: i64,
-    /// `GET /api/systemusers` records.
-    pub users: Vec<Value>,
-    /// `GET /api/systems` records.
-    pub systems: Vec<Value>,
-    /// `GET /api/v2/usergroups` records.
-    pub groups: Vec<Value>,
-    /// Group id -> direct member user ids (`/api/v2/usergroups/{id}/members`, type `user`).
-    pub group_members: BTreeMap<String, Vec<String>>,
-    /// `GET /api/applications` records.
-    pub applications: Vec<Value>,
-    /// Application id -> bound user group ids (`/api/v2/applications/{id}/usergroups`).
-    pub application_groups: BTreeMap<String, Vec<String>>,
-    /// Application id -> users who reach it (`/api/v2/applications/{id}/users`, with paths).
-    pub application_users: BTreeMap<String, Vec<ApplicationUser>>,
-    /// `GET /api/v2/applemdms` records.
-    pub apple_mdms: Vec<Value>,
-    /// Devices of every Apple MDM server (`/api/v2/applemdms/{id}/devices`).
-    pub mdm_devices: Vec<Value>,
-    /// System id -> bound user ids (`/api/v2/users/{id}/systems`); empty when
-    /// [`InventoryConfig::device_owners`] is off.
-    pub system_users: BTreeMap<String, Vec<String>>,
-}
-
-impl OrgInventory {
-    /// Group id -> application ids bound to it (the reverse of `application_groups`).
-    pub fn group_applications(&self) -> BTreeMap<String, Vec<String>> {
-        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (app, groups) in &self.application_groups {
-            for group in groups {
-                out.entry(group.clone()).or_default().push(app.clone());
-            }
-        }
-        out
-    }
-
-    /// User id -> group ids the user is a direct member of.
-    pub fn user_groups(&self) -> BTreeMap<String, Vec<String>> {
-        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (group, members) in &self.group_members {
-            for user in members {
-                out.entry(user.clone()).or_default().push(group.clone());
-            }
-        }
-        out
-    }
-}
-
-/// The id of a console record: `_id`, else `id`.
-pub fn record_id(record: &Value) -> Option<String> {
-    record
-        .get("_id")
-        .or_else(|| record.get("id"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-}
 
 fn graph_target_id(record: &Value) -> Option<String> {
     record
@@ -140,7 +66,7 @@ pub async fn collect_org(
     client: &JumpCloudClient,
     org: &str,
     config: &InventoryConfig,
-) -> Result<OrgInventory, FetchError> {
+) -> Result<InventoryInput, FetchError> {
     let collected_at_ms = chrono::Utc::now().timestamp_millis();
     let org_header = Some(org).filter(|o| !o.is_empty());
     let list = |path: String, shape: ListShape, ordered: bool| async move {
@@ -187,7 +113,7 @@ pub async fn collect_org(
         .await?;
 
     let app_ids = require_ids(&applications, APPLICATIONS_PATH)?;
-    let app_bindings: Vec<(String, Vec<String>, Vec<ApplicationUser>)> =
+    let app_bindings: Vec<(String, Vec<String>, Vec<ApplicationBinding>)> =
         futures::stream::iter(app_ids)
             .map(|app_id| async move {
                 let groups_path = format!("/api/v2/applications/{app_id}/usergroups");
@@ -269,8 +195,7 @@ pub async fn collect_org(
         None => own_organization(client, config).await,
     };
 
-    Ok(OrgInventory {
-        org_id: org.to_owned(),
+    Ok(InventoryInput {
         tenant_uid,
         collected_at_ms,
         users,
@@ -309,7 +234,7 @@ async fn own_organization(client: &JumpCloudClient, config: &InventoryConfig) ->
 }
 
 /// One row of `/api/v2/applications/{id}/users`: the user and the paths that bind it.
-fn application_user(row: &Value) -> Option<ApplicationUser> {
+fn application_user(row: &Value) -> Option<ApplicationBinding> {
     let user_id = row.get("id").and_then(Value::as_str)?.to_owned();
     let mut direct = false;
     let mut via_group_ids = Vec::new();
@@ -332,7 +257,7 @@ fn application_user(row: &Value) -> Option<ApplicationUser> {
     }
     via_group_ids.sort();
     via_group_ids.dedup();
-    Some(ApplicationUser {
+    Some(ApplicationBinding {
         user_id,
         direct,
         via_group_ids,

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use fetcher::{EventSource, JumpCloudClient, SourceStats};
+use fetcher::{EventSource, SourceStats};
 use pipeline::Mode;
 
 use crate::commands::run::{
@@ -58,7 +58,7 @@ async fn backfill(args: Args) -> Result<bool> {
     // Its own transactional id: a backfill must not fence the live run of its deployment.
     let (destination, store) = connect_kafka(&config, "backfill").await?;
 
-    let client = JumpCloudClient::new(config.jumpcloud.clone())?;
+    let client = config.jumpcloud_client()?;
     let mut sources = Vec::new();
     for org_id in org_ids(&config) {
         let source = EventSource::backfill(

@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use fetcher::{EventQuery, JumpCloudClient};
+use fetcher::EventQuery;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use secrecy::ExposeSecret;
 
 use crate::commands::run::{block_on, org_ids};
 use crate::config::AppConfig;
@@ -73,7 +74,7 @@ async fn check(args: Args) -> Result<Vec<Check>> {
 }
 
 async fn check_jumpcloud(config: &AppConfig) -> Vec<Check> {
-    let client = match JumpCloudClient::new(config.jumpcloud.clone()) {
+    let client = match config.jumpcloud_client() {
         Ok(client) => client,
         Err(err) => {
             return vec![Check {
@@ -225,7 +226,10 @@ async fn check_registry(registry: &producer::RegistryConfig, timeout: Duration) 
     if let Some(username) = &registry.username {
         request = request.basic_auth(
             username,
-            registry.password.as_ref().map(|p| p.expose().to_string()),
+            registry
+                .password
+                .as_ref()
+                .map(|p| p.expose_secret().to_string()),
         );
     }
     let result = match request.send().await {

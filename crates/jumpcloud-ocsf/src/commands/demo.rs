@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use fetcher::{AuthConfig, Secret};
+use fetcher::AuthConfig;
 use pipeline::{Destination, FileSink, Mode, Pipeline};
+use secrecy::SecretString;
 use simulator::SimConfig;
 use tokio::sync::watch;
 
@@ -77,7 +78,7 @@ async fn demo(args: Args) -> Result<()> {
     let mut config = AppConfig::default();
     config.jumpcloud.base_url = Some(sim.base_url());
     config.jumpcloud.auth = AuthConfig::ApiKey {
-        api_key: Secret::new(DEMO_API_KEY),
+        api_key: SecretString::from(DEMO_API_KEY),
     };
     config.jumpcloud.org_ids = sim.org_ids();
     config.jumpcloud.max_requests_per_sec = 50;
@@ -86,7 +87,7 @@ async fn demo(args: Args) -> Result<()> {
     config.events.overlap = Duration::from_secs(60);
     config.events.poll_interval = Duration::from_secs(1);
     config.events.initial_lookback = Duration::from_secs(2 * 86_400);
-    config.events.checkpoint_path = args.out.join("checkpoints.json");
+    config.events.checkpoint_path = Some(args.out.join("checkpoints.json"));
 
     let (destination, store) = match env_or_file("KAFKA_BROKERS").filter(|v| !v.is_empty()) {
         Some(brokers) => {
@@ -170,8 +171,11 @@ fn print_summary(pipeline: &Pipeline, ackers: &[(String, fetcher::Acker)]) {
         "{:<8} {:<20} {:>8} {:>10}",
         "class", "name", "activity", "events"
     );
-    for ((class_uid, class_name, activity_id), count) in stats.per_class() {
-        println!("{class_uid:<8} {class_name:<20} {activity_id:>8} {count:>10}");
+    for (class, count) in stats.per_class() {
+        println!(
+            "{:<8} {:<20} {:>8} {count:>10}",
+            class.class_uid, class.class_name, class.activity_id
+        );
     }
     println!();
     println!(

@@ -14,11 +14,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use fetcher::JumpCloudClient;
-use fetcher::inventory::{InventoryConfig, OrgInventory, collect_org};
+use fetcher::inventory::{InventoryConfig, collect_org};
 use mapper::OcsfRecord;
 use mapper::inventory::{
-    ApplicationBinding, InventoryInput, InventoryMapError, diff_users, map_snapshot,
-    user_change_records,
+    InventoryInput, InventoryMapError, diff_users, map_snapshot, record_id, user_change_records,
 };
 use producer::{DeadLetter, OcsfProducer, Stage};
 
@@ -70,38 +69,6 @@ pub struct Args {
     pub kafka_topic: Option<String>,
 }
 
-/// fetcher's collected inventory -> the mapper's input (moves the records).
-pub fn mapper_input(collected: OrgInventory) -> InventoryInput {
-    InventoryInput {
-        tenant_uid: collected.tenant_uid,
-        collected_at_ms: collected.collected_at_ms,
-        users: collected.users,
-        systems: collected.systems,
-        groups: collected.groups,
-        group_members: collected.group_members,
-        applications: collected.applications,
-        application_groups: collected.application_groups,
-        application_users: collected
-            .application_users
-            .into_iter()
-            .map(|(app, users)| {
-                let bindings = users
-                    .into_iter()
-                    .map(|u| ApplicationBinding {
-                        user_id: u.user_id,
-                        direct: u.direct,
-                        via_group_ids: u.via_group_ids,
-                    })
-                    .collect();
-                (app, bindings)
-            })
-            .collect(),
-        apple_mdms: collected.apple_mdms,
-        mdm_devices: collected.mdm_devices,
-        system_users: collected.system_users,
-    }
-}
-
 /// The organisations to inventory: the flags, else the configuration, else the credential's own.
 pub fn target_orgs(flags: &[String], config: &AppConfig) -> Vec<String> {
     if flags.is_empty() {
@@ -121,8 +88,12 @@ pub struct PreviousSnapshot {
 }
 
 /// The change events between `previous` and `input` (Account Change, User Access Management,
-/// Group Management).
-pub fn change_records(previous: &PreviousSnapshot, input: &InventoryInput) -> Vec<OcsfRecord> {
+/// Group Management), made at `processed_ms`.
+pub fn change_records(
+    previous: &PreviousSnapshot,
+    input: &InventoryInput,
+    processed_ms: i64,
+) -> Vec<OcsfRecord> {
     let changes = diff_users(
         &previous.users,
         &input.users,
@@ -132,16 +103,12 @@ pub fn change_records(previous: &PreviousSnapshot, input: &InventoryInput) -> Ve
     let group_names: BTreeMap<String, String> = input
         .groups
         .iter()
-        .filter_map(|g| {
-            Some((
-                fetcher::inventory::record_id(g)?,
-                g.get("name")?.as_str()?.to_owned(),
-            ))
-        })
+        .filter_map(|g| Some((record_id(g)?, g.get("name")?.as_str()?.to_owned())))
         .collect();
     user_change_records(
         input.tenant_uid.as_deref(),
         input.collected_at_ms,
+        processed_ms,
         &changes,
         &previous.users,
         &input.users,
@@ -170,13 +137,13 @@ pub async fn snapshot_org(
     config: &InventoryConfig,
     previous: Option<&PreviousSnapshot>,
 ) -> Result<OrgSnapshot> {
-    let collected = collect_org(client, org, config)
+    let input = collect_org(client, org, config)
         .await
         .with_context(|| format!("inventory of organisation {org:?}"))?;
-    let input = mapper_input(collected);
+    let processed_ms = chrono::Utc::now().timestamp_millis();
     let mut records = Vec::with_capacity(input.users.len() + input.systems.len());
     let mut rejected = Vec::new();
-    for result in map_snapshot(&input) {
+    for result in map_snapshot(&input, processed_ms) {
         match result {
             Ok(record) => records.push(record),
             Err(failure) => rejected.push(failure),
@@ -184,7 +151,7 @@ pub async fn snapshot_org(
     }
     let changes = match previous {
         Some(previous) => {
-            let found = change_records(previous, &input);
+            let found = change_records(previous, &input, processed_ms);
             let count = found.len() as u64;
             records.extend(found);
             count
@@ -257,7 +224,7 @@ pub fn run(args: Args) -> ExitCode {
 async fn run_async(args: Args) -> Result<bool> {
     let OutputFormat::Json = args.format;
     let config = AppConfig::load(args.config.as_deref())?;
-    let client = JumpCloudClient::new(config.jumpcloud.clone())?;
+    let client = config.jumpcloud_client()?;
     let inventory_config = InventoryConfig {
         page_size: args.page_size.max(1),
         concurrency: args.concurrency.max(1),

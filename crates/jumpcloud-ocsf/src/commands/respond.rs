@@ -15,13 +15,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use fetcher::JumpCloudClient;
 use fetcher::actions::{self, ActionOutcome, ResponseAction};
 use mapper::OcsfRecord;
 use mapper::inventory::{AuditActor, AuditRecordInput, audit_record};
 use producer::OcsfProducer;
 
-use crate::config::AppConfig;
+use crate::config::{AppConfig, TOOL_NAME, TOOL_VERSION};
 
 /// The action, as typed on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -130,7 +129,7 @@ async fn deliver_audit(config: &AppConfig, topic: &str, record: &OcsfRecord) -> 
 
 async fn run_async(args: Args) -> Result<bool> {
     let config = AppConfig::load(args.config.as_deref())?;
-    let client = JumpCloudClient::new(config.jumpcloud.clone())?;
+    let client = config.jumpcloud_client()?;
     let org = args
         .org
         .clone()
@@ -196,7 +195,8 @@ async fn run_async(args: Args) -> Result<bool> {
     };
 
     let actor = AuditActor {
-        app_name: concat!("jumpcloud-ocsf/", env!("CARGO_PKG_VERSION")).to_owned(),
+        tool_name: TOOL_NAME.to_owned(),
+        tool_version: TOOL_VERSION.to_owned(),
         operator: operator(&args),
     };
     let record = audit_record(&AuditRecordInput {

@@ -104,7 +104,7 @@ pub fn org_ids(config: &AppConfig) -> Vec<String> {
 
 /// The file checkpoint store at `events.checkpoint_path`.
 pub fn checkpoint_store(config: &AppConfig) -> Result<Arc<dyn CheckpointStore>> {
-    let path = &config.events.checkpoint_path;
+    let path = config.checkpoint_path();
     let store = FileCheckpointStore::open(path)
         .with_context(|| format!("checkpoint file {}", path.display()))?;
     Ok(Arc::new(store))
@@ -118,7 +118,7 @@ pub async fn connect_kafka(
     config: &AppConfig,
     role: &str,
 ) -> Result<(Arc<Destination>, Arc<dyn CheckpointStore>)> {
-    let file = if config.events.checkpoint_path.exists()
+    let file = if config.checkpoint_path().exists()
         || config.kafka.state_store == producer::StateStore::File
     {
         Some(checkpoint_store(config)?)
@@ -178,7 +178,7 @@ pub fn build_sources(
     config: &AppConfig,
     store: &Arc<dyn CheckpointStore>,
 ) -> Result<(JumpCloudClient, Vec<EventSource>)> {
-    let client = JumpCloudClient::new(config.jumpcloud.clone())?;
+    let client = config.jumpcloud_client()?;
     let sources = org_ids(config)
         .into_iter()
         .map(|org_id| {

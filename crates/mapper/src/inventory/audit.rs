@@ -1,4 +1,4 @@
-//! The OCSF audit event of a response action (`jumpcloud-ocsf respond ...`): Account Change
+//! The OCSF audit event of a response action (the program's `respond`): Account Change
 //! (3001) for user actions, Group Management (3006) for group removal, with `actor` = the tool's
 //! identity and the operator's reason.
 
@@ -10,8 +10,11 @@ use super::user::user_object;
 /// Who acted: the tool and the operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditActor {
-    /// The tool (`jumpcloud-ocsf/0.1.0`), `actor.app_name`.
-    pub app_name: String,
+    /// The tool's name: `metadata.product.name` and `vendor_name`, and with its version
+    /// `actor.app_name` (`name/version`).
+    pub tool_name: String,
+    /// The tool's version.
+    pub tool_version: String,
     /// The operator (local login name), `actor.user.name` when known.
     pub operator: Option<String>,
 }
@@ -58,9 +61,11 @@ fn header(action: &str) -> ClassHeader {
 /// The audit event of one response action, keyed by the user id.
 pub fn audit_record(input: &AuditRecordInput<'_>) -> crate::OcsfRecord {
     let header = header(input.action);
+    // The record is made when the action is taken: one instant for both times.
     let meta = SnapshotMeta {
         tenant_uid: input.tenant_uid,
         time_ms: input.time_ms,
+        processed_ms: input.time_ms,
     };
     let tenant = input.tenant_uid.unwrap_or_default();
     let code = format!("response_action_{}", input.action.replace('-', "_"));
@@ -72,7 +77,7 @@ pub fn audit_record(input: &AuditRecordInput<'_>) -> crate::OcsfRecord {
     if let Some(Value::Object(metadata)) = event.get_mut("metadata") {
         metadata.insert(
             "product".into(),
-            json!({"name": "jumpcloud-ocsf", "vendor_name": "jumpcloud-ocsf", "feature": {"name": "respond"}}),
+            json!({"name": input.actor.tool_name, "vendor_name": input.actor.tool_name, "feature": {"name": "respond"}}),
         );
     }
     let (status_id, status) = match input.outcome {
@@ -88,7 +93,8 @@ pub fn audit_record(input: &AuditRecordInput<'_>) -> crate::OcsfRecord {
     }
     event.insert("status_detail".into(), json!(detail));
     let mut actor = Map::new();
-    actor.insert("app_name".into(), json!(input.actor.app_name));
+    let app_name = format!("{}/{}", input.actor.tool_name, input.actor.tool_version);
+    actor.insert("app_name".into(), json!(app_name));
     if let Some(operator) = &input.actor.operator {
         actor.insert(
             "user".into(),

@@ -82,7 +82,7 @@ impl UserChange {
 fn by_id(users: &[Value]) -> BTreeMap<String, &Value> {
     users
         .iter()
-        .filter_map(|u| Some((super::id_of(u)?, u)))
+        .filter_map(|u| Some((super::record_id(u)?, u)))
         .collect()
 }
 
@@ -158,11 +158,13 @@ pub fn diff_users(
     changes
 }
 
-/// The OCSF events of detected changes. `after`/`before` give the user records (the latest
-/// known one is used); `group_names` names the groups.
+/// The OCSF events of detected changes, found at `time_ms` and processed at `processed_ms`
+/// (epoch ms). `after`/`before` give the user records (the latest known one is used);
+/// `group_names` names the groups.
 pub fn user_change_records(
     tenant_uid: Option<&str>,
     time_ms: i64,
+    processed_ms: i64,
     changes: &[(String, UserChange)],
     before: &[Value],
     after: &[Value],
@@ -171,6 +173,7 @@ pub fn user_change_records(
     let meta = SnapshotMeta {
         tenant_uid,
         time_ms,
+        processed_ms,
     };
     let old = by_id(before);
     let new = by_id(after);

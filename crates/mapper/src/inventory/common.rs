@@ -2,8 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-/// OCSF version written in `metadata.version`.
-pub const OCSF_VERSION: &str = "1.8.0";
+use crate::ocsf::{OCSF_VERSION, OcsfClass, severity_caption};
 
 /// The snapshot a record belongs to.
 #[derive(Debug, Clone, Copy)]
@@ -12,6 +11,8 @@ pub struct SnapshotMeta<'a> {
     pub tenant_uid: Option<&'a str>,
     /// Collection time, epoch ms.
     pub time_ms: i64,
+    /// When the record is made, epoch ms (`metadata.processed_time`).
+    pub processed_ms: i64,
 }
 
 /// Class facts of one record.
@@ -26,8 +27,8 @@ pub struct ClassHeader {
     pub activity_caption: &'static str,
 }
 
-pub const DISCOVERY: (u32, &str) = (5, "Discovery");
-pub const IAM: (u32, &str) = (3, "Identity & Access Management");
+/// The Discovery category of the inventory classes.
+const DISCOVERY: (u32, &str) = (5, "Discovery");
 
 /// 5003 Collect.
 pub const USER_INVENTORY_COLLECT: ClassHeader = ClassHeader {
@@ -51,43 +52,32 @@ pub const DEVICE_INVENTORY_COLLECT: ClassHeader = ClassHeader {
     activity_caption: "Collect",
 };
 
-/// Account Change with an activity.
-pub fn account_change(activity_id: i32, activity_caption: &'static str) -> ClassHeader {
+/// One of the mapper's event classes with an activity.
+fn event_class(class: OcsfClass, activity_id: i32, activity_caption: &'static str) -> ClassHeader {
     ClassHeader {
-        class_uid: 3001,
-        class_caption: "Account Change",
-        class_name: "account_change",
-        category_uid: IAM.0,
-        category_caption: IAM.1,
+        class_uid: class.uid(),
+        class_caption: class.caption(),
+        class_name: class.schema_name(),
+        category_uid: class.category_uid(),
+        category_caption: class.category_caption(),
         activity_id,
         activity_caption,
     }
+}
+
+/// Account Change with an activity.
+pub fn account_change(activity_id: i32, activity_caption: &'static str) -> ClassHeader {
+    event_class(OcsfClass::AccountChange, activity_id, activity_caption)
 }
 
 /// User Access Management with an activity.
 pub fn user_access(activity_id: i32, activity_caption: &'static str) -> ClassHeader {
-    ClassHeader {
-        class_uid: 3005,
-        class_caption: "User Access Management",
-        class_name: "user_access",
-        category_uid: IAM.0,
-        category_caption: IAM.1,
-        activity_id,
-        activity_caption,
-    }
+    event_class(OcsfClass::UserAccess, activity_id, activity_caption)
 }
 
 /// Group Management with an activity.
 pub fn group_management(activity_id: i32, activity_caption: &'static str) -> ClassHeader {
-    ClassHeader {
-        class_uid: 3006,
-        class_caption: "Group Management",
-        class_name: "group_management",
-        category_uid: IAM.0,
-        category_caption: IAM.1,
-        activity_id,
-        activity_caption,
-    }
+    event_class(OcsfClass::GroupManagement, activity_id, activity_caption)
 }
 
 /// Deterministic `metadata.uid`: UUIDv5 (URL namespace) of `name`.
@@ -142,18 +132,9 @@ pub fn skeleton(
     metadata.insert("event_code".into(), json!(event_code));
     metadata.insert("log_name".into(), json!(log_name));
     metadata.insert("log_provider".into(), json!("JumpCloud Console API"));
-    metadata.insert(
-        "processed_time".into(),
-        json!(chrono::Utc::now().timestamp_millis()),
-    );
+    metadata.insert("processed_time".into(), json!(meta.processed_ms));
     put(&mut metadata, "tenant_uid", meta.tenant_uid);
-    let severity = match severity_id {
-        1 => "Informational",
-        2 => "Low",
-        3 => "Medium",
-        4 => "High",
-        _ => "Unknown",
-    };
+    let severity = severity_caption(severity_id).unwrap_or("Unknown");
     let mut event = Map::new();
     event.insert("class_uid".into(), json!(header.class_uid));
     event.insert("class_name".into(), json!(header.class_caption));

@@ -160,7 +160,7 @@ pub fn system_inventory(
     if !system.is_object() {
         return Err(InventoryMapError::NotAnObject { kind: "system" });
     }
-    let id = super::id_of(system).ok_or(InventoryMapError::NoId { kind: "system" })?;
+    let id = super::record_id(system).ok_or(InventoryMapError::NoId { kind: "system" })?;
     let mut device = Map::new();
     device.insert("uid".into(), json!(id));
     put(&mut device, "hostname", text(system, "hostname"));
@@ -253,7 +253,7 @@ pub fn mdm_device_inventory(
     if !mdm_device.is_object() {
         return Err(InventoryMapError::NotAnObject { kind: "mdm device" });
     }
-    let id = super::id_of(mdm_device).ok_or(InventoryMapError::NoId { kind: "mdm device" })?;
+    let id = super::record_id(mdm_device).ok_or(InventoryMapError::NoId { kind: "mdm device" })?;
     let info = mdm_device
         .get("deviceInformation")
         .cloned()

@@ -2,8 +2,9 @@
 //! (5001) per system and per Apple MDM device, Account Change (3001) / User Access Management
 //! (3005) for what changed between two snapshots, and the audit events of response actions.
 //!
-//! Input is the console API's records kept verbatim ([`InventoryInput`]); every field is
-//! optional. The graph travels with the records so a consumer can rebuild it from one snapshot:
+//! Input is the console API's records kept verbatim ([`InventoryInput`], which the fetcher
+//! collects into); every field is optional. Mapping reads no clock: the caller passes the
+//! processing time. The graph travels with the records so a consumer can rebuild it from one snapshot:
 //! user ∈ group in `user.groups`, user -> application (direct or through which groups) in
 //! `unmapped.jumpcloud.applications`, group -> application in each group entry's
 //! `unmapped.jumpcloud.group_applications`, device -> user in `device.owner` and
@@ -23,51 +24,49 @@ use serde_json::Value;
 
 pub use audit::{AuditActor, AuditRecordInput, audit_record};
 pub use changes::{UserChange, diff_users, user_change_records};
-pub use device::{mdm_device_inventory, system_inventory};
-pub use user::user_inventory;
-
-/// `class_uid` of Device Inventory Info.
-pub const DEVICE_INVENTORY_CLASS_UID: u32 = 5001;
-/// `class_uid` of User Inventory Info.
-pub const USER_INVENTORY_CLASS_UID: u32 = 5003;
+use device::{mdm_device_inventory, system_inventory};
+use user::user_inventory;
 
 /// How a user reaches an SSO application.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ApplicationBinding {
     /// The user's id.
     pub user_id: String,
-    /// Bound directly.
+    /// Bound to the user directly (a path of one step).
     pub direct: bool,
-    /// Bound through these user groups.
+    /// The user groups through which the user is bound (sorted, unique).
     pub via_group_ids: Vec<String>,
 }
 
-/// One organisation's inventory as collected (records verbatim, edges by id).
+/// One organisation's inventory as the console API returned it (records verbatim, edges by
+/// id): what the fetcher collects and the mapper maps.
 #[derive(Debug, Clone, Default)]
 pub struct InventoryInput {
-    /// The organisation (`metadata.tenant_uid`).
+    /// The organisation's id as resolved (the requested one, or the only one the credential
+    /// reaches): `metadata.tenant_uid`.
     pub tenant_uid: Option<String>,
-    /// Collection time, epoch ms (`time` of every record).
+    /// When the collection started, epoch ms (`time` of every record).
     pub collected_at_ms: i64,
-    /// `/api/systemusers` records.
+    /// `GET /api/systemusers` records.
     pub users: Vec<Value>,
-    /// `/api/systems` records.
+    /// `GET /api/systems` records.
     pub systems: Vec<Value>,
-    /// `/api/v2/usergroups` records.
+    /// `GET /api/v2/usergroups` records.
     pub groups: Vec<Value>,
-    /// Group id -> direct member user ids.
+    /// Group id -> direct member user ids (`/api/v2/usergroups/{id}/members`, type `user`).
     pub group_members: BTreeMap<String, Vec<String>>,
-    /// `/api/applications` records.
+    /// `GET /api/applications` records.
     pub applications: Vec<Value>,
-    /// Application id -> bound group ids.
+    /// Application id -> bound user group ids (`/api/v2/applications/{id}/usergroups`).
     pub application_groups: BTreeMap<String, Vec<String>>,
-    /// Application id -> users who reach it.
+    /// Application id -> users who reach it (`/api/v2/applications/{id}/users`, with paths).
     pub application_users: BTreeMap<String, Vec<ApplicationBinding>>,
-    /// `/api/v2/applemdms` records.
+    /// `GET /api/v2/applemdms` records.
     pub apple_mdms: Vec<Value>,
-    /// Apple MDM device records (with `appleMdmId`).
+    /// Devices of every Apple MDM server (`/api/v2/applemdms/{id}/devices`, with `appleMdmId`).
     pub mdm_devices: Vec<Value>,
-    /// System id -> bound user ids.
+    /// System id -> bound user ids (`/api/v2/users/{id}/systems`); empty when the collection
+    /// skipped device owners.
     pub system_users: BTreeMap<String, Vec<String>>,
 }
 
@@ -144,7 +143,8 @@ fn text(record: &Value, field: &str) -> String {
         .to_owned()
 }
 
-fn id_of(record: &Value) -> Option<String> {
+/// The id of a console record: `_id`, else `id`.
+pub fn record_id(record: &Value) -> Option<String> {
     record
         .get("_id")
         .or_else(|| record.get("id"))
@@ -153,19 +153,21 @@ fn id_of(record: &Value) -> Option<String> {
 }
 
 /// Every record of one snapshot: 5003 per user, 5001 per system and per MDM device, in that
-/// order. A record that cannot be mapped is an `Err` with its raw JSON, for the dead-letter
-/// topic.
+/// order, processed at `processed_ms` (epoch ms, `metadata.processed_time`). A record that
+/// cannot be mapped is an `Err` with its raw JSON, for the dead-letter topic.
 pub fn map_snapshot(
     input: &InventoryInput,
+    processed_ms: i64,
 ) -> Vec<Result<crate::OcsfRecord, (InventoryMapError, Value)>> {
     let meta = common::SnapshotMeta {
         tenant_uid: input.tenant_uid.as_deref(),
         time_ms: input.collected_at_ms,
+        processed_ms,
     };
     let group_names: BTreeMap<String, String> = input
         .groups
         .iter()
-        .filter_map(|g| Some((id_of(g)?, text(g, "name"))))
+        .filter_map(|g| Some((record_id(g)?, text(g, "name"))))
         .collect();
     let mut group_apps: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (app, groups) in &input.application_groups {
@@ -194,7 +196,7 @@ pub fn map_snapshot(
     let applications: BTreeMap<String, &Value> = input
         .applications
         .iter()
-        .filter_map(|a| Some((id_of(a)?, a)))
+        .filter_map(|a| Some((record_id(a)?, a)))
         .collect();
     for (app_id, bindings) in &input.application_users {
         let app = applications.get(app_id);
@@ -235,9 +237,9 @@ pub fn map_snapshot(
         .iter()
         .filter_map(|u| {
             Some((
-                id_of(u)?,
+                record_id(u)?,
                 UserRef {
-                    uid: id_of(u)?,
+                    uid: record_id(u)?,
                     name: text(u, "username"),
                     email: text(u, "email"),
                 },
@@ -263,12 +265,14 @@ pub fn map_snapshot(
     let empty = UserLinks::default();
     let mut out = Vec::with_capacity(input.users.len() + input.systems.len());
     for user in &input.users {
-        let user_links = id_of(user).and_then(|id| links.get(&id)).unwrap_or(&empty);
+        let user_links = record_id(user)
+            .and_then(|id| links.get(&id))
+            .unwrap_or(&empty);
         out.push(user_inventory(&meta, user, user_links).map_err(|e| (e, user.clone())));
     }
     let mut serial_owner: BTreeMap<String, Vec<UserRef>> = BTreeMap::new();
     for system in &input.systems {
-        let owners = owners_of(id_of(system));
+        let owners = owners_of(record_id(system));
         let serial = text(system, "serialNumber");
         if !serial.is_empty() && !owners.is_empty() {
             serial_owner.insert(serial, owners.clone());

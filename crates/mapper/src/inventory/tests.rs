@@ -35,7 +35,7 @@ fn user_inventory_carries_state_groups_and_applications() {
             via_group_ids: vec!["g1".into()],
         }],
     );
-    let records = map_snapshot(&input);
+    let records = map_snapshot(&input, 1_700_000_000_500);
     assert_eq!(records.len(), 1);
     let record = records[0].as_ref().unwrap();
     assert_eq!(record.class_uid, 5003);
@@ -55,6 +55,11 @@ fn user_inventory_carries_state_groups_and_applications() {
         "app1"
     );
     assert_eq!(event["metadata"]["tenant_uid"], "org1");
+    assert_eq!(event["time"], 1_700_000_000_000_i64, "collected");
+    assert_eq!(
+        event["metadata"]["processed_time"], 1_700_000_000_500_i64,
+        "the caller's clock"
+    );
 }
 
 #[test]
@@ -73,7 +78,7 @@ fn system_owner_comes_from_the_bindings() {
         ..Default::default()
     };
     input.system_users.insert("s1".into(), vec!["a1".into()]);
-    let records = map_snapshot(&input);
+    let records = map_snapshot(&input, 1_700_000_000_500);
     assert_eq!(records.len(), 3);
     let system = parse(records[1].as_ref().unwrap());
     assert_eq!(system["class_uid"], 5001);
@@ -93,7 +98,7 @@ fn a_record_without_id_is_an_error_with_its_raw_json() {
         users: vec![json!({"username": "ghost"})],
         ..Default::default()
     };
-    let records = map_snapshot(&input);
+    let records = map_snapshot(&input, 1_700_000_000_500);
     let (error, raw) = records[0].as_ref().unwrap_err();
     assert_eq!(*error, InventoryMapError::NoId { kind: "user" });
     assert_eq!(raw["username"], "ghost");
@@ -130,7 +135,7 @@ fn diff_finds_suspension_mfa_admin_and_membership_changes() {
         ]
     );
     let names = [("g1".to_owned(), "VPN".to_owned())].into_iter().collect();
-    let records = user_change_records(Some("org"), 1, &changes, &before, &after, &names);
+    let records = user_change_records(Some("org"), 1, 2, &changes, &before, &after, &names);
     let classes: Vec<(u32, i32)> = records
         .iter()
         .map(|r| (r.class_uid, r.activity_id))
@@ -151,13 +156,18 @@ fn diff_finds_suspension_mfa_admin_and_membership_changes() {
     assert_eq!(admin["privileges"], json!(["admin"]));
     let removed = parse(&records[2]);
     assert_eq!(removed["group"]["name"], "VPN");
+    assert_eq!(
+        (&removed["time"], &removed["metadata"]["processed_time"]),
+        (&json!(1), &json!(2))
+    );
 }
 
 #[test]
 fn audit_record_names_the_actor_and_the_reason() {
     let target = user("a1", "ACTIVATED");
     let actor = AuditActor {
-        app_name: "jumpcloud-ocsf/0.1.0".into(),
+        tool_name: "the-tool".into(),
+        tool_version: "0.1.0".into(),
         operator: Some("analyst".into()),
     };
     let record = audit_record(&AuditRecordInput {
@@ -175,9 +185,23 @@ fn audit_record_names_the_actor_and_the_reason() {
     });
     assert_eq!((record.class_uid, record.activity_id), (3001, 5));
     let event = parse(&record);
-    assert_eq!(event["actor"]["app_name"], "jumpcloud-ocsf/0.1.0");
+    assert_eq!(event["actor"]["app_name"], "the-tool/0.1.0");
+    assert_eq!(event["time"], 5);
+    assert_eq!(event["metadata"]["processed_time"], 5);
+    assert_eq!(event["metadata"]["product"]["name"], "the-tool");
+    assert_eq!(event["metadata"]["product"]["vendor_name"], "the-tool");
     assert_eq!(event["actor"]["user"]["name"], "analyst");
     assert_eq!(event["status_id"], 1);
     assert!(event["message"].as_str().unwrap().contains("INC-42"));
     assert_eq!(event["user"]["uid"], "a1");
+}
+
+#[test]
+fn record_id_prefers_underscore_id() {
+    assert_eq!(
+        record_id(&json!({"_id": "a", "id": "b"})).as_deref(),
+        Some("a")
+    );
+    assert_eq!(record_id(&json!({"id": "b"})).as_deref(), Some("b"));
+    assert_eq!(record_id(&json!({"name": "x"})), None);
 }

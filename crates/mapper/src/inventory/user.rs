@@ -176,7 +176,7 @@ pub fn user_inventory(
     if !user.is_object() {
         return Err(InventoryMapError::NotAnObject { kind: "user" });
     }
-    let id = super::id_of(user).ok_or(InventoryMapError::NoId { kind: "user" })?;
+    let id = super::record_id(user).ok_or(InventoryMapError::NoId { kind: "user" })?;
     let header = USER_INVENTORY_COLLECT;
     let tenant = meta.tenant_uid.unwrap_or_default();
     let uid = common::uid_of(&format!(

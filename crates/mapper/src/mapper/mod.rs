@@ -28,47 +28,9 @@ pub use config::MapOptions;
 
 use crate::error::MapError;
 use crate::json_writer::JsonWriter;
-use crate::record::OcsfRecord;
+use crate::record::{MappedEvent, OcsfRecord};
 use crate::source::{RawObject, has_wide_number, json_kind, raw_str};
 use crate::tables::MappingTables;
-
-/// The facts about one mapped event that the pipeline needs without parsing the JSON again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MappedEvent {
-    /// `class_uid`.
-    pub class_uid: u32,
-    /// Snake-case class name (see [`OcsfRecord::class_name`]).
-    pub class_name: &'static str,
-    /// `activity_id`.
-    pub activity_id: i32,
-    /// `metadata.uid`.
-    pub uid: String,
-    /// `metadata.tenant_uid`.
-    pub tenant_uid: Option<String>,
-    /// `metadata.event_code`.
-    pub event_code: Option<String>,
-    /// `metadata.original_event_uid`.
-    pub original_event_uid: Option<String>,
-    /// `user.uid`.
-    pub subject_user_uid: Option<String>,
-}
-
-impl MappedEvent {
-    /// Joins the facts with the serialized event.
-    pub fn into_record(self, json: Vec<u8>) -> OcsfRecord {
-        OcsfRecord {
-            class_uid: self.class_uid,
-            class_name: self.class_name,
-            activity_id: self.activity_id,
-            uid: self.uid,
-            tenant_uid: self.tenant_uid,
-            event_code: self.event_code,
-            original_event_uid: self.original_event_uid,
-            subject_user_uid: self.subject_user_uid,
-            json,
-        }
-    }
-}
 
 /// Maps Directory Insights events to OCSF. `Send + Sync`: build one and share it.
 #[derive(Debug, Clone)]
@@ -76,6 +38,14 @@ pub struct Mapper {
     tables: MappingTables,
     options: MapOptions,
 }
+
+// The mapper and its errors are shared across tasks and threads: checked when compiling.
+const _: () = {
+    const fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<Mapper>();
+    shareable::<MapError>();
+    shareable::<crate::MappingError>();
+};
 
 impl Default for Mapper {
     /// The embedded tables and default options.
@@ -186,6 +156,7 @@ impl Mapper {
             event_code,
             original_event_uid: id.map(Cow::into_owned),
             subject_user_uid,
+            json: (),
         })
     }
 }
@@ -268,32 +239,15 @@ pub(super) fn event_uid(
     timestamp: &str,
     raw: &[u8],
 ) -> String {
-    use sha1::Digest;
-    // UUIDv5 = SHA-1 of namespace + name (RFC 4122 4.3), hashed part by part: no name buffer.
-    // The `sha1` crate uses the CPU's SHA extensions where present.
-    let mut hasher = sha1::Sha1::new();
-    hasher.update(uuid::Uuid::NAMESPACE_URL.as_bytes());
-    match id {
+    let uuid = match id {
         Some(id) => {
-            for part in [
-                "jumpcloud:",
-                organization.unwrap_or(""),
-                ":",
-                id,
-                ":",
-                timestamp,
-            ] {
-                hasher.update(part.as_bytes());
-            }
+            let organization = organization.unwrap_or("");
+            let name = format!("jumpcloud:{organization}:{id}:{timestamp}");
+            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
         }
-        None => hasher.update(raw),
-    }
-    let digest = hasher.finalize();
-    let mut bytes = [0_u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    let uuid = uuid::Builder::from_sha1_bytes(bytes).into_uuid();
-    let mut buffer = uuid::Uuid::encode_buffer();
-    uuid.hyphenated().encode_lower(&mut buffer).to_owned()
+        None => uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, raw),
+    };
+    uuid.hyphenated().to_string()
 }
 
 fn short(raw: &str) -> String {

@@ -5,13 +5,14 @@ use std::borrow::Cow;
 
 use super::model::*;
 use crate::json_writer::JsonWriter;
-use crate::ocsf::{OcsfClass, auth_protocol_caption, factor_type_caption, severity_caption};
+use crate::ocsf::{
+    OCSF_VERSION, OcsfClass, auth_protocol_caption, factor_type_caption, severity_caption,
+};
 use crate::source::{FieldUse, RawObject, wide_numbers_as_strings};
 
 /// OCSF product name and vendor for every event.
 const PRODUCT_NAME: &str = "Directory Insights";
 const VENDOR_NAME: &str = "JumpCloud";
-const OCSF_VERSION: &str = "1.8.0";
 
 pub(super) fn managed_entity_type(kind: Option<&str>) -> (i32, &str) {
     match kind {

@@ -14,8 +14,8 @@ pub use generate::{
     camel_case, generate_avro_schemas, record_full_name,
 };
 
-/// The OCSF version the schemas are generated from.
-pub const OCSF_VERSION: &str = "1.8.0";
+/// The OCSF version the schemas are generated from: the schema `ocsf-schema` compiles in.
+pub use ocsf_schema::OCSF_VERSION;
 
 /// One committed class schema (`schemas/avro/<class_name>.avsc`), compiled into the binary.
 #[derive(Debug, Clone, Copy)]

@@ -12,7 +12,9 @@ use backon::{ExponentialBuilder, Retryable};
 use reqwest::{StatusCode, Url};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{RegistryConfig, Secret};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::RegistryConfig;
 
 /// The registry's content type.
 pub const REGISTRY_CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
@@ -102,7 +104,7 @@ pub struct RegistryClient {
     http: reqwest::Client,
     base: Url,
     username: Option<String>,
-    password: Option<Secret>,
+    password: Option<SecretString>,
     max_retries: usize,
     ids: Mutex<HashMap<(String, String), u32>>,
     schemas: Mutex<HashMap<u32, String>>,
@@ -122,7 +124,7 @@ impl RegistryClient {
         if !base.username().is_empty() {
             username.get_or_insert_with(|| base.username().to_owned());
             if let Some(url_password) = base.password() {
-                password.get_or_insert_with(|| Secret::new(url_password));
+                password.get_or_insert_with(|| SecretString::from(url_password));
             }
             let _ = base.set_username("");
             let _ = base.set_password(None);
@@ -159,7 +161,10 @@ impl RegistryClient {
             .request(method, url)
             .header(reqwest::header::ACCEPT, REGISTRY_CONTENT_TYPE);
         match &self.username {
-            Some(user) => builder.basic_auth(user, self.password.as_ref().map(Secret::expose)),
+            Some(user) => builder.basic_auth(
+                user,
+                self.password.as_ref().map(ExposeSecret::expose_secret),
+            ),
             None => builder,
         }
     }

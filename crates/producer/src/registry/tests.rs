@@ -27,7 +27,7 @@ async fn basic_auth_is_sent_and_never_shown() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let with_auth = RegistryConfig {
         username: Some("svc".into()),
-        password: Some(Secret::new("hunter2")),
+        password: Some(SecretString::from("hunter2")),
         ..RegistryConfig::new(format!("http://{address}"))
     };
     let client = RegistryClient::new(&with_auth).unwrap();

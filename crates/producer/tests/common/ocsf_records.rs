@@ -72,7 +72,7 @@ pub fn mapped_examples() -> Vec<String> {
         mdm_devices: array(console_sample("api_v2_applemdms_ID_devices")),
         ..Default::default()
     };
-    for record in mapper::inventory::map_snapshot(&input) {
+    for record in mapper::inventory::map_snapshot(&input, input.collected_at_ms) {
         let record = record.expect("console samples map");
         records.push(String::from_utf8(record.json).expect("UTF-8 output"));
     }

@@ -4,7 +4,6 @@ mod detection_finding;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::MappingError;
 
 fn map_value(event: &Value) -> (MappedEvent, Value) {
     let mapper = Mapper::default();
@@ -29,14 +28,6 @@ fn login() -> Value {
         "mfa": true,
         "@version": "1"
     })
-}
-
-#[test]
-fn mapper_and_error_are_shareable() {
-    fn send_sync<T: Send + Sync + 'static>() {}
-    send_sync::<Mapper>();
-    send_sync::<MapError>();
-    send_sync::<MappingError>();
 }
 
 #[test]
