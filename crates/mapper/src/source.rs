@@ -21,6 +21,10 @@ pub(crate) struct RawObject<'a> {
     /// serde_json and most consumers refuse (then it cannot be copied verbatim either; see
     /// [`wide_numbers_as_strings`]). Set by the caller that parsed the whole event.
     pub has_wide_number: bool,
+    /// Whether the source held `\u` escapes of lone surrogates, read as U+FFFD (see
+    /// [`lone_surrogates_replaced`]): the source as it came cannot be copied verbatim either.
+    /// Set by the caller that parsed the whole event.
+    pub had_lone_surrogates: bool,
 }
 
 /// A 64-bit filter bit of a key, from its length and last byte (to find repeated keys).
@@ -105,6 +109,7 @@ impl<'de> Visitor<'de> for RawObjectVisitor {
             fields,
             had_duplicate_keys,
             has_wide_number: false,
+            had_lone_surrogates: false,
         })
     }
 }
@@ -212,6 +217,7 @@ fn scan_object<'a>(text: &'a str, at: &mut usize, capacity: usize) -> Option<Raw
             fields,
             had_duplicate_keys,
             has_wide_number: false,
+            had_lone_surrogates: false,
         });
     }
     loop {
@@ -278,6 +284,7 @@ fn scan_object<'a>(text: &'a str, at: &mut usize, capacity: usize) -> Option<Raw
                     fields,
                     had_duplicate_keys,
                     has_wide_number: false,
+                    had_lone_surrogates: false,
                 });
             }
             _ => return None,
@@ -452,6 +459,66 @@ pub(crate) fn wide_numbers_as_strings(text: &str) -> Cow<'_, str> {
         out.push('"');
         out.push_str(&text[start..end]);
         out.push('"');
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
+
+/// The code unit of the `\\u` escape at `bytes[at]` (the backslash), when there is one.
+fn escaped_unit(bytes: &[u8], at: usize) -> Option<u16> {
+    if bytes.get(at..at + 2)? != b"\\u" {
+        return None;
+    }
+    let hex = bytes.get(at + 2..at + 6)?;
+    if !hex.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    u16::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+}
+
+/// The spans of the `\\u` escapes of lone surrogates in JSON `text`: a high surrogate not
+/// followed by an escaped low one, or a low one not after a high one. `text` need not be valid
+/// JSON yet (the caller's parser decides that afterwards).
+fn lone_surrogate_spans(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        // In valid JSON a `\` is only ever inside a string, and escapes the byte after it.
+        while let Some(offset) = memchr::memchr(b'\\', bytes.get(at..)?) {
+            let start = at + offset;
+            match escaped_unit(bytes, start) {
+                Some(0xd800..=0xdbff)
+                    if matches!(escaped_unit(bytes, start + 6), Some(0xdc00..=0xdfff)) =>
+                {
+                    at = start + 12;
+                }
+                Some(0xd800..=0xdfff) => {
+                    at = start + 6;
+                    return Some((start, start + 6));
+                }
+                Some(_) => at = start + 6,
+                None => at = start + 2,
+            }
+        }
+        None
+    })
+}
+
+/// JSON `text` with every `\\u` escape of a lone surrogate written `\\ufffd` (U+FFFD, the
+/// replacement character, as Go's `encoding/json` and `String::from_utf16_lossy` read one). Such
+/// an escape is valid JSON grammar, but no Unicode string can hold it: serde_json and most
+/// consumers refuse it, in an event's values and keys alike.
+pub(crate) fn lone_surrogates_replaced(text: &str) -> Cow<'_, str> {
+    let mut spans = lone_surrogate_spans(text).peekable();
+    if spans.peek().is_none() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (start, end) in spans {
+        out.push_str(&text[copied..start]);
+        out.push_str("\\ufffd");
         copied = end;
     }
     out.push_str(&text[copied..]);
@@ -672,6 +739,53 @@ mod tests {
             super::wide_numbers_as_strings(&fine),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn lone_surrogate_escapes_are_replaced_and_pairs_kept() {
+        for (text, expected) in [
+            (r#"{"a":"x"}"#, None),
+            (r#"{"a":"\ud83d\ude00 \uD83D\uDE00 \u00e9"}"#, None),
+            (r#"{"a":"\udc00"}"#, Some(r#"{"a":"\ufffd"}"#)),
+            (r#"{"a":"\ud800"}"#, Some(r#"{"a":"\ufffd"}"#)),
+            (r#"{"a":"\uDBFFx"}"#, Some(r#"{"a":"\ufffdx"}"#)),
+            (
+                r#"{"a":"\ud83d\ud83d\ude00\ude00"}"#,
+                Some(r#"{"a":"\ufffd\ud83d\ude00\ufffd"}"#),
+            ),
+            (r#"{"a":"\ud800\\udc00"}"#, Some(r#"{"a":"\ufffd\\udc00"}"#)),
+            (
+                r#"{"a":"\\ud800","b":"\\\ud800"}"#,
+                Some(r#"{"a":"\\ud800","b":"\\\ufffd"}"#),
+            ),
+            (
+                r#"{"\udc00":["\ud800\u0041"]}"#,
+                Some(r#"{"\ufffd":["\ufffd\u0041"]}"#),
+            ),
+        ] {
+            let replaced = super::lone_surrogates_replaced(text);
+            match expected {
+                None => assert!(matches!(replaced, std::borrow::Cow::Borrowed(_)), "{text}"),
+                Some(expected) => {
+                    assert_eq!(replaced, expected, "{text}");
+                    assert!(serde_json::from_str::<serde_json::Value>(&replaced).is_ok());
+                }
+            }
+        }
+        // The text is read before it is parsed: invalid JSON must not trip it up (found by
+        // fuzz/: an event ending in a backslash).
+        for text in [
+            r#"{"a":"\"#,
+            r#"{"a":"\u"#,
+            r#"{"a":"\ud80"#,
+            r#"{"a":"\ud800\"#,
+        ] {
+            let _ = super::lone_surrogates_replaced(text);
+        }
+        assert_eq!(
+            super::lone_surrogates_replaced(r#"{"a":"\udc00"#),
+            r#"{"a":"\ufffd"#
+        );
     }
 
     /// Every fixture event takes the fast path, with the members `serde_json` gives.

@@ -29,7 +29,7 @@ pub use config::MapOptions;
 use crate::error::MapError;
 use crate::json_writer::JsonWriter;
 use crate::record::{MappedEvent, OcsfRecord};
-use crate::source::{RawObject, has_wide_number, json_kind, raw_str};
+use crate::source::{RawObject, has_wide_number, json_kind, lone_surrogates_replaced, raw_str};
 use crate::tables::MappingTables;
 
 /// Maps Directory Insights events to OCSF. `Send + Sync`: build one and share it.
@@ -82,14 +82,21 @@ impl Mapper {
         // Checked once here; parsing from `&str` then skips serde_json's per-value UTF-8 checks.
         let raw_text = std::str::from_utf8(text)
             .map_err(|error| MapError::InvalidJson(format!("invalid UTF-8: {error}")))?;
+        // The source with lone surrogate escapes read as U+FFFD, when it has any.
+        let readable: Cow<'_, str>;
         let source: RawObject<'_> = match text.first() {
             Some(b'{') => match RawObject::scan(raw_text) {
                 Some(source) => source,
                 None => {
-                    let mut source: RawObject<'_> = serde_json::from_str(raw_text)
+                    // The fast scan refuses every surrogate escape; a lone one (valid JSON that
+                    // no string can hold, refused by serde_json's `Value` and most consumers)
+                    // would reach the output as it came.
+                    readable = lone_surrogates_replaced(raw_text);
+                    let mut source: RawObject<'_> = serde_json::from_str(&readable)
                         .map_err(|error| MapError::InvalidJson(error.to_string()))?;
+                    source.had_lone_surrogates = matches!(readable, Cow::Owned(_));
                     // The fast scan hands out no number wider than a double; this path may.
-                    source.has_wide_number = has_wide_number(raw_text);
+                    source.has_wide_number = has_wide_number(&readable);
                     source
                 }
             },

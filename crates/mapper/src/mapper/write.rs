@@ -267,7 +267,11 @@ impl<'a> OcsfEvent<'a> {
         source: &RawObject<'_>,
         source_text: &str,
     ) {
-        if self.keep_all_source && !source.had_duplicate_keys && !source.has_wide_number {
+        if self.keep_all_source
+            && !source.had_duplicate_keys
+            && !source.has_wide_number
+            && !source.had_lone_surrogates
+        {
             // The whole source, as it came (one memcpy; line breaks dropped).
             w.key("unmapped");
             w.begin_object();
