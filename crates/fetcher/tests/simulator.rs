@@ -50,6 +50,11 @@ fn client_config(base_url: &str) -> ClientConfig {
     }
 }
 
+/// The checkpoint file `config` names.
+fn file_store(config: &EventsConfig) -> Arc<FileCheckpointStore> {
+    Arc::new(FileCheckpointStore::open(config.checkpoint_path.as_deref().unwrap()).unwrap())
+}
+
 fn events_config(dir: &Path, page_limit: usize) -> EventsConfig {
     EventsConfig {
         lag: LAG,
@@ -222,8 +227,7 @@ async fn fifty_thousand_events_three_orgs_late_arrival_and_faults_arrive_exactly
         lag: Duration::from_millis(500),
         ..events_config(dir.path(), 3000)
     };
-    let store =
-        Arc::new(FileCheckpointStore::open(config.checkpoint_path.as_deref().unwrap()).unwrap());
+    let store = file_store(&config);
     let client = JumpCloudClient::new(client_config(&sim.base_url())).unwrap();
     let live_for = Duration::from_secs(4);
     let quiet_after = Instant::now() + live_for + Duration::from_millis(2000);
@@ -319,9 +323,7 @@ async fn twenty_restarts_without_acks_lose_nothing_and_duplicate_nothing_acknowl
     let mut unacked_batches = 0;
     for _restart in 0..20 {
         // A new process: the store is reopened from disk.
-        let store = Arc::new(
-            FileCheckpointStore::open(config.checkpoint_path.as_deref().unwrap()).unwrap(),
-        );
+        let store = file_store(&config);
         for org in &orgs {
             let mut source =
                 EventSource::new(client.clone(), org.clone(), config.clone(), store.clone())
@@ -352,8 +354,7 @@ async fn twenty_restarts_without_acks_lose_nothing_and_duplicate_nothing_acknowl
     assert!(unacked_batches > 0, "the random plan dropped some batches");
     sim.set_live_rate(0.0);
     let quiet_after = Instant::now() + LAG + Duration::from_millis(1600);
-    let store =
-        Arc::new(FileCheckpointStore::open(config.checkpoint_path.as_deref().unwrap()).unwrap());
+    let store = file_store(&config);
     for org in &orgs {
         let mut source =
             EventSource::new(client.clone(), org.clone(), config.clone(), store.clone()).unwrap();
@@ -392,8 +393,7 @@ async fn oauth_token_expiring_mid_run_is_refreshed_and_nothing_is_lost() {
         refresh_margin: Duration::ZERO,
     };
     let client = JumpCloudClient::new(client_config).unwrap();
-    let store =
-        Arc::new(FileCheckpointStore::open(config.checkpoint_path.as_deref().unwrap()).unwrap());
+    let store = file_store(&config);
     let org = sim.org_ids()[0].clone();
     let mut source = EventSource::new(client.clone(), org.clone(), config, store).unwrap();
     let mut sink = Sink::default();
@@ -444,8 +444,7 @@ async fn org_without_directory_insights_fails_alone_with_the_remedy() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let config = events_config(dir.path(), 500);
-    let store =
-        Arc::new(FileCheckpointStore::open(config.checkpoint_path.as_deref().unwrap()).unwrap());
+    let store = file_store(&config);
     let client = JumpCloudClient::new(client_config(&sim.base_url())).unwrap();
     let orgs = sim.org_ids();
     let disabled = orgs[2].clone();
@@ -511,8 +510,7 @@ async fn invalid_key_and_role_without_directory_insights_name_the_remedy() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let config = events_config(dir.path(), 500);
-    let store =
-        Arc::new(FileCheckpointStore::open(config.checkpoint_path.as_deref().unwrap()).unwrap());
+    let store = file_store(&config);
     let org = sim.org_ids()[0].clone();
     for (key, expected) in [
         ("wrong-key", "regenerate"),
@@ -609,8 +607,7 @@ async fn retry_after_truncated_bodies_resets_and_timeouts_are_retried() {
     }
     let dir = tempfile::tempdir().unwrap();
     let config = events_config(dir.path(), 300);
-    let store =
-        Arc::new(FileCheckpointStore::open(config.checkpoint_path.as_deref().unwrap()).unwrap());
+    let store = file_store(&config);
     // A 1 s timeout turns the 4 s slow response into a timeout, which is retried.
     let client = JumpCloudClient::new(ClientConfig {
         request_timeout: Duration::from_secs(1),
@@ -654,9 +651,7 @@ async fn backfill_is_sliced_by_count_and_resumes_from_its_checkpoint() {
     let from = to - chrono::Duration::days(3);
     let mut sink = Sink::default();
     {
-        let store = Arc::new(
-            FileCheckpointStore::open(config.checkpoint_path.as_deref().unwrap()).unwrap(),
-        );
+        let store = file_store(&config);
         let mut source =
             EventSource::backfill(client.clone(), org.clone(), config.clone(), store, from, to)
                 .unwrap();
@@ -669,8 +664,7 @@ async fn backfill_is_sliced_by_count_and_resumes_from_its_checkpoint() {
         // One more batch handed out but never acknowledged: must come again after the restart.
         let _lost = source.next_batch().await.unwrap();
     }
-    let store =
-        Arc::new(FileCheckpointStore::open(config.checkpoint_path.as_deref().unwrap()).unwrap());
+    let store = file_store(&config);
     let mut source =
         EventSource::backfill(client.clone(), org.clone(), config.clone(), store, from, to)
             .unwrap();
@@ -796,8 +790,7 @@ async fn follow_mode_waits_for_new_events_after_catching_up() {
         lag: Duration::from_millis(300),
         ..events_config(dir.path(), 500)
     };
-    let store =
-        Arc::new(FileCheckpointStore::open(config.checkpoint_path.as_deref().unwrap()).unwrap());
+    let store = file_store(&config);
     let client = JumpCloudClient::new(client_config(&sim.base_url())).unwrap();
     let org = sim.org_ids()[0].clone();
     let mut source = EventSource::new(client, org.clone(), config, store).unwrap();
@@ -832,8 +825,7 @@ async fn a_configured_service_list_fetches_exactly_those_services() {
         services: services.clone(),
         ..events_config(dir.path(), 400)
     };
-    let store =
-        Arc::new(FileCheckpointStore::open(config.checkpoint_path.as_deref().unwrap()).unwrap());
+    let store = file_store(&config);
     let client = JumpCloudClient::new(client_config(&sim.base_url())).unwrap();
     let org = sim.org_ids()[0].clone();
     let mut source = EventSource::new(client, org.clone(), config, store).unwrap();
@@ -870,8 +862,7 @@ async fn an_unknown_service_is_rejected_with_the_server_message_and_no_retry() {
         services: vec!["no_such_service".into()],
         ..events_config(dir.path(), 400)
     };
-    let store =
-        Arc::new(FileCheckpointStore::open(config.checkpoint_path.as_deref().unwrap()).unwrap());
+    let store = file_store(&config);
     let client = JumpCloudClient::new(client_config(&sim.base_url())).unwrap();
     let org = sim.org_ids()[0].clone();
     let mut source = EventSource::new(client.clone(), org.clone(), config, store.clone()).unwrap();
@@ -900,8 +891,7 @@ async fn pages_asked_smaller_than_page_limit_still_bring_every_event_once() {
     let truth = ground_truth(&sim).await;
     let dir = tempfile::tempdir().unwrap();
     let config = events_config(dir.path(), 1_000);
-    let store =
-        Arc::new(FileCheckpointStore::open(config.checkpoint_path.as_deref().unwrap()).unwrap());
+    let store = file_store(&config);
     let client = JumpCloudClient::new(client_config(&sim.base_url())).unwrap();
     let org = sim.org_ids()[0].clone();
     let mut source = EventSource::new(client, org, config, store).unwrap();

@@ -11,7 +11,6 @@ pub mod retry;
 #[cfg(test)]
 mod tests;
 
-use crate::inventory::{InventoryConfig, ListShape, list_all};
 use crate::stats::FetchStats;
 use auth::{AccessToken, DEFAULT_TOKEN_LIFETIME};
 use backon::Retryable;
@@ -250,44 +249,6 @@ impl JumpCloudClient {
                 headers: response.headers.clone(),
                 body,
             })
-        })
-        .await
-    }
-
-    /// Every element of a v1 list (`{totalCount, results}`), paged with `limit`/`skip`/`sort=_id`
-    /// by [`crate::inventory::list_all`] (rows told apart by their whole JSON).
-    pub async fn list_v1(
-        &self,
-        org: Option<&str>,
-        path: &str,
-        page_size: usize,
-    ) -> Result<Vec<serde_json::Value>, FetchError> {
-        self.list_rows(org, path, ListShape::V1, page_size).await
-    }
-
-    /// Every element of a v2 list (bare array + `x-total-count`), as [`Self::list_v1`].
-    pub async fn list_v2(
-        &self,
-        org: Option<&str>,
-        path: &str,
-        page_size: usize,
-    ) -> Result<Vec<serde_json::Value>, FetchError> {
-        self.list_rows(org, path, ListShape::V2, page_size).await
-    }
-
-    async fn list_rows(
-        &self,
-        org: Option<&str>,
-        path: &str,
-        shape: ListShape,
-        page_size: usize,
-    ) -> Result<Vec<serde_json::Value>, FetchError> {
-        let config = InventoryConfig {
-            page_size,
-            ..InventoryConfig::default()
-        };
-        list_all(self, org, path, shape, &config, false, |row| {
-            Some(row.to_string())
         })
         .await
     }

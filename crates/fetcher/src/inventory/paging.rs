@@ -126,3 +126,43 @@ pub async fn list_all(
     }
     Ok(rows_out)
 }
+
+impl JumpCloudClient {
+    /// Every element of a v1 list (`{totalCount, results}`), paged with `limit`/`skip`/`sort=_id`
+    /// by [`list_all`] (rows told apart by their whole JSON).
+    pub async fn list_v1(
+        &self,
+        org: Option<&str>,
+        path: &str,
+        page_size: usize,
+    ) -> Result<Vec<serde_json::Value>, FetchError> {
+        self.list_rows(org, path, ListShape::V1, page_size).await
+    }
+
+    /// Every element of a v2 list (bare array + `x-total-count`), as [`Self::list_v1`].
+    pub async fn list_v2(
+        &self,
+        org: Option<&str>,
+        path: &str,
+        page_size: usize,
+    ) -> Result<Vec<serde_json::Value>, FetchError> {
+        self.list_rows(org, path, ListShape::V2, page_size).await
+    }
+
+    async fn list_rows(
+        &self,
+        org: Option<&str>,
+        path: &str,
+        shape: ListShape,
+        page_size: usize,
+    ) -> Result<Vec<serde_json::Value>, FetchError> {
+        let config = InventoryConfig {
+            page_size,
+            ..InventoryConfig::default()
+        };
+        list_all(self, org, path, shape, &config, false, |row| {
+            Some(row.to_string())
+        })
+        .await
+    }
+}

@@ -246,15 +246,35 @@ pub(super) fn event_uid(
     timestamp: &str,
     raw: &[u8],
 ) -> String {
-    let uuid = match id {
+    use sha1::Digest;
+    // UUIDv5 = SHA-1 of namespace + name (RFC 4122 4.3), hashed part by part: no name buffer.
+    // The `sha1` crate uses the CPU's SHA extensions where present. `uuid::Uuid::new_v5` gives
+    // the same bytes but hashes with the portable `sha1_smol` over a formatted name: 325 ns
+    // against 185 ns per uid, 3-10 % of the mapper's throughput (`cargo bench -p mapper`, both
+    // builds interleaved), which the >= 1.5x target (met at 1.52x) cannot spare.
+    let mut hasher = sha1::Sha1::new();
+    hasher.update(uuid::Uuid::NAMESPACE_URL.as_bytes());
+    match id {
         Some(id) => {
-            let organization = organization.unwrap_or("");
-            let name = format!("jumpcloud:{organization}:{id}:{timestamp}");
-            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
+            for part in [
+                "jumpcloud:",
+                organization.unwrap_or(""),
+                ":",
+                id,
+                ":",
+                timestamp,
+            ] {
+                hasher.update(part.as_bytes());
+            }
         }
-        None => uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, raw),
-    };
-    uuid.hyphenated().to_string()
+        None => hasher.update(raw),
+    }
+    let digest = hasher.finalize();
+    let mut bytes = [0_u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    let uuid = uuid::Builder::from_sha1_bytes(bytes).into_uuid();
+    let mut buffer = uuid::Uuid::encode_buffer();
+    uuid.hyphenated().encode_lower(&mut buffer).to_owned()
 }
 
 fn short(raw: &str) -> String {

@@ -37,7 +37,7 @@ pub mod headers {
     pub const CONTENT_TYPE: &str = "content-type";
     /// Dead letters: why.
     pub const DLQ_REASON: &str = "dlq_reason";
-    /// Dead letters: stage (`fetch`, `parse`, `map`, `encode`, `produce`).
+    /// Dead letters: stage (`map`, `encode`, `produce`).
     pub const DLQ_STAGE: &str = "dlq_stage";
     /// Dead letters: original size when the raw bytes were cut to fit `message_max_bytes`.
     pub const DLQ_ORIGINAL_SIZE: &str = "dlq_original_size";

@@ -102,11 +102,6 @@ impl OcsfProducer {
         )
     }
 
-    /// True when this producer writes in transactions.
-    pub fn is_transactional(&self) -> bool {
-        self.config.transactional_id.is_some()
-    }
-
     /// Registers the transactional id with the broker: fences (and aborts the open transaction
     /// of) any earlier process with the same id. Blocks; call once, before reading the state.
     pub fn init_transactions(&self) -> Result<(), TransactionError> {
