@@ -20,9 +20,10 @@ use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Map, Value, json};
 
 const OUR_FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/events");
-const SHARED_FIXTURES: &str = concat!(
+/// The public samples vendored with their licences.
+const PUBLIC_FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/jumpcloud-events"
+    "/../../tests/fixtures/public/jumpcloud-events"
 );
 const EVENT_TYPES: &str = include_str!("../../../mappings/event_types.toml");
 
@@ -69,7 +70,7 @@ fn check_output(record: &mapper::OcsfRecord) -> Value {
 
 fn fixture_events() -> Vec<Vec<u8>> {
     let mut events = Vec::new();
-    for dir in [OUR_FIXTURES, SHARED_FIXTURES] {
+    for dir in [OUR_FIXTURES, PUBLIC_FIXTURES] {
         let mut paths: Vec<_> = std::fs::read_dir(dir)
             .unwrap()
             .map(|entry| entry.unwrap().path())
