@@ -34,6 +34,8 @@ pub struct AppConfig {
     pub pipeline: PipelineConfig,
     /// Prometheus metrics and health endpoints.
     pub metrics: MetricsConfig,
+    /// Several instances sharing the organisations (off unless `group_id` is set).
+    pub cluster: ClusterConfig,
     /// Environment variables with invalid values (reported by `validate`).
     #[serde(skip)]
     env_errors: Vec<String>,
@@ -45,6 +47,36 @@ pub struct AppConfig {
 pub struct MetricsConfig {
     /// Serve `/metrics`, `/healthz` and `/readyz` here (e.g. `127.0.0.1:9464`); off when unset.
     pub listen: Option<std::net::SocketAddr>,
+}
+
+/// `[cluster]`: instances with the same `group_id` share the organisations through Kafka's
+/// group protocol, one shard of organisations at a time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// The consumer group of the deployment's instances; alone when unset.
+    pub group_id: Option<String>,
+    /// The coordination topic: one partition per shard. Nothing is written to it.
+    pub topic: String,
+    /// Shards when the coordination topic is created (an existing topic keeps its count): the
+    /// most instances that can share the work. Organisation → shard is FNV-1a of its id modulo
+    /// this count, so it is fixed once the topic exists.
+    pub shards: i32,
+    /// An instance silent for this long loses its shards to the others (Kafka's
+    /// `session.timeout.ms`; the broker allows 6 s to 30 min by default).
+    #[serde(deserialize_with = "fetcher::duration::deserialize")]
+    pub session_timeout: std::time::Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            group_id: None,
+            topic: "jumpcloud-ocsf.shards".into(),
+            shards: 12,
+            session_timeout: std::time::Duration::from_secs(30),
+        }
+    }
 }
 
 /// `[mapper]`.
@@ -200,6 +232,16 @@ impl AppConfig {
         }
         if self.pipeline.max_in_flight_events == 0 {
             bail!("pipeline.max_in_flight_events must be at least 1");
+        }
+        if self.cluster.group_id.is_some() {
+            if self.kafka.state_store != producer::StateStore::Kafka {
+                bail!(
+                    "[cluster] keeps every cursor in Kafka, where any instance can read it: set kafka.state_store = \"kafka\""
+                );
+            }
+            if !(1..=10_000).contains(&self.cluster.shards) {
+                bail!("cluster.shards must be between 1 and 10000");
+            }
         }
         Ok(())
     }

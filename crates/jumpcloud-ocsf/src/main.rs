@@ -13,6 +13,7 @@ mod deployment_tests;
 mod docs_tests;
 mod logging;
 mod observability;
+mod supervisor;
 
 use std::process::ExitCode;
 

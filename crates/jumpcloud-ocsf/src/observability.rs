@@ -3,8 +3,9 @@
 //! The counters live where the work is done (`fetcher::FetchStats`/`SourceStats`, the
 //! pipeline's `PipelineStats`, the producer's queue); a collector reads them at scrape time.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use axum::extract::State;
@@ -32,23 +33,93 @@ pub struct OrgView {
     pub acker: Acker,
 }
 
+/// What one running pipeline shows the metrics.
+#[derive(Clone)]
+pub struct PipelineView {
+    /// Its organisations' sources.
+    pub orgs: Vec<OrgView>,
+    /// Where its records go (Kafka queue depth).
+    pub destination: Arc<Destination>,
+}
+
+/// The pipelines running in this process, and the shards it owns in a cluster. The
+/// supervisor keeps it current; the metrics and `/readyz` read it.
+#[derive(Default)]
+pub struct RunningPipelines {
+    pipelines: RwLock<BTreeMap<String, PipelineView>>,
+    cluster: RwLock<Option<ClusterView>>,
+}
+
+/// This instance's part in a cluster.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterView {
+    /// Shards in the deployment (the coordination topic's partitions).
+    pub shard_count: i32,
+    /// The shards this instance owns.
+    pub owned: Vec<i32>,
+}
+
+impl RunningPipelines {
+    /// Shows the pipeline named `name` (a shard number, or `all`).
+    pub fn insert(&self, name: &str, view: PipelineView) {
+        write(&self.pipelines).insert(name.to_owned(), view);
+    }
+
+    /// Stops showing the pipeline named `name`.
+    pub fn remove(&self, name: &str) {
+        write(&self.pipelines).remove(name);
+    }
+
+    /// Sets the shards this instance owns.
+    pub fn set_cluster(&self, view: ClusterView) {
+        *write(&self.cluster) = Some(view);
+    }
+
+    /// The shards this instance owns, in a cluster.
+    pub fn cluster(&self) -> Option<ClusterView> {
+        read(&self.cluster).clone()
+    }
+
+    /// Every running source.
+    pub fn orgs(&self) -> Vec<OrgView> {
+        read(&self.pipelines)
+            .values()
+            .flat_map(|view| view.orgs.iter().cloned())
+            .collect()
+    }
+
+    /// Records queued in the producers, not yet acknowledged.
+    pub fn in_flight(&self) -> usize {
+        read(&self.pipelines)
+            .values()
+            .map(|view| view.destination.in_flight())
+            .sum()
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Everything the metrics read.
 #[derive(Clone)]
 pub struct Observed {
-    /// Pipeline counters.
+    /// Pipeline counters (shared by every pipeline of the process).
     pub pipeline: Arc<PipelineStats>,
     /// JumpCloud client counters.
     pub fetch: Arc<FetchStats>,
-    /// Per organisation.
-    pub orgs: Vec<OrgView>,
-    /// Where records go (Kafka queue depth).
-    pub destination: Arc<Destination>,
+    /// The running pipelines, their sources and destinations.
+    pub running: Arc<RunningPipelines>,
 }
 
 impl std::fmt::Debug for Observed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Observed")
-            .field("orgs", &self.orgs.len())
+            .field("orgs", &self.running.orgs().len())
             .finish_non_exhaustive()
     }
 }
@@ -108,7 +179,7 @@ impl Collector for Observed {
         let mut checkpoint_age = Vec::new();
         let mut pending = Vec::new();
         let mut dedup_keys = Vec::new();
-        for org in &self.orgs {
+        for org in &self.running.orgs() {
             let label = org_label(&org.org_id);
             fetched.push((
                 vec![("org", label.clone())],
@@ -235,13 +306,32 @@ impl Collector for Observed {
             "Event keys held for overlap dedup",
             &dedup_keys,
         )?;
-        let queued = self.destination.in_flight() as f64;
+        let queued = self.running.in_flight() as f64;
         gauge(
             &mut encoder,
             "jumpcloud_ocsf_kafka_queue_depth",
-            "Records queued in the Kafka producer, not yet acknowledged",
+            "Records queued in the Kafka producers, not yet acknowledged",
             &[(vec![], queued)],
         )?;
+        if let Some(cluster) = self.running.cluster() {
+            gauge(
+                &mut encoder,
+                "jumpcloud_ocsf_shards",
+                "Organisation shards of the deployment (the coordination topic's partitions)",
+                &[(vec![], f64::from(cluster.shard_count))],
+            )?;
+            let owned: Vec<_> = cluster
+                .owned
+                .iter()
+                .map(|shard| (vec![("shard", shard.to_string())], 1.0))
+                .collect();
+            gauge(
+                &mut encoder,
+                "jumpcloud_ocsf_shard_owned",
+                "1 for each organisation shard this instance owns",
+                &owned,
+            )?;
+        }
         Ok(())
     }
 }
@@ -301,7 +391,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let states = state.observed.pipeline.org_states();
     let mut problems = Vec::new();
-    for org in &state.observed.orgs {
+    for org in &state.observed.running.orgs() {
         match states.get(&org.org_id) {
             Some(None) => {}
             Some(Some(error)) => problems.push(format!("{}: {error}", org_label(&org.org_id))),
@@ -311,12 +401,26 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             )),
         }
     }
+    // In a cluster, say which shards this instance owns (none is ready: a standby).
+    let shards = match state.observed.running.cluster() {
+        Some(cluster) => format!(
+            "shards: {} of {}\n",
+            cluster
+                .owned
+                .iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            cluster.shard_count
+        ),
+        None => String::new(),
+    };
     if problems.is_empty() {
-        (StatusCode::OK, "ready\n".to_string())
+        (StatusCode::OK, format!("ready\n{shards}"))
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready\n{}\n", problems.join("\n")),
+            format!("not ready\n{shards}{}\n", problems.join("\n")),
         )
     }
 }

@@ -89,6 +89,13 @@ impl Pipeline {
         }
     }
 
+    /// Counts into `stats` (shared by the pipelines of one process, so that totals stay
+    /// monotonic when a pipeline stops and another starts) instead of counters of its own.
+    pub fn with_stats(mut self, stats: Arc<PipelineStats>) -> Self {
+        self.stats = stats;
+        self
+    }
+
     /// The counters of this pipeline.
     pub fn stats(&self) -> Arc<PipelineStats> {
         Arc::clone(&self.stats)

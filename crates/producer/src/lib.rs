@@ -12,6 +12,8 @@
 //! - [`avro`]: the `.avsc` generator (`generate-avro-schemas` binary), the committed schemas
 //!   and the JSON -> Avro encoder.
 //! - [`registry`]: the schema registry client.
+//! - [`ShardMembership`]: which organisation shards this instance owns, through Kafka's group
+//!   protocol on a coordination topic (`[cluster]`).
 
 pub mod avro;
 pub mod config;
@@ -27,8 +29,8 @@ pub use config::{
 pub use dead_letter::{DeadLetter, Stage};
 pub use error::{ProduceError, ProducerError};
 pub use kafka::{
-    Delivery, DeliveryListener, OcsfProducer, PendingDelivery, TransactionError, headers,
-    read_state_topic,
+    Delivery, DeliveryListener, MembershipConfig, OcsfProducer, PendingDelivery, ShardChange,
+    ShardMembership, TransactionError, headers, read_state_topic, shard_of,
 };
 pub use registry::{RegistryClient, RegistryError};
 

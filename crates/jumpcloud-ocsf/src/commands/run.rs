@@ -8,11 +8,15 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use fetcher::{CheckpointStore, EventSource, FileCheckpointStore, JumpCloudClient};
 use mapper::{MapOptions, Mapper, MappingTables};
-use pipeline::{Destination, KafkaDestination, Mode, Pipeline, RunReport, UnitLimits};
+use pipeline::{
+    Destination, KafkaDestination, Mode, Pipeline, PipelineStats, RunReport, UnitLimits,
+};
+use producer::MembershipConfig;
 use tokio::sync::watch;
 
 use crate::config::{AppConfig, MapperConfig};
-use crate::observability::{self, Observed, OrgView};
+use crate::observability::{self, Observed, OrgView, PipelineView, RunningPipelines};
+use crate::supervisor::{ShardContext, Supervisor};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -40,31 +44,99 @@ pub fn run(args: Args) -> ExitCode {
 async fn run_async(args: Args) -> Result<RunReport> {
     let config = AppConfig::load(args.config.as_deref())?;
     let mapper = Arc::new(build_mapper(&config.mapper)?);
-    let (destination, store) = connect_kafka(&config, "").await?;
-    let (client, sources) = build_sources(&config, &store)?;
-    let pipeline = build_pipeline(&config, mapper, destination);
+    if args.once {
+        if config.cluster.group_id.is_some() {
+            anyhow::bail!(
+                "--once catches up every organisation in one process; it cannot share them with a [cluster]"
+            );
+        }
+        return run_once(config, mapper).await;
+    }
+    let client = config.jumpcloud_client()?;
+    let orgs = org_ids(&config);
+    let running = Arc::new(RunningPipelines::default());
+    let stats = Arc::new(PipelineStats::default());
     if let Some(listen) = config.metrics.listen {
         let observed = Observed {
-            pipeline: pipeline.stats(),
+            pipeline: Arc::clone(&stats),
             fetch: client.stats(),
-            orgs: org_views(&sources),
-            destination: pipeline.destination(),
+            running: Arc::clone(&running),
         };
         observability::serve(listen, observed)
             .await
             .with_context(|| format!("metrics listener {listen}"))?;
     }
     let shutdown = shutdown_on_signal();
-    let mode = if args.once { Mode::Once } else { Mode::Follow };
-    let report = pipeline.run(sources, mode, shutdown).await;
-    let totals = pipeline.stats().totals();
+    let membership = config
+        .cluster
+        .group_id
+        .clone()
+        .map(|group_id| MembershipConfig {
+            group_id,
+            topic: config.cluster.topic.clone(),
+            shards: config.cluster.shards,
+            session_timeout: config.cluster.session_timeout,
+            revoke_timeout: REVOKE_TIMEOUT,
+        });
+    let context = Arc::new(ShardContext {
+        retry_connect: membership.is_some(),
+        config,
+        mapper,
+        client,
+        stats: Arc::clone(&stats),
+        running,
+    });
+    let supervisor = Supervisor::new(context, orgs, None);
+    let report = match membership {
+        Some(membership) => supervisor.run_in_cluster(membership, shutdown).await?,
+        None => supervisor.run_alone(shutdown).await?,
+    };
+    log_totals(&stats);
+    Ok(report)
+}
+
+/// How long a revoked shard may take to stop before the group releases it anyway.
+const REVOKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// `--once`: one pipeline catches every organisation up, then the run ends.
+async fn run_once(config: AppConfig, mapper: Arc<Mapper>) -> Result<RunReport> {
+    let (destination, store) = connect_kafka(&config, "").await?;
+    let client = config.jumpcloud_client()?;
+    let sources = sources_for(&config, &client, &org_ids(&config), &store)?;
+    let pipeline = build_pipeline(&config, mapper, destination);
+    if let Some(listen) = config.metrics.listen {
+        let running = Arc::new(RunningPipelines::default());
+        running.insert(
+            "all",
+            PipelineView {
+                orgs: org_views(&sources),
+                destination: pipeline.destination(),
+            },
+        );
+        let observed = Observed {
+            pipeline: pipeline.stats(),
+            fetch: client.stats(),
+            running,
+        };
+        observability::serve(listen, observed)
+            .await
+            .with_context(|| format!("metrics listener {listen}"))?;
+    }
+    let report = pipeline
+        .run(sources, Mode::Once, shutdown_on_signal())
+        .await;
+    log_totals(&pipeline.stats());
+    Ok(report)
+}
+
+fn log_totals(stats: &PipelineStats) {
+    let totals = stats.totals();
     tracing::info!(
         fetched = totals.fetched,
         delivered = totals.delivered,
         dead_lettered = totals.dead_lettered,
         "pipeline stopped"
     );
-    Ok(report)
 }
 
 /// The mapper with the compiled-in tables, or those of `mappings_dir`.
@@ -179,8 +251,18 @@ pub fn build_sources(
     store: &Arc<dyn CheckpointStore>,
 ) -> Result<(JumpCloudClient, Vec<EventSource>)> {
     let client = config.jumpcloud_client()?;
-    let sources = org_ids(config)
-        .into_iter()
+    let sources = sources_for(config, &client, &org_ids(config), store)?;
+    Ok((client, sources))
+}
+
+/// One live event source per organisation of `orgs`, through `client`, resuming from `store`.
+pub fn sources_for(
+    config: &AppConfig,
+    client: &JumpCloudClient,
+    orgs: &[String],
+    store: &Arc<dyn CheckpointStore>,
+) -> Result<Vec<EventSource>> {
+    orgs.iter()
         .map(|org_id| {
             EventSource::new(
                 client.clone(),
@@ -190,8 +272,7 @@ pub fn build_sources(
             )
             .with_context(|| format!("event source of organisation {org_id:?}"))
         })
-        .collect::<Result<Vec<_>>>()?;
-    Ok((client, sources))
+        .collect()
 }
 
 /// A shutdown signal that turns `true` on Ctrl-C or SIGTERM.

@@ -321,6 +321,7 @@ impl OcsfProducer {
 }
 
 mod delivery;
+mod membership;
 mod message;
 mod queue;
 #[cfg(test)]
@@ -334,4 +335,5 @@ use message::OutgoingMessage;
 use queue::ReportedRecord;
 use queue::{KafkaProducer, QueueRoom, enqueue_waiting, try_enqueue};
 
+pub use membership::{MembershipConfig, ShardChange, ShardMembership, shard_of};
 pub use transactions::{TransactionError, read_state_topic};

@@ -1,0 +1,317 @@
+//! Which pipelines this process runs, and when they start and stop.
+//!
+//! Alone (no `[cluster] group_id`), one pipeline serves every organisation under the
+//! transactional id `deployment_id`. In a cluster, the instances of a deployment join one
+//! consumer group on the coordination topic (`producer::ShardMembership`); the group
+//! coordinator gives each instance some shards, and the instance runs one pipeline per owned
+//! shard, over the organisations that hash to it, under the transactional id
+//! `deployment_id.shard-N` (Kafka Connect's task fencing, KIP-618): the next owner's
+//! `init_transactions` aborts whatever the previous owner left open and fences it, so a paused
+//! or partitioned former owner writes nothing more.
+//!
+//! A revoked shard's pipeline is stopped (its last unit committed or aborted) before the
+//! revocation is answered, so the group releases the shard only after that.
+
+mod shard;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use pipeline::{RunReport, Shutdown};
+use producer::{MembershipConfig, ShardChange, ShardMembership};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+pub use shard::{Shard, ShardContext};
+
+use crate::observability::ClusterView;
+use shard::{run_shard, stopped};
+
+/// How long a stopping pipeline may take to commit or abort its last unit before it is dropped
+/// (its open transaction is then aborted by the next owner's fencing).
+const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The organisation list, listed now.
+pub type ListOrgs =
+    Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Vec<String>>> + Send>> + Send + Sync>;
+
+/// Lists the organisations again now and then (`org_ids = "all"`: discovery).
+pub struct OrgRefresh {
+    /// How often.
+    pub every: Duration,
+    /// The list, now.
+    pub list: ListOrgs,
+}
+
+/// Resolves with the next organisation list (never without a refresh).
+async fn refreshed(
+    refresh: &Option<OrgRefresh>,
+    ticker: &mut Option<tokio::time::Interval>,
+) -> Vec<String> {
+    let (Some(refresh), Some(ticker)) = (refresh, ticker.as_mut()) else {
+        return std::future::pending().await;
+    };
+    loop {
+        ticker.tick().await;
+        match (refresh.list)().await {
+            Ok(orgs) => return orgs,
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "listing the organisations failed; keeping the current list")
+            }
+        }
+    }
+}
+
+/// A running pipeline.
+struct Running {
+    orgs: Vec<String>,
+    generation: u64,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Result<RunReport>>,
+}
+
+/// The pipelines of this process.
+pub struct Supervisor {
+    context: Arc<ShardContext>,
+    orgs: Vec<String>,
+    refresh: Option<OrgRefresh>,
+    alone: bool,
+    shard_count: i32,
+    owned: BTreeSet<i32>,
+    running: BTreeMap<Shard, Running>,
+    generation: u64,
+    ended: mpsc::UnboundedSender<(Shard, u64)>,
+    ended_rx: mpsc::UnboundedReceiver<(Shard, u64)>,
+}
+
+impl Supervisor {
+    /// A supervisor of pipelines over `orgs`, listed again by `refresh`.
+    pub fn new(context: Arc<ShardContext>, orgs: Vec<String>, refresh: Option<OrgRefresh>) -> Self {
+        let (ended, ended_rx) = mpsc::unbounded_channel();
+        Self {
+            context,
+            orgs,
+            refresh,
+            alone: false,
+            shard_count: 1,
+            owned: BTreeSet::new(),
+            running: BTreeMap::new(),
+            generation: 0,
+            ended,
+            ended_rx,
+        }
+    }
+
+    /// One pipeline over every organisation until `shutdown`; ends early (with its report)
+    /// when the pipeline is fenced.
+    pub async fn run_alone(mut self, mut shutdown: Shutdown) -> Result<RunReport> {
+        self.alone = true;
+        self.start(Shard::All);
+        let (refresh, mut ticker) = self.take_refresh();
+        loop {
+            tokio::select! {
+                () = stopped(&mut shutdown) => break,
+                orgs = refreshed(&refresh, &mut ticker) => self.set_orgs(orgs).await,
+                Some((shard, generation)) = self.ended_rx.recv() => {
+                    if let Some(result) = self.join_ended(shard, generation).await {
+                        return result;
+                    }
+                }
+            }
+        }
+        self.stop(Shard::All)
+            .await
+            .unwrap_or_else(|| Ok(RunReport::default()))
+    }
+
+    /// Joins the deployment's group and runs a pipeline per owned shard until `shutdown`,
+    /// then leaves the group (the shards go to the other instances).
+    pub async fn run_in_cluster(
+        mut self,
+        membership: MembershipConfig,
+        mut shutdown: Shutdown,
+    ) -> Result<RunReport> {
+        let (changes_tx, mut changes) = mpsc::unbounded_channel();
+        let member =
+            ShardMembership::join(&self.context.config.kafka, &membership, changes_tx).await?;
+        self.shard_count = member.shard_count();
+        self.publish_owned();
+        let (refresh, mut ticker) = self.take_refresh();
+        loop {
+            tokio::select! {
+                () = stopped(&mut shutdown) => break,
+                orgs = refreshed(&refresh, &mut ticker) => self.set_orgs(orgs).await,
+                Some(change) = changes.recv() => self.apply(change).await,
+                Some((shard, generation)) = self.ended_rx.recv() => {
+                    if let Some(Err(error)) = self.join_ended(shard, generation).await {
+                        tracing::error!(shard = %shard.name(), error = %format!("{error:#}"), "shard pipeline failed");
+                    }
+                }
+            }
+        }
+        tracing::info!("leaving the group: the owned shards go to the other instances");
+        let mut leaving = tokio::task::spawn_blocking(move || member.leave());
+        loop {
+            tokio::select! {
+                _ = &mut leaving => break,
+                Some(change) = changes.recv() => self.apply(change).await,
+            }
+        }
+        let shards: Vec<Shard> = self.running.keys().copied().collect();
+        self.stop_all(&shards).await;
+        Ok(RunReport::default())
+    }
+
+    fn take_refresh(&mut self) -> (Option<OrgRefresh>, Option<tokio::time::Interval>) {
+        let refresh = self.refresh.take();
+        let ticker = refresh.as_ref().map(|refresh| {
+            let mut ticker = tokio::time::interval_at(
+                tokio::time::Instant::now() + refresh.every,
+                refresh.every,
+            );
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticker
+        });
+        (refresh, ticker)
+    }
+
+    async fn apply(&mut self, change: ShardChange) {
+        match change {
+            ShardChange::Assigned(shards) => {
+                for shard in shards {
+                    self.owned.insert(shard);
+                    self.start(Shard::Number(shard));
+                }
+            }
+            ShardChange::Revoked { shards, lost, done } => {
+                if lost {
+                    tracing::warn!(
+                        ?shards,
+                        "shards lost (this instance missed its session): stopping them; their new owner has fenced them"
+                    );
+                }
+                for shard in &shards {
+                    self.owned.remove(shard);
+                }
+                let stopping: Vec<Shard> = shards.into_iter().map(Shard::Number).collect();
+                self.stop_all(&stopping).await;
+                let _ = done.send(());
+            }
+        }
+        self.publish_owned();
+    }
+
+    fn publish_owned(&self) {
+        self.context.running.set_cluster(ClusterView {
+            shard_count: self.shard_count,
+            owned: self.owned.iter().copied().collect(),
+        });
+    }
+
+    /// Starts `shard`'s pipeline, unless it has no organisations.
+    fn start(&mut self, shard: Shard) {
+        let orgs = shard.select(&self.orgs, self.shard_count);
+        if orgs.is_empty() {
+            tracing::info!(shard = %shard.name(), "no organisation in this shard");
+            return;
+        }
+        self.generation += 1;
+        let generation = self.generation;
+        let (stop, stop_rx) = watch::channel(false);
+        let context = Arc::clone(&self.context);
+        let ended = self.ended.clone();
+        let task_orgs = orgs.clone();
+        let task = tokio::spawn(async move {
+            let result = run_shard(context, shard, task_orgs, stop_rx).await;
+            let _ = ended.send((shard, generation));
+            result
+        });
+        self.running.insert(
+            shard,
+            Running {
+                orgs,
+                generation,
+                stop,
+                task,
+            },
+        );
+    }
+
+    /// A pipeline that ended by itself (fenced, or failed to start).
+    async fn join_ended(&mut self, shard: Shard, generation: u64) -> Option<Result<RunReport>> {
+        if self.running.get(&shard)?.generation != generation {
+            return None;
+        }
+        let running = self.running.remove(&shard)?;
+        Some(join(shard, running).await)
+    }
+
+    async fn stop(&mut self, shard: Shard) -> Option<Result<RunReport>> {
+        let running = self.running.remove(&shard)?;
+        let _ = running.stop.send(true);
+        Some(join(shard, running).await)
+    }
+
+    /// Stops the pipelines of `shards` together.
+    async fn stop_all(&mut self, shards: &[Shard]) {
+        let stopping: Vec<(Shard, Running)> = shards
+            .iter()
+            .filter_map(|shard| self.running.remove(shard).map(|r| (*shard, r)))
+            .collect();
+        for (_, running) in &stopping {
+            let _ = running.stop.send(true);
+        }
+        for (shard, running) in stopping {
+            if let Err(error) = join(shard, running).await {
+                tracing::error!(shard = %shard.name(), error = %format!("{error:#}"), "shard pipeline failed");
+            }
+        }
+    }
+
+    /// Replaces the organisation list; pipelines whose share changed restart.
+    async fn set_orgs(&mut self, orgs: Vec<String>) {
+        if orgs == self.orgs {
+            return;
+        }
+        self.orgs = orgs;
+        let shards: Vec<Shard> = if self.alone {
+            vec![Shard::All]
+        } else {
+            self.owned.iter().copied().map(Shard::Number).collect()
+        };
+        for shard in shards {
+            let wanted = shard.select(&self.orgs, self.shard_count);
+            let current = self.running.get(&shard).map(|r| r.orgs.clone());
+            if current.as_ref() == Some(&wanted) {
+                continue;
+            }
+            tracing::info!(shard = %shard.name(), orgs = wanted.len(), "the shard's organisations changed: restarting its pipeline");
+            if current.is_some()
+                && let Some(Err(error)) = self.stop(shard).await
+            {
+                tracing::error!(shard = %shard.name(), error = %format!("{error:#}"), "shard pipeline failed");
+            }
+            self.start(shard);
+        }
+    }
+}
+
+/// Waits for a stopping pipeline, up to [`STOP_TIMEOUT`].
+async fn join(shard: Shard, running: Running) -> Result<RunReport> {
+    let abort = running.task.abort_handle();
+    match tokio::time::timeout(STOP_TIMEOUT, running.task).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join_error)) => Err(anyhow::anyhow!("shard {} task: {join_error}", shard.name())),
+        Err(_) => {
+            abort.abort();
+            Err(anyhow::anyhow!(
+                "shard {} did not stop within {STOP_TIMEOUT:?}; dropped",
+                shard.name()
+            ))
+        }
+    }
+}

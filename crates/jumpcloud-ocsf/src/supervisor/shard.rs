@@ -1,0 +1,125 @@
+//! One shard's pipeline: connect under the shard's transactional id (fencing its previous
+//! owner), read the cursors, run the sources of the shard's organisations until stopped.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use fetcher::JumpCloudClient;
+use mapper::Mapper;
+use pipeline::{Mode, PipelineStats, RunReport};
+use tokio::sync::watch;
+
+use crate::commands::run::{build_pipeline, connect_kafka, org_views, sources_for};
+use crate::config::AppConfig;
+use crate::observability::{PipelineView, RunningPipelines};
+
+/// Which organisations a pipeline serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Shard {
+    /// Every organisation (an instance alone): transactional id `deployment_id`.
+    All,
+    /// The organisations of one shard: transactional id `deployment_id.shard-N`.
+    Number(i32),
+}
+
+impl Shard {
+    /// The job name in the transactional id (`""` for [`Shard::All`]).
+    pub fn role(self) -> String {
+        match self {
+            Shard::All => String::new(),
+            Shard::Number(n) => format!("shard-{n}"),
+        }
+    }
+
+    /// The name in metrics (`all`, or the number).
+    pub fn name(self) -> String {
+        match self {
+            Shard::All => "all".into(),
+            Shard::Number(n) => n.to_string(),
+        }
+    }
+
+    /// The organisations of `orgs` this shard serves, out of `count` shards.
+    pub fn select(self, orgs: &[String], count: i32) -> Vec<String> {
+        orgs.iter()
+            .filter(|org| match self {
+                Shard::All => true,
+                Shard::Number(n) => producer::shard_of(org, count) == n,
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+/// What every shard's pipeline shares in one process.
+pub struct ShardContext {
+    pub config: AppConfig,
+    pub mapper: Arc<Mapper>,
+    /// One client: the request-rate cap is the process's, all shards together.
+    pub client: JumpCloudClient,
+    pub stats: Arc<PipelineStats>,
+    pub running: Arc<RunningPipelines>,
+    /// Alone: a failure to connect is the run's error. In a cluster: retried while owned.
+    pub retry_connect: bool,
+}
+
+/// How long to wait before connecting again after a failure.
+const CONNECT_RETRY: Duration = Duration::from_secs(5);
+
+/// Runs `shard`'s pipeline over `orgs` until `stop` turns true or the pipeline is fenced.
+pub async fn run_shard(
+    context: Arc<ShardContext>,
+    shard: Shard,
+    orgs: Vec<String>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<RunReport> {
+    let role = shard.role();
+    let (destination, store) = loop {
+        let connecting = connect_kafka(&context.config, &role);
+        let result = tokio::select! {
+            biased;
+            () = stopped(&mut stop) => return Ok(RunReport::default()),
+            result = connecting => result,
+        };
+        match result {
+            Ok(connected) => break connected,
+            Err(error) if context.retry_connect => {
+                tracing::error!(shard = %shard.name(), error = %format!("{error:#}"), "connecting the shard's pipeline failed; retrying");
+                tokio::select! {
+                    () = stopped(&mut stop) => return Ok(RunReport::default()),
+                    () = tokio::time::sleep(CONNECT_RETRY) => {}
+                }
+            }
+            Err(error) => return Err(error),
+        }
+    };
+    let sources = sources_for(&context.config, &context.client, &orgs, &store)
+        .with_context(|| format!("the sources of shard {}", shard.name()))?;
+    let pipeline = build_pipeline(&context.config, Arc::clone(&context.mapper), destination)
+        .with_stats(Arc::clone(&context.stats));
+    context.running.insert(
+        &shard.name(),
+        PipelineView {
+            orgs: org_views(&sources),
+            destination: pipeline.destination(),
+        },
+    );
+    tracing::info!(shard = %shard.name(), orgs = orgs.len(), "pipeline started");
+    let report = pipeline.run(sources, Mode::Follow, stop).await;
+    context.running.remove(&shard.name());
+    match &report.fenced {
+        Some(fenced) => {
+            tracing::error!(shard = %shard.name(), error = %fenced, "pipeline fenced: it wrote nothing more")
+        }
+        None => tracing::info!(shard = %shard.name(), "pipeline stopped"),
+    }
+    Ok(report)
+}
+
+/// Resolves once `stop` turns true (never, if its sender is gone without it).
+pub async fn stopped(stop: &mut watch::Receiver<bool>) {
+    if stop.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}

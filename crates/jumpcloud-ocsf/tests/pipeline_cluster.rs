@@ -1,0 +1,335 @@
+//! Many instances sharing the organisations through Kafka's group protocol (`[cluster]`), on
+//! the real broker with the simulator over HTTP: every organisation is served by exactly one
+//! instance; a killed instance's shards resume elsewhere; a paused instance is fenced; scaling
+//! 1 → 3 → 1 loses and duplicates nothing (a `read_committed` consumer checks every event
+//! against the simulator's ground truth).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use simulator::{SimConfig, SimHandle};
+
+const API_KEY: &str = "cluster-test-key";
+const SHARDS: i32 = 12;
+const SESSION_TIMEOUT: Duration = Duration::from_secs(6);
+const POLL_INTERVAL: Duration = Duration::from_secs(3);
+
+/// The scenarios start several processes each: one at a time on a small machine.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// One `run` process with its metrics port and its log file.
+struct Instance {
+    name: String,
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Instance {
+    fn start(config: &Path, dir: &Path, name: &str) -> Self {
+        let port = free_port();
+        let log = dir.join(format!("{name}.log"));
+        let child = Command::new(binary())
+            .args(["run", "--config"])
+            .arg(config)
+            .env("METRICS_LISTEN", format!("127.0.0.1:{port}"))
+            .env("JUMPCLOUD_OCSF_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start an instance");
+        Self {
+            name: name.to_string(),
+            child,
+            port,
+            log,
+        }
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{signal} {}", self.name);
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    fn stop(mut self) {
+        self.signal("TERM");
+        let status = self.child.wait().expect("wait");
+        assert!(
+            status.success(),
+            "{} exited with {status}: {}",
+            self.name,
+            self.log_text()
+        );
+    }
+
+    fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The shards `/readyz` says this instance owns (`None`: not answering, or not yet in
+    /// the group).
+    async fn owned_shards(&self) -> Option<BTreeSet<i32>> {
+        let body = reqwest::get(format!("http://127.0.0.1:{}/readyz", self.port))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        let line = body.lines().find_map(|l| l.strip_prefix("shards: "))?;
+        let (owned, count) = line.split_once(" of ")?;
+        assert_eq!(count.trim(), SHARDS.to_string(), "{body}");
+        Some(owned.split(',').filter_map(|s| s.parse().ok()).collect())
+    }
+
+    /// The organisations whose sources run here, from `/metrics`.
+    async fn served_orgs(&self) -> BTreeSet<String> {
+        let Ok(response) = reqwest::get(format!("http://127.0.0.1:{}/metrics", self.port)).await
+        else {
+            return BTreeSet::new();
+        };
+        let body = response.text().await.unwrap_or_default();
+        body.lines()
+            .filter_map(|l| l.strip_prefix("jumpcloud_ocsf_checkpoint_age_seconds{org=\""))
+            .filter_map(|l| l.split('"').next())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until each instance owns some shards, every shard is owned once, and every
+/// organisation is served by exactly one instance; returns how long that took.
+async fn wait_until_shared(instances: &[&Instance], orgs: &[String], within: Duration) -> Duration {
+    let started = Instant::now();
+    let all_shards: BTreeSet<i32> = (0..SHARDS).collect();
+    let all_orgs: BTreeSet<String> = orgs.iter().cloned().collect();
+    let mut last = String::new();
+    while started.elapsed() < within {
+        let mut shards = Vec::new();
+        let mut served = Vec::new();
+        for instance in instances {
+            shards.push(instance.owned_shards().await.unwrap_or_default());
+            served.push(instance.served_orgs().await);
+        }
+        let shard_count: usize = shards.iter().map(BTreeSet::len).sum();
+        let shard_union: BTreeSet<i32> = shards.iter().flatten().copied().collect();
+        let org_count: usize = served.iter().map(BTreeSet::len).sum();
+        let org_union: BTreeSet<String> = served.iter().flatten().cloned().collect();
+        last = format!(
+            "shards {:?}; organisations served {:?}",
+            shards,
+            served.iter().map(BTreeSet::len).collect::<Vec<_>>()
+        );
+        if shards.iter().all(|owned| !owned.is_empty())
+            && shard_union == all_shards
+            && shard_count == all_shards.len()
+            && org_union == all_orgs
+            && org_count == all_orgs.len()
+        {
+            return started.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("not shared within {within:?}: {last}");
+}
+
+/// The simulator with `orgs` organisations and live events.
+async fn simulator(seed: u64, orgs: usize) -> SimHandle {
+    let config = SimConfig {
+        seed,
+        api_key: API_KEY.to_string(),
+        orgs,
+        history_events: 3_000,
+        history_days: 1,
+        late_max_secs: 1.5,
+        live_events_per_sec: 30.0,
+        ..SimConfig::default()
+    };
+    simulator::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("simulator starts")
+}
+
+/// A cluster configuration for the simulator's organisations.
+fn cluster_config(dir: &Path, sim: &SimHandle, prefix: &str) -> PathBuf {
+    let path = write_config(
+        dir,
+        &sim.base_url(),
+        API_KEY,
+        &sim.org_ids(),
+        prefix,
+        &format!(
+            "[cluster]\ngroup_id = \"{prefix}\"\ntopic = \"{prefix}.shards\"\nshards = {SHARDS}\nsession_timeout = \"{}s\"\n",
+            SESSION_TIMEOUT.as_secs()
+        ),
+    );
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "poll_interval = \"200ms\"",
+        &format!("poll_interval = \"{}s\"", POLL_INTERVAL.as_secs()),
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Stops the live events, catches up with one `--once` run and checks that a read_committed
+/// consumer sees every simulator event exactly once, as valid OCSF.
+async fn assert_every_event_once(sim: &SimHandle, config: &Path, prefix: &str) {
+    sim.set_live_rate(0.0);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    // `--once` runs alone (it refuses a [cluster]): the same deployment without the group.
+    let alone = config.with_file_name("alone.toml");
+    let text = std::fs::read_to_string(config).unwrap();
+    let text: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.starts_with("group_id"))
+        .collect();
+    std::fs::write(&alone, text.join("\n")).unwrap();
+    let output = Command::new(binary())
+        .args(["run", "--once", "--config"])
+        .arg(&alone)
+        .output()
+        .expect("final catch-up run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let truth = ground_truth(&sim.base_url(), API_KEY).await;
+    let records = consume(&topics(prefix), usize::MAX, Duration::from_secs(30));
+    let mut seen: BTreeMap<EventKey, usize> = BTreeMap::new();
+    let mut values = Vec::with_capacity(records.len());
+    for record in &records {
+        let event: serde_json::Value =
+            serde_json::from_slice(&record.payload).expect("JSON record");
+        *seen.entry(ocsf_key(&event)).or_default() += 1;
+        values.push(event);
+    }
+    let delivered: BTreeSet<EventKey> = seen.keys().cloned().collect();
+    let missing: Vec<_> = truth.difference(&delivered).collect();
+    let duplicates: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    println!(
+        "ground truth {}; records {}; missing {}; duplicated {}",
+        truth.len(),
+        records.len(),
+        missing.len(),
+        duplicates.len()
+    );
+    assert!(
+        missing.is_empty(),
+        "lost: {:?}",
+        &missing[..missing.len().min(5)]
+    );
+    assert!(
+        duplicates.is_empty(),
+        "duplicated: {:?}",
+        &duplicates[..duplicates.len().min(5)]
+    );
+    assert_eq!(delivered.difference(&truth).count(), 0, "foreign records");
+    assert_valid_ocsf_values(&values);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_share_300_orgs_take_over_a_killed_one_and_fence_a_paused_one() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let sim = simulator(1701, 300).await;
+    let orgs = sim.org_ids();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_prefix("cluster3");
+    let config = cluster_config(dir.path(), &sim, &prefix);
+    let a = Instance::start(&config, dir.path(), "a");
+    let b = Instance::start(&config, dir.path(), "b");
+    let c = Instance::start(&config, dir.path(), "c");
+    let joined = wait_until_shared(&[&a, &b, &c], &orgs, Duration::from_secs(120)).await;
+    println!(
+        "3 instances own the 12 shards and the 300 organisations, each once, after {joined:?}"
+    );
+    for instance in [&a, &b, &c] {
+        let owned = instance.owned_shards().await.unwrap_or_default();
+        assert!(!owned.is_empty(), "{} owns no shard", instance.name);
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    // kill -9: its shards resume on the others within the session timeout plus a poll.
+    c.kill();
+    let taken_over = wait_until_shared(&[&a, &b], &orgs, Duration::from_secs(90)).await;
+    println!("after kill -9: the 2 others serve everything after {taken_over:?}");
+    assert!(
+        taken_over < SESSION_TIMEOUT + POLL_INTERVAL + Duration::from_secs(15),
+        "takeover took {taken_over:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    // SIGSTOP past the session timeout: its shards move; on SIGCONT it is fenced.
+    let paused_shards = b.owned_shards().await.unwrap_or_default();
+    b.signal("STOP");
+    let moved = wait_until_shared(&[&a], &orgs, Duration::from_secs(90)).await;
+    println!("b paused: a serves everything after {moved:?}");
+    b.signal("CONT");
+    tokio::time::sleep(SESSION_TIMEOUT * 2).await;
+    let log = b.log_text();
+    for line in log
+        .lines()
+        .filter(|l| l.contains("fenced") || l.contains("lost"))
+        .take(4)
+    {
+        println!("b: {line}");
+    }
+    assert!(
+        log.contains("fenced") || log.contains("lost"),
+        "the paused instance neither was fenced nor noticed its lost shards {paused_shards:?}:\n{log}"
+    );
+    // It rejoins: the two share the shards again.
+    wait_until_shared(&[&a, &b], &orgs, Duration::from_secs(90)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    a.stop();
+    b.stop();
+    assert_every_event_once(&sim, &config, &prefix).await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaling_one_three_one_loses_and_duplicates_nothing() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let sim = simulator(1702, 60).await;
+    let orgs = sim.org_ids();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_prefix("cluster131");
+    let config = cluster_config(dir.path(), &sim, &prefix);
+    let a = Instance::start(&config, dir.path(), "a");
+    wait_until_shared(&[&a], &orgs, Duration::from_secs(90)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let b = Instance::start(&config, dir.path(), "b");
+    let c = Instance::start(&config, dir.path(), "c");
+    let spread = wait_until_shared(&[&a, &b, &c], &orgs, Duration::from_secs(90)).await;
+    println!("1 -> 3 instances after {spread:?}");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    b.stop();
+    c.stop();
+    let back = wait_until_shared(&[&a], &orgs, Duration::from_secs(90)).await;
+    println!("3 -> 1 instance after {back:?}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    a.stop();
+    assert_every_event_once(&sim, &config, &prefix).await;
+    sim.shutdown().await;
+}
