@@ -1,7 +1,7 @@
 //! The configuration file (TOML) and its environment overrides.
 //!
 //! Each table belongs to one crate: `[jumpcloud]` and `[events]` to the fetcher, `[mapper]` to
-//! the mapper, `[kafka]` to the producer, `[pipeline]` and `[metrics]` to this binary. Unknown
+//! the mapper, `[kafka]` to the producer, `[pipeline]`, `[metrics]` and `[cluster]` to this binary. Unknown
 //! keys are errors. Secrets can come from the environment or from files (`NAME_FILE`).
 
 use std::path::{Path, PathBuf};
@@ -346,6 +346,10 @@ mod example_tests {
             format!("{:?}", defaults.kafka)
         );
         assert_eq!(config.jumpcloud.retry, defaults.jumpcloud.retry);
+        assert_eq!(
+            format!("{:?}", config.cluster),
+            format!("{:?}", defaults.cluster)
+        );
         assert_eq!(
             config.jumpcloud.max_requests_per_sec,
             defaults.jumpcloud.max_requests_per_sec

@@ -268,3 +268,83 @@ fn cargo_run_at_the_root_runs_the_product_binary() {
         "`cargo run -- demo` at the root must run this binary, unambiguously"
     );
 }
+
+const KUBERNETES: &str = include_str!("../../../deploy/kubernetes.yaml");
+
+#[test]
+fn kubernetes_replicas_share_the_work_with_no_volume_but_config_and_secret() {
+    use serde::Deserialize;
+    let documents: Vec<Value> = serde_yaml_ng::Deserializer::from_str(KUBERNETES)
+        .map(|document| Value::deserialize(document).expect("deploy/kubernetes.yaml is YAML"))
+        .collect();
+    let kind = |kind: &str| {
+        documents
+            .iter()
+            .find(|d| d["kind"].as_str() == Some(kind))
+            .unwrap_or_else(|| panic!("no {kind}"))
+    };
+    let config_map = kind("ConfigMap");
+    let deployment = kind("Deployment");
+    let spec = &deployment["spec"];
+    let pod = &spec["template"]["spec"];
+    let container = &pod["containers"][0];
+    assert!(matches!(
+        parse(strings(&container["args"])).command,
+        Command::Run(ref args) if !args.once
+    ));
+    let read = variables_read();
+    let mut env = BTreeMap::new();
+    for variable in container["env"].as_sequence().expect("env") {
+        let name = variable["name"].as_str().expect("name").to_owned();
+        assert!(read.contains(&name), "the binary reads no {name}");
+        env.insert(
+            name,
+            variable["value"].as_str().unwrap_or_default().to_owned(),
+        );
+    }
+    let text = config_map["data"]["config.toml"]
+        .as_str()
+        .expect("config.toml");
+    let mut config = AppConfig::parse(text).expect("the ConfigMap's config parses");
+    config.apply_env(|name| env.get(name).cloned());
+    config.validate().expect("valid");
+    assert!(
+        config.cluster.group_id.is_some(),
+        "the replicas join one group"
+    );
+    assert_eq!(config.kafka.state_store, producer::StateStore::Kafka);
+    let replicas = spec["replicas"].as_i64().expect("replicas");
+    assert!(
+        (2..=i64::from(config.cluster.shards)).contains(&replicas),
+        "{replicas} replicas for {} shards",
+        config.cluster.shards
+    );
+    // No state on disk: only the configuration and the secret are mounted, read-only.
+    for volume in pod["volumes"].as_sequence().expect("volumes") {
+        assert!(
+            volume.get("configMap").is_some() || volume.get("secret").is_some(),
+            "a volume that is neither configuration nor secret: {volume:?}"
+        );
+    }
+    let port = config.metrics.listen.expect("metrics listen").port();
+    assert_eq!(
+        container["ports"][0]["containerPort"].as_u64(),
+        Some(u64::from(port))
+    );
+    assert_eq!(
+        container["readinessProbe"]["httpGet"]["path"].as_str(),
+        Some("/readyz")
+    );
+    let mounted_config = strings(&container["args"])
+        .last()
+        .cloned()
+        .expect("a config path");
+    assert!(
+        mounted_config.starts_with(
+            container["volumeMounts"][0]["mountPath"]
+                .as_str()
+                .expect("mount")
+        ),
+        "the config path is in the ConfigMap's mount"
+    );
+}
