@@ -79,6 +79,11 @@ pub(crate) struct AckTracker {
     committed: DateTime<Utc>,
     acked: SeenEvents,
     pending: BTreeMap<u64, PendingBatch>,
+    /// The furthest cursor the caller moved to with [`Self::advance`], and the furthest it
+    /// reported durable: while the first is ahead, a unit is being made durable and an empty
+    /// window's cursor (which counts that unit as done) must not be written yet.
+    advanced: DateTime<Utc>,
+    durable: DateTime<Utc>,
     stats: Arc<SourceStats>,
 }
 
@@ -103,12 +108,16 @@ impl AckTracker {
             committed,
             acked,
             pending: BTreeMap::new(),
+            advanced: committed,
+            durable: committed,
             stats,
         }
     }
 
     /// Records a handed-out batch. An empty batch (nothing for the sink) is acknowledged at once
-    /// so the cursor can move past windows without new events.
+    /// so the cursor can move past windows without new events; the cursor it moves to is written
+    /// only when every batch the caller advanced is durable (else the unit being finished would
+    /// be counted durable before it is; the next unit's cursor carries it instead).
     pub(crate) fn register(
         &mut self,
         sequence: u64,
@@ -124,16 +133,19 @@ impl AckTracker {
                 acked: false,
             },
         );
-        if acknowledged_now {
-            self.ack(sequence)
-        } else {
-            Ok(())
+        if !acknowledged_now {
+            return Ok(());
+        }
+        let everything_durable = self.durable >= self.advanced;
+        match self.commit_prefix(sequence)? {
+            Some(checkpoint) if everything_durable => self.persist(&checkpoint),
+            _ => Ok(()),
         }
     }
 
     /// Marks a batch acknowledged, commits the longest acknowledged prefix and persists.
     pub(crate) fn ack(&mut self, sequence: u64) -> Result<(), FetchError> {
-        match self.advance(sequence)? {
+        match self.commit_prefix(sequence)? {
             Some(checkpoint) => self.persist(&checkpoint),
             None => Ok(()),
         }
@@ -141,8 +153,17 @@ impl AckTracker {
 
     /// Marks a batch acknowledged and commits the longest acknowledged prefix in memory; the
     /// checkpoint to make durable when it moved (the caller writes it: in a Kafka transaction
-    /// with the batch's records, or to the store after them).
+    /// with the batch's records, or to the store after them, then reports it with
+    /// [`Self::mark_durable`]).
     pub(crate) fn advance(&mut self, sequence: u64) -> Result<Option<Checkpoint>, FetchError> {
+        let moved = self.commit_prefix(sequence)?;
+        if let Some(checkpoint) = &moved {
+            self.advanced = self.advanced.max(checkpoint.cursor);
+        }
+        Ok(moved)
+    }
+
+    fn commit_prefix(&mut self, sequence: u64) -> Result<Option<Checkpoint>, FetchError> {
         let batch = self.pending.get_mut(&sequence).ok_or_else(|| {
             FetchError::InvalidAck(format!(
                 "batch {sequence} of {} is unknown or already committed",
@@ -196,16 +217,19 @@ impl AckTracker {
             }
             None => initial,
         };
+        self.advanced = self.committed;
+        self.durable = self.committed;
     }
 
-    fn persist(&self, checkpoint: &Checkpoint) -> Result<(), FetchError> {
+    fn persist(&mut self, checkpoint: &Checkpoint) -> Result<(), FetchError> {
         self.store.save(&self.checkpoint_key, checkpoint)?;
         self.mark_durable(checkpoint);
         Ok(())
     }
 
     /// `checkpoint` is durable (written by the store, or committed in a Kafka transaction).
-    pub(crate) fn mark_durable(&self, checkpoint: &Checkpoint) {
+    pub(crate) fn mark_durable(&mut self, checkpoint: &Checkpoint) {
+        self.durable = self.durable.max(checkpoint.cursor);
         self.stats
             .committed_cursor_ms
             .store(checkpoint.cursor.timestamp_millis(), Ordering::Relaxed);

@@ -254,6 +254,41 @@ fn empty_batches_are_acknowledged_at_once_but_wait_for_earlier_ones() {
     assert_eq!(tracker.committed(), at("2026-01-01T00:05:00Z"));
 }
 
+/// At-least-once with the file store: a unit's batches are advanced (in memory) before its
+/// records are all acknowledged; an empty window registered meanwhile must not write a cursor
+/// that counts the unit as done, or a crash then would lose it.
+#[test]
+fn an_empty_window_does_not_write_past_a_unit_that_is_not_durable_yet() {
+    let fixture = fixture();
+    let mut tracker = tracker(&fixture.store, 60, "2026-01-01T00:00:00Z");
+    tracker
+        .register(
+            0,
+            at("2026-01-01T00:01:00Z"),
+            vec![key("a", "2026-01-01T00:00:30Z")],
+            false,
+        )
+        .unwrap();
+    let unit = tracker.advance(0).unwrap().expect("the cursor moves");
+    assert_eq!(unit.cursor, at("2026-01-01T00:01:00Z"));
+    tracker
+        .register(1, at("2026-01-01T00:02:00Z"), vec![], true)
+        .unwrap();
+    assert_eq!(tracker.committed(), at("2026-01-01T00:02:00Z"));
+    assert_eq!(
+        fixture.store.load("events/org1").unwrap(),
+        None,
+        "nothing written while the unit is not durable"
+    );
+    // The unit is durable: the next empty window writes its cursor.
+    tracker.mark_durable(&unit);
+    tracker
+        .register(2, at("2026-01-01T00:03:00Z"), vec![], true)
+        .unwrap();
+    let saved = fixture.store.load("events/org1").unwrap().unwrap();
+    assert_eq!(saved.cursor, at("2026-01-01T00:03:00Z"));
+}
+
 #[test]
 fn repeated_and_unknown_acks_are_errors() {
     let fixture = fixture();
