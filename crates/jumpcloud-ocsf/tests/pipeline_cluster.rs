@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -110,14 +110,6 @@ impl Instance {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Waits until each instance owns some shards, every shard is owned once, and every
 /// organisation is served by exactly one instance; returns how long that took.
 async fn wait_until_shared(instances: &[&Instance], orgs: &[String], within: Duration) -> Duration {
@@ -216,37 +208,7 @@ async fn assert_every_event_once(sim: &SimHandle, config: &Path, prefix: &str) {
         String::from_utf8_lossy(&output.stderr)
     );
     let truth = ground_truth(&sim.base_url(), API_KEY).await;
-    let records = consume(&topics(prefix), usize::MAX, Duration::from_secs(30));
-    let mut seen: BTreeMap<EventKey, usize> = BTreeMap::new();
-    let mut values = Vec::with_capacity(records.len());
-    for record in &records {
-        let event: serde_json::Value =
-            serde_json::from_slice(&record.payload).expect("JSON record");
-        *seen.entry(ocsf_key(&event)).or_default() += 1;
-        values.push(event);
-    }
-    let delivered: BTreeSet<EventKey> = seen.keys().cloned().collect();
-    let missing: Vec<_> = truth.difference(&delivered).collect();
-    let duplicates: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    println!(
-        "ground truth {}; records {}; missing {}; duplicated {}",
-        truth.len(),
-        records.len(),
-        missing.len(),
-        duplicates.len()
-    );
-    assert!(
-        missing.is_empty(),
-        "lost: {:?}",
-        &missing[..missing.len().min(5)]
-    );
-    assert!(
-        duplicates.is_empty(),
-        "duplicated: {:?}",
-        &duplicates[..duplicates.len().min(5)]
-    );
-    assert_eq!(delivered.difference(&truth).count(), 0, "foreign records");
-    assert_valid_ocsf_values(&values);
+    Delivered::read(&brokers(), prefix).assert_exactly(&truth);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

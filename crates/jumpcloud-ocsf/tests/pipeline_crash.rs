@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -102,26 +101,17 @@ async fn kill_and_restart(delivery: &str, kills: usize, seed: u64) -> Outcome {
     );
 
     let truth = ground_truth(&sim.base_url(), API_KEY).await;
-    let records = consume(&topics(&prefix), usize::MAX, Duration::from_secs(30));
-    let mut seen: BTreeMap<EventKey, usize> = BTreeMap::new();
-    let mut values = Vec::with_capacity(records.len());
-    for record in &records {
-        let event: serde_json::Value =
-            serde_json::from_slice(&record.payload).expect("JSON record");
-        *seen.entry(ocsf_key(&event)).or_default() += 1;
-        values.push(event);
-    }
-    let delivered: BTreeSet<EventKey> = seen.keys().cloned().collect();
-    let missing: Vec<_> = truth.difference(&delivered).collect();
+    let delivered = Delivered::read(&brokers(), &prefix);
+    let missing = delivered.missing(&truth);
     let outcome = Outcome {
         missing: missing.len(),
-        duplicates: seen.values().map(|n| n - 1).sum(),
-        foreign: delivered.difference(&truth).count(),
+        duplicates: delivered.duplicates(),
+        foreign: delivered.foreign(&truth),
     };
     println!(
         "{delivery}: ground truth {}; records {}; missing {}; duplicates {} after {kills} kills",
         truth.len(),
-        records.len(),
+        delivered.values.len(),
         outcome.missing,
         outcome.duplicates
     );
@@ -131,7 +121,7 @@ async fn kill_and_restart(delivery: &str, kills: usize, seed: u64) -> Outcome {
         missing.len(),
         &missing[..missing.len().min(5)]
     );
-    assert_valid_ocsf_values(&values);
+    assert_valid_ocsf_values(&delivered.values);
     sim.shutdown().await;
     outcome
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,50 +14,6 @@ use common::*;
 use simulator::SimConfig;
 
 const API_KEY: &str = "exactly-once-test-key";
-
-/// Every record of the run's topics, by event key; and the dead letters.
-struct Topics {
-    events: BTreeMap<EventKey, usize>,
-    dead_letters: Vec<Consumed>,
-}
-
-impl Topics {
-    fn read(bootstrap: &str, prefix: &str) -> Self {
-        let records = consume_from(
-            bootstrap,
-            &topics(prefix),
-            usize::MAX,
-            Duration::from_secs(30),
-        );
-        let mut events = BTreeMap::new();
-        let mut dead_letters = Vec::new();
-        for record in records {
-            if record.topic.ends_with(".dead_letter") {
-                dead_letters.push(record);
-                continue;
-            }
-            let event: serde_json::Value =
-                serde_json::from_slice(&record.payload).expect("JSON record");
-            *events.entry(ocsf_key(&event)).or_default() += 1;
-        }
-        Self {
-            events,
-            dead_letters,
-        }
-    }
-
-    fn duplicates(&self) -> usize {
-        self.events.values().map(|n| n - 1).sum()
-    }
-
-    fn missing(&self, truth: &BTreeSet<EventKey>) -> Vec<EventKey> {
-        truth
-            .iter()
-            .filter(|key| !self.events.contains_key(*key))
-            .cloned()
-            .collect()
-    }
-}
 
 /// The warnings and errors of a run's log (librdkafka's own lines left out).
 fn warnings(path: &Path) -> String {
@@ -125,7 +81,7 @@ async fn dead_letters_travel_in_the_transaction_once_each() {
     catch_up(&config, &brokers());
 
     let truth = ground_truth(&sim.base_url(), API_KEY).await;
-    let topics = Topics::read(&brokers(), &prefix);
+    let topics = Delivered::read(&brokers(), &prefix);
     let dead_ids: Vec<String> = topics
         .dead_letters
         .iter()
@@ -232,7 +188,7 @@ async fn a_second_instance_fences_the_first_and_nothing_is_duplicated() {
     catch_up(&config, &brokers());
 
     let truth = ground_truth(&sim.base_url(), API_KEY).await;
-    let topics = Topics::read(&brokers(), &prefix);
+    let topics = Delivered::read(&brokers(), &prefix);
     let missing = topics.missing(&truth);
     println!(
         "truth {}; records {}; missing {}; duplicates {}",
@@ -306,7 +262,7 @@ async fn a_broker_killed_in_the_middle_of_a_transaction_loses_and_duplicates_not
     catch_up(&config, &bootstrap);
 
     let truth = ground_truth(&sim.base_url(), API_KEY).await;
-    let topics = Topics::read(&bootstrap, &prefix);
+    let topics = Delivered::read(&bootstrap, &prefix);
     let missing = topics.missing(&truth);
     println!(
         "truth {}; records {}; missing {}; duplicates {}",

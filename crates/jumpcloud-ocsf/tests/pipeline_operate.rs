@@ -11,14 +11,6 @@ use simulator::SimConfig;
 
 const API_KEY: &str = "operate-test-key";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn get(url: &str) -> (u16, String) {
     match reqwest::get(url).await {
         Ok(response) => (

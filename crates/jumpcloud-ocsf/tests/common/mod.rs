@@ -3,6 +3,11 @@
 
 #![allow(dead_code)]
 
+mod delivered;
+
+#[allow(unused_imports)] // each test binary uses its own part
+pub use delivered::Delivered;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -194,4 +199,13 @@ pub fn topics(prefix: &str) -> Vec<String> {
         .collect();
     topics.push(format!("{prefix}.dead_letter"));
     topics
+}
+
+/// A free local TCP port (for a metrics listener).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind a local port")
+        .local_addr()
+        .expect("its address")
+        .port()
 }

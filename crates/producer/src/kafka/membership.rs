@@ -18,7 +18,6 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use rdkafka::TopicPartitionList;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
@@ -178,7 +177,7 @@ impl ShardMembership {
         let session_ms = config.session_timeout.as_millis().max(1);
         let heartbeat_ms = (session_ms / 3).clamp(100, 3_000);
         let poll_interval_ms = config.revoke_timeout.as_millis() + 60_000;
-        let consumer: BaseConsumer<MembershipContext> = connection_settings(kafka)
+        let consumer: BaseConsumer<MembershipContext> = super::consumer_config(kafka)
             .set("group.id", &config.group_id)
             .set("partition.assignment.strategy", "cooperative-sticky")
             .set("session.timeout.ms", session_ms.to_string())
@@ -272,22 +271,6 @@ impl Drop for ShardMembership {
     fn drop(&mut self) {
         self.stop_thread();
     }
-}
-
-/// The connection and security settings of `kafka`, for a consumer.
-fn connection_settings(kafka: &ProducerConfig) -> ClientConfig {
-    let mut client = ClientConfig::new();
-    for (name, value) in kafka.librdkafka_properties() {
-        if name == "bootstrap.servers"
-            || name == "client.id"
-            || name.starts_with("security.")
-            || name.starts_with("sasl.")
-            || name.starts_with("ssl.")
-        {
-            client.set(name, value);
-        }
-    }
-    client
 }
 
 async fn create_topic(

@@ -78,6 +78,22 @@ fn client_config(config: &ProducerConfig) -> ClientConfig {
     client
 }
 
+/// The connection and security settings of `config`: what applies to a consumer too.
+fn consumer_config(config: &ProducerConfig) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    for (name, value) in config.librdkafka_properties() {
+        if name == "bootstrap.servers"
+            || name == "client.id"
+            || name.starts_with("security.")
+            || name.starts_with("sasl.")
+            || name.starts_with("ssl.")
+        {
+            client.set(name, value);
+        }
+    }
+    client
+}
+
 impl OcsfProducer {
     /// Create the producer. With Avro, every class schema is registered up front (subject
     /// `<topic>-value`, or `<topic>-<record name>` when classes share a topic); a schema the

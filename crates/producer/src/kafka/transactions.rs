@@ -199,18 +199,7 @@ pub fn read_state_topic(
     timeout: Duration,
 ) -> Result<BTreeMap<String, Vec<u8>>, ProducerError> {
     let kafka = |e: KafkaError| ProducerError::Kafka(format!("reading the state topic: {e}"));
-    let mut client = rdkafka::ClientConfig::new();
-    for (name, value) in config.librdkafka_properties() {
-        // Only the connection and security settings apply to a consumer.
-        if name == "bootstrap.servers"
-            || name == "client.id"
-            || name.starts_with("security.")
-            || name.starts_with("sasl.")
-            || name.starts_with("ssl.")
-        {
-            client.set(name, value);
-        }
-    }
+    let mut client = super::consumer_config(config);
     // The true end of the topic comes from a read_uncommitted client: right after a commit the
     // broker may not have written the transaction's markers yet, and until then the last
     // stable offset a read_committed reader is given lags behind.
