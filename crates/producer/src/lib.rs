@@ -28,7 +28,7 @@ pub use dead_letter::{DeadLetter, Stage};
 pub use error::{ProduceError, ProducerError};
 pub use kafka::{
     Delivery, DeliveryListener, OcsfProducer, PendingDelivery, TransactionError, headers,
-    read_state_topic,
+    read_compacted_topic, read_state_topic,
 };
 pub use registry::{RegistryClient, RegistryError};
 

@@ -334,4 +334,4 @@ use message::OutgoingMessage;
 use queue::ReportedRecord;
 use queue::{KafkaProducer, QueueRoom, enqueue_waiting, try_enqueue};
 
-pub use transactions::{TransactionError, read_state_topic};
+pub use transactions::{TransactionError, read_compacted_topic, read_state_topic};
