@@ -34,6 +34,8 @@ pub struct AppConfig {
     pub pipeline: PipelineConfig,
     /// Prometheus metrics and health endpoints.
     pub metrics: MetricsConfig,
+    /// Inventory snapshots inside `run`.
+    pub inventory: crate::inventory_settings::InventorySettings,
     /// Environment variables with invalid values (reported by `validate`).
     #[serde(skip)]
     env_errors: Vec<String>,
@@ -201,6 +203,8 @@ impl AppConfig {
         if self.pipeline.max_in_flight_events == 0 {
             bail!("pipeline.max_in_flight_events must be at least 1");
         }
+        self.inventory
+            .validate(self.jumpcloud.max_requests_per_sec)?;
         Ok(())
     }
 }
@@ -304,6 +308,7 @@ mod example_tests {
             format!("{:?}", defaults.kafka)
         );
         assert_eq!(config.jumpcloud.retry, defaults.jumpcloud.retry);
+        assert_eq!(config.inventory, defaults.inventory);
         assert_eq!(
             config.jumpcloud.max_requests_per_sec,
             defaults.jumpcloud.max_requests_per_sec

@@ -19,6 +19,7 @@
 mod deliveries;
 mod destination;
 mod files;
+mod inventory;
 mod source_task;
 mod state;
 mod stats;
@@ -34,11 +35,13 @@ use tokio::task::JoinSet;
 
 pub use destination::{Destination, KafkaDestination, UnitError};
 pub use files::FileSink;
+pub use inventory::{CorruptState, InventoryPlan, InventoryStats};
 pub use source_task::Mode;
 pub use state::KafkaState;
 pub use stats::{BatchCounts, OrgTotals, PipelineStats};
 pub use unit::UnitLimits;
 
+use inventory::InventoryTask;
 use source_task::{InFlightBudget, Rewinds, SourceTask};
 use unit::Writer;
 
@@ -68,6 +71,8 @@ pub struct Pipeline {
     stats: Arc<PipelineStats>,
     max_in_flight_events: usize,
     limits: UnitLimits,
+    inventory: Option<InventoryPlan>,
+    inventory_stats: Arc<InventoryStats>,
 }
 
 impl Pipeline {
@@ -86,7 +91,21 @@ impl Pipeline {
             stats: Arc::new(PipelineStats::default()),
             max_in_flight_events: max_in_flight_events.clamp(1, Semaphore::MAX_PERMITS),
             limits,
+            inventory: None,
+            inventory_stats: Arc::new(InventoryStats::default()),
         }
+    }
+
+    /// Takes inventory snapshots of the organisations of the sources it runs (see
+    /// [`InventoryPlan`]), written by the same writer as the events. Kafka destination only.
+    pub fn with_inventory(mut self, plan: InventoryPlan) -> Self {
+        self.inventory = Some(plan);
+        self
+    }
+
+    /// The counters of the inventory snapshots.
+    pub fn inventory_stats(&self) -> Arc<InventoryStats> {
+        Arc::clone(&self.inventory_stats)
     }
 
     /// The counters of this pipeline.
@@ -107,6 +126,19 @@ impl Pipeline {
         mode: Mode,
         shutdown: Shutdown,
     ) -> RunReport {
+        let orgs: Vec<String> = sources.iter().map(|s| s.org_id().to_string()).collect();
+        let known = match &self.inventory {
+            Some(plan) => match self.load_inventory(plan, &orgs).await {
+                Ok(known) => Some(known),
+                Err(error) => {
+                    return RunReport {
+                        failed_orgs: orgs.into_iter().map(|org| (org, error.clone())).collect(),
+                        fenced: None,
+                    };
+                }
+            },
+            None => None,
+        };
         let rewinds = Arc::new(Rewinds::default());
         let budget = InFlightBudget {
             events: Arc::new(Semaphore::new(self.max_in_flight_events)),
@@ -137,6 +169,22 @@ impl Pipeline {
             tasks.spawn(async move { (org_id, task.run(source).await) });
         }
         drop(sender);
+        let (snapshots, inventory_task) = match (&self.inventory, known) {
+            (Some(plan), Some(known)) => {
+                let (units, snapshots) = mpsc::channel(1);
+                let task = InventoryTask {
+                    plan: plan.clone(),
+                    orgs,
+                    known,
+                    units,
+                    stop: stop.clone(),
+                    mode,
+                    stats: Arc::clone(&self.inventory_stats),
+                };
+                (Some(snapshots), Some(tokio::spawn(task.run())))
+            }
+            _ => (None, None),
+        };
         let writer = Writer {
             mapper: Arc::clone(&self.mapper),
             destination: Arc::clone(&self.destination),
@@ -146,7 +194,7 @@ impl Pipeline {
             refused: HashSet::new(),
         };
         let mut report = RunReport::default();
-        if let Err(error) = writer.run(receiver).await {
+        if let Err(error) = writer.run(receiver, snapshots).await {
             tracing::error!(error = %error, "stopping: this process was fenced");
             report.fenced = Some(error.to_string());
             let _ = stop_sources.send(true);
@@ -160,7 +208,36 @@ impl Pipeline {
                     .push(("?".into(), format!("task failed: {join_error}"))),
             }
         }
+        if let Some(task) = inventory_task
+            && let Err(join_error) = task.await
+        {
+            report
+                .failed_orgs
+                .push(("inventory".into(), format!("task failed: {join_error}")));
+        }
         forwarding.abort();
         report
+    }
+
+    /// The committed inventory state of `orgs`, read from the state topic (created if missing).
+    async fn load_inventory(
+        &self,
+        plan: &InventoryPlan,
+        orgs: &[String],
+    ) -> Result<std::collections::BTreeMap<String, inventory::KnownOrg>, String> {
+        let records = self
+            .destination
+            .read_compacted(&plan.state_topic)
+            .await
+            .map_err(|e| format!("reading the inventory state: {e}"))?;
+        let entries = records.len();
+        let known = inventory::load(&plan.state_topic, records, orgs).map_err(|e| e.to_string())?;
+        tracing::info!(
+            topic = %plan.state_topic,
+            entries,
+            organisations_with_a_snapshot = known.values().filter(|k| k.collected_at_ms.is_some()).count(),
+            "read the inventory state"
+        );
+        Ok(known)
     }
 }

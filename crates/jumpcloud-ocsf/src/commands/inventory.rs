@@ -92,7 +92,12 @@ pub fn change_records(
     input: &InventoryInput,
     processed_ms: i64,
 ) -> Vec<OcsfRecord> {
-    snapshot_changes(&previous.users, &previous.group_members, input, processed_ms)
+    snapshot_changes(
+        &previous.users,
+        &previous.group_members,
+        input,
+        processed_ms,
+    )
 }
 
 /// One organisation's snapshot: the OCSF records (and change events against `previous`), the

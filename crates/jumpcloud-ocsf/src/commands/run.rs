@@ -42,7 +42,10 @@ async fn run_async(args: Args) -> Result<RunReport> {
     let mapper = Arc::new(build_mapper(&config.mapper)?);
     let (destination, store) = connect_kafka(&config, "").await?;
     let (client, sources) = build_sources(&config, &store)?;
-    let pipeline = build_pipeline(&config, mapper, destination);
+    let mut pipeline = build_pipeline(&config, mapper, destination);
+    if let Some(plan) = config.inventory.plan(&client) {
+        pipeline = pipeline.with_inventory(plan);
+    }
     if let Some(listen) = config.metrics.listen {
         let observed = Observed {
             pipeline: pipeline.stats(),

@@ -25,8 +25,8 @@ use serde_json::Value;
 
 pub use audit::{AuditActor, AuditRecordInput, audit_record};
 pub use changes::{UserChange, diff_users, user_change_records};
-pub use removed::{KnownDevice, device_removed_records, known_devices};
 use device::{mdm_device_inventory, system_inventory};
+pub use removed::{KnownDevice, device_removed_records, known_devices};
 use user::user_inventory;
 
 /// How a user reaches an SSO application.
