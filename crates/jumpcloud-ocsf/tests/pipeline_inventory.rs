@@ -253,6 +253,15 @@ fn inventory_records(prefix: &str, isolation: Isolation) -> (Vec<Value>, Vec<Val
     (snapshots, changes)
 }
 
+/// User Inventory Info records per snapshot (collection time).
+fn users_per_snapshot(records: &[Value]) -> BTreeMap<i64, usize> {
+    let mut counts = BTreeMap::new();
+    for record in records.iter().filter(|r| r["class_uid"] == 5003) {
+        *counts.entry(record["time"].as_i64().unwrap()).or_default() += 1;
+    }
+    counts
+}
+
 /// (event code, user or device id, group id) of a change event.
 fn change_key(event: &Value) -> (String, String, String) {
     let code = event["metadata"]["event_code"].as_str().unwrap().to_owned();
@@ -520,8 +529,11 @@ async fn a_snapshot_killed_while_written_is_never_half_visible() {
         &prefix,
         &config_text,
     );
-    // kill -9 as soon as the writer starts a snapshot's transaction, twice.
-    for round in 0..2 {
+    // kill -9 while the writer is inside a snapshot's transaction: a growing delay after it
+    // begins, until a read_uncommitted reader sees part of a snapshot written (so the kill
+    // did land in the middle of one).
+    let mut partial = None;
+    for (round, delay_ms) in [5u64, 20, 50, 100, 200, 400, 700].into_iter().enumerate() {
         let log = dir.path().join(format!("killed-{round}.log"));
         let mut child = start_run(&config, &log);
         wait_for_log(
@@ -531,14 +543,18 @@ async fn a_snapshot_killed_while_written_is_never_half_visible() {
             1,
             Duration::from_secs(120),
         );
+        std::thread::sleep(Duration::from_millis(delay_ms));
         kill_9(child);
+        let written = users_per_snapshot(&inventory_records(&prefix, Isolation::ReadUncommitted).0);
+        if let Some((time, count)) = written.iter().find(|(_, n)| **n < users) {
+            partial = Some((round, delay_ms, *time, *count));
+            break;
+        }
     }
-    let uncommitted = inventory_records(&prefix, Isolation::ReadUncommitted).0;
-    let committed_before = inventory_records(&prefix, Isolation::ReadCommitted).0;
+    let (round, delay_ms, time, count) =
+        partial.expect("no kill landed inside a snapshot's transaction");
     println!(
-        "records written before the kills: {} (read_uncommitted), {} committed",
-        uncommitted.len(),
-        committed_before.len()
+        "kill {round} ({delay_ms} ms in): {count} of {users} user records of snapshot {time} written, uncommitted"
     );
     let log = dir.path().join("final.log");
     let mut child = start_run(&config, &log);
