@@ -99,3 +99,36 @@ impl InventorySettings {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AppConfig;
+
+    #[test]
+    fn off_by_default_and_six_hours_apart_when_enabled() {
+        let config = AppConfig::parse("[inventory]\nenabled = true\n").unwrap();
+        config.validate().unwrap();
+        assert!(!InventorySettings::default().enabled);
+        assert_eq!(config.inventory.interval, Duration::from_secs(6 * 3600));
+        assert_eq!(config.inventory.max_requests_per_sec, 2);
+    }
+
+    #[test]
+    fn the_inventory_may_not_take_the_whole_request_budget() {
+        let config = AppConfig::parse(
+            "[jumpcloud]\nmax_requests_per_sec = 5\n[inventory]\nenabled = true\nmax_requests_per_sec = 5\n",
+        )
+        .unwrap();
+        let error = config.validate().unwrap_err().to_string();
+        assert!(
+            error.contains("below jumpcloud.max_requests_per_sec (5)"),
+            "{error}"
+        );
+        let disabled = AppConfig::parse(
+            "[jumpcloud]\nmax_requests_per_sec = 5\n[inventory]\nmax_requests_per_sec = 5\n",
+        )
+        .unwrap();
+        disabled.validate().unwrap();
+    }
+}

@@ -19,6 +19,8 @@
 //!   the unit is durable; a snapshot that does not finish is taken again.
 
 mod known;
+#[cfg(test)]
+mod tests;
 mod write;
 
 use std::collections::BTreeMap;
