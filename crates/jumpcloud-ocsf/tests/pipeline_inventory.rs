@@ -590,3 +590,84 @@ async fn a_snapshot_killed_while_written_is_never_half_visible() {
     assert_eq!(state_users, users);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_least_once_the_state_follows_the_acknowledged_records() {
+    let sim = simulator::start(
+        SimConfig {
+            seed: 1803,
+            api_key: API_KEY.to_string(),
+            orgs: 1,
+            history_events: 100,
+            history_days: 1,
+            users_per_org: 12,
+            systems_per_org: 4,
+            groups_per_org: 3,
+            ..SimConfig::default()
+        },
+        ([127, 0, 0, 1], 0).into(),
+    )
+    .await
+    .unwrap();
+    let org = sim.org_ids()[0].clone();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_prefix("inventory-alo");
+    let config = write_config(
+        dir.path(),
+        &sim.base_url(),
+        API_KEY,
+        &sim.org_ids(),
+        &prefix,
+        &inventory_table(&prefix, "3s", ""),
+    );
+    set_in_config(&config, "kafka", "delivery = \"at-least-once\"");
+    let log = dir.path().join("first.log");
+    let mut first = start_run(&config, &log);
+    wait_for_log(
+        &mut first,
+        &log,
+        "inventory snapshot committed",
+        1,
+        Duration::from_secs(90),
+    );
+    stop(first);
+
+    let before = sim_inventory(&sim, &org).await;
+    let suspended = before
+        .users
+        .iter()
+        .find(|(_, (state, _, _))| state == "ACTIVATED")
+        .map(|(id, _)| id.clone())
+        .expect("an active user");
+    send(
+        &sim,
+        &org,
+        reqwest::Method::POST,
+        &format!("/api/systemusers/{suspended}/state/suspend"),
+        None,
+    )
+    .await;
+
+    let log = dir.path().join("second.log");
+    let mut second = start_run(&config, &log);
+    wait_for_log(
+        &mut second,
+        &log,
+        "inventory snapshot committed",
+        2,
+        Duration::from_secs(90),
+    );
+    stop(second);
+
+    let (snapshots, changes) = inventory_records(&prefix, Isolation::ReadCommitted);
+    let found: Vec<_> = changes.iter().map(change_key).collect();
+    assert_eq!(found, [key("inventory_user_suspended", &suspended, "")]);
+    assert_valid_ocsf_values(&changes);
+    assert_valid_ocsf_values(&snapshots);
+    let state = state_topic(&prefix);
+    let value = &state[&format!("{org}/user/{suspended}")];
+    assert_eq!(value["record"]["state"], "SUSPENDED");
+    let users = state.keys().filter(|k| k.contains("/user/")).count();
+    assert_eq!(users, before.users.len());
+    sim.shutdown().await;
+}
