@@ -33,7 +33,12 @@ concurrency = 4
 }
 
 fn start_run(config: &Path, log: &Path) -> Child {
+    start_run_with(config, log, &[])
+}
+
+fn start_run_with(config: &Path, log: &Path, env: &[(&str, String)]) -> Child {
     Command::new(binary())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .args(["run", "--config"])
         .arg(config)
         .env("KAFKA_BROKERS", brokers())
@@ -649,7 +654,16 @@ async fn at_least_once_the_state_follows_the_acknowledged_records() {
     .await;
 
     let log = dir.path().join("second.log");
-    let mut second = start_run(&config, &log);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut second = start_run_with(
+        &config,
+        &log,
+        &[("METRICS_LISTEN", format!("127.0.0.1:{port}"))],
+    );
     wait_for_log(
         &mut second,
         &log,
@@ -657,7 +671,28 @@ async fn at_least_once_the_state_follows_the_acknowledged_records() {
         2,
         Duration::from_secs(90),
     );
+    let metrics = http()
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     stop(second);
+    let metric = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name}{{}} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+    };
+    assert!(metric("jumpcloud_ocsf_inventory_snapshots_total") >= 2);
+    assert_eq!(metric("jumpcloud_ocsf_inventory_changes_total"), 1);
+    assert_eq!(
+        metric("jumpcloud_ocsf_inventory_snapshot_failures_total"),
+        0
+    );
 
     let (snapshots, changes) = inventory_records(&prefix, Isolation::ReadCommitted);
     let found: Vec<_> = changes.iter().map(change_key).collect();

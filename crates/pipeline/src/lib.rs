@@ -72,7 +72,6 @@ pub struct Pipeline {
     max_in_flight_events: usize,
     limits: UnitLimits,
     inventory: Option<InventoryPlan>,
-    inventory_stats: Arc<InventoryStats>,
 }
 
 impl Pipeline {
@@ -92,7 +91,6 @@ impl Pipeline {
             max_in_flight_events: max_in_flight_events.clamp(1, Semaphore::MAX_PERMITS),
             limits,
             inventory: None,
-            inventory_stats: Arc::new(InventoryStats::default()),
         }
     }
 
@@ -101,11 +99,6 @@ impl Pipeline {
     pub fn with_inventory(mut self, plan: InventoryPlan) -> Self {
         self.inventory = Some(plan);
         self
-    }
-
-    /// The counters of the inventory snapshots.
-    pub fn inventory_stats(&self) -> Arc<InventoryStats> {
-        Arc::clone(&self.inventory_stats)
     }
 
     /// The counters of this pipeline.
@@ -179,7 +172,7 @@ impl Pipeline {
                     units,
                     stop: stop.clone(),
                     mode,
-                    stats: Arc::clone(&self.inventory_stats),
+                    stats: Arc::clone(&self.stats),
                 };
                 (Some(snapshots), Some(tokio::spawn(task.run())))
             }

@@ -41,6 +41,7 @@ pub(crate) use known::{KnownOrg, load};
 
 use crate::destination::KeyedRecord;
 use crate::source_task::{Mode, stopped};
+use crate::stats::PipelineStats;
 
 /// How the pipeline takes inventory snapshots.
 #[derive(Debug, Clone)]
@@ -90,7 +91,7 @@ pub(crate) struct InventoryTask {
     pub(crate) units: mpsc::Sender<SnapshotUnit>,
     pub(crate) stop: watch::Receiver<bool>,
     pub(crate) mode: Mode,
-    pub(crate) stats: Arc<InventoryStats>,
+    pub(crate) stats: Arc<PipelineStats>,
 }
 
 /// How one snapshot attempt ended.
@@ -137,11 +138,17 @@ impl InventoryTask {
             }
             match self.snapshot(&org).await {
                 Attempt::Committed => {
-                    self.stats.snapshots.fetch_add(1, Ordering::Relaxed);
+                    self.stats
+                        .inventory
+                        .snapshots
+                        .fetch_add(1, Ordering::Relaxed);
                     due.insert(org.clone(), Instant::now() + self.plan.interval);
                 }
                 Attempt::Failed(error) => {
-                    self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                    self.stats
+                        .inventory
+                        .failures
+                        .fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(org, %error, retry_in = ?self.plan.retry_after, "inventory snapshot failed; it is taken again");
                     due.insert(org.clone(), Instant::now() + self.plan.retry_after);
                 }
@@ -191,12 +198,15 @@ impl InventoryTask {
         match answer.await {
             Ok(Ok(())) => {
                 self.stats
+                    .inventory
                     .records
                     .fetch_add(records as u64, Ordering::Relaxed);
                 self.stats
+                    .inventory
                     .changes
                     .fetch_add(changes as u64, Ordering::Relaxed);
                 self.stats
+                    .inventory
                     .dead_lettered
                     .fetch_add(rejected as u64, Ordering::Relaxed);
                 tracing::info!(
