@@ -49,11 +49,11 @@ impl RequestPace {
         Self(None)
     }
 
-    /// At most `per_second` requests a second (bursts of one).
+    /// At most `per_second` requests a second, evenly spaced (bursts of one, so the
+    /// inventory never takes a run of the client's budget at once).
     pub fn per_second(per_second: NonZeroU32) -> Self {
-        Self(Some(Arc::new(RateLimiter::direct(Quota::per_second(
-            per_second,
-        )))))
+        let quota = Quota::per_second(per_second).allow_burst(NonZeroU32::MIN);
+        Self(Some(Arc::new(RateLimiter::direct(quota))))
     }
 
     /// Waits until one more request is allowed.

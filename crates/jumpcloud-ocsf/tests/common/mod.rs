@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod inventory;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
