@@ -15,6 +15,9 @@
 //! - A unit that fails (aborted, not acknowledged) rewinds every source to its durable cursor:
 //!   nothing is skipped, and within a partition records keep the order of the source.
 //! - A fenced writer (another process with the same identity) stops the whole run.
+//! - With [`Pipeline::with_inventory`], one task takes inventory snapshots of the sources'
+//!   organisations and hands each to the same writer as one unit: its records, change events
+//!   and its state in a compacted topic (`inventory/`).
 
 mod deliveries;
 mod destination;
