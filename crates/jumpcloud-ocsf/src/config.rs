@@ -36,6 +36,8 @@ pub struct AppConfig {
     pub metrics: MetricsConfig,
     /// Several instances sharing the organisations (off unless `group_id` is set).
     pub cluster: ClusterConfig,
+    /// Inventory snapshots inside `run`.
+    pub inventory: crate::inventory_settings::InventorySettings,
     /// Environment variables with invalid values (reported by `validate`).
     #[serde(skip)]
     env_errors: Vec<String>,
@@ -243,6 +245,8 @@ impl AppConfig {
                 bail!("cluster.shards must be between 1 and 10000");
             }
         }
+        self.inventory
+            .validate(self.jumpcloud.max_requests_per_sec)?;
         Ok(())
     }
 }
@@ -346,6 +350,7 @@ mod example_tests {
             format!("{:?}", defaults.kafka)
         );
         assert_eq!(config.jumpcloud.retry, defaults.jumpcloud.retry);
+        assert_eq!(config.inventory, defaults.inventory);
         assert_eq!(
             format!("{:?}", config.cluster),
             format!("{:?}", defaults.cluster)

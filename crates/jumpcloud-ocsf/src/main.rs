@@ -11,6 +11,7 @@ mod config;
 mod deployment_tests;
 #[cfg(test)]
 mod docs_tests;
+mod inventory_settings;
 mod logging;
 mod observability;
 mod supervisor;

@@ -332,6 +332,41 @@ impl Collector for Observed {
                 &owned,
             )?;
         }
+        let inventory = &self.pipeline.inventory;
+        for (name, help, value) in [
+            (
+                "jumpcloud_ocsf_inventory_snapshots",
+                "Inventory snapshots committed",
+                &inventory.snapshots,
+            ),
+            (
+                "jumpcloud_ocsf_inventory_snapshot_failures",
+                "Inventory snapshots that failed (taken again after inventory.retry_after)",
+                &inventory.failures,
+            ),
+            (
+                "jumpcloud_ocsf_inventory_records",
+                "User and Device Inventory Info records committed",
+                &inventory.records,
+            ),
+            (
+                "jumpcloud_ocsf_inventory_changes",
+                "Inventory change events committed",
+                &inventory.changes,
+            ),
+            (
+                "jumpcloud_ocsf_inventory_dead_lettered",
+                "Console records of snapshots that could not be mapped",
+                &inventory.dead_lettered,
+            ),
+        ] {
+            counter(
+                &mut encoder,
+                name,
+                help,
+                &[(vec![], value.load(Ordering::Relaxed))],
+            )?;
+        }
         Ok(())
     }
 }

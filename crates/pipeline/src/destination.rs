@@ -8,6 +8,7 @@
 //!
 //! Only this module and the producer know there is Kafka; only the sources move cursors.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -274,11 +275,24 @@ impl Destination {
         cursors: &[(String, Checkpoint)],
         deliveries: &Arc<UnitDeliveries>,
     ) -> Result<(), UnitError> {
+        self.finish_with_state(cursors, &[], deliveries).await
+    }
+
+    /// [`Self::finish`] with `keyed`: records of compacted topics (an inventory snapshot's
+    /// state) written like the cursors: in the transaction (exactly-once), or once every
+    /// record of the unit is acknowledged (at-least-once). Kafka only.
+    pub(crate) async fn finish_with_state(
+        &self,
+        cursors: &[(String, Checkpoint)],
+        keyed: &[KeyedRecord],
+        deliveries: &Arc<UnitDeliveries>,
+    ) -> Result<(), UnitError> {
         match self {
             Destination::Kafka(kafka) => match &kafka.state {
                 StateWrites::InTransaction => {
                     let producer = kafka.producer();
                     enqueue_cursors(&producer, cursors, deliveries).await;
+                    enqueue_keyed(&producer, keyed, deliveries).await;
                     let committing = Arc::clone(&producer);
                     match run_blocking(move || committing.commit_transaction()).await {
                         Ok(()) => Ok(()),
@@ -293,20 +307,52 @@ impl Destination {
                     self.await_acknowledged(deliveries).await?;
                     let producer = kafka.producer();
                     enqueue_cursors(&producer, cursors, deliveries).await;
+                    enqueue_keyed(&producer, keyed, deliveries).await;
                     self.await_acknowledged(deliveries).await
                 }
                 StateWrites::Store(store) => {
                     self.await_acknowledged(deliveries).await?;
+                    if !keyed.is_empty() {
+                        enqueue_keyed(&kafka.producer(), keyed, deliveries).await;
+                        self.await_acknowledged(deliveries).await?;
+                    }
                     save_all(store, cursors).await
                 }
             },
             Destination::Files { sink, store } => {
+                if !keyed.is_empty() {
+                    return Err(UnitError::Failed(
+                        "compacted-topic state (the inventory) needs the Kafka destination".into(),
+                    ));
+                }
                 self.await_acknowledged(deliveries).await?;
                 sink.sync()
                     .map_err(|e| UnitError::Failed(file_failure(sink, &e).to_string()))?;
                 save_all(store, cursors).await
             }
         }
+    }
+
+    /// Creates the compacted `topic` when it is missing, then reads every key's latest value
+    /// (`read_committed`; after `init_transactions`, so an earlier process's open transaction
+    /// is ended first). Kafka only.
+    pub(crate) async fn read_compacted(
+        &self,
+        topic: &str,
+    ) -> Result<BTreeMap<String, Vec<u8>>, ProducerError> {
+        let Destination::Kafka(kafka) = self else {
+            return Err(ProducerError::Config(
+                "the inventory keeps its state in Kafka: it needs the Kafka destination".into(),
+            ));
+        };
+        kafka.producer().ensure_compacted_topic(topic).await?;
+        let config = kafka.config.clone();
+        let topic = topic.to_owned();
+        tokio::task::spawn_blocking(move || {
+            producer::read_compacted_topic(&config, &topic, STATE_READ_TIMEOUT)
+        })
+        .await
+        .map_err(|e| ProducerError::Kafka(e.to_string()))?
     }
 
     /// Every verdict of the unit in; a failure fails the unit (after repairing what can be).
@@ -384,6 +430,38 @@ fn file_failure(sink: &FileSink, error: &std::io::Error) -> ProduceError {
         topic: sink.dir().display().to_string(),
         code: None,
         message: format!("cannot write: {error}"),
+    }
+}
+
+/// One record of a compacted topic: `value` under `key`, or a tombstone (`None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyedRecord {
+    pub(crate) topic: String,
+    pub(crate) key: String,
+    pub(crate) value: Option<Vec<u8>>,
+}
+
+/// Hands each keyed record to its topic; its verdict goes to `deliveries`.
+async fn enqueue_keyed(
+    producer: &OcsfProducer,
+    keyed: &[KeyedRecord],
+    deliveries: &Arc<UnitDeliveries>,
+) {
+    let listener: Arc<dyn DeliveryListener> = deliveries.clone();
+    for record in keyed {
+        let index = deliveries.hand_over_state();
+        if let Err(err) = producer
+            .enqueue_keyed_tracked(
+                &record.topic,
+                &record.key,
+                record.value.clone(),
+                &listener,
+                index,
+            )
+            .await
+        {
+            deliveries.delivered(index, Err(err));
+        }
     }
 }
 

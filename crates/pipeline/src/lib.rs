@@ -15,10 +15,14 @@
 //! - A unit that fails (aborted, not acknowledged) rewinds every source to its durable cursor:
 //!   nothing is skipped, and within a partition records keep the order of the source.
 //! - A fenced writer (another process with the same identity) stops the whole run.
+//! - With [`Pipeline::with_inventory`], one task takes inventory snapshots of the sources'
+//!   organisations and hands each to the same writer as one unit: its records, change events
+//!   and its state in a compacted topic (`inventory/`).
 
 mod deliveries;
 mod destination;
 mod files;
+mod inventory;
 mod source_task;
 mod state;
 mod stats;
@@ -34,11 +38,13 @@ use tokio::task::JoinSet;
 
 pub use destination::{Destination, KafkaDestination, UnitError};
 pub use files::FileSink;
+pub use inventory::{CorruptState, InventoryPlan, InventoryStats};
 pub use source_task::Mode;
 pub use state::KafkaState;
 pub use stats::{BatchCounts, OrgTotals, PipelineStats};
 pub use unit::UnitLimits;
 
+use inventory::InventoryTask;
 use source_task::{InFlightBudget, Rewinds, SourceTask};
 use unit::Writer;
 
@@ -68,6 +74,7 @@ pub struct Pipeline {
     stats: Arc<PipelineStats>,
     max_in_flight_events: usize,
     limits: UnitLimits,
+    inventory: Option<InventoryPlan>,
 }
 
 impl Pipeline {
@@ -86,6 +93,7 @@ impl Pipeline {
             stats: Arc::new(PipelineStats::default()),
             max_in_flight_events: max_in_flight_events.clamp(1, Semaphore::MAX_PERMITS),
             limits,
+            inventory: None,
         }
     }
 
@@ -93,6 +101,13 @@ impl Pipeline {
     /// monotonic when a pipeline stops and another starts) instead of counters of its own.
     pub fn with_stats(mut self, stats: Arc<PipelineStats>) -> Self {
         self.stats = stats;
+        self
+    }
+
+    /// Takes inventory snapshots of the organisations of the sources it runs (see
+    /// [`InventoryPlan`]), written by the same writer as the events. Kafka destination only.
+    pub fn with_inventory(mut self, plan: InventoryPlan) -> Self {
+        self.inventory = Some(plan);
         self
     }
 
@@ -114,6 +129,19 @@ impl Pipeline {
         mode: Mode,
         shutdown: Shutdown,
     ) -> RunReport {
+        let orgs: Vec<String> = sources.iter().map(|s| s.org_id().to_string()).collect();
+        let known = match &self.inventory {
+            Some(plan) => match self.load_inventory(plan, &orgs).await {
+                Ok(known) => Some(known),
+                Err(error) => {
+                    return RunReport {
+                        failed_orgs: orgs.into_iter().map(|org| (org, error.clone())).collect(),
+                        fenced: None,
+                    };
+                }
+            },
+            None => None,
+        };
         let rewinds = Arc::new(Rewinds::default());
         let budget = InFlightBudget {
             events: Arc::new(Semaphore::new(self.max_in_flight_events)),
@@ -144,6 +172,22 @@ impl Pipeline {
             tasks.spawn(async move { (org_id, task.run(source).await) });
         }
         drop(sender);
+        let (snapshots, inventory_task) = match (&self.inventory, known) {
+            (Some(plan), Some(known)) => {
+                let (units, snapshots) = mpsc::channel(1);
+                let task = InventoryTask {
+                    plan: plan.clone(),
+                    orgs,
+                    known,
+                    units,
+                    stop: stop.clone(),
+                    mode,
+                    stats: Arc::clone(&self.stats),
+                };
+                (Some(snapshots), Some(tokio::spawn(task.run())))
+            }
+            _ => (None, None),
+        };
         let writer = Writer {
             mapper: Arc::clone(&self.mapper),
             destination: Arc::clone(&self.destination),
@@ -153,7 +197,7 @@ impl Pipeline {
             refused: HashSet::new(),
         };
         let mut report = RunReport::default();
-        if let Err(error) = writer.run(receiver).await {
+        if let Err(error) = writer.run(receiver, snapshots).await {
             tracing::error!(error = %error, "stopping: this process was fenced");
             report.fenced = Some(error.to_string());
             let _ = stop_sources.send(true);
@@ -167,7 +211,36 @@ impl Pipeline {
                     .push(("?".into(), format!("task failed: {join_error}"))),
             }
         }
+        if let Some(task) = inventory_task
+            && let Err(join_error) = task.await
+        {
+            report
+                .failed_orgs
+                .push(("inventory".into(), format!("task failed: {join_error}")));
+        }
         forwarding.abort();
         report
+    }
+
+    /// The committed inventory state of `orgs`, read from the state topic (created if missing).
+    async fn load_inventory(
+        &self,
+        plan: &InventoryPlan,
+        orgs: &[String],
+    ) -> Result<std::collections::BTreeMap<String, inventory::KnownOrg>, String> {
+        let records = self
+            .destination
+            .read_compacted(&plan.state_topic)
+            .await
+            .map_err(|e| format!("reading the inventory state: {e}"))?;
+        let entries = records.len();
+        let known = inventory::load(&plan.state_topic, records, orgs).map_err(|e| e.to_string())?;
+        tracing::info!(
+            topic = %plan.state_topic,
+            entries,
+            organisations_with_a_snapshot = known.values().filter(|k| k.collected_at_ms.is_some()).count(),
+            "read the inventory state"
+        );
+        Ok(known)
     }
 }

@@ -63,6 +63,8 @@ pub struct PipelineStats {
     inner: Mutex<StatsInner>,
     /// Seconds from handing a record to the sink to its acknowledgement (retries included).
     pub delivery_latency: Histogram,
+    /// The inventory snapshots' counters.
+    pub inventory: crate::inventory::InventoryStats,
 }
 
 impl Default for PipelineStats {
@@ -70,6 +72,7 @@ impl Default for PipelineStats {
         Self {
             inner: Mutex::default(),
             delivery_latency: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            inventory: crate::inventory::InventoryStats::default(),
         }
     }
 }

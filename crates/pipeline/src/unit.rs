@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use crate::deliveries::UnitDeliveries;
 use crate::destination::{Destination, UnitError};
+use crate::inventory::SnapshotUnit;
 use crate::source_task::{Fetched, Rewinds};
 use crate::stats::{BatchCounts, PipelineStats};
 
@@ -73,11 +74,13 @@ struct Unit {
 }
 
 impl Writer {
-    /// Writes units until every source is done (the channel closes). `Err` only when this
-    /// process was fenced: it must stop and write nothing more.
+    /// Writes units until every source is done (the channel closes) and the inventory task,
+    /// if any, has ended. `Err` only when this process was fenced: it must stop and write
+    /// nothing more.
     pub(crate) async fn run(
         mut self,
         mut batches: mpsc::Receiver<Fetched>,
+        mut snapshots: Option<mpsc::Receiver<SnapshotUnit>>,
     ) -> Result<(), UnitError> {
         let backoff = || {
             ExponentialBuilder::default()
@@ -88,11 +91,38 @@ impl Writer {
                 .build()
         };
         let mut delays = backoff();
-        while let Some(first) = batches.recv().await {
-            if first.epoch != self.rewinds.epoch() {
-                continue;
-            }
-            match self.unit(first, &mut batches).await {
+        let mut batches_open = true;
+        loop {
+            let next = tokio::select! {
+                batch = batches.recv(), if batches_open => Next::Batch(batch),
+                snapshot = next_snapshot(&mut snapshots), if snapshots.is_some() => Next::Snapshot(snapshot),
+                else => break,
+            };
+            let result = match next {
+                Next::Batch(None) => {
+                    batches_open = false;
+                    continue;
+                }
+                Next::Snapshot(None) => {
+                    snapshots = None;
+                    continue;
+                }
+                Next::Batch(Some(first)) => {
+                    if first.epoch != self.rewinds.epoch() {
+                        continue;
+                    }
+                    self.unit(first, &mut batches).await
+                }
+                Next::Snapshot(Some(snapshot)) => match self.write_snapshot(snapshot).await {
+                    // The inventory task takes a failed snapshot again after its own delay.
+                    Err(UnitError::Failed(message)) => {
+                        tracing::warn!(error = %message, "an inventory snapshot failed");
+                        Ok(())
+                    }
+                    other => other,
+                },
+            };
+            match result {
                 Ok(()) => delays = backoff(),
                 Err(UnitError::Fenced(message)) => return Err(UnitError::Fenced(message)),
                 Err(UnitError::Failed(message)) => {
@@ -305,6 +335,21 @@ impl Writer {
                 self.refused.insert(identity.clone());
             }
         }
+    }
+}
+
+/// What the writer takes next.
+enum Next {
+    Batch(Option<Fetched>),
+    Snapshot(Option<SnapshotUnit>),
+}
+
+async fn next_snapshot(
+    snapshots: &mut Option<mpsc::Receiver<SnapshotUnit>>,
+) -> Option<SnapshotUnit> {
+    match snapshots {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
     }
 }
 

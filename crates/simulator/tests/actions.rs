@@ -401,3 +401,64 @@ async fn device_commands_emit_device_command_events_and_bindings_resolve() {
     assert_eq!(direct, resolved);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn deleting_a_user_removes_it_and_its_memberships_and_emits_user_delete_once() {
+    let sim = start(common::config(0)).await;
+    let all = users(&sim).await;
+    let groups: Value = get_json(&sim, "/api/v2/usergroups?limit=100").await;
+    let group = groups[0]["id"].as_str().unwrap().to_owned();
+    let members: Value = get_json(
+        &sim,
+        &format!("/api/v2/usergroups/{group}/members?limit=100"),
+    )
+    .await;
+    let id = members[0]["to"]["id"].as_str().unwrap().to_owned();
+    let delete = || {
+        client()
+            .delete(format!("{}/api/systemusers/{id}", sim.base_url()))
+            .header("x-api-key", KEY)
+            .send()
+    };
+    assert_eq!(delete().await.unwrap().status(), 200);
+    assert_eq!(
+        delete().await.unwrap().status(),
+        404,
+        "deleting twice changes nothing"
+    );
+    let left = users(&sim).await;
+    assert_eq!(left.len(), all.len() - 1);
+    assert!(left.iter().all(|u| u["_id"] != json!(id)));
+    let members: Value = get_json(
+        &sim,
+        &format!("/api/v2/usergroups/{group}/members?limit=100"),
+    )
+    .await;
+    assert!(
+        members
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["to"]["id"] != json!(id))
+    );
+    assert_eq!(events_about(&sim, "user_delete", &id).await.len(), 1);
+
+    let systems: Value = get_json(&sim, "/api/systems?limit=100").await;
+    let system = systems["results"][0]["_id"].as_str().unwrap().to_owned();
+    let delete_system = || {
+        client()
+            .delete(format!("{}/api/systems/{system}", sim.base_url()))
+            .header("x-api-key", KEY)
+            .send()
+    };
+    assert_eq!(delete_system().await.unwrap().status(), 200);
+    assert_eq!(delete_system().await.unwrap().status(), 404);
+    let systems: Value = get_json(&sim, "/api/systems?limit=100").await;
+    assert!(
+        systems["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["_id"] != json!(system))
+    );
+}

@@ -23,7 +23,7 @@ use futures::{StreamExt, TryStreamExt};
 use mapper::inventory::{ApplicationBinding, InventoryInput, record_id};
 use serde_json::Value;
 
-pub use config::InventoryConfig;
+pub use config::{InventoryConfig, RequestPace};
 pub use paging::{ListShape, list_all};
 
 use crate::client::{FetchError, JumpCloudClient};

@@ -77,6 +77,7 @@ pub async fn list_all(
             ("skip", skip.to_string()),
             ("sort", "_id".to_owned()),
         ];
+        config.pace.wait().await;
         let response = client.get_json(org, path, &query).await?;
         let (rows, total) = split(shape, response).map_err(protocol)?;
         let received = rows.len();

@@ -16,9 +16,7 @@ use anyhow::{Context, Result};
 use fetcher::JumpCloudClient;
 use fetcher::inventory::{InventoryConfig, collect_org};
 use mapper::OcsfRecord;
-use mapper::inventory::{
-    InventoryInput, InventoryMapError, diff_users, map_snapshot, record_id, user_change_records,
-};
+use mapper::inventory::{InventoryInput, InventoryMapError, map_snapshot, snapshot_changes};
 use producer::{DeadLetter, OcsfProducer, Stage};
 
 use crate::config::AppConfig;
@@ -94,25 +92,11 @@ pub fn change_records(
     input: &InventoryInput,
     processed_ms: i64,
 ) -> Vec<OcsfRecord> {
-    let changes = diff_users(
+    snapshot_changes(
         &previous.users,
-        &input.users,
         &previous.group_members,
-        &input.group_members,
-    );
-    let group_names: BTreeMap<String, String> = input
-        .groups
-        .iter()
-        .filter_map(|g| Some((record_id(g)?, g.get("name")?.as_str()?.to_owned())))
-        .collect();
-    user_change_records(
-        input.tenant_uid.as_deref(),
-        input.collected_at_ms,
+        input,
         processed_ms,
-        &changes,
-        &previous.users,
-        &input.users,
-        &group_names,
     )
 }
 

@@ -80,6 +80,7 @@ async fn run_async(args: Args) -> Result<RunReport> {
         });
     let context = Arc::new(ShardContext {
         retry_connect: membership.is_some(),
+        inventory: config.inventory.plan(&client),
         config,
         mapper,
         client,
@@ -103,7 +104,10 @@ async fn run_once(config: AppConfig, mapper: Arc<Mapper>) -> Result<RunReport> {
     let (destination, store) = connect_kafka(&config, "").await?;
     let client = config.jumpcloud_client()?;
     let sources = sources_for(&config, &client, &org_ids(&config), &store)?;
-    let pipeline = build_pipeline(&config, mapper, destination);
+    let mut pipeline = build_pipeline(&config, mapper, destination);
+    if let Some(plan) = config.inventory.plan(&client) {
+        pipeline = pipeline.with_inventory(plan);
+    }
     if let Some(listen) = config.metrics.listen {
         let running = Arc::new(RunningPipelines::default());
         running.insert(

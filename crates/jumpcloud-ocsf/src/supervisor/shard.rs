@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use fetcher::JumpCloudClient;
 use mapper::Mapper;
-use pipeline::{Mode, PipelineStats, RunReport};
+use pipeline::{InventoryPlan, Mode, PipelineStats, RunReport};
 use tokio::sync::watch;
 
 use crate::commands::run::{build_pipeline, connect_kafka, org_views, sources_for};
@@ -62,6 +62,9 @@ pub struct ShardContext {
     pub running: Arc<RunningPipelines>,
     /// Alone: a failure to connect is the run's error. In a cluster: retried while owned.
     pub retry_connect: bool,
+    /// Inventory snapshots of each pipeline's organisations; its clones share one request pace,
+    /// so the shards together keep to `[inventory] max_requests_per_sec`.
+    pub inventory: Option<InventoryPlan>,
 }
 
 /// How long to wait before connecting again after a failure.
@@ -96,8 +99,11 @@ pub async fn run_shard(
     };
     let sources = sources_for(&context.config, &context.client, &orgs, &store)
         .with_context(|| format!("the sources of shard {}", shard.name()))?;
-    let pipeline = build_pipeline(&context.config, Arc::clone(&context.mapper), destination)
+    let mut pipeline = build_pipeline(&context.config, Arc::clone(&context.mapper), destination)
         .with_stats(Arc::clone(&context.stats));
+    if let Some(plan) = &context.inventory {
+        pipeline = pipeline.with_inventory(plan.clone());
+    }
     context.running.insert(
         &shard.name(),
         PipelineView {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 mod delivered;
+pub mod inventory;
 
 #[allow(unused_imports)] // each test binary uses its own part
 pub use delivered::Delivered;

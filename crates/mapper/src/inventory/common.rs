@@ -80,6 +80,11 @@ pub fn group_management(activity_id: i32, activity_caption: &'static str) -> Cla
     event_class(OcsfClass::GroupManagement, activity_id, activity_caption)
 }
 
+/// Entity Management with an activity.
+pub fn entity_management(activity_id: i32, activity_caption: &'static str) -> ClassHeader {
+    event_class(OcsfClass::EntityManagement, activity_id, activity_caption)
+}
+
 /// Deterministic `metadata.uid`: UUIDv5 (URL namespace) of `name`.
 pub fn uid_of(name: &str) -> String {
     uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes()).to_string()

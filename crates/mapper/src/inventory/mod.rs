@@ -14,6 +14,7 @@ mod audit;
 mod changes;
 mod common;
 mod device;
+mod removed;
 #[cfg(test)]
 mod tests;
 mod user;
@@ -25,6 +26,7 @@ use serde_json::Value;
 pub use audit::{AuditActor, AuditRecordInput, audit_record};
 pub use changes::{UserChange, diff_users, user_change_records};
 use device::{mdm_device_inventory, system_inventory};
+pub use removed::{KnownDevice, device_removed_records, known_devices};
 use user::user_inventory;
 
 /// How a user reaches an SSO application.
@@ -141,6 +143,37 @@ fn text(record: &Value, field: &str) -> String {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned()
+}
+
+/// The change events between a previous snapshot (its user records and direct group
+/// memberships, group id -> user ids) and `input`: Account Change (3001), User Access Management
+/// (3005) and Group Management (3006), made at `processed_ms` (epoch ms).
+pub fn snapshot_changes(
+    previous_users: &[Value],
+    previous_members: &BTreeMap<String, Vec<String>>,
+    input: &InventoryInput,
+    processed_ms: i64,
+) -> Vec<crate::OcsfRecord> {
+    let changes = diff_users(
+        previous_users,
+        &input.users,
+        previous_members,
+        &input.group_members,
+    );
+    let group_names: BTreeMap<String, String> = input
+        .groups
+        .iter()
+        .filter_map(|g| Some((record_id(g)?, g.get("name")?.as_str()?.to_owned())))
+        .collect();
+    user_change_records(
+        input.tenant_uid.as_deref(),
+        input.collected_at_ms,
+        processed_ms,
+        &changes,
+        previous_users,
+        &input.users,
+        &group_names,
+    )
 }
 
 /// The id of a console record: `_id`, else `id`.

@@ -22,7 +22,8 @@ const RECORD_OVERHEAD_BYTES: usize = 16 * 1024;
 pub(super) struct OutgoingMessage<'a> {
     pub(super) topic: Arc<str>,
     pub(super) key: Option<Cow<'a, [u8]>>,
-    pub(super) payload: Cow<'a, [u8]>,
+    /// `None`: a tombstone (compacted topics).
+    pub(super) payload: Option<Cow<'a, [u8]>>,
     pub(super) headers: Option<OwnedHeaders>,
 }
 
@@ -31,7 +32,7 @@ impl OutgoingMessage<'_> {
         OutgoingMessage {
             topic: self.topic,
             key: self.key.map(|key| Cow::Owned(key.into_owned())),
-            payload: Cow::Owned(self.payload.into_owned()),
+            payload: self.payload.map(|payload| Cow::Owned(payload.into_owned())),
             headers: self.headers,
         }
     }
@@ -119,7 +120,7 @@ impl OcsfProducer {
         Ok(OutgoingMessage {
             topic,
             key: Some(Cow::Borrowed(self.key_of(record))),
-            payload,
+            payload: Some(payload),
             headers: Some(headers),
         })
     }
@@ -173,7 +174,7 @@ impl OcsfProducer {
         OutgoingMessage {
             topic: self.dead_letter_topic.clone(),
             key,
-            payload,
+            payload: Some(payload),
             headers: Some(headers),
         }
     }

@@ -352,4 +352,4 @@ use queue::ReportedRecord;
 use queue::{KafkaProducer, QueueRoom, enqueue_waiting, try_enqueue};
 
 pub use membership::{MembershipConfig, ShardChange, ShardMembership, shard_of};
-pub use transactions::{TransactionError, read_state_topic};
+pub use transactions::{TransactionError, read_compacted_topic, read_state_topic};

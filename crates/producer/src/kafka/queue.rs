@@ -90,8 +90,10 @@ pub(super) fn try_enqueue<'a>(
 ) -> Result<Result<(), (OutgoingMessage<'a>, Box<DeliveryTag>)>, ProduceError> {
     let headers = message.headers.take();
     let mut record =
-        BaseRecord::<[u8], [u8], Box<DeliveryTag>>::with_opaque_to(&message.topic, tag)
-            .payload(&message.payload[..]);
+        BaseRecord::<[u8], [u8], Box<DeliveryTag>>::with_opaque_to(&message.topic, tag);
+    if let Some(payload) = &message.payload {
+        record = record.payload(&payload[..]);
+    }
     if let Some(key) = &message.key {
         record = record.key(&key[..]);
     }

@@ -153,10 +153,25 @@ impl OcsfProducer {
         listener: &Arc<dyn DeliveryListener>,
         index: u32,
     ) -> Result<(), ProduceError> {
+        let topic = self.config.state_topic.clone();
+        self.enqueue_keyed_tracked(&topic, key, Some(value), listener, index)
+            .await
+    }
+
+    /// Queues one record of a compacted topic: `value` under `key`, or a tombstone (`None`:
+    /// compaction removes the key); the verdict goes to `listener` as `delivered(index, ..)`.
+    pub async fn enqueue_keyed_tracked(
+        &self,
+        topic: &str,
+        key: &str,
+        value: Option<Vec<u8>>,
+        listener: &Arc<dyn DeliveryListener>,
+        index: u32,
+    ) -> Result<(), ProduceError> {
         let message = OutgoingMessage {
-            topic: Arc::from(self.config.state_topic.as_str()),
+            topic: Arc::from(topic),
             key: Some(std::borrow::Cow::Owned(key.as_bytes().to_vec())),
-            payload: std::borrow::Cow::Owned(value),
+            payload: value.map(std::borrow::Cow::Owned),
             headers: None,
         };
         let tag = Box::new(DeliveryTag::Listener(Arc::clone(listener), index));
@@ -165,11 +180,18 @@ impl OcsfProducer {
 
     /// Creates the state topic when it does not exist: compacted, one partition.
     pub async fn ensure_state_topic(&self) -> Result<(), ProducerError> {
+        let topic = self.config.state_topic.clone();
+        self.ensure_compacted_topic(&topic).await
+    }
+
+    /// Creates `topic` when it does not exist: compacted, one partition (every key's latest
+    /// value in one ordered log, read back whole at start-up).
+    pub async fn ensure_compacted_topic(&self, name: &str) -> Result<(), ProducerError> {
         let admin: AdminClient<DefaultClientContext> = super::client_config(&self.config)
             .create()
             .map_err(|e| ProducerError::Kafka(e.to_string()))?;
         let topic = NewTopic::new(
-            &self.config.state_topic,
+            name,
             1,
             TopicReplication::Fixed(self.config.topic.replication_factor),
         )
@@ -198,7 +220,17 @@ pub fn read_state_topic(
     config: &ProducerConfig,
     timeout: Duration,
 ) -> Result<BTreeMap<String, Vec<u8>>, ProducerError> {
-    let kafka = |e: KafkaError| ProducerError::Kafka(format!("reading the state topic: {e}"));
+    read_compacted_topic(config, &config.state_topic, timeout)
+}
+
+/// Every key's latest value in the compacted `topic`, read as [`read_state_topic`] reads the
+/// state topic (`read_committed`, to the end, tombstones remove their keys).
+pub fn read_compacted_topic(
+    config: &ProducerConfig,
+    topic: &str,
+    timeout: Duration,
+) -> Result<BTreeMap<String, Vec<u8>>, ProducerError> {
+    let kafka = |e: KafkaError| ProducerError::Kafka(format!("reading the topic {topic}: {e}"));
     let mut client = super::consumer_config(config);
     // The true end of the topic comes from a read_uncommitted client: right after a commit the
     // broker may not have written the transaction's markers yet, and until then the last
@@ -214,7 +246,6 @@ pub fn read_state_topic(
         .set("isolation.level", "read_committed")
         .create()
         .map_err(kafka)?;
-    let topic = config.state_topic.as_str();
     let metadata = consumer
         .fetch_metadata(Some(topic), Timeout::After(timeout))
         .map_err(kafka)?;
@@ -263,7 +294,7 @@ pub fn read_state_topic(
         }
         if started.elapsed() > timeout {
             return Err(ProducerError::Kafka(format!(
-                "reading the state topic {topic}: not at its end after {timeout:?} (an open transaction of another process with the same deployment id?)"
+                "reading the compacted topic {topic}: not at its end after {timeout:?} (an open transaction of another process with the same deployment id?)"
             )));
         }
     }

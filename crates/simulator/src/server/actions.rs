@@ -15,15 +15,15 @@ use super::{ConnectionKill, Org, SimState, error, now_ns, read, write};
 use crate::events::catalogue;
 use crate::inventory::{SimUser, UserState};
 
-type Peer = Option<Extension<ConnectInfo<ConnectionKill>>>;
+pub(super) type Peer = Option<Extension<ConnectInfo<ConnectionKill>>>;
 
 /// Who did it and from where, for the emitted event.
-struct Actor {
+pub(super) struct Actor {
     credential: Credential,
     client_ip: String,
 }
 
-fn actor(credential: Credential, peer: &Peer) -> Actor {
+pub(super) fn actor(credential: Credential, peer: &Peer) -> Actor {
     let client_ip = peer
         .as_ref()
         .map(|Extension(ConnectInfo(c))| c.peer.ip().to_string())
@@ -35,7 +35,7 @@ fn actor(credential: Credential, peer: &Peer) -> Actor {
 }
 
 /// Emits a `directory` event of `event_type` about `target` (a user).
-fn emit_user_event(
+pub(super) fn emit_user_event(
     state: &SimState,
     org: &Org,
     actor: &Actor,

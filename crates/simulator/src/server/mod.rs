@@ -5,6 +5,7 @@ pub mod actions;
 pub mod admin;
 pub mod auth;
 pub mod console;
+pub mod deletions;
 pub mod faults;
 pub mod insights;
 pub mod oauth;
@@ -22,7 +23,7 @@ use axum::Router;
 use axum::extract::connect_info::Connected;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
@@ -185,7 +186,9 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/api/systemusers", get(console::users))
         .route(
             "/api/systemusers/{id}",
-            get(console::user).put(actions::put_user),
+            get(console::user)
+                .put(actions::put_user)
+                .delete(deletions::delete_user),
         )
         .route(
             "/api/systemusers/{id}/state/suspend",
@@ -199,6 +202,7 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/api/systemusers/{id}/expire", post(actions::expire))
         .route("/api/systemusers/{id}/resetmfa", post(actions::reset_mfa))
         .route("/api/systems", get(console::systems))
+        .route("/api/systems/{id}", delete(deletions::delete_system))
         .route("/api/applications", get(console::applications))
         .route("/api/v2/usergroups", get(console::user_groups))
         .route(
