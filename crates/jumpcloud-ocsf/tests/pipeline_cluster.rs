@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,6 +18,7 @@ const API_KEY: &str = "cluster-test-key";
 const SHARDS: i32 = 12;
 const SESSION_TIMEOUT: Duration = Duration::from_secs(6);
 const POLL_INTERVAL: Duration = Duration::from_secs(3);
+const USERS_PER_ORG: usize = 5;
 
 /// The scenarios start several processes each: one at a time on a small machine.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -156,6 +157,8 @@ async fn simulator(seed: u64, orgs: usize) -> SimHandle {
         history_days: 1,
         late_max_secs: 1.5,
         live_events_per_sec: 30.0,
+        users_per_org: USERS_PER_ORG,
+        systems_per_org: 3,
         ..SimConfig::default()
     };
     simulator::start(config, ([127, 0, 0, 1], 0).into())
@@ -185,8 +188,8 @@ fn cluster_config(dir: &Path, sim: &SimHandle, prefix: &str) -> PathBuf {
 }
 
 /// Stops the live events, catches up with one `--once` run and checks that a read_committed
-/// consumer sees every simulator event exactly once, as valid OCSF.
-async fn assert_every_event_once(sim: &SimHandle, config: &Path, prefix: &str) {
+/// consumer sees every simulator event exactly once, as valid OCSF; returns what it read.
+async fn assert_every_event_once(sim: &SimHandle, config: &Path, prefix: &str) -> Delivered {
     sim.set_live_rate(0.0);
     tokio::time::sleep(Duration::from_secs(5)).await;
     // `--once` runs alone (it refuses a [cluster]): the same deployment without the group.
@@ -208,7 +211,9 @@ async fn assert_every_event_once(sim: &SimHandle, config: &Path, prefix: &str) {
         String::from_utf8_lossy(&output.stderr)
     );
     let truth = ground_truth(&sim.base_url(), API_KEY).await;
-    Delivered::read(&brokers(), prefix).assert_exactly(&truth);
+    let delivered = Delivered::read(&brokers(), prefix);
+    delivered.assert_exactly(&truth);
+    delivered
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -278,6 +283,12 @@ async fn scaling_one_three_one_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = unique_prefix("cluster131");
     let config = cluster_config(dir.path(), &sim, &prefix);
+    // Each shard's owner also takes its organisations' inventory, once per interval.
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[inventory]\nenabled = true\ninterval = \"6h\"\nstate_topic = \"{prefix}.inventory-state\"\nmax_requests_per_sec = 100\nconcurrency = 4\n"
+    ));
+    std::fs::write(&config, text).unwrap();
     let a = Instance::start(&config, dir.path(), "a");
     wait_until_shared(&[&a], &orgs, Duration::from_secs(90)).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -292,6 +303,44 @@ async fn scaling_one_three_one_loses_and_duplicates_nothing() {
     println!("3 -> 1 instance after {back:?}");
     tokio::time::sleep(Duration::from_secs(3)).await;
     a.stop();
-    assert_every_event_once(&sim, &config, &prefix).await;
+    let delivered = assert_every_event_once(&sim, &config, &prefix).await;
+    // One snapshot per organisation, whoever owned its shard when it was due, moves or not.
+    let mut users: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for record in delivered
+        .inventory
+        .iter()
+        .filter(|r| r["class_uid"] == 5003)
+    {
+        let org = record["metadata"]["tenant_uid"]
+            .as_str()
+            .unwrap_or_default();
+        let user = record["user"]["uid"].as_str().unwrap_or_default();
+        *users.entry((org.to_owned(), user.to_owned())).or_default() += 1;
+    }
+    let snapshot_orgs: BTreeSet<&String> = users.keys().map(|(org, _)| org).collect();
+    println!(
+        "inventory: {} user records of {} organisations",
+        users.values().sum::<usize>(),
+        snapshot_orgs.len()
+    );
+    assert_eq!(
+        snapshot_orgs.len(),
+        orgs.len(),
+        "an organisation without inventory"
+    );
+    assert_eq!(
+        users.len(),
+        orgs.len() * USERS_PER_ORG,
+        "users of the snapshots"
+    );
+    assert!(
+        users.values().all(|n| *n == 1),
+        "a user in two snapshots: {:?}",
+        users
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .take(3)
+            .collect::<Vec<_>>()
+    );
     sim.shutdown().await;
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use super::{Consumed, EventKey, assert_valid_ocsf_values, consume_from, ocsf_key, topics};
 
-/// The OCSF records (counted by event) and dead letters of the topics `<prefix>.*`.
+/// The OCSF records (counted by event), dead letters and inventory records of the topics
+/// `<prefix>.*`.
 pub struct Delivered {
     /// How often each event arrived.
     pub events: BTreeMap<EventKey, usize>,
@@ -14,6 +15,8 @@ pub struct Delivered {
     pub values: Vec<serde_json::Value>,
     /// The dead-letter topic's records.
     pub dead_letters: Vec<Consumed>,
+    /// Inventory records (5001, 5003) and the inventory's change events (`inventory_*`).
+    pub inventory: Vec<serde_json::Value>,
 }
 
 impl Delivered {
@@ -28,6 +31,7 @@ impl Delivered {
         let mut events = BTreeMap::new();
         let mut values = Vec::with_capacity(records.len());
         let mut dead_letters = Vec::new();
+        let mut inventory = Vec::new();
         for record in records {
             if record.topic.ends_with(".dead_letter") {
                 dead_letters.push(record);
@@ -35,6 +39,13 @@ impl Delivered {
             }
             let event: serde_json::Value =
                 serde_json::from_slice(&record.payload).expect("JSON record");
+            let code = event["metadata"]["event_code"].as_str().unwrap_or_default();
+            if matches!(event["class_uid"].as_u64(), Some(5001 | 5003))
+                || code.starts_with("inventory_")
+            {
+                inventory.push(event);
+                continue;
+            }
             *events.entry(ocsf_key(&event)).or_default() += 1;
             values.push(event);
         }
@@ -42,6 +53,7 @@ impl Delivered {
             events,
             values,
             dead_letters,
+            inventory,
         }
     }
 
