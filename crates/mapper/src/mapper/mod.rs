@@ -85,9 +85,14 @@ impl Mapper {
         // The source with lone surrogate escapes read as U+FFFD, when it has any.
         let readable: Cow<'_, str>;
         let source: RawObject<'_> = match text.first() {
+            // The fast scan refuses nesting deeper than its own limit (below
+            // MAX_NESTING_DEPTH): what it accepts needs no separate depth check.
             Some(b'{') => match RawObject::scan(raw_text) {
                 Some(source) => source,
                 None => {
+                    if nesting_exceeds(text, MAX_NESTING_DEPTH) {
+                        return Err(MapError::TooDeep(MAX_NESTING_DEPTH));
+                    }
                     // The fast scan refuses every surrogate escape; a lone one (valid JSON that
                     // no string can hold, refused by serde_json's `Value` and most consumers)
                     // would reach the output as it came.
@@ -110,9 +115,6 @@ impl Mapper {
             }
             None => return Err(MapError::InvalidJson("empty input".to_owned())),
         };
-        if nesting_exceeds(text, MAX_NESTING_DEPTH) {
-            return Err(MapError::TooDeep(MAX_NESTING_DEPTH));
-        }
         let timestamp = source
             .get("timestamp")
             .ok_or_else(|| MapError::Timestamp("the event has no `timestamp`".to_owned()))?;

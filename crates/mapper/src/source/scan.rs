@@ -12,8 +12,11 @@ use super::{Field, FieldUse, RawObject, key_bit, same_key};
 pub(super) const TOP_LEVEL_CAPACITY: usize = 32;
 pub(super) const NESTED_CAPACITY: usize = 12;
 
-/// Nesting deeper than this is left to `serde_json` (well below its own limit of 128).
-const SCAN_MAX_DEPTH: usize = 100;
+/// Nesting deeper than this is left to `serde_json` (well below its own limit of 128). The
+/// mapper relies on it: an object the scan accepts is never deeper than
+/// [`crate::MAX_NESTING_DEPTH`], so only the fallback path checks the depth (a test holds it).
+pub(crate) const SCAN_MAX_DEPTH: usize = 100;
+const _: () = assert!(SCAN_MAX_DEPTH < crate::MAX_NESTING_DEPTH);
 
 /// Scans the object starting at `text[*at]` (`{`), leaving `*at` after its `}`.
 pub(super) fn scan_object<'a>(
