@@ -39,11 +39,6 @@ impl UnitDeliveries {
         self.next_index.fetch_add(1, Ordering::AcqRel)
     }
 
-    /// [`Self::hand_over`] for a state record (its index is past every event's).
-    pub(crate) fn hand_over_state(&self) -> u32 {
-        self.hand_over()
-    }
-
     /// The record of `index` was refused before it was handed over: no verdict will come.
     pub(crate) fn not_handed_over(&self) {
         if self.unanswered.fetch_sub(1, Ordering::AcqRel) == 1 {

@@ -449,7 +449,7 @@ async fn enqueue_keyed(
 ) {
     let listener: Arc<dyn DeliveryListener> = deliveries.clone();
     for record in keyed {
-        let index = deliveries.hand_over_state();
+        let index = deliveries.hand_over();
         if let Err(err) = producer
             .enqueue_keyed_tracked(
                 &record.topic,
@@ -473,7 +473,7 @@ async fn enqueue_cursors(
 ) {
     let listener: Arc<dyn DeliveryListener> = deliveries.clone();
     for (key, checkpoint) in cursors {
-        let index = deliveries.hand_over_state();
+        let index = deliveries.hand_over();
         if let Err(err) = producer
             .enqueue_state_tracked(key, KafkaState::encode(checkpoint), &listener, index)
             .await

@@ -17,23 +17,13 @@ pub struct ClassActivity {
     pub activity_id: i32,
 }
 
-impl From<(u32, &'static str, i32)> for ClassActivity {
-    fn from((class_uid, class_name, activity_id): (u32, &'static str, i32)) -> Self {
-        Self {
-            class_uid,
-            class_name,
-            activity_id,
-        }
-    }
-}
-
 /// Counts for one batch, merged into [`PipelineStats`] when the batch is acknowledged.
 #[derive(Debug, Default)]
 pub struct BatchCounts {
     /// Events fetched in the batch.
     pub fetched: u64,
-    /// Delivered records by (class_uid, class_name, activity_id), i.e. [`ClassActivity`].
-    pub delivered: BTreeMap<(u32, &'static str, i32), u64>,
+    /// Delivered records by class and activity.
+    pub delivered: BTreeMap<ClassActivity, u64>,
     /// Events dead-lettered because they could not be mapped.
     pub dead_lettered_map: u64,
     /// Records dead-lettered because they could not be encoded or were too large.
@@ -94,7 +84,6 @@ impl PipelineStats {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let delivered: u64 = counts.delivered.values().sum();
         for (key, n) in counts.delivered {
-            let key = ClassActivity::from(key);
             *inner.per_class.entry(key).or_default() += n;
             *inner
                 .per_org_class
@@ -174,6 +163,12 @@ impl PipelineStats {
 mod tests {
     use super::*;
 
+    const AUTHENTICATION_LOGON: ClassActivity = ClassActivity {
+        class_uid: 3002,
+        class_name: "authentication",
+        activity_id: 1,
+    };
+
     #[test]
     fn batches_add_up_per_org_and_class() {
         let stats = PipelineStats::default();
@@ -182,13 +177,13 @@ mod tests {
             dead_lettered_map: 1,
             ..Default::default()
         };
-        a.delivered.insert((3002, "authentication", 1), 2);
+        a.delivered.insert(AUTHENTICATION_LOGON, 2);
         let mut b = BatchCounts {
             fetched: 2,
             dead_lettered_encode: 1,
             ..Default::default()
         };
-        b.delivered.insert((3002, "authentication", 1), 1);
+        b.delivered.insert(AUTHENTICATION_LOGON, 1);
         stats.add_batch("org1", a);
         stats.add_batch("org2", b);
         let totals = stats.totals();

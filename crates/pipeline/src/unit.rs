@@ -19,7 +19,7 @@ use crate::deliveries::UnitDeliveries;
 use crate::destination::{Destination, UnitError};
 use crate::inventory::SnapshotUnit;
 use crate::source_task::{Fetched, Rewinds};
-use crate::stats::{BatchCounts, PipelineStats};
+use crate::stats::{BatchCounts, ClassActivity, PipelineStats};
 
 /// How large a unit grows before it is finished.
 #[derive(Debug, Clone, Copy)]
@@ -269,7 +269,11 @@ impl Writer {
                 Ok(()) => {
                     *counts
                         .delivered
-                        .entry((record.class_uid, record.class_name, record.activity_id))
+                        .entry(ClassActivity {
+                            class_uid: record.class_uid,
+                            class_name: record.class_name,
+                            activity_id: record.activity_id,
+                        })
                         .or_default() += 1;
                 }
                 Err(err) => {
