@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 mod page;
+mod provider;
 pub mod retry;
 #[cfg(test)]
 mod tests;
@@ -29,6 +30,29 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// Whom a request is about: the headers `x-org-id` (once or several times) or `x-provider-id`.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// One organisation (`""`: none named, the credential's own).
+    Org(&'a str),
+    /// Several organisations at once (Directory Insights accepts `x-org-id` repeated).
+    Orgs(&'a [Arc<str>]),
+    /// The Multi-Tenant Portal itself (`x-provider-id`): its own events.
+    Provider(&'a str),
+}
+
+impl Scope<'_> {
+    /// The name errors and logs use: the organisation, the organisations joined by `,`, or
+    /// `provider/<id>`.
+    pub fn name(&self) -> String {
+        match self {
+            Scope::Org(org) => (*org).to_owned(),
+            Scope::Orgs(orgs) => orgs.iter().map(|o| &**o).collect::<Vec<_>>().join(","),
+            Scope::Provider(id) => format!("provider/{id}"),
+        }
+    }
+}
 
 /// Path of the Directory Insights events endpoint.
 pub const EVENTS_PATH: &str = "/insights/directory/v1/events";
@@ -214,7 +238,14 @@ impl JumpCloudClient {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<JsonResponse, FetchError> {
-        self.json_request(Method::GET, org, path, query, None).await
+        self.json_request(
+            Method::GET,
+            Scope::Org(org.unwrap_or("")),
+            path,
+            query,
+            None,
+        )
+        .await
     }
 
     /// `POST` a JSON body (or none) and decode the JSON answer (`Null` when empty).
@@ -225,19 +256,20 @@ impl JumpCloudClient {
         body: Option<&serde_json::Value>,
     ) -> Result<JsonResponse, FetchError> {
         let body = body.map(|b| Bytes::from(b.to_string()));
-        self.json_request(Method::POST, org, path, &[], body).await
+        self.json_request(Method::POST, Scope::Org(org.unwrap_or("")), path, &[], body)
+            .await
     }
 
     /// Generic request with a JSON answer; any method.
     pub async fn json_request(
         &self,
         method: Method,
-        org: Option<&str>,
+        scope: Scope<'_>,
         path: &str,
         query: &[(&str, String)],
         body: Option<Bytes>,
     ) -> Result<JsonResponse, FetchError> {
-        self.request(method, org, path, query, body, |response| {
+        self.request(method, scope, path, query, body, |response| {
             let body = if response.body.iter().all(u8::is_ascii_whitespace) {
                 serde_json::Value::Null
             } else {
@@ -259,13 +291,24 @@ impl JumpCloudClient {
         org: &str,
         query: &EventQuery,
     ) -> Result<EventsPage, FetchError> {
+        self.events_page_for(Scope::Org(org), query).await
+    }
+
+    /// One page of Directory Insights events for `scope`: one organisation, several at once
+    /// (the page mixes them in time order; each event's `organization` says whose it is), or
+    /// the provider's own events.
+    pub async fn events_page_for(
+        &self,
+        scope: Scope<'_>,
+        query: &EventQuery,
+    ) -> Result<EventsPage, FetchError> {
         let body = Bytes::from(serde_json::to_vec(query).map_err(|e| FetchError::Protocol {
             path: EVENTS_PATH.into(),
             reason: format!("could not encode the query: {e}"),
         })?);
         self.request(
             Method::POST,
-            Some(org),
+            scope,
             EVENTS_PATH,
             &[],
             Some(body),
@@ -299,6 +342,15 @@ impl JumpCloudClient {
 
     /// `/events/count` for a query (its `limit`, `sort`, `search_after` are ignored).
     pub async fn events_count(&self, org: &str, query: &EventQuery) -> Result<u64, FetchError> {
+        self.events_count_for(Scope::Org(org), query).await
+    }
+
+    /// `/events/count` for `scope` (several organisations: their sum).
+    pub async fn events_count_for(
+        &self,
+        scope: Scope<'_>,
+        query: &EventQuery,
+    ) -> Result<u64, FetchError> {
         #[derive(Deserialize)]
         struct Count {
             count: u64,
@@ -310,7 +362,7 @@ impl JumpCloudClient {
         });
         self.request(
             Method::POST,
-            Some(org),
+            scope,
             EVENTS_COUNT_PATH,
             &[],
             Some(Bytes::from(body.to_string())),
@@ -327,7 +379,7 @@ impl JumpCloudClient {
     async fn request<T>(
         &self,
         method: Method,
-        org: Option<&str>,
+        scope: Scope<'_>,
         path: &str,
         query: &[(&str, String)],
         body: Option<Bytes>,
@@ -337,7 +389,7 @@ impl JumpCloudClient {
         let mut refreshed_after_401 = false;
         loop {
             let result = self
-                .request_with_retries(&method, org, path, query, &body, &parse)
+                .request_with_retries(&method, scope, path, query, &body, &parse)
                 .await;
             match result {
                 Err(FetchError::Unauthorized { .. }) if is_oauth && !refreshed_after_401 => {
@@ -356,7 +408,7 @@ impl JumpCloudClient {
     async fn request_with_retries<T>(
         &self,
         method: &Method,
-        org: Option<&str>,
+        scope: Scope<'_>,
         path: &str,
         query: &[(&str, String)],
         body: &Option<Bytes>,
@@ -367,7 +419,7 @@ impl JumpCloudClient {
         let stats = &self.inner.stats;
         let result = (|| async {
             attempts.fetch_add(1, Ordering::Relaxed);
-            self.attempt(method, org, path, query, body, parse).await
+            self.attempt(method, scope, path, query, body, parse).await
         })
         .retry(retry::backoff(&self.inner.config.retry))
         .when(|e| matches!(e, AttemptError::Retryable { .. }))
@@ -378,7 +430,7 @@ impl JumpCloudClient {
         .notify(|e, delay| {
             stats.retries.fetch_add(1, Ordering::Relaxed);
             if let AttemptError::Retryable { reason, .. } = e {
-                tracing::warn!(%method, path, org = org.unwrap_or(""), ?delay, reason, "retrying JumpCloud request");
+                tracing::warn!(%method, path, org = %scope.name(), ?delay, reason, "retrying JumpCloud request");
             }
         })
         .await;
@@ -396,7 +448,7 @@ impl JumpCloudClient {
     async fn attempt<T>(
         &self,
         method: &Method,
-        org: Option<&str>,
+        scope: Scope<'_>,
         path: &str,
         query: &[(&str, String)],
         body: &Option<Bytes>,
@@ -420,8 +472,15 @@ impl JumpCloudClient {
                 request.bearer_auth(token.expose_secret())
             }
         };
-        if let Some(org) = org.filter(|o| !o.is_empty()) {
-            request = request.header("x-org-id", org);
+        match scope {
+            Scope::Org(org) if !org.is_empty() => request = request.header("x-org-id", org),
+            Scope::Org(_) => {}
+            Scope::Orgs(orgs) => {
+                for org in orgs {
+                    request = request.header("x-org-id", &**org);
+                }
+            }
+            Scope::Provider(id) => request = request.header("x-provider-id", id),
         }
         if let Some(body) = body {
             request = request
@@ -449,7 +508,7 @@ impl JumpCloudClient {
                 retry_after: None,
             }
         })?;
-        let org_name = org.unwrap_or("").to_string();
+        let org_name = scope.name();
         match status {
             200..=299 => {
                 let response = Response {

@@ -41,7 +41,9 @@ async fn run_async(args: Args) -> Result<RunReport> {
     let config = AppConfig::load(args.config.as_deref())?;
     let mapper = Arc::new(build_mapper(&config.mapper)?);
     let (destination, store) = connect_kafka(&config, "").await?;
-    let (client, sources) = build_sources(&config, &store)?;
+    let client = config.jumpcloud_client()?;
+    let org_ids = super::orgs::resolve_org_ids(&config, &client).await?;
+    let sources = super::orgs::event_sources(&config, &client, &store, &org_ids)?;
     let pipeline = build_pipeline(&config, mapper, destination);
     if let Some(listen) = config.metrics.listen {
         let observed = Observed {
@@ -179,18 +181,7 @@ pub fn build_sources(
     store: &Arc<dyn CheckpointStore>,
 ) -> Result<(JumpCloudClient, Vec<EventSource>)> {
     let client = config.jumpcloud_client()?;
-    let sources = org_ids(config)
-        .into_iter()
-        .map(|org_id| {
-            EventSource::new(
-                client.clone(),
-                org_id.clone(),
-                config.events.clone(),
-                Arc::clone(store),
-            )
-            .with_context(|| format!("event source of organisation {org_id:?}"))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let sources = super::orgs::event_sources(config, &client, store, &org_ids(config))?;
     Ok((client, sources))
 }
 
