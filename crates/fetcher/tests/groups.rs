@@ -121,7 +121,10 @@ async fn drive(group: &mut OrgGroup, turns: usize) -> Driven {
         driven.failures.extend(failed);
         for batch in batches {
             for event in &batch.events {
-                assert_eq!(&*event.org_id, batch.org_id, "an event in another org's batch");
+                assert_eq!(
+                    &*event.org_id, batch.org_id,
+                    "an event in another org's batch"
+                );
                 let identity = (
                     event.org_id.to_string(),
                     event.id.clone().unwrap(),
@@ -145,8 +148,13 @@ fn sources(
 ) -> Vec<EventSource> {
     orgs.iter()
         .map(|org| {
-            EventSource::new(client.clone(), org.clone(), config.clone(), Arc::clone(store))
-                .unwrap()
+            EventSource::new(
+                client.clone(),
+                org.clone(),
+                config.clone(),
+                Arc::clone(store),
+            )
+            .unwrap()
         })
         .collect()
 }
@@ -175,7 +183,10 @@ async fn a_grouped_sweep_delivers_every_organisations_events_once_with_fewer_req
     let delivered: Vec<&Identity> = driven.delivered.keys().collect();
     expected.sort();
     assert_eq!(delivered, expected.iter().collect::<Vec<_>>());
-    assert!(driven.delivered.values().all(|&n| n == 1), "an event came twice");
+    assert!(
+        driven.delivered.values().all(|&n| n == 1),
+        "an event came twice"
+    );
     // 3,000 events in pages of 1,000: 4 grouped requests (the last one short), where one
     // request per organisation would have needed at least 6.
     assert_eq!(client.stats().responses_2xx.load(Ordering::Relaxed), 4);
@@ -221,7 +232,12 @@ async fn an_organisation_refused_inside_a_group_is_isolated_and_the_others_go_on
     }
     for source in group.sources() {
         let completed = source.stats().last_window_end_ms.load(Ordering::Relaxed) > 0;
-        assert_eq!(completed, source.org_id() != disabled, "{}", source.org_id());
+        assert_eq!(
+            completed,
+            source.org_id() != disabled,
+            "{}",
+            source.org_id()
+        );
     }
 }
 
