@@ -64,7 +64,7 @@ fn events_config(page_limit: usize) -> EventsConfig {
 }
 
 fn store(dir: &tempfile::TempDir) -> Arc<dyn fetcher::CheckpointStore> {
-    Arc::new(FileCheckpointStore::open(&dir.path().join("checkpoints.json")).unwrap())
+    Arc::new(FileCheckpointStore::open(dir.path().join("checkpoints.json")).unwrap())
 }
 
 /// The simulator's events of `org`: identities.
