@@ -373,3 +373,88 @@ async fn the_providers_own_events_are_a_source_of_their_own() {
         .expect("the provider's cursor is stored under its own key");
     assert!(checkpoint.cursor > chrono::Utc::now() - chrono::Duration::minutes(1));
 }
+
+async fn set_listed(sim: &SimHandle, org: &str, action: &str) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/__sim/orgs/{org}/{action}", sim.base_url()))
+        .header("x-api-key", API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+}
+
+#[tokio::test]
+async fn an_organisation_refused_in_the_middle_of_a_window_comes_back_without_loss_or_repeat() {
+    let sim = start_sim(SimConfig {
+        orgs: 3,
+        history_events: 1_500,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let client = client(&sim);
+    let store = store(&dir);
+    let orgs = sim.org_ids();
+    // Pages of 100: the grouped window takes 16 pages.
+    let mut group = OrgGroup::new(sources(&client, &orgs, &events_config(100), &store)).unwrap();
+    let ackers: HashMap<String, Acker> = group
+        .sources()
+        .map(|s| (s.org_id().to_owned(), s.acker()))
+        .collect();
+    let mut delivered: BTreeMap<Identity, usize> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for turn in 0..400 {
+        if group.all_completed() {
+            break;
+        }
+        if turn == 5 {
+            // The third organisation is refused (403) from the sixth page on ...
+            set_listed(&sim, &orgs[2], "leave").await;
+        }
+        if turn == 40 {
+            // ... and answers again later: it resumes alone, then rejoins.
+            set_listed(&sim, &orgs[2], "join").await;
+        }
+        if let Turn::Wait(wait) = group.next_turn() {
+            tokio::time::sleep(wait.min(Duration::from_millis(50))).await;
+            continue;
+        }
+        let outcome = group.take_turn(10_000).await;
+        failures.extend(outcome.failed);
+        for batch in outcome.batches {
+            for event in &batch.events {
+                let identity = (
+                    event.org_id.to_string(),
+                    event.id.clone().unwrap(),
+                    event.timestamp.clone().unwrap(),
+                );
+                *delivered.entry(identity).or_default() += 1;
+            }
+            ackers[&batch.org_id].ack(batch.checkpoint).unwrap();
+        }
+    }
+    assert!(group.all_completed(), "failures: {failures:?}");
+    assert!(!failures.is_empty(), "the refusal was seen");
+    assert!(
+        failures
+            .iter()
+            .all(|(org, e)| *org == orgs[2] && e.contains("403"))
+    );
+    let mut expected = Vec::new();
+    for org in &orgs {
+        expected.extend(truth_of(&sim, org).await);
+    }
+    expected.sort();
+    assert_eq!(
+        delivered.keys().collect::<Vec<_>>(),
+        expected.iter().collect::<Vec<_>>()
+    );
+    let repeated: Vec<_> = delivered.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        repeated.is_empty(),
+        "{} events delivered more than once, e.g. {:?}",
+        repeated.len(),
+        repeated.first()
+    );
+}

@@ -96,13 +96,27 @@ pub async fn join_org(
     headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
-    if let Err(response) = auth::authenticate(&state, &headers) {
+    set_listed(&state, &headers, &id, true)
+}
+
+/// `POST /__sim/orgs/{id}/leave`: the organisation leaves the provider (not listed, 403).
+pub async fn leave_org(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    set_listed(&state, &headers, &id, false)
+}
+
+fn set_listed(state: &SimState, headers: &HeaderMap, id: &str, listed: bool) -> Response {
+    if let Err(response) = auth::authenticate(state, headers) {
         return response;
     }
-    match state.org(&id) {
+    match state.org(id) {
         Some(org) => {
-            org.listed.store(true, std::sync::atomic::Ordering::Relaxed);
-            Json(json!({"id": id, "listed": true})).into_response()
+            org.listed
+                .store(listed, std::sync::atomic::Ordering::Relaxed);
+            Json(json!({"id": id, "listed": listed})).into_response()
         }
         None => error(StatusCode::NOT_FOUND, format!("unknown organization {id}")),
     }

@@ -246,6 +246,7 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/__sim/events", get(admin::ground_truth))
         .route("/__sim/orgs", get(admin::orgs))
         .route("/__sim/orgs/{id}/join", post(admin::join_org))
+        .route("/__sim/orgs/{id}/leave", post(admin::leave_org))
         .route("/__sim/live", post(admin::live))
         .route(
             "/__sim/faults",

@@ -79,6 +79,12 @@ impl EventSource {
         let batch = self.take_events(events, page);
         // A group member never pages alone right after a grouped window: nothing to report.
         self.caught_up = false;
+        if !page.last_page {
+            // Everything before the group's progress has been fetched for this member too, and
+            // its dedup memory now starts at `progress - overlap`: should it page alone next (taken
+            // out of the group), its window must start there, not below.
+            self.fetch_cursor = self.fetch_cursor.max(page.progress);
+        }
         batch
     }
 
