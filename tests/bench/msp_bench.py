@@ -261,6 +261,9 @@ listen = "127.0.0.1:{port}"
               f"than each org's committed cursor - {LATE_MAX} s): missing {missing}, duplicated "
               f"{duplicates}, not in the simulator {extra}; {pending} late arrivals inside the "
               f"last {LATE_MAX} s before a cursor not fetched yet; {len(state)} cursors committed")
+        text = "".join(log)
+        warnings = [line for line in text.splitlines() if " WARN " in line or " ERROR " in line]
+        print(f"  run log: {len(warnings)} warnings/errors" + (", last: " + warnings[-1][:300] if warnings else ""))
         delete_topics(prefix)
     finally:
         sim.terminate()

@@ -458,3 +458,43 @@ async fn an_organisation_refused_in_the_middle_of_a_window_comes_back_without_lo
         repeated.first()
     );
 }
+
+#[tokio::test]
+async fn a_request_refused_as_too_large_is_asked_again_for_fewer_organisations() {
+    // 120 x-org-id headers are more than the simulator's server takes (hyper: 100 headers):
+    // 431, then two requests of 60.
+    let sim = start_sim(SimConfig {
+        orgs: 120,
+        history_events: 1_200,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let client = client(&sim);
+    let store = store(&dir);
+    let orgs = sim.org_ids();
+    let config = EventsConfig {
+        group_size: 120,
+        ..events_config(10_000)
+    };
+    let mut group = OrgGroup::new(sources(&client, &orgs, &config, &store)).unwrap();
+    let driven = drive(&mut group, 20).await;
+    assert!(driven.failures.is_empty(), "{:?}", driven.failures);
+    let stats = client.stats();
+    assert!(
+        group.all_completed(),
+        "2xx {} 4xx {} transport {} delivered {}",
+        stats.responses_2xx.load(Ordering::Relaxed),
+        stats.responses_4xx.load(Ordering::Relaxed),
+        stats.transport_errors.load(Ordering::Relaxed),
+        driven.delivered.len()
+    );
+    assert_eq!(driven.delivered.len(), 1_200);
+    assert!(driven.delivered.values().all(|&n| n == 1));
+    assert_eq!(stats.responses_4xx.load(Ordering::Relaxed), 1, "one 431");
+    assert_eq!(
+        stats.responses_2xx.load(Ordering::Relaxed),
+        2,
+        "two requests of 60"
+    );
+}

@@ -33,7 +33,8 @@ pub struct EventsConfig {
     #[serde(deserialize_with = "crate::duration::deserialize")]
     pub retention: Duration,
     /// Organisations queried together in one request (`x-org-id` repeated), at most; 1 = one
-    /// request per organisation.
+    /// request per organisation. A server that refuses a request as too large (413/414/431)
+    /// gets half as many.
     pub group_size: usize,
     /// An organisation whose cursor is more than this behind the newest of its group is paged
     /// alone until it has caught up (a backlog does not hold the group's sweep back).
@@ -53,7 +54,7 @@ impl Default for EventsConfig {
             checkpoint_path: None,
             backfill_slice_events: 25_000,
             retention: Duration::from_secs(90 * 86_400),
-            group_size: 100,
+            group_size: 50,
             group_spread: Duration::from_secs(5 * 60),
         }
     }

@@ -118,6 +118,12 @@ pub struct OrgGroup {
     sweep: Option<OpenSweep>,
     next_sweep_at: Instant,
     sweep_delays: ExponentialBackoff,
+    /// Swept members not yet asked in the current round (a round is every swept member, in
+    /// requests of at most `per_request`).
+    round: Vec<usize>,
+    /// Organisations per request: `group_size`, halved when a server refuses the request as
+    /// too large (HTTP 413/414/431: too many `x-org-id` headers).
+    per_request: usize,
     /// Round-robin position among members paged alone.
     turn: usize,
     /// Members whose own window starts before this page alone (an unattributable event).
@@ -133,6 +139,7 @@ impl OrgGroup {
             .ok_or_else(|| FetchError::Config("a group needs at least one source".into()))?;
         let client = first.client().clone();
         let config = first.config().clone();
+        let per_request = config.group_size.max(1);
         let now = Instant::now();
         let members = sources
             .into_iter()
@@ -155,6 +162,8 @@ impl OrgGroup {
             sweep: None,
             next_sweep_at: now,
             sweep_delays: member_backoff(),
+            round: Vec::new(),
+            per_request,
             turn: 0,
             alone_until: None,
         })
@@ -180,6 +189,7 @@ impl OrgGroup {
             self.members.remove(index);
             // Indexes moved: the open sweep restarts its window (dedup drops what it re-reads).
             self.sweep = None;
+            self.round.clear();
         }
         self.members.is_empty()
     }
@@ -187,6 +197,7 @@ impl OrgGroup {
     /// Starts every member again from its durable checkpoint (`durable` by checkpoint key).
     pub fn rewind(&mut self, durable: impl Fn(&str) -> Option<Checkpoint>) {
         self.sweep = None;
+        self.round.clear();
         let now = Instant::now();
         self.next_sweep_at = now;
         for member in &mut self.members {
@@ -315,9 +326,12 @@ impl OrgGroup {
             .max()
     }
 
-    /// Opens the sweep window: members too far behind the newest go alone.
-    fn open_sweep(&mut self) -> Option<OpenSweep> {
-        let newest = self.newest_sweep_cursor()?;
+    /// Starts a sweep round: members too far behind the newest go alone, the others are asked
+    /// in requests of at most `per_request`.
+    fn start_round(&mut self) {
+        let Some(newest) = self.newest_sweep_cursor() else {
+            return;
+        };
         let now = Instant::now();
         let spread = self.config.group_spread;
         let alone_until = self.alone_until;
@@ -333,20 +347,37 @@ impl OrgGroup {
         if alone_until.is_some() && !self.members.iter().any(|m| m.mode == Mode::Alone) {
             self.alone_until = None;
         }
-        let members: Vec<usize> = (0..self.members.len())
+        self.round = (0..self.members.len())
             .filter(|&i| self.members[i].mode == Mode::Sweep)
             .collect();
-        let oldest = members
+    }
+
+    /// Opens the window of the round's next request.
+    fn open_sweep(&mut self) -> Option<OpenSweep> {
+        if self.round.is_empty() {
+            self.start_round();
+        }
+        let take = self.per_request.min(self.round.len());
+        let members: Vec<usize> = self
+            .round
+            .drain(..take)
+            .filter(|&i| self.members[i].mode == Mode::Sweep)
+            .collect();
+        let Some(oldest) = members
             .iter()
             .map(|&i| self.members[i].source.fetch_cursor())
-            .min()?;
+            .min()
+        else {
+            self.end_of_request();
+            return None;
+        };
         let window = window::live_window(oldest, Utc::now(), self.config.lag, self.config.overlap);
         let Some(window) = window else {
             // The lag reaches past every cursor: nothing to ask for yet.
             for &i in &members {
                 self.members[i].completed = true;
             }
-            self.next_sweep_at = now + self.config.poll_interval;
+            self.end_of_request();
             return None;
         };
         Some(OpenSweep {
@@ -355,6 +386,14 @@ impl OrgGroup {
             progress: window.start,
             members,
         })
+    }
+
+    /// A sweep request's window is complete: the round goes on at once, or the next round is
+    /// due in `poll_interval`.
+    fn end_of_request(&mut self) {
+        if self.round.is_empty() {
+            self.next_sweep_at = Instant::now() + self.config.poll_interval;
+        }
     }
 
     fn ids(&self, members: &[usize]) -> Vec<Arc<str>> {
@@ -392,6 +431,22 @@ impl OrgGroup {
             Ok(page) => page,
             Err(error) if refuses_org(&error) => {
                 return self.isolate_refusers(open, error).await;
+            }
+            Err(FetchError::Rejected {
+                status: status @ (413 | 414 | 431),
+                ..
+            }) if open.members.len() > 1 => {
+                self.per_request = (open.members.len() / 2).max(1);
+                tracing::warn!(
+                    status,
+                    per_request = self.per_request,
+                    "the server refused a grouped request as too large; asking for fewer organisations per request (lower events.group_size)"
+                );
+                // The members wait at the front of the round; the window opens again for them.
+                let mut round = open.members;
+                round.append(&mut self.round);
+                self.round = round;
+                return outcome;
             }
             Err(error) => {
                 let delay = self.sweep_delays.next().unwrap_or(Duration::from_secs(300));
@@ -458,7 +513,7 @@ impl OrgGroup {
             }
         }
         if last_page {
-            self.next_sweep_at = Instant::now() + self.config.poll_interval;
+            self.end_of_request();
         } else {
             self.sweep = Some(OpenSweep {
                 search_after: page.search_after,
