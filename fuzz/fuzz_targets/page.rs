@@ -196,6 +196,7 @@ mod serde_reference {
                     bytes: body.slice(start..end),
                     id,
                     timestamp,
+                    organization: None,
                 });
                 at = skip_ws(body, end);
                 match body.get(at) {

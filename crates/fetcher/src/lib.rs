@@ -23,7 +23,10 @@ pub use checkpoint::{
 };
 pub use client::{
     AuthConfig, ClientConfig, EventQuery, EventsPage, FetchError, JsonResponse, JumpCloudClient,
-    PageEvent, Region, RetryConfig, split_page,
+    PageEvent, Region, RetryConfig, Scope, split_page,
 };
-pub use events::{Acker, CheckpointToken, EventBatch, EventSource, EventsConfig, RawEvent};
+pub use events::{
+    Acker, CheckpointToken, EventBatch, EventSource, EventsConfig, OrgGroup, RawEvent, Turn,
+    TurnOutcome, TurnPriority,
+};
 pub use stats::{FetchStats, SourceStats};

@@ -54,8 +54,9 @@ pub struct SourceStats {
     pub pages: AtomicU64,
     /// Committed cursor, Unix milliseconds (0 before the first commit).
     pub committed_cursor_ms: AtomicI64,
-    /// Data lag: now minus the end of the last completed window, milliseconds.
-    pub data_lag_ms: AtomicI64,
+    /// End of the last completed window, Unix milliseconds; 0 until one completes. The data lag
+    /// is now minus this, computed when read (a source that stopped polling shows it growing).
+    pub last_window_end_ms: AtomicI64,
     /// Backfill: slices opened (each at most `backfill_slice_events` events by `/events/count`).
     pub backfill_slices: AtomicU64,
     /// Backfill: events expected (from `/events/count`), 0 when not backfilling.
@@ -63,6 +64,15 @@ pub struct SourceStats {
 }
 
 impl SourceStats {
+    /// Seconds from the end of the last completed window to `now_ms`; `None` before the first
+    /// window completes (never reported as fresh).
+    pub fn data_lag_seconds(&self, now_ms: i64) -> Option<f64> {
+        match self.last_window_end_ms.load(Ordering::Relaxed) {
+            0 => None,
+            end => Some((now_ms - end) as f64 / 1000.0),
+        }
+    }
+
     /// Backfill progress in `[0, 1]` (events read / events counted), `None` when not
     /// backfilling.
     pub fn backfill_progress(&self) -> Option<f64> {

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::extract::{Query, State};
@@ -37,8 +37,14 @@ fn ocsf_findings(record: &[u8], place: &str) -> Vec<String> {
 async fn serve_simulator(sizes: &[InventorySizes]) -> (String, Arc<SimState>) {
     let now = simulator::ids::now_ns();
     let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let orgs = sizes
+    let mut orgs: Vec<Arc<Org>> = sizes
         .iter()
+        .chain(std::iter::once(&InventorySizes {
+            users: 1,
+            systems: 0,
+            groups: 0,
+            applications: 0,
+        }))
         .enumerate()
         .map(|(index, size)| {
             let id = simulator::ids::object_id(&mut rng, 1_600_000_000 + index as i64 * 86_400);
@@ -47,12 +53,15 @@ async fn serve_simulator(sizes: &[InventorySizes]) -> (String, Arc<SimState>) {
                 index,
                 id,
                 di_enabled: true,
+                listed: AtomicBool::new(true),
                 events: RwLock::new(EventIndex::bulk_load(&mut rng, Vec::new())),
                 inventory: RwLock::new(inventory),
                 rng: Mutex::new(ChaCha8Rng::seed_from_u64(index as u64)),
             })
         })
         .collect();
+    // The provider (its own events): none here.
+    let provider = orgs.pop().unwrap();
     let state = Arc::new(SimState {
         config: SimConfig {
             api_key: API_KEY.into(),
@@ -61,6 +70,7 @@ async fn serve_simulator(sizes: &[InventorySizes]) -> (String, Arc<SimState>) {
             ..SimConfig::default()
         },
         orgs,
+        provider,
         tokens: Mutex::new(HashMap::new()),
         faults: Mutex::new(FaultPlan::default()),
         live_rate_bits: AtomicU64::new(0),

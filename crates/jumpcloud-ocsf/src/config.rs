@@ -359,6 +359,32 @@ mod example_tests {
             config.jumpcloud.max_requests_per_sec,
             defaults.jumpcloud.max_requests_per_sec
         );
+        assert_eq!(config.jumpcloud.provider_id, defaults.jumpcloud.provider_id);
+        assert_eq!(
+            config.jumpcloud.provider_events,
+            defaults.jumpcloud.provider_events
+        );
+        assert_eq!(
+            config.jumpcloud.org_refresh_interval,
+            defaults.jumpcloud.org_refresh_interval
+        );
+    }
+
+    #[test]
+    fn org_ids_all_selects_discovery_and_another_word_is_an_error() {
+        let config = AppConfig::parse(
+            "[jumpcloud]\norg_ids = \"all\"\nprovider_id = \"abc123\"\norg_refresh_interval = \"2m\"\n",
+        )
+        .unwrap();
+        assert!(config.jumpcloud.discovers_orgs());
+        assert_eq!(
+            config.jumpcloud.org_refresh_interval,
+            std::time::Duration::from_secs(120)
+        );
+        let listed = AppConfig::parse("[jumpcloud]\norg_ids = [\"a\", \"b\"]\n").unwrap();
+        assert!(!listed.jumpcloud.discovers_orgs());
+        let error = AppConfig::parse("[jumpcloud]\norg_ids = \"some\"\n").unwrap_err();
+        assert!(format!("{error:#}").contains("\"all\""), "{error:#}");
     }
 }
 

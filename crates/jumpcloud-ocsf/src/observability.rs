@@ -179,6 +179,7 @@ impl Collector for Observed {
         let mut checkpoint_age = Vec::new();
         let mut pending = Vec::new();
         let mut dedup_keys = Vec::new();
+        let mut never_completed = 0u64;
         for org in &self.running.orgs() {
             let label = org_label(&org.org_id);
             fetched.push((
@@ -198,8 +199,12 @@ impl Collector for Observed {
                 vec![("org", label.clone()), ("stage", "encode".to_string())],
                 totals.dead_lettered_encode,
             ));
-            let lag_ms = org.stats.data_lag_ms.load(Ordering::Relaxed);
-            lag.push((vec![("org", label.clone())], lag_ms as f64 / 1000.0));
+            // Computed now: an organisation that stopped being polled shows its lag growing;
+            // one that never completed a window has no value (counted apart, never 0).
+            match org.stats.data_lag_seconds(now_ms) {
+                Some(seconds) => lag.push((vec![("org", label.clone())], seconds)),
+                None => never_completed += 1,
+            }
             let committed = org.acker.committed_cursor().timestamp_millis();
             checkpoint_age.push((
                 vec![("org", label.clone())],
@@ -285,8 +290,14 @@ impl Collector for Observed {
         gauge(
             &mut encoder,
             "jumpcloud_ocsf_data_lag_seconds",
-            "Now minus the end of the last completed query window",
+            "Now minus the end of the last completed query window, computed when scraped; absent for an organisation that has not completed one",
             &lag,
+        )?;
+        gauge(
+            &mut encoder,
+            "jumpcloud_ocsf_orgs_without_completed_window",
+            "Organisations that have not completed a query window yet (no data lag to show)",
+            &[(vec![], never_completed as f64)],
         )?;
         gauge(
             &mut encoder,

@@ -22,6 +22,8 @@
 mod deliveries;
 mod destination;
 mod files;
+mod gate;
+mod group_task;
 mod inventory;
 mod source_task;
 mod state;
@@ -31,7 +33,7 @@ mod unit;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use fetcher::EventSource;
+use fetcher::{EventSource, OrgGroup};
 use mapper::Mapper;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
@@ -44,6 +46,8 @@ pub use state::KafkaState;
 pub use stats::{BatchCounts, OrgTotals, PipelineStats};
 pub use unit::UnitLimits;
 
+use gate::RequestGate;
+use group_task::GroupTask;
 use inventory::InventoryTask;
 use source_task::{InFlightBudget, Rewinds, SourceTask};
 use unit::Writer;
@@ -129,7 +133,12 @@ impl Pipeline {
         mode: Mode,
         shutdown: Shutdown,
     ) -> RunReport {
-        let orgs: Vec<String> = sources.iter().map(|s| s.org_id().to_string()).collect();
+        // The organisations whose inventory this pipeline takes (not the provider's events).
+        let orgs: Vec<String> = sources
+            .iter()
+            .filter(|s| !s.is_provider())
+            .map(|s| s.org_id().to_string())
+            .collect();
         let known = match &self.inventory {
             Some(plan) => match self.load_inventory(plan, &orgs).await {
                 Ok(known) => Some(known),
@@ -157,9 +166,25 @@ impl Pipeline {
         });
         let (sender, receiver) = mpsc::channel(64);
         let mut tasks = JoinSet::new();
-        for source in sources {
+        for source in &sources {
             let acker = source.acker();
             rewinds.set_durable(&acker.checkpoint_key(), source.loaded_checkpoint().cloned());
+        }
+        let (groups, ranges) = group_sources(sources);
+        let gate = RequestGate::new(gate::REQUESTS_IN_FLIGHT);
+        for group in groups {
+            let task = GroupTask {
+                batches: sender.clone(),
+                budget: budget.clone(),
+                gate: Arc::clone(&gate),
+                rewinds: Arc::clone(&rewinds),
+                stats: Arc::clone(&self.stats),
+                mode,
+                stop: stop.clone(),
+            };
+            tasks.spawn(async move { task.run(group).await });
+        }
+        for source in ranges {
             let org_id = source.org_id().to_string();
             let task = SourceTask {
                 batches: sender.clone(),
@@ -169,7 +194,12 @@ impl Pipeline {
                 mode,
                 stop: stop.clone(),
             };
-            tasks.spawn(async move { (org_id, task.run(source).await) });
+            tasks.spawn(async move {
+                match task.run(source).await {
+                    Ok(()) => Vec::new(),
+                    Err(err) => vec![(org_id, err.to_string())],
+                }
+            });
         }
         drop(sender);
         let (snapshots, inventory_task) = match (&self.inventory, known) {
@@ -204,8 +234,7 @@ impl Pipeline {
         }
         while let Some(joined) = tasks.join_next().await {
             match joined {
-                Ok((_, Ok(()))) => {}
-                Ok((org_id, Err(err))) => report.failed_orgs.push((org_id, err.to_string())),
+                Ok(failed) => report.failed_orgs.extend(failed),
                 Err(join_error) => report
                     .failed_orgs
                     .push(("?".into(), format!("task failed: {join_error}"))),
@@ -243,4 +272,30 @@ impl Pipeline {
         );
         Ok(known)
     }
+}
+
+/// The live sources in groups of at most `events.group_size` (those that cannot be grouped in
+/// a group of their own), and the backfill ranges, each paged by its own task.
+fn group_sources(sources: Vec<EventSource>) -> (Vec<OrgGroup>, Vec<EventSource>) {
+    let mut groups = Vec::new();
+    let mut ranges = Vec::new();
+    let mut groupable: Vec<EventSource> = Vec::new();
+    for source in sources {
+        if source.is_groupable() {
+            groupable.push(source);
+        } else if source.is_live() {
+            groups.extend(OrgGroup::new(vec![source]).ok());
+        } else {
+            ranges.push(source);
+        }
+    }
+    let size = groupable
+        .first()
+        .map_or(1, |source| source.config().group_size.max(1));
+    let mut groupable = groupable.into_iter().peekable();
+    while groupable.peek().is_some() {
+        let members: Vec<EventSource> = groupable.by_ref().take(size).collect();
+        groups.extend(OrgGroup::new(members).ok());
+    }
+    (groups, ranges)
 }

@@ -37,7 +37,7 @@ pub(crate) struct Fetched {
 pub(crate) struct Outstanding(Arc<AtomicUsize>);
 
 impl Outstanding {
-    fn new(count: &Arc<AtomicUsize>) -> Self {
+    pub(crate) fn new(count: &Arc<AtomicUsize>) -> Self {
         count.fetch_add(1, Ordering::SeqCst);
         Self(Arc::clone(count))
     }
@@ -73,7 +73,7 @@ impl Rewinds {
             .insert(key.to_owned(), checkpoint);
     }
 
-    fn durable(&self, key: &str) -> Option<Checkpoint> {
+    pub(crate) fn durable(&self, key: &str) -> Option<Checkpoint> {
         self.durable
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -98,7 +98,12 @@ impl InFlightBudget {
     /// Room for the next page of `source`: a whole page (at most the whole budget) when there
     /// is room for it, else what there is once at least a quarter of a page is free.
     async fn reserve_page(&self, source: &EventSource) -> Option<OwnedSemaphorePermit> {
-        let wanted = source.config().page_limit.clamp(1, self.capacity);
+        self.reserve(source.config().page_limit).await
+    }
+
+    /// Room for a page of at most `page_limit` events (see [`Self::reserve_page`]).
+    pub(crate) async fn reserve(&self, page_limit: usize) -> Option<OwnedSemaphorePermit> {
+        let wanted = page_limit.clamp(1, self.capacity);
         let floor = (wanted / 4).max(1);
         let as_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         let mut permit = Arc::clone(&self.events)

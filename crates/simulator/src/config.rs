@@ -48,6 +48,15 @@ pub struct SimConfig {
     /// Share of generated events (history and live) that are malformed on purpose (no or bad
     /// `timestamp`, no `id`/`event_type`, wrong field types), for dead-letter tests; 0 = none.
     pub malformed_fraction: f64,
+    /// The Multi-Tenant Portal's provider id: every organisation belongs to it
+    /// (`GET /api/v2/providers/{id}/organizations`), and `x-provider-id` with it reads the
+    /// provider's own events.
+    pub provider_id: String,
+    /// Events of the provider itself (`x-provider-id`) existing at start, over `history_days`.
+    pub provider_events: usize,
+    /// The LAST n organisations have not joined the provider yet: not listed, 403 on
+    /// `x-org-id`, until `POST /__sim/orgs/{id}/join`.
+    pub unlisted_orgs: usize,
     /// End of the history window (epoch ns); `None` = the start-up instant. Two simulators with
     /// the same seed and anchor hold byte-identical history.
     pub history_anchor_ns: Option<i64>,
@@ -77,6 +86,9 @@ impl Default for SimConfig {
             slow_fault_delay_ms: 1_000,
             malformed_fraction: 0.0,
             history_anchor_ns: None,
+            provider_id: "5f1e2d3c4b5a69788796a5b4".to_owned(),
+            provider_events: 50,
+            unlisted_orgs: 0,
         }
     }
 }
@@ -109,6 +121,9 @@ impl fmt::Debug for SimConfig {
             .field("slow_fault_delay_ms", &self.slow_fault_delay_ms)
             .field("malformed_fraction", &self.malformed_fraction)
             .field("history_anchor_ns", &self.history_anchor_ns)
+            .field("provider_id", &self.provider_id)
+            .field("provider_events", &self.provider_events)
+            .field("unlisted_orgs", &self.unlisted_orgs)
             .finish()
     }
 }

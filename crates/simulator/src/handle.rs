@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -32,11 +32,12 @@ fn sub_seed(seed: u64, a: u64, b: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Builds the organisations with their inventory and history (CPU-bound; run off the runtime).
+/// Builds the organisations with their inventory and history, and the provider (its own
+/// events) last (CPU-bound; run off the runtime).
 fn build_orgs(config: &SimConfig, now_ns: i64) -> Vec<Arc<Org>> {
     let org_count = config.orgs.max(1);
     let mut id_rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let org_ids: Vec<String> = (0..org_count)
+    let mut org_ids: Vec<String> = (0..org_count)
         .map(|i| {
             object_id(
                 &mut id_rng,
@@ -44,6 +45,9 @@ fn build_orgs(config: &SimConfig, now_ns: i64) -> Vec<Arc<Org>> {
             )
         })
         .collect();
+    org_ids.push(config.provider_id.clone());
+    let provider = org_count;
+    let org_count = org_count + 1;
     let sizes = InventorySizes {
         users: config.users_per_org.max(1),
         systems: config.systems_per_org,
@@ -63,8 +67,11 @@ fn build_orgs(config: &SimConfig, now_ns: i64) -> Vec<Arc<Org>> {
     let span_ns = i64::from(config.history_days.max(1)) * 86_400 * 1_000_000_000;
     let mut jobs = Vec::new();
     for org in 0..org_count {
-        let share = config.history_events / org_count
-            + usize::from(org < config.history_events % org_count);
+        let share = if org == provider {
+            config.provider_events
+        } else {
+            config.history_events / provider + usize::from(org < config.history_events % provider)
+        };
         let mut start = 0;
         while start < share {
             let len = CHUNK.min(share - start);
@@ -145,7 +152,8 @@ fn build_orgs(config: &SimConfig, now_ns: i64) -> Vec<Arc<Org>> {
         .zip(rngs.iter_mut())
         .map(|(events, rng)| EventIndex::bulk_load(rng, events))
         .collect();
-    let enabled = org_count.saturating_sub(config.di_disabled_orgs);
+    let enabled = provider.saturating_sub(config.di_disabled_orgs);
+    let listed = provider.saturating_sub(config.unlisted_orgs);
     org_ids
         .into_iter()
         .zip(inventories)
@@ -155,7 +163,8 @@ fn build_orgs(config: &SimConfig, now_ns: i64) -> Vec<Arc<Org>> {
             Arc::new(Org {
                 index,
                 id,
-                di_enabled: index < enabled,
+                di_enabled: index < enabled || index == provider,
+                listed: AtomicBool::new(index < listed || index == provider),
                 events: RwLock::new(events),
                 inventory: RwLock::new(inventory),
                 rng: Mutex::new(rng),
@@ -179,9 +188,12 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> io::Result<SimHandl
     let started = Instant::now();
     let now = config.history_anchor_ns.unwrap_or_else(ids::now_ns);
     let build_config = config.clone();
-    let orgs = tokio::task::spawn_blocking(move || build_orgs(&build_config, now))
+    let mut orgs = tokio::task::spawn_blocking(move || build_orgs(&build_config, now))
         .await
         .map_err(io::Error::other)?;
+    let provider = orgs
+        .pop()
+        .ok_or_else(|| io::Error::other("no provider was built"))?;
     let total: usize = orgs.iter().map(|o| read(&o.events).len()).sum();
     tracing::info!(
         events = total,
@@ -199,6 +211,7 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> io::Result<SimHandl
         live_rate_bits: AtomicU64::new(0),
         config,
         orgs,
+        provider,
         tokens: Mutex::new(HashMap::new()),
         faults: Mutex::new(FaultPlan {
             rules: Vec::new(),
@@ -291,6 +304,11 @@ impl SimHandle {
     /// Organisation ids in order; `org_ids()[0]` is the API key's home org.
     pub fn org_ids(&self) -> Vec<String> {
         self.state.orgs.iter().map(|o| o.id.clone()).collect()
+    }
+
+    /// The provider id every organisation belongs to.
+    pub fn provider_id(&self) -> String {
+        self.state.provider.id.clone()
     }
 
     /// Changes (0 stops) live generation; also `POST /__sim/live {"events_per_sec": x}`.

@@ -335,7 +335,7 @@ async fn auth_errors_402_org_beside_healthy_ones_and_403_key() {
     let listed: Value = get_json(&sim, "/__sim/orgs").await;
     assert_eq!(
         listed[2],
-        json!({"id": orgs[2], "directory_insights": false})
+        json!({"id": orgs[2], "directory_insights": false, "listed": true})
     );
     assert_eq!(listed[0]["directory_insights"], json!(true));
     sim.shutdown().await;

@@ -454,7 +454,13 @@ pub async fn execute(
                 let path = format!("/api/systemusers/{id}");
                 let body = Bytes::from(json!({"state": "ACTIVATED"}).to_string());
                 client
-                    .json_request(Method::PUT, org, &path, &[], Some(body))
+                    .json_request(
+                        Method::PUT,
+                        crate::client::Scope::Org(org.unwrap_or("")),
+                        &path,
+                        &[],
+                        Some(body),
+                    )
                     .await
             }
         }

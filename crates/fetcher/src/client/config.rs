@@ -123,8 +123,20 @@ pub struct ClientConfig {
     pub base_url: Option<String>,
     /// Credentials.
     pub auth: AuthConfig,
-    /// Organisations (`x-org-id`), one cursor each; empty = the credential's own organisation.
+    /// Organisations (`x-org-id`), one cursor each; empty = the credential's own organisation;
+    /// `"all"` = every organisation of `provider_id`, listed at start-up
+    /// ([`ClientConfig::discovers_orgs`]).
+    #[serde(deserialize_with = "org_ids_or_all")]
     pub org_ids: Vec<String>,
+    /// The Multi-Tenant Portal's provider id: where `org_ids = "all"` lists the organisations,
+    /// and whose own events `provider_events` polls. Env `JUMPCLOUD_PROVIDER_ID`.
+    pub provider_id: Option<String>,
+    /// Also poll the provider's own events (`x-provider-id`) as a source of their own.
+    pub provider_events: bool,
+    /// With `org_ids = "all"`: how often the provider's organisations are listed again (new
+    /// ones start from `events.initial_lookback`, removed ones stop).
+    #[serde(deserialize_with = "crate::duration::deserialize")]
+    pub org_refresh_interval: Duration,
     /// Whole-request timeout (connect + headers + body).
     #[serde(deserialize_with = "crate::duration::deserialize")]
     pub request_timeout: Duration,
@@ -141,6 +153,28 @@ pub struct ClientConfig {
     pub user_agent: Option<String>,
 }
 
+/// The `org_ids` value that selects every organisation of the provider.
+pub const ORG_IDS_ALL: &str = "all";
+
+/// `org_ids`: a list, or the string `"all"` (kept as `["all"]`).
+fn org_ids_or_all<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OrgIds {
+        List(Vec<String>),
+        Word(String),
+    }
+    match OrgIds::deserialize(deserializer)? {
+        OrgIds::List(ids) => Ok(ids),
+        OrgIds::Word(word) if word == ORG_IDS_ALL => Ok(vec![word]),
+        OrgIds::Word(word) => Err(serde::de::Error::custom(format!(
+            "org_ids must be a list of organisation ids or \"all\", got {word:?}"
+        ))),
+    }
+}
+
 impl Default for ClientConfig {
     fn default() -> Self {
         Self {
@@ -148,6 +182,9 @@ impl Default for ClientConfig {
             base_url: None,
             auth: AuthConfig::default(),
             org_ids: Vec::new(),
+            provider_id: None,
+            provider_events: false,
+            org_refresh_interval: Duration::from_secs(600),
             request_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
             max_requests_per_sec: 10,
@@ -188,6 +225,9 @@ impl ClientConfig {
                 refresh_margin,
             };
         }
+        if let Some(provider_id) = lookup("JUMPCLOUD_PROVIDER_ID").filter(|v| !v.is_empty()) {
+            self.provider_id = Some(provider_id);
+        }
         if let Some(org_ids) = lookup("JUMPCLOUD_ORG_IDS") {
             self.org_ids = org_ids
                 .split(',')
@@ -196,6 +236,11 @@ impl ClientConfig {
                 .map(String::from)
                 .collect();
         }
+    }
+
+    /// True with `org_ids = "all"`: the organisations are those the provider lists.
+    pub fn discovers_orgs(&self) -> bool {
+        matches!(self.org_ids.as_slice(), [all] if all == ORG_IDS_ALL)
     }
 
     /// Base for Directory Insights requests.

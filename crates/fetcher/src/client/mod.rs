@@ -6,8 +6,11 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+mod events;
 mod page;
+mod provider;
 pub mod retry;
+mod scope;
 #[cfg(test)]
 mod tests;
 
@@ -22,6 +25,7 @@ pub use page::{PageEvent, split_page};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use retry::AttemptError;
+pub use scope::Scope;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -214,7 +218,14 @@ impl JumpCloudClient {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<JsonResponse, FetchError> {
-        self.json_request(Method::GET, org, path, query, None).await
+        self.json_request(
+            Method::GET,
+            Scope::Org(org.unwrap_or("")),
+            path,
+            query,
+            None,
+        )
+        .await
     }
 
     /// `POST` a JSON body (or none) and decode the JSON answer (`Null` when empty).
@@ -225,19 +236,20 @@ impl JumpCloudClient {
         body: Option<&serde_json::Value>,
     ) -> Result<JsonResponse, FetchError> {
         let body = body.map(|b| Bytes::from(b.to_string()));
-        self.json_request(Method::POST, org, path, &[], body).await
+        self.json_request(Method::POST, Scope::Org(org.unwrap_or("")), path, &[], body)
+            .await
     }
 
     /// Generic request with a JSON answer; any method.
     pub async fn json_request(
         &self,
         method: Method,
-        org: Option<&str>,
+        scope: Scope<'_>,
         path: &str,
         query: &[(&str, String)],
         body: Option<Bytes>,
     ) -> Result<JsonResponse, FetchError> {
-        self.request(method, org, path, query, body, |response| {
+        self.request(method, scope, path, query, body, |response| {
             let body = if response.body.iter().all(u8::is_ascii_whitespace) {
                 serde_json::Value::Null
             } else {
@@ -253,81 +265,11 @@ impl JumpCloudClient {
         .await
     }
 
-    /// One page of Directory Insights events for `org` (empty = the credential's own org).
-    pub async fn events_page(
-        &self,
-        org: &str,
-        query: &EventQuery,
-    ) -> Result<EventsPage, FetchError> {
-        let body = Bytes::from(serde_json::to_vec(query).map_err(|e| FetchError::Protocol {
-            path: EVENTS_PATH.into(),
-            reason: format!("could not encode the query: {e}"),
-        })?);
-        self.request(
-            Method::POST,
-            Some(org),
-            EVENTS_PATH,
-            &[],
-            Some(body),
-            |response| {
-                let events = page::split_page(&response.body)
-                    .map_err(|e| format!("invalid or truncated events array: {e}"))?;
-                let search_after = match response.headers.get("x-search_after") {
-                    Some(value) => {
-                        let text = value.to_str().map_err(|e| format!("X-Search_after: {e}"))?;
-                        Some(
-                            RawValue::from_string(text.to_string())
-                                .map_err(|e| format!("X-Search_after is not JSON: {e}"))?,
-                        )
-                    }
-                    None => None,
-                };
-                let limit = response
-                    .headers
-                    .get("x-limit")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse().ok());
-                Ok(EventsPage {
-                    events,
-                    search_after,
-                    limit,
-                })
-            },
-        )
-        .await
-    }
-
-    /// `/events/count` for a query (its `limit`, `sort`, `search_after` are ignored).
-    pub async fn events_count(&self, org: &str, query: &EventQuery) -> Result<u64, FetchError> {
-        #[derive(Deserialize)]
-        struct Count {
-            count: u64,
-        }
-        let body = serde_json::json!({
-            "service": query.service,
-            "start_time": query.start_time,
-            "end_time": query.end_time,
-        });
-        self.request(
-            Method::POST,
-            Some(org),
-            EVENTS_COUNT_PATH,
-            &[],
-            Some(Bytes::from(body.to_string())),
-            |response| {
-                serde_json::from_slice::<Count>(&response.body)
-                    .map(|c| c.count)
-                    .map_err(|e| format!("invalid count body: {e}"))
-            },
-        )
-        .await
-    }
-
     /// Sends with rate cap and backoff; on 401 with OAuth, refreshes the token and retries once.
     async fn request<T>(
         &self,
         method: Method,
-        org: Option<&str>,
+        scope: Scope<'_>,
         path: &str,
         query: &[(&str, String)],
         body: Option<Bytes>,
@@ -337,7 +279,7 @@ impl JumpCloudClient {
         let mut refreshed_after_401 = false;
         loop {
             let result = self
-                .request_with_retries(&method, org, path, query, &body, &parse)
+                .request_with_retries(&method, scope, path, query, &body, &parse)
                 .await;
             match result {
                 Err(FetchError::Unauthorized { .. }) if is_oauth && !refreshed_after_401 => {
@@ -356,7 +298,7 @@ impl JumpCloudClient {
     async fn request_with_retries<T>(
         &self,
         method: &Method,
-        org: Option<&str>,
+        scope: Scope<'_>,
         path: &str,
         query: &[(&str, String)],
         body: &Option<Bytes>,
@@ -367,7 +309,7 @@ impl JumpCloudClient {
         let stats = &self.inner.stats;
         let result = (|| async {
             attempts.fetch_add(1, Ordering::Relaxed);
-            self.attempt(method, org, path, query, body, parse).await
+            self.attempt(method, scope, path, query, body, parse).await
         })
         .retry(retry::backoff(&self.inner.config.retry))
         .when(|e| matches!(e, AttemptError::Retryable { .. }))
@@ -378,7 +320,7 @@ impl JumpCloudClient {
         .notify(|e, delay| {
             stats.retries.fetch_add(1, Ordering::Relaxed);
             if let AttemptError::Retryable { reason, .. } = e {
-                tracing::warn!(%method, path, org = org.unwrap_or(""), ?delay, reason, "retrying JumpCloud request");
+                tracing::warn!(%method, path, org = %scope.name(), ?delay, reason, "retrying JumpCloud request");
             }
         })
         .await;
@@ -396,7 +338,7 @@ impl JumpCloudClient {
     async fn attempt<T>(
         &self,
         method: &Method,
-        org: Option<&str>,
+        scope: Scope<'_>,
         path: &str,
         query: &[(&str, String)],
         body: &Option<Bytes>,
@@ -420,8 +362,15 @@ impl JumpCloudClient {
                 request.bearer_auth(token.expose_secret())
             }
         };
-        if let Some(org) = org.filter(|o| !o.is_empty()) {
-            request = request.header("x-org-id", org);
+        match scope {
+            Scope::Org(org) if !org.is_empty() => request = request.header("x-org-id", org),
+            Scope::Org(_) => {}
+            Scope::Orgs(orgs) => {
+                for org in orgs {
+                    request = request.header("x-org-id", &**org);
+                }
+            }
+            Scope::Provider(id) => request = request.header("x-provider-id", id),
         }
         if let Some(body) = body {
             request = request
@@ -449,7 +398,7 @@ impl JumpCloudClient {
                 retry_after: None,
             }
         })?;
-        let org_name = org.unwrap_or("").to_string();
+        let org_name = scope.name();
         match status {
             200..=299 => {
                 let response = Response {

@@ -1,7 +1,7 @@
 //! Reading an events page. The body is a JSON array of event objects; one hand-written pass
 //! splits it into its elements, each a zero-copy slice of the body, and reads the two fields the
-//! fetcher needs from each: `id` and `timestamp` (dedup and the cursor). Everything else is the
-//! mapper's.
+//! fetcher needs from each: `id` and `timestamp` (dedup and the cursor) and `organization` (a
+//! grouped request's page is split by it). Everything else is the mapper's.
 //!
 //! The pass checks the whole body against the JSON grammar (structure, strings and their
 //! escapes, numbers, literals; nesting as deep as memory allows, as serde's skipping does), so a
@@ -24,6 +24,8 @@ pub struct PageEvent {
     pub id: Option<String>,
     /// `timestamp`, likewise.
     pub timestamp: Option<String>,
+    /// `organization`, likewise (splits the page of a request for several organisations).
+    pub organization: Option<String>,
 }
 
 /// Splits an events page (a JSON array) into its elements, reading each object's `id` and
@@ -56,20 +58,22 @@ fn read_page(reader: &mut Reader<'_>, body: &Bytes) -> Result<Vec<PageEvent>, Sy
     } else {
         loop {
             let start = reader.at;
-            let (id, timestamp) = if reader.peek() == Some(b'{') {
+            let (id, timestamp, organization) = if reader.peek() == Some(b'{') {
                 let identity = reader.top_object()?;
                 (
                     identity.text_of(identity.id),
                     identity.text_of(identity.timestamp),
+                    identity.organization_text(),
                 )
             } else {
                 reader.value()?;
-                (None, None)
+                (None, None, None)
             };
             events.push(PageEvent {
                 bytes: body.slice(start..reader.at),
                 id,
                 timestamp,
+                organization,
             });
             if reader.after_member(b']')? {
                 break;
@@ -89,11 +93,31 @@ fn read_page(reader: &mut Reader<'_>, body: &Bytes) -> Result<Vec<PageEvent>, Sy
 struct Identity<'a> {
     id: Option<&'a str>,
     timestamp: Option<&'a str>,
+    /// `organization`, read on its own: a duplicate or odd key among `id`/`timestamp` does not
+    /// hide it (and one given twice is not read).
+    organization: Option<&'a str>,
+    organization_twice: bool,
     /// serde would refuse the object as a struct of the two: read neither.
     refused: bool,
 }
 
 impl<'a> Identity<'a> {
+    /// `organization`, when it is a string given once.
+    fn organization_text(&self) -> Option<String> {
+        if self.organization_twice {
+            return None;
+        }
+        let text = self.organization?;
+        if !text.starts_with('"') {
+            return None;
+        }
+        if text.contains('\\') {
+            serde_json::from_str(text).ok()
+        } else {
+            text.get(1..text.len() - 1).map(str::to_owned)
+        }
+    }
+
     /// A value's string, when it is a JSON string (`null`, numbers, objects: none).
     fn text_of(&self, value: Option<&str>) -> Option<String> {
         if self.refused {
@@ -136,6 +160,14 @@ impl<'a> Identity<'a> {
         let slot = match name {
             b"id" => &mut self.id,
             b"timestamp" => &mut self.timestamp,
+            b"organization" => {
+                if self.organization.is_some() {
+                    self.organization_twice = true;
+                } else {
+                    self.organization = std::str::from_utf8(value).ok();
+                }
+                return;
+            }
             _ => return,
         };
         if slot.is_some() {
@@ -536,6 +568,8 @@ mod tests {
                         bytes: body.slice(start..end),
                         id,
                         timestamp,
+                        // Not compared with the reference: tested on its own below.
+                        organization: None,
                     });
                     at = skip_ws(body, end);
                     match body.get(at) {
@@ -589,6 +623,28 @@ mod tests {
             }
             Err(_) => (None, None),
         }
+    }
+
+    #[test]
+    fn reads_the_organization_given_once_as_a_string() {
+        let organization = |raw: &str| {
+            let body = Bytes::from(format!("[{raw}]"));
+            split_page(&body).unwrap().remove(0).organization
+        };
+        assert_eq!(
+            organization(r#"{"id":"a","organization":"5f0c","x":{"organization":"inner"}}"#),
+            Some("5f0c".to_owned())
+        );
+        assert_eq!(
+            organization(r#"{"organization":"a\u0062"}"#),
+            Some("ab".to_owned())
+        );
+        assert_eq!(organization(r#"{"organization":7}"#), None);
+        assert_eq!(
+            organization(r#"{"organization":"a","organization":"b"}"#),
+            None
+        );
+        assert_eq!(organization(r#"{"id":"x"}"#), None);
     }
 
     #[test]

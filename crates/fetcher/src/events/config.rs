@@ -32,6 +32,14 @@ pub struct EventsConfig {
     /// Directory Insights retention; backfills reaching further back get a warning.
     #[serde(deserialize_with = "crate::duration::deserialize")]
     pub retention: Duration,
+    /// Organisations queried together in one request (`x-org-id` repeated), at most; 1 = one
+    /// request per organisation. A server that refuses a request as too large (413/414/431)
+    /// gets half as many.
+    pub group_size: usize,
+    /// An organisation whose cursor is more than this behind the newest of its group is paged
+    /// alone until it has caught up (a backlog does not hold the group's sweep back).
+    #[serde(deserialize_with = "crate::duration::deserialize")]
+    pub group_spread: Duration,
 }
 
 impl Default for EventsConfig {
@@ -46,6 +54,8 @@ impl Default for EventsConfig {
             checkpoint_path: None,
             backfill_slice_events: 25_000,
             retention: Duration::from_secs(90 * 86_400),
+            group_size: 50,
+            group_spread: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -61,6 +71,9 @@ impl EventsConfig {
                 "events.page_limit must be 1..=10000, got {}",
                 self.page_limit
             ));
+        }
+        if self.group_size == 0 {
+            return Err("events.group_size must be at least 1".into());
         }
         if self.backfill_slice_events == 0 {
             return Err("events.backfill_slice_events must be at least 1".into());

@@ -1,10 +1,11 @@
 //! Directory Insights event sources: one per organisation, windows `[cursor - overlap,
 //! now - lag)`, `X-Search_after` paging, dedup, batches with checkpoint tokens, and commits on
-//! acknowledgement.
+//! acknowledgement; groups of sources swept with one request ([`OrgGroup`]).
 
 mod ack;
 mod config;
 mod dedup;
+mod group;
 mod source;
 #[cfg(test)]
 mod tests;
@@ -13,7 +14,11 @@ mod window;
 pub use ack::{Acker, CheckpointToken};
 pub use config::EventsConfig;
 pub use dedup::{EventKey, SeenEvents};
-pub use source::{EventSource, backfill_checkpoint_key, live_checkpoint_key};
+pub use group::{OrgGroup, Turn, TurnOutcome, TurnPriority};
+pub use source::{
+    EventSource, backfill_checkpoint_key, live_checkpoint_key, provider_checkpoint_key,
+};
+pub(crate) use source::{PageOf, check_paging, latest_timestamp};
 pub use window::{Window, halve, live_window, minus, range_window};
 
 use bytes::Bytes;

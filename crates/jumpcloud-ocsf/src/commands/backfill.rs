@@ -14,7 +14,7 @@ use fetcher::{EventSource, SourceStats};
 use pipeline::Mode;
 
 use crate::commands::run::{
-    block_on, build_mapper, build_pipeline, connect_kafka, org_ids, shutdown_on_signal,
+    block_on, build_mapper, build_pipeline, connect_kafka, shutdown_on_signal,
 };
 use crate::config::AppConfig;
 
@@ -60,7 +60,7 @@ async fn backfill(args: Args) -> Result<bool> {
 
     let client = config.jumpcloud_client()?;
     let mut sources = Vec::new();
-    for org_id in org_ids(&config) {
+    for org_id in super::orgs::resolve_org_ids(&config, &client).await? {
         let source = EventSource::backfill(
             client.clone(),
             org_id.clone(),

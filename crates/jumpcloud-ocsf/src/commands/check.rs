@@ -12,7 +12,7 @@ use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use secrecy::ExposeSecret;
 
-use crate::commands::run::{block_on, org_ids};
+use crate::commands::run::block_on;
 use crate::config::AppConfig;
 
 #[derive(Debug, clap::Args)]
@@ -83,7 +83,15 @@ async fn check_jumpcloud(config: &AppConfig) -> Vec<Check> {
             }];
         }
     };
-    let org_ids = org_ids(config);
+    let org_ids = match super::orgs::resolve_org_ids(config, &client).await {
+        Ok(ids) => ids,
+        Err(err) => {
+            return vec![Check {
+                item: "the provider's organisations".into(),
+                result: Err(format!("{err:#}")),
+            }];
+        }
+    };
     let now = chrono::Utc::now();
     let query = EventQuery {
         service: config.events.services.clone(),

@@ -16,7 +16,7 @@ use tokio::sync::watch;
 
 use crate::config::{AppConfig, MapperConfig};
 use crate::observability::{self, Observed, OrgView, PipelineView, RunningPipelines};
-use crate::supervisor::{ShardContext, Supervisor};
+use crate::supervisor::{OrgRefresh, ShardContext, Supervisor};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -53,7 +53,8 @@ async fn run_async(args: Args) -> Result<RunReport> {
         return run_once(config, mapper).await;
     }
     let client = config.jumpcloud_client()?;
-    let orgs = org_ids(&config);
+    let orgs = super::orgs::resolve_org_ids(&config, &client).await?;
+    let discovery = config.jumpcloud.discovers_orgs();
     let running = Arc::new(RunningPipelines::default());
     let stats = Arc::new(PipelineStats::default());
     if let Some(listen) = config.metrics.listen {
@@ -87,7 +88,19 @@ async fn run_async(args: Args) -> Result<RunReport> {
         stats: Arc::clone(&stats),
         running,
     });
-    let supervisor = Supervisor::new(context, orgs, None);
+    let refresh = discovery.then(|| {
+        let config = context.config.clone();
+        let client = context.client.clone();
+        OrgRefresh {
+            every: config.jumpcloud.org_refresh_interval,
+            list: Box::new(move || {
+                let config = config.clone();
+                let client = client.clone();
+                Box::pin(async move { super::orgs::resolve_org_ids(&config, &client).await })
+            }),
+        }
+    });
+    let supervisor = Supervisor::new(context, orgs, refresh);
     let report = match membership {
         Some(membership) => supervisor.run_in_cluster(membership, shutdown).await?,
         None => supervisor.run_alone(shutdown).await?,
@@ -103,7 +116,8 @@ const REVOKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90);
 async fn run_once(config: AppConfig, mapper: Arc<Mapper>) -> Result<RunReport> {
     let (destination, store) = connect_kafka(&config, "").await?;
     let client = config.jumpcloud_client()?;
-    let sources = sources_for(&config, &client, &org_ids(&config), &store)?;
+    let orgs = super::orgs::resolve_org_ids(&config, &client).await?;
+    let sources = super::orgs::event_sources(&config, &client, &store, &orgs, true)?;
     let mut pipeline = build_pipeline(&config, mapper, destination);
     if let Some(plan) = config.inventory.plan(&client) {
         pipeline = pipeline.with_inventory(plan);
@@ -255,28 +269,8 @@ pub fn build_sources(
     store: &Arc<dyn CheckpointStore>,
 ) -> Result<(JumpCloudClient, Vec<EventSource>)> {
     let client = config.jumpcloud_client()?;
-    let sources = sources_for(config, &client, &org_ids(config), store)?;
+    let sources = super::orgs::event_sources(config, &client, store, &org_ids(config), true)?;
     Ok((client, sources))
-}
-
-/// One live event source per organisation of `orgs`, through `client`, resuming from `store`.
-pub fn sources_for(
-    config: &AppConfig,
-    client: &JumpCloudClient,
-    orgs: &[String],
-    store: &Arc<dyn CheckpointStore>,
-) -> Result<Vec<EventSource>> {
-    orgs.iter()
-        .map(|org_id| {
-            EventSource::new(
-                client.clone(),
-                org_id.clone(),
-                config.events.clone(),
-                Arc::clone(store),
-            )
-            .with_context(|| format!("event source of organisation {org_id:?}"))
-        })
-        .collect()
 }
 
 /// A shutdown signal that turns `true` on Ctrl-C or SIGTERM.

@@ -95,6 +95,17 @@ pub struct SimulateOptions {
     /// event_type, wrong field types), to exercise the dead-letter path; 0 = none.
     #[arg(long, default_value_t = 0.0)]
     pub malformed_fraction: f64,
+    /// The Multi-Tenant Portal's provider id: it lists every organisation
+    /// (`GET /api/v2/providers/{id}/organizations`); `x-provider-id` reads its own events.
+    #[arg(long, default_value = "5f1e2d3c4b5a69788796a5b4")]
+    pub provider_id: String,
+    /// Events of the provider itself existing at start.
+    #[arg(long, default_value_t = 50)]
+    pub provider_events: usize,
+    /// The LAST n organisations have not joined the provider (not listed, 403) until
+    /// `POST /__sim/orgs/{id}/join`.
+    #[arg(long, default_value_t = 0)]
+    pub unlisted_orgs: usize,
 }
 
 impl std::fmt::Debug for SimulateOptions {
@@ -132,6 +143,9 @@ impl SimulateOptions {
             slow_fault_delay_ms: self.fault_slow_ms,
             malformed_fraction: self.malformed_fraction,
             history_anchor_ns: None,
+            provider_id: self.provider_id.clone(),
+            provider_events: self.provider_events,
+            unlisted_orgs: self.unlisted_orgs,
         }
     }
 }

@@ -28,6 +28,7 @@ use tokio::task::JoinHandle;
 
 pub use shard::{Shard, ShardContext};
 
+use crate::commands::orgs::provider_shard_key;
 use crate::observability::ClusterView;
 use shard::{run_shard, stopped};
 
@@ -215,7 +216,8 @@ impl Supervisor {
     /// Starts `shard`'s pipeline, unless it has no organisations.
     fn start(&mut self, shard: Shard) {
         let orgs = shard.select(&self.orgs, self.shard_count);
-        if orgs.is_empty() {
+        let provider = self.serves_provider(shard);
+        if orgs.is_empty() && !provider {
             tracing::info!(shard = %shard.name(), "no organisation in this shard");
             return;
         }
@@ -226,7 +228,7 @@ impl Supervisor {
         let ended = self.ended.clone();
         let task_orgs = orgs.clone();
         let task = tokio::spawn(async move {
-            let result = run_shard(context, shard, task_orgs, stop_rx).await;
+            let result = run_shard(context, shard, task_orgs, provider, stop_rx).await;
             let _ = ended.send((shard, generation));
             result
         });
@@ -239,6 +241,16 @@ impl Supervisor {
                 task,
             },
         );
+    }
+
+    /// Whether `shard` runs the provider's own events (`provider_events`): alone, yes; in a
+    /// cluster, the shard of `provider/<id>`.
+    fn serves_provider(&self, shard: Shard) -> bool {
+        match (shard, provider_shard_key(&self.context.config)) {
+            (_, None) => false,
+            (Shard::All, Some(_)) => true,
+            (Shard::Number(n), Some(key)) => producer::shard_of(&key, self.shard_count) == n,
+        }
     }
 
     /// A pipeline that ended by itself (fenced, or failed to start).

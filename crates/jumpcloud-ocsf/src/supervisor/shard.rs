@@ -10,7 +10,8 @@ use mapper::Mapper;
 use pipeline::{InventoryPlan, Mode, PipelineStats, RunReport};
 use tokio::sync::watch;
 
-use crate::commands::run::{build_pipeline, connect_kafka, org_views, sources_for};
+use crate::commands::orgs::event_sources;
+use crate::commands::run::{build_pipeline, connect_kafka, org_views};
 use crate::config::AppConfig;
 use crate::observability::{PipelineView, RunningPipelines};
 
@@ -70,11 +71,13 @@ pub struct ShardContext {
 /// How long to wait before connecting again after a failure.
 const CONNECT_RETRY: Duration = Duration::from_secs(5);
 
-/// Runs `shard`'s pipeline over `orgs` until `stop` turns true or the pipeline is fenced.
+/// Runs `shard`'s pipeline over `orgs` (and the provider's own events with `provider`) until
+/// `stop` turns true or the pipeline is fenced.
 pub async fn run_shard(
     context: Arc<ShardContext>,
     shard: Shard,
     orgs: Vec<String>,
+    provider: bool,
     mut stop: watch::Receiver<bool>,
 ) -> Result<RunReport> {
     let role = shard.role();
@@ -97,7 +100,7 @@ pub async fn run_shard(
             Err(error) => return Err(error),
         }
     };
-    let sources = sources_for(&context.config, &context.client, &orgs, &store)
+    let sources = event_sources(&context.config, &context.client, &store, &orgs, provider)
         .with_context(|| format!("the sources of shard {}", shard.name()))?;
     let mut pipeline = build_pipeline(&context.config, Arc::clone(&context.mapper), destination)
         .with_stats(Arc::clone(&context.stats));

@@ -28,7 +28,7 @@ pub async fn ground_truth(
     }
     let wanted = params.get("org");
     if let Some(id) = wanted {
-        if state.org(id).is_none() {
+        if state.org_or_provider(id).is_none() {
             return error(StatusCode::NOT_FOUND, format!("unknown organization {id}"));
         }
     }
@@ -38,6 +38,7 @@ pub async fn ground_truth(
     for org in state
         .orgs
         .iter()
+        .chain(wanted.is_some().then_some(&state.provider))
         .filter(|o| wanted.is_none_or(|id| *id == o.id))
     {
         let index = read(&org.events);
@@ -78,9 +79,47 @@ pub async fn orgs(State(state): State<Arc<SimState>>, headers: HeaderMap) -> Res
     let list: Vec<Value> = state
         .orgs
         .iter()
-        .map(|o| json!({"id": o.id, "directory_insights": o.di_enabled}))
+        .map(|o| {
+            json!({
+                "id": o.id,
+                "directory_insights": o.di_enabled,
+                "listed": o.listed.load(std::sync::atomic::Ordering::Relaxed),
+            })
+        })
         .collect();
     Json(list).into_response()
+}
+
+/// `POST /__sim/orgs/{id}/join`: the organisation joins the provider (listed, accessible).
+pub async fn join_org(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    set_listed(&state, &headers, &id, true)
+}
+
+/// `POST /__sim/orgs/{id}/leave`: the organisation leaves the provider (not listed, 403).
+pub async fn leave_org(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    set_listed(&state, &headers, &id, false)
+}
+
+fn set_listed(state: &SimState, headers: &HeaderMap, id: &str, listed: bool) -> Response {
+    if let Err(response) = auth::authenticate(state, headers) {
+        return response;
+    }
+    match state.org(id) {
+        Some(org) => {
+            org.listed
+                .store(listed, std::sync::atomic::Ordering::Relaxed);
+            Json(json!({"id": id, "listed": listed})).into_response()
+        }
+        None => error(StatusCode::NOT_FOUND, format!("unknown organization {id}")),
+    }
 }
 
 /// `POST /__sim/live {"events_per_sec": x}`.

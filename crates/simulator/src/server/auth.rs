@@ -113,7 +113,10 @@ pub fn organisations(
     wanted
         .iter()
         .map(|id| {
-            state.org(id).cloned().ok_or_else(|| {
+            let joined = state
+                .org(id)
+                .filter(|org| org.listed.load(std::sync::atomic::Ordering::Relaxed));
+            joined.cloned().ok_or_else(|| {
                 error(
                     StatusCode::FORBIDDEN,
                     format!(
@@ -123,6 +126,23 @@ pub fn organisations(
             })
         })
         .collect()
+}
+
+/// The provider a request names with `x-provider-id` (its own events), `None` without the
+/// header; `Err` is the 403 for another provider.
+pub fn provider(state: &SimState, headers: &HeaderMap) -> Result<Option<Arc<Org>>, Response> {
+    let Some(value) = headers.get("x-provider-id") else {
+        return Ok(None);
+    };
+    let id = value.to_str().unwrap_or_default().trim();
+    if id == state.provider.id {
+        Ok(Some(Arc::clone(&state.provider)))
+    } else {
+        Err(error(
+            StatusCode::FORBIDDEN,
+            format!("Forbidden: provider {id} is not accessible with these credentials"),
+        ))
+    }
 }
 
 /// Authenticates and selects one organisation (console API).

@@ -163,6 +163,29 @@ pub async fn organizations(
     v1_list(records, &params)
 }
 
+/// `GET /api/v2/providers/{id}/organizations`: the provider's organisations (those that have
+/// joined), `{"results": [...], "totalCount": N}`, paged with `limit`/`skip`.
+pub async fn provider_organizations(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    Path(provider_id): Path<String>,
+    Query(params): Query<Params>,
+) -> Response {
+    if let Err(response) = auth::authenticate(&state, &headers) {
+        return response;
+    }
+    if provider_id != state.provider.id {
+        return not_found("provider", &provider_id);
+    }
+    let records = state
+        .orgs
+        .iter()
+        .filter(|o| o.listed.load(std::sync::atomic::Ordering::Relaxed))
+        .map(|o| read(&o.inventory).org_record.clone())
+        .collect();
+    v1_list(records, &params)
+}
+
 /// `GET /api/systemusers`.
 pub async fn users(
     State(state): State<Arc<SimState>>,

@@ -215,7 +215,16 @@ fn prepare(
             "Forbidden: the administrator role of this API key does not include Directory Insights",
         ));
     }
-    let orgs = auth::organisations(state, headers, true)?;
+    let orgs = match auth::provider(state, headers)? {
+        Some(provider) if headers.get("x-org-id").is_none() => vec![provider],
+        Some(_) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "send either x-provider-id or x-org-id, not both",
+            ));
+        }
+        None => auth::organisations(state, headers, true)?,
+    };
     if orgs.iter().any(|o| !o.di_enabled) {
         return Err(error(
             StatusCode::PAYMENT_REQUIRED,

@@ -62,6 +62,8 @@ pub struct Org {
     pub id: String,
     /// Directory Insights enabled (402 otherwise).
     pub di_enabled: bool,
+    /// Joined the provider: listed by it and accessible with `x-org-id` (403 otherwise).
+    pub listed: AtomicBool,
     /// Events.
     pub events: RwLock<EventIndex>,
     /// Inventory.
@@ -133,6 +135,9 @@ pub struct SimState {
     pub config: SimConfig,
     /// Organisations, in order.
     pub orgs: Vec<Arc<Org>>,
+    /// The provider itself (id = `config.provider_id`): its own events, read with
+    /// `x-provider-id`.
+    pub provider: Arc<Org>,
     /// OAuth access tokens and when they expire.
     pub tokens: Mutex<HashMap<String, Instant>>,
     /// Faults on demand.
@@ -160,6 +165,12 @@ impl SimState {
     /// The org with this id.
     pub fn org(&self, id: &str) -> Option<&Arc<Org>> {
         self.orgs.iter().find(|o| o.id == id)
+    }
+
+    /// The org with this id, or the provider itself.
+    pub fn org_or_provider(&self, id: &str) -> Option<&Arc<Org>> {
+        self.org(id)
+            .or_else(|| (self.provider.id == id).then_some(&self.provider))
     }
 }
 
@@ -227,6 +238,10 @@ pub fn router(state: Arc<SimState>) -> Router {
             "/api/v2/applications/{id}/usergroups",
             get(console::application_groups),
         )
+        .route(
+            "/api/v2/providers/{id}/organizations",
+            get(console::provider_organizations),
+        )
         .route("/api/v2/applemdms", get(console::apple_mdms))
         .route(
             "/api/v2/applemdms/{id}/devices",
@@ -234,6 +249,8 @@ pub fn router(state: Arc<SimState>) -> Router {
         )
         .route("/__sim/events", get(admin::ground_truth))
         .route("/__sim/orgs", get(admin::orgs))
+        .route("/__sim/orgs/{id}/join", post(admin::join_org))
+        .route("/__sim/orgs/{id}/leave", post(admin::leave_org))
         .route("/__sim/live", post(admin::live))
         .route(
             "/__sim/faults",

@@ -3,23 +3,31 @@
 use super::ack::{self, AckTracker, Acker, CheckpointLease, SharedTracker};
 use super::dedup::{EventKey, SeenEvents};
 use super::window::{self, Window};
-use super::{EventBatch, EventsConfig, RawEvent};
+use super::{EventBatch, EventsConfig};
 use crate::checkpoint::CheckpointStore;
-use crate::client::{EventQuery, FetchError, JumpCloudClient, PageEvent};
+use crate::client::{EventQuery, FetchError, JumpCloudClient, Scope};
 use crate::stats::SourceStats;
-use crate::timestamp::{floor_to_millis, format_timestamp, parse_timestamp};
-use bytes::Bytes;
+use crate::timestamp::{floor_to_millis, format_timestamp};
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tracing::Instrument;
 
+mod intake;
+
+pub(crate) use intake::{PageOf, check_paging, latest_timestamp};
+
 static NEXT_SOURCE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Checkpoint key of an organisation's live cursor.
 pub fn live_checkpoint_key(org_id: &str) -> String {
     format!("events/{org_id}")
+}
+
+/// Checkpoint key of the Multi-Tenant Portal's own events (`x-provider-id`).
+pub fn provider_checkpoint_key(provider_id: &str) -> String {
+    format!("events/provider/{provider_id}")
 }
 
 /// Checkpoint key of a backfill of `[from, to)`.
@@ -52,7 +60,10 @@ struct OpenWindow {
 #[derive(Debug)]
 pub struct EventSource {
     client: JumpCloudClient,
+    /// The organisation (`provider/<id>` for the provider's own events).
     org_id: Arc<str>,
+    /// Set for the Multi-Tenant Portal's own events: requests carry `x-provider-id`.
+    provider_id: Option<Arc<str>>,
     config: EventsConfig,
     plan: Plan,
     source_id: u64,
@@ -95,6 +106,31 @@ impl EventSource {
             initial,
             Plan::Live,
         )
+    }
+
+    /// The live source of the Multi-Tenant Portal's own events (`x-provider-id`), under the
+    /// checkpoint key `events/provider/<id>`; its events are labelled `provider/<id>`.
+    pub fn provider(
+        client: JumpCloudClient,
+        provider_id: &str,
+        config: EventsConfig,
+        store: Arc<dyn CheckpointStore>,
+    ) -> Result<Self, FetchError> {
+        if provider_id.is_empty() {
+            return Err(FetchError::Config("the provider id is empty".into()));
+        }
+        let initial = window::minus(Utc::now(), config.initial_lookback);
+        let mut source = Self::build(
+            client,
+            format!("provider/{provider_id}"),
+            config,
+            store,
+            provider_checkpoint_key(provider_id),
+            initial,
+            Plan::Live,
+        )?;
+        source.provider_id = Some(Arc::from(provider_id));
+        Ok(source)
     }
 
     /// One live source per configured organisation (`client.config().org_ids`), or one for the
@@ -194,6 +230,7 @@ impl EventSource {
         Ok(Self {
             client,
             org_id: Arc::from(org_id),
+            provider_id: None,
             config,
             plan,
             source_id: NEXT_SOURCE_ID.fetch_add(1, Ordering::Relaxed),
@@ -248,6 +285,11 @@ impl EventSource {
         }
     }
 
+    /// The client it requests with.
+    pub(crate) fn client(&self) -> &JumpCloudClient {
+        &self.client
+    }
+
     /// Its configuration (page size, poll interval, ...).
     pub fn config(&self) -> &EventsConfig {
         &self.config
@@ -266,6 +308,29 @@ impl EventSource {
     /// How far events have been fetched (handed out), ahead of the committed cursor.
     pub fn fetch_cursor(&self) -> DateTime<Utc> {
         self.fetch_cursor
+    }
+
+    /// True for a live source of one named organisation: one that can be queried together with
+    /// others (`x-org-id` repeated). Not a backfill, the provider's events, or the credential's
+    /// own organisation (whose id the events carry but the configuration does not).
+    pub fn is_groupable(&self) -> bool {
+        matches!(self.plan, Plan::Live) && self.provider_id.is_none() && !self.org_id.is_empty()
+    }
+
+    /// True for the Multi-Tenant Portal's own events (`x-provider-id`): an organisation's
+    /// inventory does not apply to it.
+    pub fn is_provider(&self) -> bool {
+        self.provider_id.is_some()
+    }
+
+    /// True for a live source (not a backfill range).
+    pub fn is_live(&self) -> bool {
+        matches!(self.plan, Plan::Live)
+    }
+
+    /// The organisation as an `x-org-id` value shared with a group's request.
+    pub(crate) fn org_arc(&self) -> Arc<str> {
+        Arc::clone(&self.org_id)
     }
 
     /// True once a backfill has fetched its whole range (always false for a live source).
@@ -419,134 +484,34 @@ impl EventSource {
         };
         let window = open.window;
         let query = self.query(window, open.search_after.clone());
-        let page = self.client.events_page(&self.org_id, &query).await?;
-        self.stats.pages.fetch_add(1, Ordering::Relaxed);
-        let limit = page.limit.unwrap_or(self.request_limit).max(1);
-        let received = page.events.len();
-        let last_page = received < limit;
-        if !last_page {
-            let stuck = match (&page.search_after, &query.search_after) {
-                (None, _) => Some("a full page came without X-Search_after; cannot page further"),
-                (Some(next), Some(sent)) if next.get() == sent.get() => {
-                    Some("X-Search_after did not move past the previous page; paging would loop")
-                }
-                _ => None,
-            };
-            if let Some(reason) = stuck {
-                return Err(FetchError::Protocol {
-                    path: crate::client::EVENTS_PATH.into(),
-                    reason: reason.into(),
-                });
+        let page = match self.provider_id.as_deref() {
+            Some(provider) => {
+                self.client
+                    .events_page_for(Scope::Provider(provider), &query)
+                    .await?
             }
-        }
-        let mut events = Vec::with_capacity(received);
-        let mut keys = Vec::with_capacity(received);
-        let mut latest: Option<DateTime<Utc>> = None;
-        let mut duplicates = 0u64;
-        let received_bytes: usize = page.events.iter().map(|event| event.bytes.len()).sum();
-        let mut kept_bytes = 0;
-        for PageEvent {
-            bytes: raw,
-            id,
-            timestamp,
-        } in page.events
-        {
-            let parsed = timestamp.as_deref().and_then(parse_timestamp);
-            if let Some(time) = parsed {
-                latest = Some(latest.map_or(time, |l| l.max(time)));
-            }
-            if let (Some(id), Some(time)) = (id.as_deref(), parsed)
-                && let Some(key) = EventKey::new(id, time)
-            {
-                if !self.seen.insert(key.clone()) {
-                    duplicates += 1;
-                    continue;
-                }
-                keys.push(key);
-            }
-            kept_bytes += raw.len();
-            events.push(RawEvent {
-                org_id: Arc::clone(&self.org_id),
-                id,
-                timestamp,
-                bytes: raw,
-            });
-        }
-        if kept_bytes * 2 < received_bytes {
-            // The events are slices of the response body, which lives as long as any of them.
-            // When dedup dropped most of the page (a live window re-reading its overlap), copy
-            // the few new ones out so the body is freed now, not when they are delivered: a
-            // broker outage would otherwise hold one whole body per poll.
-            for event in &mut events {
-                event.bytes = Bytes::copy_from_slice(&event.bytes);
-            }
-        }
-        self.stats
-            .duplicates_skipped
-            .fetch_add(duplicates, Ordering::Relaxed);
-        self.stats
-            .events_fetched
-            .fetch_add(events.len() as u64, Ordering::Relaxed);
-        let cursor_after = if last_page {
-            self.fetch_cursor = self.fetch_cursor.max(window.end);
-            self.window = None;
-            // A live source reports each completed window; a backfill goes on to its next slice.
-            self.caught_up = matches!(self.plan, Plan::Live);
-            let keep_from = match self.plan {
-                Plan::Live => window::minus(self.fetch_cursor, self.config.overlap),
-                Plan::Range { .. } => self.fetch_cursor,
-            };
-            self.seen.prune_before(keep_from);
-            let lag_ms = (Utc::now() - window.end).num_milliseconds();
-            self.stats.data_lag_ms.store(lag_ms, Ordering::Relaxed);
-            tracing::debug!(
-                org = %self.org_id,
-                start = %format_timestamp(window.start),
-                end = %format_timestamp(window.end),
-                data_lag_ms = lag_ms,
-                "window complete"
-            );
-            self.fetch_cursor
-        } else if let Some(open) = self.window.as_mut() {
-            open.search_after = page.search_after;
-            if let Some(latest) = latest {
-                // Sorted by epoch-ms: everything before this millisecond has been returned.
-                open.progress = open.progress.max(floor_to_millis(latest)).min(window.end);
-            }
-            let progress = open.progress;
-            // No later request reaches below `progress - overlap`: a long catch-up window keeps
-            // the dedup memory bounded by the overlap, not by the window.
-            let keep_from = match self.plan {
-                Plan::Live => window::minus(progress, self.config.overlap),
-                Plan::Range { .. } => progress,
-            };
-            self.seen.prune_before(keep_from);
-            progress
-        } else {
-            self.fetch_cursor
+            None => self.client.events_page(&self.org_id, &query).await?,
         };
-        self.stats
-            .dedup_keys
-            .store(self.seen.len() as u64, Ordering::Relaxed);
-        let sequence = self.next_sequence;
-        self.next_sequence += 1;
-        let has_events = !events.is_empty();
-        ack::lock(&self.tracker).register(sequence, cursor_after, keys, !has_events)?;
-        tracing::debug!(
-            org = %self.org_id,
-            received,
-            emitted = events.len(),
-            duplicates,
+        self.stats.pages.fetch_add(1, Ordering::Relaxed);
+        let last_page = intake::check_paging(&page, &query, self.request_limit)?;
+        let latest = intake::latest_timestamp(&page.events);
+        let progress = match self.window.as_mut() {
+            Some(open) if !last_page => {
+                open.search_after = page.search_after;
+                if let Some(latest) = latest {
+                    // Sorted by epoch-ms: everything before this millisecond has been returned.
+                    open.progress = open.progress.max(floor_to_millis(latest)).min(window.end);
+                }
+                open.progress
+            }
+            _ => window.end,
+        };
+        let page_of = intake::PageOf {
+            window,
             last_page,
-            "page"
-        );
-        if !has_events {
-            return Ok(None);
-        }
-        Ok(Some(EventBatch {
-            org_id: self.org_id.to_string(),
-            events,
-            checkpoint: ack::token(self.source_id, &self.org_id, sequence),
-        }))
+            progress,
+            drop_before: None,
+        };
+        self.take_events(page.events, page_of)
     }
 }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# scripts/bench-msp.sh [ORGS] [EVENTS] [SECONDS]: the MSP benchmark (not a test). One `run`
+# serving ORGS organisations (default 1,000) of one provider, discovered with org_ids = "all",
+# against the simulator with EVENTS history events (default 100,000), late arrival on and live
+# events, with lag = "30s", poll_interval = "30s" and the default 10 requests/s, for SECONDS
+# (default 240), in exactly-once mode. Prints each organisation's data lag once caught up
+# (p50/p95/max, against lag + poll_interval + 30 s), peak RSS, CPU seconds, and what a
+# read_committed consumer finds missing or duplicated. See tests/bench/msp_bench.py.
+# Builds the release binary, starts Apache Kafka (a broker already answering is reused) and the
+# Python venv like scripts/bench.sh; the run's topics are deleted at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ORGS=${1:-1000}
+EVENTS=${2:-100000}
+SECONDS_RUN=${3:-240}
+CACHE=${JUMPCLOUD_OCSF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jumpcloud-ocsf}
+export JUMPCLOUD_OCSF_CACHE=$CACHE
+mkdir -p "$CACHE"
+REQ_HASH=$(sha256sum tests/requirements.txt | cut -c1-16)
+VENV="$CACHE/venv"
+if [ ! -f "$VENV/.req-$REQ_HASH" ]; then
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+  touch "$VENV/.req-$REQ_HASH"
+fi
+cargo build --release --locked -p jumpcloud-ocsf
+eval "$(scripts/kafka-broker.sh start broker)"
+trap 'if [ "${KAFKA_BROKER_STARTED_BY_US:-0}" = 1 ]; then scripts/kafka-broker.sh stop broker; fi' EXIT
+"$VENV/bin/python" tests/bench/msp_bench.py --binary target/release/jumpcloud-ocsf \
+  --orgs "$ORGS" --events "$EVENTS" --seconds "$SECONDS_RUN"
