@@ -5,6 +5,7 @@
 
 mod delivered;
 pub mod inventory;
+pub mod metrics;
 
 #[allow(unused_imports)] // each test binary uses its own part
 pub use delivered::Delivered;
