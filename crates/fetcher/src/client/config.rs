@@ -124,8 +124,8 @@ pub struct ClientConfig {
     /// Credentials.
     pub auth: AuthConfig,
     /// Organisations (`x-org-id`), one cursor each; empty = the credential's own organisation;
-    /// `"all"` = every organisation of `provider_id`, listed at start-up
-    /// ([`ClientConfig::discovers_orgs`]).
+    /// `"all"` = every organisation of `provider_id`, listed at start-up and every
+    /// `org_refresh_interval` ([`ClientConfig::discovers_orgs`]).
     #[serde(deserialize_with = "org_ids_or_all")]
     pub org_ids: Vec<String>,
     /// The Multi-Tenant Portal's provider id: where `org_ids = "all"` lists the organisations,
