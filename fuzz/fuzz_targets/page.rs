@@ -113,7 +113,7 @@ fn agrees_with_values(data: &[u8], events: &[PageEvent]) {
 }
 
 /// serde's reading of a page, which `split_page` must match exactly: a copy of the
-/// `tests::serde_reference` module of crates/fetcher/src/client/page.rs (keep them in step).
+/// `tests::serde_reference` module of crates/fetcher/src/client/page/tests.rs (keep them in step).
 mod serde_reference {
     use bytes::Bytes;
     use fetcher::PageEvent;
