@@ -67,12 +67,17 @@ pub struct Args {
     pub kafka_topic: Option<String>,
 }
 
-/// The organisations to inventory: the flags, else the configuration, else the credential's own.
-pub fn target_orgs(flags: &[String], config: &AppConfig) -> Vec<String> {
+/// The organisations to inventory: the flags, else the configuration (with `org_ids = "all"`,
+/// those the provider lists now), else the credential's own.
+pub async fn target_orgs(
+    flags: &[String],
+    config: &AppConfig,
+    client: &JumpCloudClient,
+) -> Result<Vec<String>> {
     if flags.is_empty() {
-        crate::commands::run::org_ids(config)
+        crate::commands::orgs::resolve_org_ids(config, client).await
     } else {
-        flags.to_vec()
+        Ok(flags.to_vec())
     }
 }
 
@@ -216,7 +221,7 @@ async fn run_async(args: Args) -> Result<bool> {
         apple_mdm: !args.no_apple_mdm,
         ..InventoryConfig::default()
     };
-    let orgs = target_orgs(&args.orgs, &config);
+    let orgs = target_orgs(&args.orgs, &config, &client).await?;
     let output = match &args.kafka_topic {
         Some(topic) => {
             let mut kafka = config.kafka.clone();
