@@ -8,49 +8,11 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::metrics::{get, plain, samples};
 use common::*;
 use simulator::SimConfig;
 
 const API_KEY: &str = "groups-pipeline-key";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn get(url: &str) -> (u16, String) {
-    match reqwest::get(url).await {
-        Ok(response) => (
-            response.status().as_u16(),
-            response.text().await.unwrap_or_default(),
-        ),
-        Err(_) => (0, String::new()),
-    }
-}
-
-/// `(org label, value)` of every sample of `name` with an `org` label.
-fn samples(body: &str, name: &str) -> Vec<(String, f64)> {
-    let prefix = format!("{name}{{org=\"");
-    body.lines()
-        .filter_map(|line| {
-            let rest = line.strip_prefix(&prefix)?;
-            let (org, value) = rest.split_once("\"}")?;
-            Some((org.to_owned(), value.trim().parse().ok()?))
-        })
-        .collect()
-}
-
-fn plain(body: &str, name: &str) -> Option<f64> {
-    body.lines()
-        .find_map(|line| {
-            line.strip_prefix(&format!("{name} "))
-                .or_else(|| line.strip_prefix(&format!("{name}{{}} ")))
-        })
-        .and_then(|value| value.trim().parse().ok())
-}
 
 /// The provider's own events in the simulator's ground truth.
 async fn provider_truth(base_url: &str, provider: &str) -> BTreeSet<EventKey> {

@@ -6,20 +6,11 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::metrics::get;
 use common::*;
 use simulator::SimConfig;
 
 const API_KEY: &str = "operate-test-key";
-
-async fn get(url: &str) -> (u16, String) {
-    match reqwest::get(url).await {
-        Ok(response) => (
-            response.status().as_u16(),
-            response.text().await.unwrap_or_default(),
-        ),
-        Err(_) => (0, String::new()),
-    }
-}
 
 fn metric(body: &str, name_and_labels: &str) -> Option<f64> {
     body.lines()
