@@ -35,13 +35,13 @@ use std::sync::Arc;
 
 use fetcher::{EventSource, OrgGroup};
 use mapper::Mapper;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 pub use destination::{Destination, KafkaDestination, UnitError};
 pub use files::FileSink;
 pub use inventory::{CorruptState, InventoryPlan, InventoryStats};
-pub use source_task::Mode;
+pub use source_task::{InFlightBudget, Mode};
 pub use state::KafkaState;
 pub use stats::{BatchCounts, OrgTotals, PipelineStats};
 pub use unit::UnitLimits;
@@ -49,7 +49,7 @@ pub use unit::UnitLimits;
 use gate::RequestGate;
 use group_task::GroupTask;
 use inventory::InventoryTask;
-use source_task::{InFlightBudget, Rewinds, SourceTask};
+use source_task::{Rewinds, SourceTask};
 use unit::Writer;
 
 /// A shutdown signal: `true` once shutdown was requested.
@@ -76,7 +76,7 @@ pub struct Pipeline {
     mapper: Arc<Mapper>,
     destination: Arc<Destination>,
     stats: Arc<PipelineStats>,
-    max_in_flight_events: usize,
+    budget: InFlightBudget,
     limits: UnitLimits,
     inventory: Option<InventoryPlan>,
 }
@@ -95,10 +95,18 @@ impl Pipeline {
             mapper,
             destination,
             stats: Arc::new(PipelineStats::default()),
-            max_in_flight_events: max_in_flight_events.clamp(1, Semaphore::MAX_PERMITS),
+            budget: InFlightBudget::new(max_in_flight_events),
             limits,
             inventory: None,
         }
+    }
+
+    /// Fetches within `budget` (shared by the pipelines of one process, so that their fetched
+    /// events together stay within `[pipeline] max_in_flight_events`) instead of a budget of
+    /// its own.
+    pub fn with_budget(mut self, budget: InFlightBudget) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// Counts into `stats` (shared by the pipelines of one process, so that totals stay
@@ -152,10 +160,7 @@ impl Pipeline {
             None => None,
         };
         let rewinds = Arc::new(Rewinds::default());
-        let budget = InFlightBudget {
-            events: Arc::new(Semaphore::new(self.max_in_flight_events)),
-            capacity: self.max_in_flight_events,
-        };
+        let budget = self.budget.clone();
         // The sources stop on shutdown, or when the writer is fenced.
         let (stop_sources, stop) = watch::channel(false);
         let mut forward = shutdown.clone();

@@ -83,11 +83,32 @@ impl Rewinds {
     }
 }
 
-/// Room for fetched events not yet handed to the destination, shared by every source.
+/// Room for fetched events not yet handed to the destination, shared by every source of a
+/// pipeline, and by every pipeline of a process that is given the same budget.
 #[derive(Clone)]
-pub(crate) struct InFlightBudget {
+pub struct InFlightBudget {
     pub(crate) events: Arc<Semaphore>,
     pub(crate) capacity: usize,
+}
+
+impl InFlightBudget {
+    /// Room for at most `max_events` events.
+    pub fn new(max_events: usize) -> Self {
+        let capacity = max_events.clamp(1, Semaphore::MAX_PERMITS);
+        Self {
+            events: Arc::new(Semaphore::new(capacity)),
+            capacity,
+        }
+    }
+}
+
+impl std::fmt::Debug for InFlightBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InFlightBudget")
+            .field("capacity", &self.capacity)
+            .field("free", &self.events.available_permits())
+            .finish()
+    }
 }
 
 /// The least room a batch holds, however few its events: a live source stuck behind an absent

@@ -9,7 +9,8 @@ use anyhow::{Context, Result};
 use fetcher::{CheckpointStore, EventSource, FileCheckpointStore, JumpCloudClient};
 use mapper::{MapOptions, Mapper, MappingTables};
 use pipeline::{
-    Destination, KafkaDestination, Mode, Pipeline, PipelineStats, RunReport, UnitLimits,
+    Destination, InFlightBudget, KafkaDestination, Mode, Pipeline, PipelineStats, RunReport,
+    UnitLimits,
 };
 use producer::MembershipConfig;
 use tokio::sync::watch;
@@ -82,6 +83,12 @@ async fn run_async(args: Args) -> Result<RunReport> {
     let context = Arc::new(ShardContext {
         retry_connect: membership.is_some(),
         inventory: config.inventory.plan(&client),
+        budget: InFlightBudget::new(config.pipeline.max_in_flight_events),
+        connecting: tokio::sync::Semaphore::new(2),
+        queue_shares: match &membership {
+            Some(membership) => u32::try_from(membership.shards.max(1)).unwrap_or(1),
+            None => 1,
+        },
         config,
         mapper,
         client,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use fetcher::JumpCloudClient;
 use mapper::Mapper;
-use pipeline::{InventoryPlan, Mode, PipelineStats, RunReport};
+use pipeline::{InFlightBudget, InventoryPlan, Mode, PipelineStats, RunReport};
 use tokio::sync::watch;
 
 use crate::commands::orgs::event_sources;
@@ -66,7 +66,19 @@ pub struct ShardContext {
     /// Inventory snapshots of each pipeline's organisations; its clones share one request pace,
     /// so the shards together keep to `[inventory] max_requests_per_sec`.
     pub inventory: Option<InventoryPlan>,
+    /// Room for fetched events, shared by every pipeline of the process: memory stays within
+    /// `[pipeline] max_in_flight_events` however many shards it owns.
+    pub budget: InFlightBudget,
+    /// How many pipelines the producer queue (`[kafka] queue_max_kbytes`) is shared between:
+    /// 1 alone, the shard count in a cluster (each shard's producer gets its part).
+    pub queue_shares: u32,
+    /// Shards connecting at once (each creates a producer, an admin client and two state
+    /// readers): a newly assigned instance starts its shards a few at a time.
+    pub connecting: tokio::sync::Semaphore,
 }
+
+/// The smallest producer queue a shard's pipeline gets.
+const MIN_SHARD_QUEUE_KBYTES: u32 = 256;
 
 /// How long to wait before connecting again after a failure.
 const CONNECT_RETRY: Duration = Duration::from_secs(5);
@@ -81,8 +93,14 @@ pub async fn run_shard(
     mut stop: watch::Receiver<bool>,
 ) -> Result<RunReport> {
     let role = shard.role();
+    let mut config = context.config.clone();
+    config.kafka.queue_max_kbytes = (config.kafka.queue_max_kbytes / context.queue_shares.max(1))
+        .max(MIN_SHARD_QUEUE_KBYTES.min(config.kafka.queue_max_kbytes));
     let (destination, store) = loop {
-        let connecting = connect_kafka(&context.config, &role);
+        let connecting = async {
+            let _turn = context.connecting.acquire().await;
+            connect_kafka(&config, &role).await
+        };
         let result = tokio::select! {
             biased;
             () = stopped(&mut stop) => return Ok(RunReport::default()),
@@ -103,7 +121,8 @@ pub async fn run_shard(
     let sources = event_sources(&context.config, &context.client, &store, &orgs, provider)
         .with_context(|| format!("the sources of shard {}", shard.name()))?;
     let mut pipeline = build_pipeline(&context.config, Arc::clone(&context.mapper), destination)
-        .with_stats(Arc::clone(&context.stats));
+        .with_stats(Arc::clone(&context.stats))
+        .with_budget(context.budget.clone());
     if let Some(plan) = &context.inventory {
         pipeline = pipeline.with_inventory(plan.clone());
     }
