@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use fetcher::{Acker, Checkpoint, EventBatch, EventSource, FetchError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
@@ -179,14 +178,7 @@ impl SourceTask {
         let org_id = source.org_id().to_string();
         let outstanding = Arc::new(AtomicUsize::new(0));
         let mut epoch = self.rewinds.epoch();
-        let errors = || {
-            ExponentialBuilder::default()
-                .with_min_delay(Duration::from_secs(1))
-                .with_max_delay(Duration::from_secs(300))
-                .with_jitter()
-                .without_max_times()
-                .build()
-        };
+        let errors = fetcher::events::error_backoff;
         let mut error_delays = errors();
         loop {
             let now = self.rewinds.epoch();

@@ -92,7 +92,9 @@ pub struct TurnOutcome {
     pub failed: Vec<(String, String)>,
 }
 
-fn member_backoff() -> ExponentialBackoff {
+/// The delays between retries of a failing source or group member: exponential from 1 s to
+/// 5 min, with jitter, without end (a live source is retried as long as it runs).
+pub fn error_backoff() -> ExponentialBackoff {
     ExponentialBuilder::default()
         .with_min_delay(Duration::from_secs(1))
         .with_max_delay(Duration::from_secs(300))
@@ -150,7 +152,7 @@ impl OrgGroup {
                     mode: if groupable { Mode::Sweep } else { Mode::Alone },
                     groupable,
                     due_at: now,
-                    delays: member_backoff(),
+                    delays: error_backoff(),
                     completed: false,
                 }
             })
@@ -161,7 +163,7 @@ impl OrgGroup {
             members,
             sweep: None,
             next_sweep_at: now,
-            sweep_delays: member_backoff(),
+            sweep_delays: error_backoff(),
             round: Vec::new(),
             per_request,
             turn: 0,
@@ -288,7 +290,7 @@ impl OrgGroup {
                 if member.mode == Mode::Isolated {
                     tracing::info!(org = %org, "organisation answers again; paging it alone until it has caught up");
                     member.mode = Mode::Alone;
-                    member.delays = member_backoff();
+                    member.delays = error_backoff();
                 }
                 outcome.succeeded.push(org);
                 match batch {
@@ -461,7 +463,7 @@ impl OrgGroup {
                 return outcome;
             }
         };
-        self.sweep_delays = member_backoff();
+        self.sweep_delays = error_backoff();
         let mut shares: HashMap<&str, Vec<PageEvent>> = HashMap::with_capacity(ids.len());
         let latest = latest_timestamp(&page.events);
         let mut unattributed = 0usize;

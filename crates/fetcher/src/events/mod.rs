@@ -14,7 +14,7 @@ mod window;
 pub use ack::{Acker, CheckpointToken};
 pub use config::EventsConfig;
 pub use dedup::{EventKey, SeenEvents};
-pub use group::{OrgGroup, Turn, TurnOutcome, TurnPriority};
+pub use group::{OrgGroup, Turn, TurnOutcome, TurnPriority, error_backoff};
 pub use source::{
     EventSource, backfill_checkpoint_key, live_checkpoint_key, provider_checkpoint_key,
 };

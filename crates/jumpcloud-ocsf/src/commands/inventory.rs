@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use fetcher::JumpCloudClient;
 use fetcher::inventory::{InventoryConfig, collect_org};
 use mapper::OcsfRecord;
-use mapper::inventory::{InventoryInput, InventoryMapError, map_snapshot, snapshot_changes};
+use mapper::inventory::{InventoryInput, InventoryMapError, map_snapshot_split, snapshot_changes};
 use producer::{DeadLetter, OcsfProducer, Stage};
 
 use crate::config::AppConfig;
@@ -130,14 +130,7 @@ pub async fn snapshot_org(
         .await
         .with_context(|| format!("inventory of organisation {org:?}"))?;
     let processed_ms = chrono::Utc::now().timestamp_millis();
-    let mut records = Vec::with_capacity(input.users.len() + input.systems.len());
-    let mut rejected = Vec::new();
-    for result in map_snapshot(&input, processed_ms) {
-        match result {
-            Ok(record) => records.push(record),
-            Err(failure) => rejected.push(failure),
-        }
-    }
+    let (mut records, rejected) = map_snapshot_split(&input, processed_ms);
     let changes = match previous {
         Some(previous) => {
             let found = change_records(previous, &input, processed_ms);
@@ -224,15 +217,9 @@ async fn run_async(args: Args) -> Result<bool> {
     let orgs = target_orgs(&args.orgs, &config, &client).await?;
     let output = match &args.kafka_topic {
         Some(topic) => {
-            let mut kafka = config.kafka.clone();
-            kafka.topic.single_topic = Some(topic.clone());
-            let producer = OcsfProducer::new(kafka)
+            let producer = OcsfProducer::for_topic(config.kafka.clone(), topic)
                 .await
-                .context("starting the Kafka producer")?;
-            producer
-                .ensure_topics()
-                .await
-                .context("creating the inventory topic")?;
+                .context("starting the Kafka producer of the inventory topic")?;
             Output::Kafka(Box::new(producer))
         }
         None => Output::Stdout,

@@ -199,14 +199,7 @@ pub fn run(args: Args) -> ExitCode {
         totals: Totals::default(),
     };
     let mut usage_error = false;
-    let inputs: Vec<Option<PathBuf>> = if args.files.is_empty() {
-        vec![None]
-    } else {
-        args.files
-            .iter()
-            .map(|path| (path.as_os_str() != "-").then(|| path.clone()))
-            .collect()
-    };
+    let inputs = super::inputs(&args.files);
     for input in inputs {
         let result = match &input {
             None => run.stream("<stdin>", &mut io::stdin().lock()),

@@ -108,15 +108,9 @@ fn operator(args: &Args) -> Option<String> {
 }
 
 async fn deliver_audit(config: &AppConfig, topic: &str, record: &OcsfRecord) -> Result<()> {
-    let mut kafka = config.kafka.clone();
-    kafka.topic.single_topic = Some(topic.to_owned());
-    let producer = OcsfProducer::new(kafka)
+    let producer = OcsfProducer::for_topic(config.kafka.clone(), topic)
         .await
-        .context("starting the Kafka producer")?;
-    producer
-        .ensure_topics()
-        .await
-        .context("creating the audit topic")?;
+        .context("starting the Kafka producer of the audit topic")?;
     producer
         .send(record)
         .await

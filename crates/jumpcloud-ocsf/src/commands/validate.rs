@@ -90,14 +90,7 @@ pub fn run(args: Args) -> ExitCode {
         warn_recommended: args.warn_recommended,
         check_timestamps: !args.no_timestamp_check,
     });
-    let inputs: Vec<Option<PathBuf>> = if args.files.is_empty() {
-        vec![None]
-    } else {
-        args.files
-            .iter()
-            .map(|path| (path.as_os_str() != "-").then(|| path.clone()))
-            .collect()
-    };
+    let inputs = super::inputs(&args.files);
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let mut totals = Totals::default();
     let mut unreadable = false;

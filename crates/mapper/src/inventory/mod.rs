@@ -185,6 +185,23 @@ pub fn record_id(record: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// [`map_snapshot`]'s records, and apart the ones that could not be mapped (with their raw
+/// JSON, for the dead-letter topic).
+pub fn map_snapshot_split(
+    input: &InventoryInput,
+    processed_ms: i64,
+) -> (Vec<crate::OcsfRecord>, Vec<(InventoryMapError, Value)>) {
+    let mut records = Vec::with_capacity(input.users.len() + input.systems.len());
+    let mut rejected = Vec::new();
+    for result in map_snapshot(input, processed_ms) {
+        match result {
+            Ok(record) => records.push(record),
+            Err(failure) => rejected.push(failure),
+        }
+    }
+    (records, rejected)
+}
+
 /// Every record of one snapshot: 5003 per user, 5001 per system and per MDM device, in that
 /// order, processed at `processed_ms` (epoch ms, `metadata.processed_time`). A record that
 /// cannot be mapped is an `Err` with its raw JSON, for the dead-letter topic.

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use mapper::OcsfRecord;
 use mapper::inventory::{
     InventoryInput, InventoryMapError, KnownDevice, device_removed_records, known_devices,
-    map_snapshot, record_id, snapshot_changes,
+    map_snapshot_split, record_id, snapshot_changes,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -125,14 +125,7 @@ impl KnownOrg {
         input: InventoryInput,
         processed_ms: i64,
     ) -> PlannedSnapshot {
-        let mut records = Vec::with_capacity(input.users.len() + input.systems.len());
-        let mut rejected = Vec::new();
-        for result in map_snapshot(&input, processed_ms) {
-            match result {
-                Ok(record) => records.push(record),
-                Err(failure) => rejected.push(failure),
-            }
-        }
+        let (mut records, rejected) = map_snapshot_split(&input, processed_ms);
         let mut groups_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (group, members) in &input.group_members {
             for member in members {

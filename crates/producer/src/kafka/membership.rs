@@ -19,10 +19,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rdkafka::TopicPartitionList;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::admin::{NewTopic, TopicReplication};
+use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
-use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
 use tokio::sync::mpsc;
 
@@ -277,29 +276,13 @@ async fn create_topic(
     kafka: &ProducerConfig,
     config: &MembershipConfig,
 ) -> Result<(), ProducerError> {
-    let admin: AdminClient<DefaultClientContext> = super::client_config(kafka)
-        .create()
-        .map_err(|e| ProducerError::Kafka(e.to_string()))?;
     let topic = NewTopic::new(
         &config.topic,
         config.shards.max(1),
         TopicReplication::Fixed(kafka.topic.replication_factor),
     );
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let results = admin
-        .create_topics([&topic], &options)
-        .await
-        .map_err(|e| ProducerError::Kafka(e.to_string()))?;
-    for result in results {
-        match result {
-            Ok(name) => {
-                tracing::info!(topic = %name, shards = config.shards, "created the coordination topic")
-            }
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((name, code)) => {
-                return Err(ProducerError::Kafka(format!("create topic {name}: {code}")));
-            }
-        }
+    for name in super::create_missing_topics(kafka, &[topic]).await? {
+        tracing::info!(topic = %name, shards = config.shards, "created the coordination topic");
     }
     Ok(())
 }

@@ -78,6 +78,32 @@ fn client_config(config: &ProducerConfig) -> ClientConfig {
     client
 }
 
+/// Creates the topics of `new_topics` that do not exist yet; returns those it created.
+async fn create_missing_topics(
+    config: &ProducerConfig,
+    new_topics: &[NewTopic<'_>],
+) -> Result<Vec<String>, ProducerError> {
+    let admin: AdminClient<DefaultClientContext> = client_config(config)
+        .create()
+        .map_err(|e| ProducerError::Kafka(e.to_string()))?;
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = admin
+        .create_topics(new_topics.iter(), &options)
+        .await
+        .map_err(|e| ProducerError::Kafka(e.to_string()))?;
+    let mut created = Vec::new();
+    for result in results {
+        match result {
+            Ok(name) => created.push(name),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => {
+                return Err(ProducerError::Kafka(format!("create topic {name}: {code}")));
+            }
+        }
+    }
+    Ok(created)
+}
+
 /// The connection and security settings of `config`: what applies to a consumer too.
 fn consumer_config(config: &ProducerConfig) -> ClientConfig {
     let mut client = ClientConfig::new();
@@ -211,9 +237,6 @@ impl OcsfProducer {
     /// Create every topic of [`Self::topics`] that does not exist yet (partitions and replication
     /// from `[producer.topic]`). Returns the topics it created.
     pub async fn ensure_topics(&self) -> Result<Vec<String>, ProducerError> {
-        let admin: AdminClient<DefaultClientContext> = client_config(&self.config)
-            .create()
-            .map_err(|e| ProducerError::Kafka(e.to_string()))?;
         let names = self.topics();
         let new_topics: Vec<NewTopic<'_>> = names
             .iter()
@@ -225,22 +248,16 @@ impl OcsfProducer {
                 )
             })
             .collect();
-        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-        let results = admin
-            .create_topics(new_topics.iter(), &options)
-            .await
-            .map_err(|e| ProducerError::Kafka(e.to_string()))?;
-        let mut created = Vec::new();
-        for result in results {
-            match result {
-                Ok(name) => created.push(name),
-                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((name, code)) => {
-                    return Err(ProducerError::Kafka(format!("create topic {name}: {code}")));
-                }
-            }
-        }
-        Ok(created)
+        create_missing_topics(&self.config, &new_topics).await
+    }
+
+    /// A producer of `config` writing every record to `topic` (created when missing): what the
+    /// one-off commands (`inventory --kafka-topic`, `respond --audit-topic`) write with.
+    pub async fn for_topic(mut config: ProducerConfig, topic: &str) -> Result<Self, ProducerError> {
+        config.topic.single_topic = Some(topic.to_owned());
+        let producer = Self::new(config).await?;
+        producer.ensure_topics().await?;
+        Ok(producer)
     }
 
     fn send_prepared(

@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::admin::{NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
@@ -187,28 +186,13 @@ impl OcsfProducer {
     /// Creates `topic` when it does not exist: compacted, one partition (every key's latest
     /// value in one ordered log, read back whole at start-up).
     pub async fn ensure_compacted_topic(&self, name: &str) -> Result<(), ProducerError> {
-        let admin: AdminClient<DefaultClientContext> = super::client_config(&self.config)
-            .create()
-            .map_err(|e| ProducerError::Kafka(e.to_string()))?;
         let topic = NewTopic::new(
             name,
             1,
             TopicReplication::Fixed(self.config.topic.replication_factor),
         )
         .set("cleanup.policy", "compact");
-        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-        let results = admin
-            .create_topics([&topic], &options)
-            .await
-            .map_err(|e| ProducerError::Kafka(e.to_string()))?;
-        for result in results {
-            match result {
-                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((name, code)) => {
-                    return Err(ProducerError::Kafka(format!("create topic {name}: {code}")));
-                }
-            }
-        }
+        super::create_missing_topics(&self.config, &[topic]).await?;
         Ok(())
     }
 }
