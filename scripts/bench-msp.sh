@@ -13,17 +13,7 @@ cd "$(dirname "$0")/.."
 ORGS=${1:-1000}
 EVENTS=${2:-100000}
 SECONDS_RUN=${3:-240}
-CACHE=${JUMPCLOUD_OCSF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jumpcloud-ocsf}
-export JUMPCLOUD_OCSF_CACHE=$CACHE
-mkdir -p "$CACHE"
-REQ_HASH=$(sha256sum tests/requirements.txt | cut -c1-16)
-VENV="$CACHE/venv"
-if [ ! -f "$VENV/.req-$REQ_HASH" ]; then
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
-  touch "$VENV/.req-$REQ_HASH"
-fi
+. scripts/venv.sh
 cargo build --release --locked -p jumpcloud-ocsf
 eval "$(scripts/kafka-broker.sh start broker)"
 trap 'if [ "${KAFKA_BROKER_STARTED_BY_US:-0}" = 1 ]; then scripts/kafka-broker.sh stop broker; fi' EXIT

@@ -28,14 +28,7 @@ if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
 step "free disk: $(df -h . | awk 'NR==2 {print $4}') (target/ after the build: about 2.5 GB)"
 
 step "Python test packages (venv in $CACHE/venv)"
-REQ_HASH=$(sha256sum tests/requirements.txt | cut -c1-16)
-VENV="$CACHE/venv"
-if [ ! -f "$VENV/.req-$REQ_HASH" ]; then
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
-  touch "$VENV/.req-$REQ_HASH"
-fi
+. scripts/venv.sh
 export PATH="$VENV/bin:$PATH"   # tests call `python3`: this one has fastavro and confluent-kafka
 
 step "cargo-audit $CARGO_AUDIT_VERSION"
