@@ -128,5 +128,53 @@ async fn check_reports_each_connection_with_its_remedy() {
     let (ok, out) = check(&healthy_only, &[]);
     assert!(ok, "{out}");
     assert!(out.contains(" 0 failed"), "{out}");
+
+    // [cluster]: the coordination topic and the group, before and while an instance runs.
+    let mut text = std::fs::read_to_string(&healthy_only).unwrap();
+    text.push_str(&format!(
+        "\n[cluster]\ngroup_id = \"{prefix}\"\ntopic = \"{prefix}.shards\"\nshards = 4\nsession_timeout = \"6s\"\n"
+    ));
+    std::fs::write(&healthy_only, text).unwrap();
+    let (ok, out) = check(&healthy_only, &[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(&format!(
+            "FAIL  Kafka coordination topic {prefix}.shards: missing"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "PASS  Kafka group {prefix}: no instance running yet"
+        )),
+        "{out}"
+    );
+    let mut instance = Command::new(binary())
+        .args(["run", "--config"])
+        .arg(&healthy_only)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let out = loop {
+        let (ok, out) = check(&healthy_only, &[]);
+        if ok && out.contains("1 instance(s)") {
+            break out;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the instance never showed: {out}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert!(
+        out.contains(&format!(
+            "PASS  Kafka coordination topic {prefix}.shards: 4 shards"
+        )),
+        "{out}"
+    );
+    instance.kill().unwrap();
+    let _ = instance.wait();
     sim.shutdown().await;
 }

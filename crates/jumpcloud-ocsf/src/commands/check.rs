@@ -215,7 +215,59 @@ fn check_kafka(config: &AppConfig, timeout: Duration) -> Vec<Check> {
             result,
         });
     }
+    if let Some(group) = &config.cluster.group_id {
+        checks.extend(check_cluster(&consumer, &metadata, config, group, timeout));
+    }
     checks
+}
+
+/// `[cluster]`: the coordination topic (its partitions are the shards) and the group's members.
+fn check_cluster(
+    consumer: &BaseConsumer,
+    metadata: &rdkafka::metadata::Metadata,
+    config: &AppConfig,
+    group: &str,
+    timeout: Duration,
+) -> Vec<Check> {
+    let topic = &config.cluster.topic;
+    let partitions = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .map(|t| t.partitions().len());
+    let topic_check = Check {
+        item: format!("Kafka coordination topic {topic}"),
+        result: match partitions {
+            Some(n) if n == usize::try_from(config.cluster.shards).unwrap_or(0) => {
+                Ok(format!("{n} shards"))
+            }
+            Some(n) => Ok(format!(
+                "{n} shards (cluster.shards = {} is only read when the topic is created; {n} applies)",
+                config.cluster.shards
+            )),
+            None => Err(format!(
+                "missing: the first instance creates it with cluster.shards = {} partitions; if the cluster forbids topic creation, create {topic} with that many partitions first",
+                config.cluster.shards
+            )),
+        },
+    };
+    let group_check = Check {
+        item: format!("Kafka group {group}"),
+        result: match consumer.fetch_group_list(Some(group), timeout) {
+            Ok(list) => Ok(match list.groups().iter().find(|g| g.name() == group) {
+                Some(found) if !found.members().is_empty() => format!(
+                    "{} instance(s), state {}",
+                    found.members().len(),
+                    found.state()
+                ),
+                _ => "no instance running yet".to_string(),
+            }),
+            Err(err) => Err(format!(
+                "cannot describe the group ({err}): the instances need Read and Describe on group {group} (docs/permissions.md)"
+            )),
+        },
+    };
+    vec![topic_check, group_check]
 }
 
 async fn check_registry(registry: &producer::RegistryConfig, timeout: Duration) -> Check {
