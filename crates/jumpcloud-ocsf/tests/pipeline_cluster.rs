@@ -200,16 +200,7 @@ async fn assert_every_event_once(sim: &SimHandle, config: &Path, prefix: &str) -
         .filter(|line| !line.starts_with("group_id"))
         .collect();
     std::fs::write(&alone, text.join("\n")).unwrap();
-    let output = Command::new(binary())
-        .args(["run", "--once", "--config"])
-        .arg(&alone)
-        .output()
-        .expect("final catch-up run");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    catch_up(&alone, &[]);
     let truth = ground_truth(&sim.base_url(), API_KEY).await;
     let delivered = Delivered::read(&brokers(), prefix);
     delivered.assert_exactly(&truth);

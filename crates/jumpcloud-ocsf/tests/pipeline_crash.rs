@@ -89,16 +89,7 @@ async fn kill_and_restart(delivery: &str, kills: usize, seed: u64) -> Outcome {
     // Stop the live events, let them all become visible and older than the lag, then catch up.
     sim.set_live_rate(0.0);
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let output = Command::new(binary())
-        .args(["run", "--once", "--config"])
-        .arg(&config)
-        .output()
-        .expect("final catch-up run");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    catch_up(&config, &[]);
 
     let truth = ground_truth(&sim.base_url(), API_KEY).await;
     let delivered = Delivered::read(&brokers(), &prefix);

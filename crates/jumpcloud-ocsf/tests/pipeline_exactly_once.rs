@@ -36,20 +36,6 @@ fn start_run(config: &Path, bootstrap: &str, log: &Path) -> Child {
         .expect("start the pipeline")
 }
 
-fn catch_up(config: &Path, bootstrap: &str) {
-    let output = Command::new(binary())
-        .args(["run", "--once", "--config"])
-        .arg(config)
-        .env("KAFKA_BROKERS", bootstrap)
-        .output()
-        .expect("catch-up run");
-    assert!(
-        output.status.success(),
-        "catch-up run: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_letters_travel_in_the_transaction_once_each() {
     let sim = simulator::start(
@@ -76,9 +62,9 @@ async fn dead_letters_travel_in_the_transaction_once_each() {
         &prefix,
         "",
     );
-    catch_up(&config, &brokers());
+    catch_up(&config, &[("KAFKA_BROKERS", &brokers())]);
     // A second run finds nothing new: nothing is written twice.
-    catch_up(&config, &brokers());
+    catch_up(&config, &[("KAFKA_BROKERS", &brokers())]);
 
     let truth = ground_truth(&sim.base_url(), API_KEY).await;
     let topics = Delivered::read(&brokers(), &prefix);
@@ -185,7 +171,7 @@ async fn a_second_instance_fences_the_first_and_nothing_is_duplicated() {
         std::fs::read_to_string(&second_log).unwrap_or_default()
     );
     tokio::time::sleep(Duration::from_secs(4)).await;
-    catch_up(&config, &brokers());
+    catch_up(&config, &[("KAFKA_BROKERS", &brokers())]);
 
     let truth = ground_truth(&sim.base_url(), API_KEY).await;
     let topics = Delivered::read(&brokers(), &prefix);
@@ -259,7 +245,7 @@ async fn a_broker_killed_in_the_middle_of_a_transaction_loses_and_duplicates_not
     let _ = Command::new("kill").arg(run.id().to_string()).status();
     let _ = run.wait();
     tokio::time::sleep(Duration::from_secs(4)).await;
-    catch_up(&config, &bootstrap);
+    catch_up(&config, &[("KAFKA_BROKERS", &bootstrap)]);
 
     let truth = ground_truth(&sim.base_url(), API_KEY).await;
     let topics = Delivered::read(&bootstrap, &prefix);

@@ -135,16 +135,7 @@ async fn a_backlog_does_not_starve_the_caught_up_organisations() {
     sim.set_live_rate(0.0);
     stop(child);
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let output = Command::new(binary())
-        .args(["run", "--once", "--config"])
-        .arg(&path)
-        .output()
-        .expect("final catch-up run");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    catch_up(&path, &[]);
     let truth = ground_truth(&sim.base_url(), API_KEY).await;
     Delivered::read(&brokers(), &prefix).assert_exactly(&truth);
     sim.shutdown().await;

@@ -211,3 +211,20 @@ pub fn free_port() -> u16 {
         .expect("its address")
         .port()
 }
+
+/// `run --once` with the config at `path` (the environment's `KAFKA_BROKERS` and `env`): catches
+/// every organisation up; panics with its stderr unless it succeeds.
+#[track_caller]
+pub fn catch_up(path: &Path, env: &[(&str, &str)]) {
+    let output = std::process::Command::new(binary())
+        .args(["run", "--once", "--config"])
+        .arg(path)
+        .envs(env.iter().copied())
+        .output()
+        .expect("catch-up run");
+    assert!(
+        output.status.success(),
+        "catch-up run: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
