@@ -41,7 +41,7 @@ use tokio::task::JoinSet;
 pub use destination::{Destination, KafkaDestination, UnitError};
 pub use files::FileSink;
 pub use inventory::{CorruptState, InventoryPlan, InventoryStats};
-pub use source_task::{InFlightBudget, Mode};
+pub use source_task::{InFlightBudget, Mode, stopped};
 pub use state::KafkaState;
 pub use stats::{BatchCounts, OrgTotals, PipelineStats};
 pub use unit::UnitLimits;

@@ -153,7 +153,7 @@ pub(crate) fn fit_to_batch(
 }
 
 /// Resolves once `stop` turns true (never, if its sender is gone without it).
-pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
+pub async fn stopped(stop: &mut watch::Receiver<bool>) {
     if stop.wait_for(|stop| *stop).await.is_err() {
         std::future::pending::<()>().await;
     }

@@ -9,9 +9,9 @@ use fetcher::{CheckpointStore, EventSource, JumpCloudClient};
 
 use crate::config::AppConfig;
 
-/// The organisations to poll: with `org_ids = "all"` those `provider_id` lists now (re-listed
-/// every `org_refresh_interval` by whoever restarts the pipeline with the new set), else the
-/// configured ones (or `[""]`, the credential's own organisation).
+/// The organisations to poll: with `org_ids = "all"` those `provider_id` lists now (the
+/// supervisor lists them again every `org_refresh_interval`), else the configured ones (or
+/// `[""]`, the credential's own organisation).
 pub async fn resolve_org_ids(config: &AppConfig, client: &JumpCloudClient) -> Result<Vec<String>> {
     if !config.jumpcloud.discovers_orgs() {
         return Ok(super::run::org_ids(config));

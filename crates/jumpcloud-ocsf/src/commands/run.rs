@@ -17,7 +17,7 @@ use tokio::sync::watch;
 
 use crate::config::{AppConfig, MapperConfig};
 use crate::observability::{self, Observed, OrgView, PipelineView, RunningPipelines};
-use crate::supervisor::{OrgRefresh, ShardContext, Supervisor};
+use crate::supervisor::{ShardContext, Supervisor};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -55,7 +55,6 @@ async fn run_async(args: Args) -> Result<RunReport> {
     }
     let client = config.jumpcloud_client()?;
     let orgs = super::orgs::resolve_org_ids(&config, &client).await?;
-    let discovery = config.jumpcloud.discovers_orgs();
     let running = Arc::new(RunningPipelines::default());
     let stats = Arc::new(PipelineStats::default());
     if let Some(listen) = config.metrics.listen {
@@ -85,29 +84,13 @@ async fn run_async(args: Args) -> Result<RunReport> {
         inventory: config.inventory.plan(&client),
         budget: InFlightBudget::new(config.pipeline.max_in_flight_events),
         connecting: tokio::sync::Semaphore::new(2),
-        queue_shares: match &membership {
-            Some(membership) => u32::try_from(membership.shards.max(1)).unwrap_or(1),
-            None => 1,
-        },
         config,
         mapper,
         client,
         stats: Arc::clone(&stats),
         running,
     });
-    let refresh = discovery.then(|| {
-        let config = context.config.clone();
-        let client = context.client.clone();
-        OrgRefresh {
-            every: config.jumpcloud.org_refresh_interval,
-            list: Box::new(move || {
-                let config = config.clone();
-                let client = client.clone();
-                Box::pin(async move { super::orgs::resolve_org_ids(&config, &client).await })
-            }),
-        }
-    });
-    let supervisor = Supervisor::new(context, orgs, refresh);
+    let supervisor = Supervisor::new(context, orgs);
     let report = match membership {
         Some(membership) => supervisor.run_in_cluster(membership, shutdown).await?,
         None => supervisor.run_alone(shutdown).await?,

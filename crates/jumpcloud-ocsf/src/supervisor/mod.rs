@@ -15,50 +15,37 @@
 mod shard;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use pipeline::{RunReport, Shutdown};
+use pipeline::{RunReport, Shutdown, stopped};
 use producer::{MembershipConfig, ShardChange, ShardMembership};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use shard::{Shard, ShardContext};
 
-use crate::commands::orgs::provider_shard_key;
+use crate::commands::orgs::{provider_shard_key, resolve_org_ids};
 use crate::observability::ClusterView;
-use shard::{run_shard, stopped};
+use shard::{ShardWork, run_shard};
 
 /// How long a stopping pipeline may take to commit or abort its last unit before it is dropped
 /// (its open transaction is then aborted by the next owner's fencing).
 const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The organisation list, listed now.
-pub type ListOrgs =
-    Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Vec<String>>> + Send>> + Send + Sync>;
-
-/// Lists the organisations again now and then (`org_ids = "all"`: discovery).
-pub struct OrgRefresh {
-    /// How often.
-    pub every: Duration,
-    /// The list, now.
-    pub list: ListOrgs,
-}
-
-/// Resolves with the next organisation list (never without a refresh).
-async fn refreshed(
-    refresh: &Option<OrgRefresh>,
+/// Resolves with the organisations listed again at the next tick of `ticker` (never without
+/// one: the list is fixed unless `org_ids = "all"`).
+async fn relisted(
+    context: &ShardContext,
     ticker: &mut Option<tokio::time::Interval>,
 ) -> Vec<String> {
-    let (Some(refresh), Some(ticker)) = (refresh, ticker.as_mut()) else {
+    let Some(ticker) = ticker.as_mut() else {
         return std::future::pending().await;
     };
     loop {
         ticker.tick().await;
-        match (refresh.list)().await {
+        match resolve_org_ids(&context.config, &context.client).await {
             Ok(orgs) => return orgs,
             Err(error) => {
                 tracing::warn!(error = %format!("{error:#}"), "listing the organisations failed; keeping the current list")
@@ -79,7 +66,6 @@ struct Running {
 pub struct Supervisor {
     context: Arc<ShardContext>,
     orgs: Vec<String>,
-    refresh: Option<OrgRefresh>,
     alone: bool,
     shard_count: i32,
     owned: BTreeSet<i32>,
@@ -90,13 +76,13 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    /// A supervisor of pipelines over `orgs`, listed again by `refresh`.
-    pub fn new(context: Arc<ShardContext>, orgs: Vec<String>, refresh: Option<OrgRefresh>) -> Self {
+    /// A supervisor of pipelines over `orgs` (listed again every `org_refresh_interval` with
+    /// `org_ids = "all"`).
+    pub fn new(context: Arc<ShardContext>, orgs: Vec<String>) -> Self {
         let (ended, ended_rx) = mpsc::unbounded_channel();
         Self {
             context,
             orgs,
-            refresh,
             alone: false,
             shard_count: 1,
             owned: BTreeSet::new(),
@@ -112,11 +98,12 @@ impl Supervisor {
     pub async fn run_alone(mut self, mut shutdown: Shutdown) -> Result<RunReport> {
         self.alone = true;
         self.start(Shard::All);
-        let (refresh, mut ticker) = self.take_refresh();
+        let context = Arc::clone(&self.context);
+        let mut ticker = self.discovery_ticker();
         loop {
             tokio::select! {
                 () = stopped(&mut shutdown) => break,
-                orgs = refreshed(&refresh, &mut ticker) => self.set_orgs(orgs).await,
+                orgs = relisted(&context, &mut ticker) => self.set_orgs(orgs).await,
                 Some((shard, generation)) = self.ended_rx.recv() => {
                     if let Some(result) = self.join_ended(shard, generation).await {
                         return result;
@@ -141,11 +128,12 @@ impl Supervisor {
             ShardMembership::join(&self.context.config.kafka, &membership, changes_tx).await?;
         self.shard_count = member.shard_count();
         self.publish_owned();
-        let (refresh, mut ticker) = self.take_refresh();
+        let context = Arc::clone(&self.context);
+        let mut ticker = self.discovery_ticker();
         loop {
             tokio::select! {
                 () = stopped(&mut shutdown) => break,
-                orgs = refreshed(&refresh, &mut ticker) => self.set_orgs(orgs).await,
+                orgs = relisted(&context, &mut ticker) => self.set_orgs(orgs).await,
                 Some(change) = changes.recv() => self.apply(change).await,
                 Some((shard, generation)) = self.ended_rx.recv() => {
                     if let Some(Err(error)) = self.join_ended(shard, generation).await {
@@ -167,17 +155,15 @@ impl Supervisor {
         Ok(RunReport::default())
     }
 
-    fn take_refresh(&mut self) -> (Option<OrgRefresh>, Option<tokio::time::Interval>) {
-        let refresh = self.refresh.take();
-        let ticker = refresh.as_ref().map(|refresh| {
-            let mut ticker = tokio::time::interval_at(
-                tokio::time::Instant::now() + refresh.every,
-                refresh.every,
-            );
+    /// Ticks every `org_refresh_interval` when the organisations are discovered.
+    fn discovery_ticker(&self) -> Option<tokio::time::Interval> {
+        let jumpcloud = &self.context.config.jumpcloud;
+        jumpcloud.discovers_orgs().then(|| {
+            let every = jumpcloud.org_refresh_interval;
+            let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             ticker
-        });
-        (refresh, ticker)
+        })
     }
 
     async fn apply(&mut self, change: ShardChange) {
@@ -226,9 +212,14 @@ impl Supervisor {
         let (stop, stop_rx) = watch::channel(false);
         let context = Arc::clone(&self.context);
         let ended = self.ended.clone();
-        let task_orgs = orgs.clone();
+        let work = ShardWork {
+            shard,
+            shard_count: if self.alone { 1 } else { self.shard_count },
+            orgs: orgs.clone(),
+            provider,
+        };
         let task = tokio::spawn(async move {
-            let result = run_shard(context, shard, task_orgs, provider, stop_rx).await;
+            let result = run_shard(context, work, stop_rx).await;
             let _ = ended.send((shard, generation));
             result
         });
@@ -297,14 +288,12 @@ impl Supervisor {
         };
         for shard in shards {
             let wanted = shard.select(&self.orgs, self.shard_count);
-            let current = self.running.get(&shard).map(|r| r.orgs.clone());
-            if current.as_ref() == Some(&wanted) {
+            let current = self.running.get(&shard).map(|r| r.orgs.as_slice());
+            if current.unwrap_or_default() == wanted.as_slice() {
                 continue;
             }
             tracing::info!(shard = %shard.name(), orgs = wanted.len(), "the shard's organisations changed: restarting its pipeline");
-            if current.is_some()
-                && let Some(Err(error)) = self.stop(shard).await
-            {
+            if let Some(Err(error)) = self.stop(shard).await {
                 tracing::error!(shard = %shard.name(), error = %format!("{error:#}"), "shard pipeline failed");
             }
             self.start(shard);

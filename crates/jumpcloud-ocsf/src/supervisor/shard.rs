@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use fetcher::JumpCloudClient;
 use mapper::Mapper;
-use pipeline::{InFlightBudget, InventoryPlan, Mode, PipelineStats, RunReport};
+use pipeline::{InFlightBudget, InventoryPlan, Mode, PipelineStats, RunReport, stopped};
 use tokio::sync::watch;
 
 use crate::commands::orgs::event_sources;
@@ -69,9 +69,6 @@ pub struct ShardContext {
     /// Room for fetched events, shared by every pipeline of the process: memory stays within
     /// `[pipeline] max_in_flight_events` however many shards it owns.
     pub budget: InFlightBudget,
-    /// How many pipelines the producer queue (`[kafka] queue_max_kbytes`) is shared between:
-    /// 1 alone, the shard count in a cluster (each shard's producer gets its part).
-    pub queue_shares: u32,
     /// Shards connecting at once (each creates a producer, an admin client and two state
     /// readers): a newly assigned instance starts its shards a few at a time.
     pub connecting: tokio::sync::Semaphore,
@@ -83,18 +80,34 @@ const MIN_SHARD_QUEUE_KBYTES: u32 = 256;
 /// How long to wait before connecting again after a failure.
 const CONNECT_RETRY: Duration = Duration::from_secs(5);
 
-/// Runs `shard`'s pipeline over `orgs` (and the provider's own events with `provider`) until
-/// `stop` turns true or the pipeline is fenced.
+/// What one shard's pipeline serves.
+pub struct ShardWork {
+    pub shard: Shard,
+    /// The shards of the deployment (1 alone): each shard's producer gets this share of the
+    /// producer queue (`[kafka] queue_max_kbytes`).
+    pub shard_count: i32,
+    pub orgs: Vec<String>,
+    /// Whether it also runs the provider's own events.
+    pub provider: bool,
+}
+
+/// Runs a shard's pipeline over its organisations (and the provider's own events) until `stop`
+/// turns true or the pipeline is fenced.
 pub async fn run_shard(
     context: Arc<ShardContext>,
-    shard: Shard,
-    orgs: Vec<String>,
-    provider: bool,
+    work: ShardWork,
     mut stop: watch::Receiver<bool>,
 ) -> Result<RunReport> {
+    let ShardWork {
+        shard,
+        shard_count,
+        orgs,
+        provider,
+    } = work;
     let role = shard.role();
     let mut config = context.config.clone();
-    config.kafka.queue_max_kbytes = (config.kafka.queue_max_kbytes / context.queue_shares.max(1))
+    let shares = u32::try_from(shard_count.max(1)).unwrap_or(1);
+    config.kafka.queue_max_kbytes = (config.kafka.queue_max_kbytes / shares)
         .max(MIN_SHARD_QUEUE_KBYTES.min(config.kafka.queue_max_kbytes));
     let (destination, store) = loop {
         let connecting = async {
@@ -143,11 +156,4 @@ pub async fn run_shard(
         None => tracing::info!(shard = %shard.name(), "pipeline stopped"),
     }
     Ok(report)
-}
-
-/// Resolves once `stop` turns true (never, if its sender is gone without it).
-pub async fn stopped(stop: &mut watch::Receiver<bool>) {
-    if stop.wait_for(|stop| *stop).await.is_err() {
-        std::future::pending::<()>().await;
-    }
 }
