@@ -11,10 +11,9 @@
 //! receiver says the shards stopped: their last unit committed or aborted. Only then may the
 //! coordinator give them to another member.
 
-use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc as std_mpsc;
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -67,7 +66,6 @@ pub enum ShardChange {
 struct MembershipContext {
     topic: String,
     changes: mpsc::UnboundedSender<ShardChange>,
-    owned: Arc<Mutex<BTreeSet<i32>>>,
     revoke_timeout: Duration,
 }
 
@@ -78,10 +76,6 @@ impl MembershipContext {
             .filter(|e| e.topic() == self.topic)
             .map(|e| e.partition())
             .collect()
-    }
-
-    fn owned(&self) -> std::sync::MutexGuard<'_, BTreeSet<i32>> {
-        self.owned.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -97,12 +91,6 @@ impl ConsumerContext for MembershipContext {
             return;
         }
         let lost = consumer.assignment_lost();
-        {
-            let mut owned = self.owned();
-            for shard in &shards {
-                owned.remove(shard);
-            }
-        }
         tracing::info!(?shards, lost, "shards revoked: stopping them");
         let (done, stopped) = std_mpsc::sync_channel(1);
         let change = ShardChange::Revoked {
@@ -126,7 +114,6 @@ impl ConsumerContext for MembershipContext {
                 if shards.is_empty() {
                     return;
                 }
-                self.owned().extend(shards.iter().copied());
                 tracing::info!(?shards, "shards assigned");
                 let _ = self.changes.send(ShardChange::Assigned(shards));
             }
@@ -140,7 +127,6 @@ impl ConsumerContext for MembershipContext {
 /// leaves the group too, blocking until the revocation is answered.
 pub struct ShardMembership {
     shards: i32,
-    owned: Arc<Mutex<BTreeSet<i32>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -149,8 +135,7 @@ impl std::fmt::Debug for ShardMembership {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ShardMembership")
             .field("shards", &self.shards)
-            .field("owned", &self.owned())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -166,11 +151,9 @@ impl ShardMembership {
         let kafka_error = |e: rdkafka::error::KafkaError| {
             ProducerError::Kafka(format!("joining group {:?}: {e}", config.group_id))
         };
-        let owned = Arc::new(Mutex::new(BTreeSet::new()));
         let context = MembershipContext {
             topic: config.topic.clone(),
             changes,
-            owned: Arc::clone(&owned),
             revoke_timeout: config.revoke_timeout,
         };
         let session_ms = config.session_timeout.as_millis().max(1);
@@ -231,7 +214,6 @@ impl ShardMembership {
         tracing::info!(group = %config.group_id, topic = %config.topic, shards, "joined the group");
         Ok(Self {
             shards,
-            owned,
             stop,
             thread: Some(thread),
         })
@@ -240,16 +222,6 @@ impl ShardMembership {
     /// How many shards there are (the coordination topic's partitions).
     pub fn shard_count(&self) -> i32 {
         self.shards
-    }
-
-    /// The shards this instance owns now.
-    pub fn owned(&self) -> Vec<i32> {
-        self.owned
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .copied()
-            .collect()
     }
 
     /// Leaves the group: the owned shards are revoked (answer it on the changes channel), then
