@@ -14,9 +14,10 @@ use tokio::sync::oneshot;
 /// few enough that the order of the turns, not the rate limiter's, decides who goes next.
 pub(crate) const REQUESTS_IN_FLIGHT: usize = 4;
 
-/// See the module documentation.
+/// See the module documentation. Shared by the pipelines of a process
+/// ([`crate::Pipeline::with_request_gate`]), as the client's rate cap is.
 #[derive(Debug)]
-pub(crate) struct RequestGate {
+pub struct RequestGate {
     state: Mutex<GateState>,
 }
 
@@ -43,6 +44,11 @@ impl Drop for Turn {
 }
 
 impl RequestGate {
+    /// A gate with `REQUESTS_IN_FLIGHT` (4) turns.
+    pub fn shared() -> Arc<Self> {
+        Self::new(REQUESTS_IN_FLIGHT)
+    }
+
     pub(crate) fn new(in_flight: usize) -> Arc<Self> {
         Arc::new(Self {
             state: Mutex::new(GateState {

@@ -40,13 +40,13 @@ use tokio::task::JoinSet;
 
 pub use destination::{Destination, KafkaDestination, UnitError};
 pub use files::FileSink;
+pub use gate::RequestGate;
 pub use inventory::{CorruptState, InventoryPlan, InventoryStats};
 pub use source_task::{InFlightBudget, Mode, stopped};
 pub use state::KafkaState;
 pub use stats::{BatchCounts, OrgTotals, PipelineStats};
 pub use unit::UnitLimits;
 
-use gate::RequestGate;
 use group_task::GroupTask;
 use inventory::InventoryTask;
 use source_task::{Rewinds, SourceTask};
@@ -77,6 +77,7 @@ pub struct Pipeline {
     destination: Arc<Destination>,
     stats: Arc<PipelineStats>,
     budget: InFlightBudget,
+    gate: Arc<RequestGate>,
     limits: UnitLimits,
     inventory: Option<InventoryPlan>,
 }
@@ -96,6 +97,7 @@ impl Pipeline {
             destination,
             stats: Arc::new(PipelineStats::default()),
             budget: InFlightBudget::new(max_in_flight_events),
+            gate: RequestGate::shared(),
             limits,
             inventory: None,
         }
@@ -106,6 +108,13 @@ impl Pipeline {
     /// its own.
     pub fn with_budget(mut self, budget: InFlightBudget) -> Self {
         self.budget = budget;
+        self
+    }
+
+    /// Takes its turns at the request budget from `gate` (shared by the pipelines of one
+    /// process, so that sweeps go first across all of them) instead of a gate of its own.
+    pub fn with_request_gate(mut self, gate: Arc<RequestGate>) -> Self {
+        self.gate = gate;
         self
     }
 
@@ -176,7 +185,7 @@ impl Pipeline {
             rewinds.set_durable(&acker.checkpoint_key(), source.loaded_checkpoint().cloned());
         }
         let (groups, ranges) = group_sources(sources);
-        let gate = RequestGate::new(gate::REQUESTS_IN_FLIGHT);
+        let gate = Arc::clone(&self.gate);
         for group in groups {
             let task = GroupTask {
                 batches: sender.clone(),

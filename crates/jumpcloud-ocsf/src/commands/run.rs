@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 use fetcher::{CheckpointStore, EventSource, FileCheckpointStore, JumpCloudClient};
 use mapper::{MapOptions, Mapper, MappingTables};
 use pipeline::{
-    Destination, InFlightBudget, KafkaDestination, Mode, Pipeline, PipelineStats, RunReport,
-    UnitLimits,
+    Destination, InFlightBudget, KafkaDestination, Mode, Pipeline, PipelineStats, RequestGate,
+    RunReport, UnitLimits,
 };
 use producer::MembershipConfig;
 use tokio::sync::watch;
@@ -83,6 +83,7 @@ async fn run_async(args: Args) -> Result<RunReport> {
         retry_connect: membership.is_some(),
         inventory: config.inventory.plan(&client),
         budget: InFlightBudget::new(config.pipeline.max_in_flight_events),
+        request_gate: RequestGate::shared(),
         connecting: tokio::sync::Semaphore::new(2),
         config,
         mapper,

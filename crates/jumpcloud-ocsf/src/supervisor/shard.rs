@@ -7,7 +7,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use fetcher::JumpCloudClient;
 use mapper::Mapper;
-use pipeline::{InFlightBudget, InventoryPlan, Mode, PipelineStats, RunReport, stopped};
+use pipeline::{
+    InFlightBudget, InventoryPlan, Mode, PipelineStats, RequestGate, RunReport, stopped,
+};
 use tokio::sync::watch;
 
 use crate::commands::orgs::event_sources;
@@ -69,6 +71,9 @@ pub struct ShardContext {
     /// Room for fetched events, shared by every pipeline of the process: memory stays within
     /// `[pipeline] max_in_flight_events` however many shards it owns.
     pub budget: InFlightBudget,
+    /// Turns at the request budget, shared by every pipeline of the process: sweeps go before
+    /// backlog pages across all shards, not within each.
+    pub request_gate: Arc<RequestGate>,
     /// Shards connecting at once (each creates a producer, an admin client and two state
     /// readers): a newly assigned instance starts its shards a few at a time.
     pub connecting: tokio::sync::Semaphore,
@@ -135,7 +140,8 @@ pub async fn run_shard(
         .with_context(|| format!("the sources of shard {}", shard.name()))?;
     let mut pipeline = build_pipeline(&context.config, Arc::clone(&context.mapper), destination)
         .with_stats(Arc::clone(&context.stats))
-        .with_budget(context.budget.clone());
+        .with_budget(context.budget.clone())
+        .with_request_gate(Arc::clone(&context.request_gate));
     if let Some(plan) = &context.inventory {
         pipeline = pipeline.with_inventory(plan.clone());
     }
