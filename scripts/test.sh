@@ -9,10 +9,19 @@
 #      cargo audit (vendored advisory DB, offline); a check whose tool is missing or cannot be
 #      installed is skipped with a line saying so
 #   5. cargo test for the whole workspace (simulator over real HTTP, real broker and registry)
+#   6. with --long, then the long suite: the tests marked #[ignore = "long suite ..."] (broker
+#      outages of 10 minutes, in both delivery modes), about 12 more minutes; CI (.ci/run) runs it
 # Caches live in $JUMPCLOUD_OCSF_CACHE (default ~/.cache/jumpcloud-ocsf), outside the work tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+LONG=0
+for arg in "$@"; do
+  case "$arg" in
+    --long) LONG=1 ;;
+    *) echo "usage: scripts/test.sh [--long]" >&2; exit 2 ;;
+  esac
+done
 
 CACHE=${JUMPCLOUD_OCSF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jumpcloud-ocsf}
 export JUMPCLOUD_OCSF_CACHE=$CACHE
@@ -82,6 +91,11 @@ step "cargo audit (offline advisory DB: vendor/advisory-db)"
 
 step "cargo test"
 cargo test --workspace --locked --no-fail-fast
+
+if [ "$LONG" = 1 ]; then
+  step "the long suite (cargo test -- --ignored)"
+  cargo test --workspace --locked --no-fail-fast -- --ignored
+fi
 
 step "target/ holds $(du -sh target 2>/dev/null | cut -f1); $(df -h . | awk 'NR==2 {print $4}') free"
 step "all checks passed in $((SECONDS - t_start)) s"

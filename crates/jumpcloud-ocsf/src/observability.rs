@@ -20,7 +20,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::Ordering;
 
-use pipeline::{Destination, PipelineStats};
+use pipeline::{DeliveryHealth, Destination, PipelineStats};
 
 /// One organisation's source, as seen by the metrics.
 #[derive(Debug, Clone)]
@@ -40,6 +40,8 @@ pub struct PipelineView {
     pub orgs: Vec<OrgView>,
     /// Where its records go (Kafka queue depth).
     pub destination: Arc<Destination>,
+    /// Whether its units keep failing.
+    pub health: Arc<DeliveryHealth>,
 }
 
 /// The pipelines running in this process, and the shards it owns in a cluster. The
@@ -85,6 +87,14 @@ impl RunningPipelines {
         read(&self.pipelines)
             .values()
             .flat_map(|view| view.orgs.iter().cloned())
+            .collect()
+    }
+
+    /// Each running pipeline's name and delivery health.
+    pub fn health(&self) -> Vec<(String, Arc<DeliveryHealth>)> {
+        read(&self.pipelines)
+            .iter()
+            .map(|(name, view)| (name.clone(), Arc::clone(&view.health)))
             .collect()
     }
 
@@ -317,6 +327,23 @@ impl Collector for Observed {
             "Event keys held for overlap dedup",
             &dedup_keys,
         )?;
+        let failing: Vec<_> = self
+            .running
+            .health()
+            .into_iter()
+            .map(|(name, health)| {
+                (
+                    vec![("pipeline", name)],
+                    health.consecutive_failures() as f64,
+                )
+            })
+            .collect();
+        gauge(
+            &mut encoder,
+            "jumpcloud_ocsf_unit_failures_consecutive",
+            "Failed attempts to make a unit durable since the last durable unit (a failed unit, or a transactional call retried while the broker is away), per pipeline (`all`, or a shard)",
+            &failing,
+        )?;
         let queued = self.running.in_flight() as f64;
         gauge(
             &mut encoder,
@@ -445,6 +472,12 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
                 "{}: no successful fetch yet",
                 org_label(&org.org_id)
             )),
+        }
+    }
+    // A pipeline whose units keep failing (a broker away, an ACL missing) is stuck.
+    for (name, health) in state.observed.running.health() {
+        if let Some(problem) = health.problem() {
+            problems.push(format!("pipeline {name}: {problem}"));
         }
     }
     // In a cluster, say which shards this instance owns (none is ready: a standby).

@@ -46,6 +46,11 @@ impl UnitDeliveries {
         }
     }
 
+    /// Records handed over and not yet answered.
+    pub(crate) fn unanswered(&self) -> usize {
+        self.unanswered.load(Ordering::Acquire)
+    }
+
     /// Resolves once every handed-over record has its verdict; the failures, by index.
     pub(crate) async fn all_answered(&self) -> Vec<(u32, ProduceError)> {
         loop {

@@ -9,8 +9,8 @@
 //! Only this module and the producer know there is Kafka; only the sources move cursors.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use fetcher::{Checkpoint, CheckpointStore};
 use mapper::OcsfRecord;
@@ -21,6 +21,7 @@ use producer::{
 
 use crate::deliveries::UnitDeliveries;
 use crate::files::FileSink;
+use crate::health::Retrying;
 use crate::state::KafkaState;
 
 /// Why a unit did not finish.
@@ -33,6 +34,11 @@ pub enum UnitError {
     /// rewound and its events fetched and delivered again.
     #[error("{0}")]
     Failed(String),
+    /// The unit may or may not have committed (the producer failed, or the broker ended the
+    /// transaction, while it was being committed): the sources are rewound to the cursors the
+    /// state topic holds, not to the ones the engine remembers.
+    #[error("{0}")]
+    Unknown(String),
 }
 
 /// The destination of the pipeline's records.
@@ -61,8 +67,14 @@ enum StateWrites {
 /// The Kafka producer (rebuilt after a fatal error) and how cursors are written.
 pub struct KafkaDestination {
     producer: RwLock<Arc<OcsfProducer>>,
-    config: ProducerConfig,
+    pub(crate) config: ProducerConfig,
     state: StateWrites,
+    /// When the open transaction began (exactly-once), `None` when none is open.
+    open_since: Mutex<Option<Instant>>,
+    /// Whether a fencing error on a transaction older than `transaction.timeout.ms` is taken
+    /// for the broker ending it (the id is taken again), or always stops the pipeline (a
+    /// cluster's shard: the group decides who owns it).
+    pub(crate) retake_expired: bool,
 }
 
 /// How long the state topic may take to read at start-up.
@@ -76,7 +88,9 @@ impl KafkaDestination {
     /// the store itself with `state_store = "file"`, else taken over for keys the state topic
     /// does not hold yet. `role` tells apart the jobs of one deployment (the live run: `""`;
     /// a backfill: `"backfill"`), which must not fence each other: the transactional id is
-    /// `deployment_id`, or `deployment_id.role`.
+    /// `deployment_id`, or `deployment_id.role`. A cluster's shard (`"shard-N"`) stops on any
+    /// fencing error; the other roles take their id again when the fenced transaction had
+    /// outlived `transaction.timeout.ms` (the broker ended it after an outage).
     pub async fn connect(
         mut config: ProducerConfig,
         role: &str,
@@ -107,10 +121,7 @@ impl KafkaDestination {
             StateStore::Kafka => {
                 producer.ensure_state_topic().await?;
                 if exactly_once {
-                    let fencing = Arc::clone(&producer);
-                    run_blocking(move || fencing.init_transactions())
-                        .await
-                        .map_err(|e| ProducerError::Kafka(e.to_string()))?;
+                    register_at_start(&producer).await?;
                 }
                 let reading = config.clone();
                 let records = tokio::task::spawn_blocking(move || {
@@ -137,6 +148,8 @@ impl KafkaDestination {
             producer: RwLock::new(producer),
             config,
             state,
+            open_since: Mutex::new(None),
+            retake_expired: !role.starts_with("shard-"),
         };
         Ok((destination, store))
     }
@@ -146,35 +159,72 @@ impl KafkaDestination {
         Arc::clone(&self.producer.read().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// Swaps in a new producer (the old one is dropped once nothing uses it).
+    pub(crate) fn replace_producer(&self, producer: Arc<OcsfProducer>) {
+        *self.producer.write().unwrap_or_else(|p| p.into_inner()) = producer;
+    }
+
+    /// When the open transaction began, if one is open.
+    pub(crate) fn open_since(&self) -> Option<Instant> {
+        *self.open_since.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn set_open_since(&self, since: Option<Instant>) {
+        *self.open_since.lock().unwrap_or_else(|p| p.into_inner()) = since;
+    }
+
     fn exactly_once(&self) -> bool {
         matches!(self.state, StateWrites::InTransaction)
     }
 
-    /// After a failed unit: create topics that vanished, build a new producer after a fatal
-    /// error (exactly-once: with the same transactional id, fencing nothing but its own past).
-    async fn recover(&self, failures: &[ProduceError], fatal: bool) -> Result<(), UnitError> {
+    /// After a unit whose records were not all acknowledged: create topics that vanished, and
+    /// build a new producer when the failures say the old one is unusable (exactly-once: with
+    /// the same transactional id, fencing nothing but its own past).
+    async fn recover(&self, failures: &[ProduceError], retry: &Retrying) -> Result<(), UnitError> {
         let producer = self.producer();
         if failures.iter().any(ProduceError::is_unknown_topic)
             && let Err(err) = producer.ensure_topics().await
         {
             tracing::warn!(error = %err, "creating the topics again failed");
         }
-        if !fatal && !failures.iter().any(ProduceError::needs_new_producer) {
+        if !failures.iter().any(ProduceError::needs_new_producer) {
             return Ok(());
+        }
+        if self.exactly_once() {
+            return self
+                .take_id_again(retry, "the Kafka producer hit a fatal error")
+                .await;
         }
         tracing::warn!("the Kafka producer hit a fatal error; building a new one");
         let rebuilt = OcsfProducer::new(self.config.clone())
             .await
             .map_err(|e| UnitError::Failed(format!("building a new producer: {e}")))?;
-        let rebuilt = Arc::new(rebuilt);
-        if self.exactly_once() {
-            let fencing = Arc::clone(&rebuilt);
-            run_blocking(move || fencing.init_transactions())
-                .await
-                .map_err(transaction_failure)?;
-        }
-        *self.producer.write().unwrap_or_else(|p| p.into_inner()) = rebuilt;
+        self.replace_producer(Arc::new(rebuilt));
         Ok(())
+    }
+}
+
+/// How often a unit still waiting for its acknowledgements is reported as failing to become
+/// durable (a broker away holds the records until `delivery_timeout_ms`).
+const ACKNOWLEDGEMENT_REPORT: Duration = Duration::from_secs(10);
+
+/// How long start-up waits for the broker to register the transactional id.
+const REGISTER_AT_START: Duration = Duration::from_secs(60);
+
+/// `init_transactions` at start-up: fences an earlier process with the same id and ends its
+/// open transaction. A call that times out is resumed (the same call again) for up to
+/// [`REGISTER_AT_START`].
+async fn register_at_start(producer: &Arc<OcsfProducer>) -> Result<(), ProducerError> {
+    let started = Instant::now();
+    loop {
+        let registering = Arc::clone(producer);
+        match run_blocking(move || registering.init_transactions()).await {
+            Ok(()) => return Ok(()),
+            Err(TransactionError::Retriable(message)) if started.elapsed() < REGISTER_AT_START => {
+                tracing::warn!(error = %message, "registering the transactional id: trying the same call again");
+            }
+            Err(err) => return Err(ProducerError::Kafka(err.to_string())),
+        }
     }
 }
 
@@ -188,30 +238,10 @@ impl Destination {
     }
 
     /// Starts a unit (a transaction in exactly-once mode).
-    pub(crate) async fn begin(&self) -> Result<(), UnitError> {
+    pub(crate) async fn begin(&self, retry: &Retrying) -> Result<(), UnitError> {
         match self {
             Destination::Kafka(kafka) if kafka.exactly_once() => {
-                let producer = kafka.producer();
-                match producer.begin_transaction() {
-                    Ok(()) => Ok(()),
-                    // The last unit's transaction could not be aborted then (broker away):
-                    // abort it now, then begin.
-                    Err(TransactionError::Abortable(message)) => {
-                        self.abort_transaction(kafka).await?;
-                        kafka
-                            .producer()
-                            .begin_transaction()
-                            .map_err(|e| transaction_failure(e).with_context(&message))
-                    }
-                    Err(TransactionError::Fatal(message)) => {
-                        kafka.recover(&[], true).await?;
-                        kafka
-                            .producer()
-                            .begin_transaction()
-                            .map_err(|e| transaction_failure(e).with_context(&message))
-                    }
-                    Err(err) => Err(transaction_failure(err)),
-                }
+                kafka.begin_transaction(retry).await
             }
             _ => Ok(()),
         }
@@ -274,8 +304,10 @@ impl Destination {
         &self,
         cursors: &[(String, Checkpoint)],
         deliveries: &Arc<UnitDeliveries>,
+        retry: &Retrying,
     ) -> Result<(), UnitError> {
-        self.finish_with_state(cursors, &[], deliveries).await
+        self.finish_with_state(cursors, &[], deliveries, retry)
+            .await
     }
 
     /// [`Self::finish`] with `keyed`: records of compacted topics (an inventory snapshot's
@@ -286,6 +318,7 @@ impl Destination {
         cursors: &[(String, Checkpoint)],
         keyed: &[KeyedRecord],
         deliveries: &Arc<UnitDeliveries>,
+        retry: &Retrying,
     ) -> Result<(), UnitError> {
         match self {
             Destination::Kafka(kafka) => match &kafka.state {
@@ -293,28 +326,20 @@ impl Destination {
                     let producer = kafka.producer();
                     enqueue_cursors(&producer, cursors, deliveries).await;
                     enqueue_keyed(&producer, keyed, deliveries).await;
-                    let committing = Arc::clone(&producer);
-                    match run_blocking(move || committing.commit_transaction()).await {
-                        Ok(()) => Ok(()),
-                        Err(err) => {
-                            let error = transaction_failure(err);
-                            self.abort(&error).await?;
-                            Err(error)
-                        }
-                    }
+                    kafka.commit_transaction(retry).await
                 }
                 StateWrites::TopicAfterAcks => {
-                    self.await_acknowledged(deliveries).await?;
+                    self.await_acknowledged(deliveries, retry).await?;
                     let producer = kafka.producer();
                     enqueue_cursors(&producer, cursors, deliveries).await;
                     enqueue_keyed(&producer, keyed, deliveries).await;
-                    self.await_acknowledged(deliveries).await
+                    self.await_acknowledged(deliveries, retry).await
                 }
                 StateWrites::Store(store) => {
-                    self.await_acknowledged(deliveries).await?;
+                    self.await_acknowledged(deliveries, retry).await?;
                     if !keyed.is_empty() {
                         enqueue_keyed(&kafka.producer(), keyed, deliveries).await;
-                        self.await_acknowledged(deliveries).await?;
+                        self.await_acknowledged(deliveries, retry).await?;
                     }
                     save_all(store, cursors).await
                 }
@@ -325,7 +350,7 @@ impl Destination {
                         "compacted-topic state (the inventory) needs the Kafka destination".into(),
                     ));
                 }
-                self.await_acknowledged(deliveries).await?;
+                self.await_acknowledged(deliveries, retry).await?;
                 sink.sync()
                     .map_err(|e| UnitError::Failed(file_failure(sink, &e).to_string()))?;
                 save_all(store, cursors).await
@@ -355,15 +380,54 @@ impl Destination {
         .map_err(|e| ProducerError::Kafka(e.to_string()))?
     }
 
+    /// The cursors the state topic holds now (`read_committed`): where the sources are rewound
+    /// to after a unit whose fate is unknown. `None` when cursors are not kept in Kafka (they
+    /// are then written only after the unit's records are acknowledged, never unknown).
+    pub(crate) async fn read_cursors(
+        &self,
+    ) -> Result<Option<BTreeMap<String, Checkpoint>>, ProducerError> {
+        let Destination::Kafka(kafka) = self else {
+            return Ok(None);
+        };
+        if let StateWrites::Store(_) = kafka.state {
+            return Ok(None);
+        }
+        let config = kafka.config.clone();
+        let records = tokio::task::spawn_blocking(move || {
+            producer::read_state_topic(&config, STATE_READ_TIMEOUT)
+        })
+        .await
+        .map_err(|e| ProducerError::Kafka(e.to_string()))??;
+        let state = KafkaState::from_records(&kafka.config.state_topic, records, None)
+            .map_err(|e| ProducerError::Config(e.to_string()))?;
+        Ok(Some(state.into_values()))
+    }
+
     /// Every verdict of the unit in; a failure fails the unit (after repairing what can be).
-    async fn await_acknowledged(&self, deliveries: &Arc<UnitDeliveries>) -> Result<(), UnitError> {
-        let failures = deliveries.all_answered().await;
+    async fn await_acknowledged(
+        &self,
+        deliveries: &Arc<UnitDeliveries>,
+        retry: &Retrying,
+    ) -> Result<(), UnitError> {
+        let answered = deliveries.all_answered();
+        tokio::pin!(answered);
+        let waiting_since = Instant::now();
+        let failures = loop {
+            tokio::select! {
+                failures = &mut answered => break failures,
+                () = tokio::time::sleep(ACKNOWLEDGEMENT_REPORT) => retry.health.failed(&format!(
+                    "{} record(s) of the unit still unacknowledged after {} s (is the broker reachable?)",
+                    deliveries.unanswered(),
+                    waiting_since.elapsed().as_secs()
+                )),
+            }
+        };
         if failures.is_empty() {
             return Ok(());
         }
         if let Destination::Kafka(kafka) = self {
             let errors: Vec<ProduceError> = failures.iter().map(|(_, e)| e.clone()).collect();
-            kafka.recover(&errors, false).await?;
+            kafka.recover(&errors, retry).await?;
         }
         Err(UnitError::Failed(format!(
             "{} record(s) not acknowledged, e.g. {}",
@@ -372,8 +436,9 @@ impl Destination {
         )))
     }
 
-    /// Ends a unit that will not finish (exactly-once: aborts its transaction).
-    pub(crate) async fn abort(&self, why: &UnitError) -> Result<(), UnitError> {
+    /// Ends a unit that will not finish (exactly-once: aborts its transaction, resuming an
+    /// abort that times out while the broker is away).
+    pub(crate) async fn abort(&self, why: &UnitError, retry: &Retrying) -> Result<(), UnitError> {
         let Destination::Kafka(kafka) = self else {
             return Ok(());
         };
@@ -383,45 +448,7 @@ impl Destination {
         if let UnitError::Fenced(_) = why {
             return Ok(());
         }
-        self.abort_transaction(kafka).await
-    }
-
-    /// Aborts the open transaction. While the broker is away the abort fails and is tried
-    /// again before the next unit begins; a producer left unusable is built again.
-    async fn abort_transaction(&self, kafka: &KafkaDestination) -> Result<(), UnitError> {
-        let producer = kafka.producer();
-        match run_blocking(move || producer.abort_transaction()).await {
-            Ok(()) => Ok(()),
-            Err(err @ TransactionError::Fenced { .. }) => Err(UnitError::Fenced(err.to_string())),
-            Err(TransactionError::Fatal(message)) => {
-                tracing::warn!(error = %message, "aborting the transaction failed fatally; building a new producer");
-                kafka.recover(&[], true).await
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "aborting the transaction failed; trying again before the next unit");
-                Err(UnitError::Failed(format!(
-                    "aborting the transaction: {err}"
-                )))
-            }
-        }
-    }
-}
-
-impl UnitError {
-    fn with_context(self, context: &str) -> Self {
-        match self {
-            UnitError::Failed(message) => {
-                UnitError::Failed(format!("{message} (after: {context})"))
-            }
-            fenced => fenced,
-        }
-    }
-}
-
-fn transaction_failure(error: TransactionError) -> UnitError {
-    match error {
-        TransactionError::Fenced { .. } => UnitError::Fenced(error.to_string()),
-        other => UnitError::Failed(other.to_string()),
+        kafka.abort_transaction(retry).await
     }
 }
 
@@ -500,7 +527,7 @@ async fn save_all(
 }
 
 /// A blocking transactional call, off the async workers.
-async fn run_blocking(
+pub(crate) async fn run_blocking(
     call: impl FnOnce() -> Result<(), TransactionError> + Send + 'static,
 ) -> Result<(), TransactionError> {
     tokio::task::spawn_blocking(call)

@@ -24,10 +24,12 @@ mod destination;
 mod files;
 mod gate;
 mod group_task;
+mod health;
 mod inventory;
 mod source_task;
 mod state;
 mod stats;
+mod transaction;
 mod unit;
 
 use std::collections::HashSet;
@@ -41,6 +43,7 @@ use tokio::task::JoinSet;
 pub use destination::{Destination, KafkaDestination, UnitError};
 pub use files::FileSink;
 pub use gate::RequestGate;
+pub use health::DeliveryHealth;
 pub use inventory::{CorruptState, InventoryPlan, InventoryStats};
 pub use source_task::{InFlightBudget, Mode, stopped};
 pub use state::KafkaState;
@@ -80,6 +83,7 @@ pub struct Pipeline {
     gate: Arc<RequestGate>,
     limits: UnitLimits,
     inventory: Option<InventoryPlan>,
+    health: Arc<DeliveryHealth>,
 }
 
 impl Pipeline {
@@ -100,6 +104,7 @@ impl Pipeline {
             gate: RequestGate::shared(),
             limits,
             inventory: None,
+            health: Arc::default(),
         }
     }
 
@@ -135,6 +140,11 @@ impl Pipeline {
     /// The counters of this pipeline.
     pub fn stats(&self) -> Arc<PipelineStats> {
         Arc::clone(&self.stats)
+    }
+
+    /// Whether this pipeline's units keep failing (for `/readyz` and the metrics).
+    pub fn health(&self) -> Arc<DeliveryHealth> {
+        Arc::clone(&self.health)
     }
 
     /// The destination.
@@ -239,6 +249,10 @@ impl Pipeline {
             rewinds,
             limits: self.limits,
             refused: HashSet::new(),
+            retry: health::Retrying {
+                health: Arc::clone(&self.health),
+                stop: shutdown.clone(),
+            },
         };
         let mut report = RunReport::default();
         if let Err(error) = writer.run(receiver, snapshots).await {

@@ -72,6 +72,14 @@ impl Rewinds {
             .insert(key.to_owned(), checkpoint);
     }
 
+    /// True when `key` is one of this pipeline's sources.
+    pub(crate) fn knows(&self, key: &str) -> bool {
+        self.durable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(key)
+    }
+
     pub(crate) fn durable(&self, key: &str) -> Option<Checkpoint> {
         self.durable
             .lock()

@@ -45,6 +45,11 @@ impl KafkaState {
         })
     }
 
+    /// Every cursor it holds, by key.
+    pub(crate) fn into_values(self) -> BTreeMap<String, Checkpoint> {
+        self.values.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The JSON value of a state record.
     pub fn encode(checkpoint: &Checkpoint) -> Vec<u8> {
         serde_json::to_vec(checkpoint).unwrap_or_default()

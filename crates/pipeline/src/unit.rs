@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use crate::deliveries::UnitDeliveries;
 use crate::destination::{Destination, UnitError};
+use crate::health::{Retrying, attempt_delays};
 use crate::inventory::SnapshotUnit;
 use crate::source_task::{Fetched, Rewinds};
 use crate::stats::{BatchCounts, ClassActivity, PipelineStats};
@@ -58,6 +59,8 @@ pub(crate) struct Writer {
     pub(crate) rewinds: Arc<Rewinds>,
     pub(crate) limits: UnitLimits,
     pub(crate) refused: HashSet<EventIdentity>,
+    /// Where failed attempts are reported, and the shutdown signal that ends waits for them.
+    pub(crate) retry: Retrying,
 }
 
 /// One unit being written.
@@ -115,7 +118,7 @@ impl Writer {
                 }
                 Next::Snapshot(Some(snapshot)) => match self.write_snapshot(snapshot).await {
                     // The inventory task takes a failed snapshot again after its own delay.
-                    Err(UnitError::Failed(message)) => {
+                    Err(UnitError::Failed(message) | UnitError::Unknown(message)) => {
                         tracing::warn!(error = %message, "an inventory snapshot failed");
                         Ok(())
                     }
@@ -123,12 +126,20 @@ impl Writer {
                 },
             };
             match result {
-                Ok(()) => delays = backoff(),
+                Ok(()) => {
+                    delays = backoff();
+                    self.retry.health.durable();
+                }
                 Err(UnitError::Fenced(message)) => return Err(UnitError::Fenced(message)),
-                Err(UnitError::Failed(message)) => {
+                Err(UnitError::Failed(message) | UnitError::Unknown(message)) => {
+                    self.retry.health.failed(&message);
                     let delay = delays.next().unwrap_or(Duration::from_secs(30));
                     tracing::warn!(error = %message, retry_in = ?delay, "a unit failed; its sources fetch again from their durable cursors");
-                    tokio::time::sleep(delay).await;
+                    let mut stop = self.retry.stop.clone();
+                    tokio::select! {
+                        () = crate::source_task::stopped(&mut stop) => {}
+                        () = tokio::time::sleep(delay) => {}
+                    }
                 }
             }
         }
@@ -151,13 +162,55 @@ impl Writer {
             failed: None,
         };
         let result = self.write_unit(&mut unit, first, batches).await;
-        if let Err(UnitError::Failed(_)) = &result {
+        match &result {
             // Every source starts again from its durable cursor; batches fetched before this
             // point are dropped as they arrive.
-            self.rewinds.bump();
+            Err(UnitError::Failed(_)) => self.rewinds.bump(),
+            // The unit may have committed: the durable cursors are the state topic's.
+            Err(UnitError::Unknown(_)) => {
+                self.read_durable_cursors().await;
+                self.rewinds.bump();
+            }
+            _ => {}
         }
         drop(unit);
         result
+    }
+
+    /// Takes each source's durable cursor from the state topic (tried until it answers, or
+    /// until shutdown).
+    async fn read_durable_cursors(&mut self) {
+        let mut delays = attempt_delays();
+        loop {
+            match self.destination.read_cursors().await {
+                Ok(Some(cursors)) => {
+                    let mut taken = 0;
+                    for (key, checkpoint) in cursors {
+                        if self.rewinds.knows(&key) {
+                            self.rewinds.set_durable(&key, Some(checkpoint));
+                            taken += 1;
+                        }
+                    }
+                    tracing::info!(
+                        cursors = taken,
+                        "read the durable cursors back from the state topic"
+                    );
+                    return;
+                }
+                Ok(None) => return,
+                Err(err) => {
+                    let message = err.to_string();
+                    if self
+                        .retry
+                        .wait(&mut delays, "reading the durable cursors", &message)
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        }
     }
 
     async fn write_unit(
@@ -166,7 +219,7 @@ impl Writer {
         first: Fetched,
         batches: &mut mpsc::Receiver<Fetched>,
     ) -> Result<(), UnitError> {
-        self.destination.begin().await?;
+        self.destination.begin(&self.retry).await?;
         tracing::debug!(org = %first.batch.org_id, "unit begun");
         let deliveries = Arc::new(UnitDeliveries::new(self.stats.delivery_latency.clone()));
         self.add(unit, first, &deliveries).await;
@@ -182,14 +235,14 @@ impl Writer {
         }
         if let Some(message) = unit.failed.take() {
             let error = UnitError::Failed(message);
-            self.destination.abort(&error).await?;
+            self.destination.abort(&error, &self.retry).await?;
             return Err(error);
         }
         let cursors = match cursors(unit) {
             Ok(cursors) => cursors,
             Err(message) => {
                 let error = UnitError::Failed(message);
-                self.destination.abort(&error).await?;
+                self.destination.abort(&error, &self.retry).await?;
                 return Err(error);
             }
         };
@@ -203,7 +256,11 @@ impl Writer {
             cursors = written.len(),
             "finishing a unit"
         );
-        if let Err(error) = self.destination.finish(&written, &deliveries).await {
+        if let Err(error) = self
+            .destination
+            .finish(&written, &deliveries, &self.retry)
+            .await
+        {
             self.remember_refused(unit, &deliveries.failures());
             return Err(error);
         }

@@ -316,16 +316,32 @@ impl Default for ProducerConfig {
     }
 }
 
-/// `transaction.timeout.ms`: a transaction left open by a crashed process is aborted by the
-/// broker after this long (or at once when the same transactional id starts again). Longer
-/// than a unit can stay open while its process lives and the broker is away for a few minutes
-/// (records time out after at most 60 s, the abort is retried): the broker aborting a live
-/// process's transaction fences that process.
+/// `transaction.timeout.ms` unless `[kafka.properties]` sets it: a transaction left open by a
+/// crashed process is aborted by the broker after this long (or at once when the same
+/// transactional id starts again). Longer than a unit stays open while its process lives and
+/// the broker answers (records time out after at most 60 s). A broker away for longer ends the
+/// open transaction itself when it is back, which fences the live process's producer: the
+/// engine tells that apart from a newer process by the transaction's age and takes its
+/// transactional id again.
 pub const TRANSACTION_TIMEOUT_MS: u32 = 300_000;
 
 /// The longest a record may wait for the broker inside a transaction: a unit fails (and is
 /// rewound) after this, well before the broker would abort its transaction.
 pub const TRANSACTION_RECORD_TIMEOUT_MS: u32 = 60_000;
+
+impl ProducerConfig {
+    /// `transaction.timeout.ms`: [`TRANSACTION_TIMEOUT_MS`], or the value `[kafka.properties]`
+    /// sets (a cluster whose `transaction.max.timeout.ms` is lower needs it).
+    pub fn transaction_timeout(&self) -> std::time::Duration {
+        let ms = self
+            .properties
+            .0
+            .get("transaction.timeout.ms")
+            .and_then(|value| value.trim().parse::<u32>().ok())
+            .unwrap_or(TRANSACTION_TIMEOUT_MS);
+        std::time::Duration::from_millis(u64::from(ms))
+    }
+}
 
 /// Properties the producer always sets itself (delivery guarantees).
 pub const FIXED_PROPERTIES: [(&str, &str); 3] = [
@@ -378,11 +394,17 @@ impl ProducerConfig {
         }
         if let Some(id) = &self.transactional_id {
             set("transactional.id", id.clone());
-            set("transaction.timeout.ms", TRANSACTION_TIMEOUT_MS.to_string());
+            set(
+                "transaction.timeout.ms",
+                self.transaction_timeout().as_millis().to_string(),
+            );
             // librdkafka requires a record's delivery timeout within its transaction's.
+            let most = u32::try_from(self.transaction_timeout().as_millis())
+                .unwrap_or(u32::MAX)
+                .min(TRANSACTION_RECORD_TIMEOUT_MS);
             let delivery = match self.delivery_timeout_ms {
-                0 => TRANSACTION_RECORD_TIMEOUT_MS,
-                ms => ms.min(TRANSACTION_RECORD_TIMEOUT_MS),
+                0 => most,
+                ms => ms.min(most),
             };
             set("message.timeout.ms", delivery.to_string());
         }

@@ -120,6 +120,7 @@ async fn run_once(config: AppConfig, mapper: Arc<Mapper>) -> Result<RunReport> {
             PipelineView {
                 orgs: org_views(&sources),
                 destination: pipeline.destination(),
+                health: pipeline.health(),
             },
         );
         let observed = Observed {

@@ -10,7 +10,11 @@
 //! or partitioned former owner writes nothing more.
 //!
 //! A revoked shard's pipeline is stopped (its last unit committed or aborted) before the
-//! revocation is answered, so the group releases the shard only after that.
+//! revocation is answered, so the group releases the shard only after that. A shard's pipeline
+//! that was fenced while the group still gives the shard to this instance (the broker ended
+//! its transaction after an outage longer than `transaction.timeout.ms`, or a former owner's
+//! late start) is started again after `session_timeout`, if the shard is still owned then: the
+//! group, not the producer, decides who owns a shard.
 
 mod shard;
 
@@ -73,6 +77,9 @@ pub struct Supervisor {
     generation: u64,
     ended: mpsc::UnboundedSender<(Shard, u64)>,
     ended_rx: mpsc::UnboundedReceiver<(Shard, u64)>,
+    /// Fenced shards to start again if still owned.
+    restart: mpsc::UnboundedSender<i32>,
+    restart_rx: mpsc::UnboundedReceiver<i32>,
 }
 
 impl Supervisor {
@@ -80,6 +87,7 @@ impl Supervisor {
     /// `org_ids = "all"`).
     pub fn new(context: Arc<ShardContext>, orgs: Vec<String>) -> Self {
         let (ended, ended_rx) = mpsc::unbounded_channel();
+        let (restart, restart_rx) = mpsc::unbounded_channel();
         Self {
             context,
             orgs,
@@ -90,6 +98,8 @@ impl Supervisor {
             generation: 0,
             ended,
             ended_rx,
+            restart,
+            restart_rx,
         }
     }
 
@@ -136,8 +146,21 @@ impl Supervisor {
                 orgs = relisted(&context, &mut ticker) => self.set_orgs(orgs).await,
                 Some(change) = changes.recv() => self.apply(change).await,
                 Some((shard, generation)) = self.ended_rx.recv() => {
-                    if let Some(Err(error)) = self.join_ended(shard, generation).await {
-                        tracing::error!(shard = %shard.name(), error = %format!("{error:#}"), "shard pipeline failed");
+                    match self.join_ended(shard, generation).await {
+                        Some(Err(error)) => {
+                            tracing::error!(shard = %shard.name(), error = %format!("{error:#}"), "shard pipeline failed");
+                        }
+                        Some(Ok(report)) if report.fenced.is_some() => {
+                            self.restart_later(shard, membership.session_timeout);
+                        }
+                        _ => {}
+                    }
+                }
+                Some(shard) = self.restart_rx.recv() => {
+                    let key = Shard::Number(shard);
+                    if self.owned.contains(&shard) && !self.running.contains_key(&key) {
+                        tracing::info!(shard = %key.name(), "the fenced shard is still owned by this instance: starting its pipeline again");
+                        self.start(key);
                     }
                 }
             }
@@ -153,6 +176,19 @@ impl Supervisor {
         let shards: Vec<Shard> = self.running.keys().copied().collect();
         self.stop_all(&shards).await;
         Ok(RunReport::default())
+    }
+
+    /// Asks for `shard` to be started again after `delay` (then only if it is still owned).
+    fn restart_later(&self, shard: Shard, delay: Duration) {
+        let Shard::Number(number) = shard else {
+            return;
+        };
+        tracing::warn!(shard = %shard.name(), retry_in = ?delay, "the shard's pipeline was fenced; it starts again if the group still gives the shard to this instance");
+        let restart = self.restart.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = restart.send(number);
+        });
     }
 
     /// Ticks every `org_refresh_interval` when the organisations are discovered.

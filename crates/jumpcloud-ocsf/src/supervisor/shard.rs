@@ -150,6 +150,7 @@ pub async fn run_shard(
         PipelineView {
             orgs: org_views(&sources),
             destination: pipeline.destination(),
+            health: pipeline.health(),
         },
     );
     tracing::info!(shard = %shard.name(), orgs = orgs.len(), "pipeline started");

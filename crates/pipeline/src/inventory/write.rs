@@ -43,7 +43,7 @@ impl Writer {
         rejected: Vec<(mapper::inventory::InventoryMapError, serde_json::Value)>,
         state: &[crate::destination::KeyedRecord],
     ) -> Result<(), UnitError> {
-        self.destination.begin().await?;
+        self.destination.begin(&self.retry).await?;
         let deliveries = Arc::new(UnitDeliveries::new(self.stats.delivery_latency.clone()));
         let mut letters: Vec<DeadLetter> = rejected
             .into_iter()
@@ -90,11 +90,11 @@ impl Writer {
         }
         if let Some(message) = failed {
             let error = UnitError::Failed(message);
-            self.destination.abort(&error).await?;
+            self.destination.abort(&error, &self.retry).await?;
             return Err(error);
         }
         self.destination
-            .finish_with_state(&[], state, &deliveries)
+            .finish_with_state(&[], state, &deliveries, &self.retry)
             .await
     }
 }

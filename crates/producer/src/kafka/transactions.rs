@@ -38,7 +38,10 @@ pub enum TransactionError {
     /// The transaction cannot commit: abort it and do its work again.
     #[error("the transaction must be aborted: {0}")]
     Abortable(String),
-    /// A passing failure (broker unreachable, timeout): the same call may be tried again.
+    /// A passing failure (broker unreachable, the call timed out): librdkafka goes on with the
+    /// call in the background, and only **the same call** may be made next, to resume it
+    /// (any other transactional call fails with "Conflicting ... API call is already in
+    /// progress").
     #[error("transaction call failed, can be retried: {0}")]
     Retriable(String),
     /// The producer is unusable (e.g. a broker that lost its data): build a new one.
@@ -46,13 +49,16 @@ pub enum TransactionError {
     Fatal(String),
 }
 
+/// The codes librdkafka reports for a producer whose epoch was bumped by someone else: a newer
+/// producer with the same transactional id, or the broker ending a transaction that outlived
+/// `transaction.timeout.ms` (which one, only the caller can tell: see
+/// [`ProducerConfig::transaction_timeout`]).
 fn is_fencing(code: RDKafkaErrorCode) -> bool {
     matches!(
         code,
         RDKafkaErrorCode::ProducerFenced
             | RDKafkaErrorCode::InvalidProducerEpoch
             | RDKafkaErrorCode::Fenced
-            | RDKafkaErrorCode::TransactionalIdAuthorizationFailed
     )
 }
 
@@ -66,6 +72,12 @@ impl TransactionError {
         fatal: Option<(RDKafkaErrorCode, String)>,
     ) -> Self {
         let message = error.to_string();
+        // rdkafka's `commit_transaction` flushes the queue first: a flush that timed out
+        // (records still on their way) leaves the transaction as it was, to be committed by
+        // calling commit again.
+        if let KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut) = error {
+            return Self::Retriable(message);
+        }
         let KafkaError::Transaction(rd) = error else {
             return Self::Abortable(message);
         };
@@ -88,8 +100,10 @@ impl TransactionError {
     }
 }
 
-/// How long one transactional call may block.
-const TRANSACTION_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long one transactional call may block. A call that times out goes on in librdkafka and
+/// is resumed by calling it again, so this only bounds how long a caller waits before it can
+/// report the delay and look at its shutdown signal.
+const TRANSACTION_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl OcsfProducer {
     fn transaction_error(&self, error: &KafkaError) -> TransactionError {
@@ -281,5 +295,20 @@ pub fn read_compacted_topic(
                 "reading the compacted topic {topic}: not at its end after {timeout:?} (an open transaction of another process with the same deployment id?)"
             )));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_whose_flush_timed_out_is_resumed_not_aborted() {
+        let timed_out = KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut);
+        let error = TransactionError::from_kafka("id", &timed_out, None);
+        assert!(matches!(error, TransactionError::Retriable(_)), "{error}");
+        let other = KafkaError::Flush(RDKafkaErrorCode::MessageTimedOut);
+        let error = TransactionError::from_kafka("id", &other, None);
+        assert!(matches!(error, TransactionError::Abortable(_)), "{error}");
     }
 }
