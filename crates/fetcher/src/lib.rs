@@ -3,11 +3,12 @@
 //! One job: talk to JumpCloud (API key or OAuth 2.0 service account, US/EU/IN regions or any
 //! base URL, `x-org-id` per organisation), page through Directory Insights with
 //! `X-Search_after`, handle late arrival (lag + overlap + dedup by event id), back off on
-//! 429/5xx, and hand out batches of raw events with a checkpoint token. A cursor is committed to
-//! the durable checkpoint store only after the sink acknowledged every event up to it.
+//! 429/5xx, and hand out batches of raw events, each saying where the source's cursor stands
+//! once it is delivered. A source starts from a [`Checkpoint`] and is rewound to one; which
+//! checkpoint is durable is the delivery engine's business, not the client's.
 //!
 //! Flow: [`JumpCloudClient`] -> [`EventSource::next_batch`] -> [`EventBatch`] of [`RawEvent`]s
-//! -> the sink -> [`Acker::ack`] -> [`CheckpointStore::save`].
+//! (with `cursor_after`) -> the delivery engine.
 
 pub mod actions;
 pub mod checkpoint;
@@ -26,7 +27,7 @@ pub use client::{
     PageEvent, Region, RetryConfig, Scope, split_page,
 };
 pub use events::{
-    Acker, CheckpointToken, EventBatch, EventSource, EventsConfig, OrgGroup, RawEvent, Turn,
+    EventBatch, EventKey, EventSource, EventsConfig, OrgGroup, RawEvent, SeenEvents, Turn,
     TurnOutcome, TurnPriority,
 };
 pub use stats::{FetchStats, SourceStats};

@@ -52,8 +52,11 @@ pub struct SourceStats {
     pub dedup_keys: AtomicU64,
     /// Pages fetched.
     pub pages: AtomicU64,
-    /// Committed cursor, Unix milliseconds (0 before the first commit).
+    /// The durable cursor, Unix milliseconds (the checkpoint the source started from, then
+    /// each one the delivery engine made durable).
     pub committed_cursor_ms: AtomicI64,
+    /// Batches handed out and not yet durable (kept by the delivery engine).
+    pub pending_batches: AtomicU64,
     /// End of the last completed window, Unix milliseconds; 0 until one completes. The data lag
     /// is now minus this, computed when read (a source that stopped polling shows it growing).
     pub last_window_end_ms: AtomicI64,

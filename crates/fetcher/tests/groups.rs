@@ -2,14 +2,16 @@
 //! events once, a refused organisation isolated without stopping the others, a backlog paged
 //! alone; the provider's organisations listed (and a new one found); the provider's own events.
 
+mod common;
+
+use common::Ledger;
 use fetcher::{
-    Acker, AuthConfig, ClientConfig, EventSource, EventsConfig, FileCheckpointStore,
-    JumpCloudClient, OrgGroup, RetryConfig, Turn, TurnOutcome,
+    AuthConfig, ClientConfig, EventSource, EventsConfig, JumpCloudClient, OrgGroup, RetryConfig,
+    Turn, TurnOutcome,
 };
 use secrecy::SecretString;
 use simulator::{SimConfig, SimHandle};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -63,8 +65,11 @@ fn events_config(page_limit: usize) -> EventsConfig {
     }
 }
 
-fn store(dir: &tempfile::TempDir) -> Arc<dyn fetcher::CheckpointStore> {
-    Arc::new(FileCheckpointStore::open(dir.path().join("checkpoints.json")).unwrap())
+fn ledger(dir: &tempfile::TempDir) -> Ledger {
+    Ledger::open(
+        &dir.path().join("checkpoints.json"),
+        events_config(1).overlap,
+    )
 }
 
 /// The simulator's events of `org`: identities.
@@ -98,11 +103,7 @@ struct Driven {
     failures: Vec<(String, String)>,
 }
 
-async fn drive(group: &mut OrgGroup, turns: usize) -> Driven {
-    let ackers: HashMap<String, Acker> = group
-        .sources()
-        .map(|s| (s.org_id().to_owned(), s.acker()))
-        .collect();
+async fn drive(group: &mut OrgGroup, ledger: &Ledger, turns: usize) -> Driven {
     let mut driven = Driven {
         delivered: BTreeMap::new(),
         failures: Vec::new(),
@@ -122,7 +123,7 @@ async fn drive(group: &mut OrgGroup, turns: usize) -> Driven {
         for batch in batches {
             for event in &batch.events {
                 assert_eq!(
-                    &*event.org_id, batch.org_id,
+                    event.org_id, batch.org_id,
                     "an event in another org's batch"
                 );
                 let identity = (
@@ -131,10 +132,10 @@ async fn drive(group: &mut OrgGroup, turns: usize) -> Driven {
                     event.timestamp.clone().unwrap(),
                 );
                 let json: serde_json::Value = serde_json::from_slice(&event.bytes).unwrap();
-                assert_eq!(json["organization"], batch.org_id.as_str());
+                assert_eq!(json["organization"], &*batch.org_id);
                 *driven.delivered.entry(identity).or_default() += 1;
             }
-            ackers[&batch.org_id].ack(batch.checkpoint).unwrap();
+            ledger.deliver(&batch);
         }
     }
     driven
@@ -144,7 +145,7 @@ fn sources(
     client: &JumpCloudClient,
     orgs: &[String],
     config: &EventsConfig,
-    store: &Arc<dyn fetcher::CheckpointStore>,
+    ledger: &Ledger,
 ) -> Vec<EventSource> {
     orgs.iter()
         .map(|org| {
@@ -152,7 +153,7 @@ fn sources(
                 client.clone(),
                 org.clone(),
                 config.clone(),
-                Arc::clone(store),
+                ledger.live(org),
             )
             .unwrap()
         })
@@ -169,10 +170,10 @@ async fn a_grouped_sweep_delivers_every_organisations_events_once_with_fewer_req
     .await;
     let dir = tempfile::tempdir().unwrap();
     let client = client(&sim);
-    let store = store(&dir);
+    let ledger = ledger(&dir);
     let orgs = sim.org_ids();
-    let mut group = OrgGroup::new(sources(&client, &orgs, &events_config(1_000), &store)).unwrap();
-    let driven = drive(&mut group, 100).await;
+    let mut group = OrgGroup::new(sources(&client, &orgs, &events_config(1_000), &ledger)).unwrap();
+    let driven = drive(&mut group, &ledger, 100).await;
     assert!(driven.failures.is_empty(), "{:?}", driven.failures);
     assert!(group.all_completed());
     let mut expected = Vec::new();
@@ -206,11 +207,12 @@ async fn an_organisation_refused_inside_a_group_is_isolated_and_the_others_go_on
     .await;
     let dir = tempfile::tempdir().unwrap();
     let client = client(&sim);
-    let store = store(&dir);
+    let ledger = ledger(&dir);
     let orgs = sim.org_ids();
     let disabled = orgs.last().unwrap().clone();
-    let mut group = OrgGroup::new(sources(&client, &orgs, &events_config(10_000), &store)).unwrap();
-    let driven = drive(&mut group, 20).await;
+    let mut group =
+        OrgGroup::new(sources(&client, &orgs, &events_config(10_000), &ledger)).unwrap();
+    let driven = drive(&mut group, &ledger, 20).await;
     // The refused organisation never completes; the others did, every event once.
     assert!(!group.all_completed());
     let mut expected = Vec::new();
@@ -251,26 +253,24 @@ async fn a_member_far_behind_is_paged_alone_and_the_others_are_swept_together() 
     .await;
     let dir = tempfile::tempdir().unwrap();
     let client = client(&sim);
-    let store = store(&dir);
+    let ledger = ledger(&dir);
     let orgs = sim.org_ids();
     let config = events_config(10_000);
     // Three organisations were caught up an hour and a half ago; the fourth starts from the
     // initial lookback (three days): it is paged alone.
     let recent = chrono::Utc::now() - chrono::Duration::minutes(90);
     for org in &orgs[..3] {
-        store
-            .save(
-                &fetcher::events::live_checkpoint_key(org),
-                &fetcher::Checkpoint {
-                    cursor: recent,
-                    acked: Vec::new(),
-                    updated_at: recent,
-                },
-            )
-            .unwrap();
+        ledger.save(
+            &fetcher::events::live_checkpoint_key(org),
+            &fetcher::Checkpoint {
+                cursor: recent,
+                acked: Vec::new(),
+                updated_at: recent,
+            },
+        );
     }
-    let mut group = OrgGroup::new(sources(&client, &orgs, &config, &store)).unwrap();
-    let driven = drive(&mut group, 20).await;
+    let mut group = OrgGroup::new(sources(&client, &orgs, &config, &ledger)).unwrap();
+    let driven = drive(&mut group, &ledger, 20).await;
     assert!(driven.failures.is_empty(), "{:?}", driven.failures);
     assert!(group.all_completed());
     // The three swept together: their events since their cursor (minus the overlap) only.
@@ -342,11 +342,15 @@ async fn the_providers_own_events_are_a_source_of_their_own() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let client = client(&sim);
-    let store = store(&dir);
+    let ledger = ledger(&dir);
     let provider = sim.provider_id();
-    let mut source =
-        EventSource::provider(client, &provider, events_config(10_000), Arc::clone(&store))
-            .unwrap();
+    let mut source = EventSource::provider(
+        client,
+        &provider,
+        events_config(10_000),
+        ledger.checkpoint(&fetcher::events::provider_checkpoint_key(&provider)),
+    )
+    .unwrap();
     assert!(!source.is_groupable());
     assert_eq!(source.org_id(), format!("provider/{provider}"));
     let mut seen = Vec::new();
@@ -356,7 +360,7 @@ async fn the_providers_own_events_are_a_source_of_their_own() {
             assert_eq!(json["organization"], provider.as_str());
             seen.push(event.id.clone().unwrap());
         }
-        source.acker().ack(batch.checkpoint).unwrap();
+        ledger.deliver(&batch);
     }
     let mut expected: Vec<String> = truth_of(&sim, &provider)
         .await
@@ -367,9 +371,8 @@ async fn the_providers_own_events_are_a_source_of_their_own() {
     seen.sort();
     assert_eq!(seen.len(), 40);
     assert_eq!(seen, expected);
-    let checkpoint = store
-        .load(&format!("events/provider/{provider}"))
-        .unwrap()
+    let checkpoint = ledger
+        .checkpoint(&format!("events/provider/{provider}"))
         .expect("the provider's cursor is stored under its own key");
     assert!(checkpoint.cursor > chrono::Utc::now() - chrono::Duration::minutes(1));
 }
@@ -394,14 +397,10 @@ async fn an_organisation_refused_in_the_middle_of_a_window_comes_back_without_lo
     .await;
     let dir = tempfile::tempdir().unwrap();
     let client = client(&sim);
-    let store = store(&dir);
+    let ledger = ledger(&dir);
     let orgs = sim.org_ids();
     // Pages of 100: the grouped window takes 16 pages.
-    let mut group = OrgGroup::new(sources(&client, &orgs, &events_config(100), &store)).unwrap();
-    let ackers: HashMap<String, Acker> = group
-        .sources()
-        .map(|s| (s.org_id().to_owned(), s.acker()))
-        .collect();
+    let mut group = OrgGroup::new(sources(&client, &orgs, &events_config(100), &ledger)).unwrap();
     let mut delivered: BTreeMap<Identity, usize> = BTreeMap::new();
     let mut failures = Vec::new();
     for turn in 0..400 {
@@ -431,7 +430,7 @@ async fn an_organisation_refused_in_the_middle_of_a_window_comes_back_without_lo
                 );
                 *delivered.entry(identity).or_default() += 1;
             }
-            ackers[&batch.org_id].ack(batch.checkpoint).unwrap();
+            ledger.deliver(&batch);
         }
     }
     assert!(group.all_completed(), "failures: {failures:?}");
@@ -471,14 +470,14 @@ async fn a_request_refused_as_too_large_is_asked_again_for_fewer_organisations()
     .await;
     let dir = tempfile::tempdir().unwrap();
     let client = client(&sim);
-    let store = store(&dir);
+    let ledger = ledger(&dir);
     let orgs = sim.org_ids();
     let config = EventsConfig {
         group_size: 120,
         ..events_config(10_000)
     };
-    let mut group = OrgGroup::new(sources(&client, &orgs, &config, &store)).unwrap();
-    let driven = drive(&mut group, 20).await;
+    let mut group = OrgGroup::new(sources(&client, &orgs, &config, &ledger)).unwrap();
+    let driven = drive(&mut group, &ledger, 20).await;
     assert!(driven.failures.is_empty(), "{:?}", driven.failures);
     let stats = client.stats();
     assert!(

@@ -4,9 +4,7 @@
 
 use axum::http::HeaderMap;
 use axum::routing::post;
-use fetcher::{
-    AuthConfig, ClientConfig, EventSource, EventsConfig, FileCheckpointStore, JumpCloudClient,
-};
+use fetcher::{AuthConfig, ClientConfig, EventSource, EventsConfig, JumpCloudClient};
 use secrecy::SecretString;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,7 +27,6 @@ async fn elements_without_identity_are_handed_out_verbatim_and_repeats_are_dropp
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
-    let dir = tempfile::tempdir().unwrap();
     let client = JumpCloudClient::new(ClientConfig {
         base_url: Some(format!("http://{address}")),
         auth: AuthConfig::ApiKey {
@@ -43,8 +40,7 @@ async fn elements_without_identity_are_handed_out_verbatim_and_repeats_are_dropp
         lag: Duration::from_secs(1),
         ..EventsConfig::default()
     };
-    let store = Arc::new(FileCheckpointStore::open(dir.path().join("c.json")).unwrap());
-    let mut source = EventSource::new(client, "org-1", config, store).unwrap();
+    let mut source = EventSource::new(client, "org-1", config, None).unwrap();
     let batch = source.next_batch().await.unwrap().unwrap();
     let texts: Vec<String> = batch
         .events
@@ -102,7 +98,6 @@ async fn a_search_after_that_does_not_move_is_an_error_not_an_endless_loop() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
-    let dir = tempfile::tempdir().unwrap();
     let client = JumpCloudClient::new(ClientConfig {
         base_url: Some(format!("http://{address}")),
         auth: AuthConfig::ApiKey {
@@ -112,17 +107,16 @@ async fn a_search_after_that_does_not_move_is_an_error_not_an_endless_loop() {
         ..ClientConfig::default()
     })
     .unwrap();
-    let store: Arc<dyn fetcher::CheckpointStore> =
-        Arc::new(FileCheckpointStore::open(dir.path().join("c.json")).unwrap());
-    let mut sources = EventSource::for_configured_orgs(
-        &client,
-        &EventsConfig {
-            page_limit: 3,
-            ..EventsConfig::default()
-        },
-        &store,
-    )
-    .unwrap();
+    let config = EventsConfig {
+        page_limit: 3,
+        ..EventsConfig::default()
+    };
+    let mut sources: Vec<EventSource> = client
+        .config()
+        .org_ids
+        .iter()
+        .map(|org| EventSource::new(client.clone(), org.clone(), config.clone(), None).unwrap())
+        .collect();
     assert_eq!(
         sources
             .iter()

@@ -1,9 +1,12 @@
 //! The fetcher against the simulator over real HTTP: exactly-once under faults, late arrival,
 //! restarts, token expiry, 401/402/403, empty windows, backfill, inventory paging.
 
+mod common;
+
+use common::Ledger;
 use fetcher::{
-    AuthConfig, ClientConfig, EventBatch, EventSource, EventsConfig, FetchError,
-    FileCheckpointStore, JumpCloudClient, RetryConfig,
+    AuthConfig, ClientConfig, EventBatch, EventSource, EventsConfig, FetchError, JumpCloudClient,
+    RetryConfig,
 };
 use rand::{Rng, SeedableRng};
 use secrecy::SecretString;
@@ -50,9 +53,12 @@ fn client_config(base_url: &str) -> ClientConfig {
     }
 }
 
-/// The checkpoint file `config` names.
-fn file_store(config: &EventsConfig) -> Arc<FileCheckpointStore> {
-    Arc::new(FileCheckpointStore::open(config.checkpoint_path.as_deref().unwrap()).unwrap())
+/// The checkpoints in the file `config` names.
+fn ledger(config: &EventsConfig) -> Arc<Ledger> {
+    Arc::new(Ledger::open(
+        config.checkpoint_path.as_deref().unwrap(),
+        config.overlap,
+    ))
 }
 
 fn events_config(dir: &Path, page_limit: usize) -> EventsConfig {
@@ -172,15 +178,14 @@ impl Sink {
     }
 }
 
-/// Fetches and acknowledges until a window opened after `quiet_after` is complete.
-async fn drain(source: &mut EventSource, sink: &mut Sink, quiet_after: Instant) {
-    let acker = source.acker();
+/// Fetches and delivers until a window opened after `quiet_after` is complete.
+async fn drain(source: &mut EventSource, sink: &mut Sink, ledger: &Ledger, quiet_after: Instant) {
     let mut window_opened = Instant::now();
     loop {
         match source.next_batch().await.unwrap() {
             Some(batch) => {
                 sink.take(&batch);
-                acker.ack(batch.checkpoint).unwrap();
+                ledger.deliver(&batch);
             }
             None => {
                 if window_opened > quiet_after {
@@ -227,27 +232,32 @@ async fn fifty_thousand_events_three_orgs_late_arrival_and_faults_arrive_exactly
         lag: Duration::from_millis(500),
         ..events_config(dir.path(), 3000)
     };
-    let store = file_store(&config);
+    let ledger = ledger(&config);
     let client = JumpCloudClient::new(client_config(&sim.base_url())).unwrap();
     let live_for = Duration::from_secs(4);
     let quiet_after = Instant::now() + live_for + Duration::from_millis(2000);
     let mut tasks = Vec::new();
     for org in sim.org_ids() {
-        let mut source =
-            EventSource::new(client.clone(), org, config.clone(), store.clone()).unwrap();
+        let mut source = EventSource::new(
+            client.clone(),
+            org.clone(),
+            config.clone(),
+            ledger.live(&org),
+        )
+        .unwrap();
+        let ledger = Arc::clone(&ledger);
         tasks.push(tokio::spawn(async move {
             let mut sink = Sink::default();
             let stats = source.stats();
             // The first window spans two days of history (~17,000 events per org): the dedup
             // memory must still stay bounded by page + overlap, not by the window.
             let mut most_dedup_keys = 0;
-            let acker = source.acker();
             while let Some(batch) = source.next_batch().await.unwrap() {
                 most_dedup_keys = most_dedup_keys.max(stats.dedup_keys.load(Ordering::Relaxed));
                 sink.take(&batch);
-                acker.ack(batch.checkpoint).unwrap();
+                ledger.deliver(&batch);
             }
-            drain(&mut source, &mut sink, quiet_after).await;
+            drain(&mut source, &mut sink, &ledger, quiet_after).await;
             (sink, stats, most_dedup_keys)
         }));
     }
@@ -286,24 +296,14 @@ async fn fifty_thousand_events_three_orgs_late_arrival_and_faults_arrive_exactly
     // The overlap re-fetch really happened and its repeats were dropped.
     assert!(duplicates_skipped > 0);
     for org in sim.org_ids() {
-        let saved = store.load_for_test(&org);
+        let saved = ledger.live(&org);
         assert!(saved.is_some(), "cursor committed for {org}");
     }
     sim.shutdown().await;
 }
 
-trait LoadForTest {
-    fn load_for_test(&self, org: &str) -> Option<fetcher::Checkpoint>;
-}
-
-impl LoadForTest for FileCheckpointStore {
-    fn load_for_test(&self, org: &str) -> Option<fetcher::Checkpoint> {
-        fetcher::CheckpointStore::load(self, &fetcher::events::live_checkpoint_key(org)).unwrap()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn twenty_restarts_without_acks_lose_nothing_and_duplicate_nothing_acknowledged() {
+async fn twenty_restarts_losing_batches_in_flight_lose_nothing_and_duplicate_nothing_delivered() {
     let sim = start_sim(SimConfig {
         seed: 11,
         orgs: 2,
@@ -323,12 +323,15 @@ async fn twenty_restarts_without_acks_lose_nothing_and_duplicate_nothing_acknowl
     let mut unacked_batches = 0;
     for _restart in 0..20 {
         // A new process: the store is reopened from disk.
-        let store = file_store(&config);
+        let ledger = ledger(&config);
         for org in &orgs {
-            let mut source =
-                EventSource::new(client.clone(), org.clone(), config.clone(), store.clone())
-                    .unwrap();
-            let acker = source.acker();
+            let mut source = EventSource::new(
+                client.clone(),
+                org.clone(),
+                config.clone(),
+                ledger.live(org),
+            )
+            .unwrap();
             let batches = rng.random_range(1..8);
             for _ in 0..batches {
                 let Some(batch) = source.next_batch().await.unwrap() else {
@@ -336,29 +339,36 @@ async fn twenty_restarts_without_acks_lose_nothing_and_duplicate_nothing_acknowl
                 };
                 if rng.random_bool(0.7) {
                     sink.take(&batch);
-                    acker.ack(batch.checkpoint).unwrap();
+                    ledger.deliver(&batch);
                 } else {
-                    // Lost in flight: neither delivered nor acknowledged.
+                    // Lost in flight: not delivered, and nothing after it is (delivery keeps
+                    // the source's order); the process dies here.
                     unacked_batches += 1;
+                    break;
                 }
             }
-            // Dropped here without acknowledging the rest.
+            // Dropped here without delivering the rest.
         }
         assert_eq!(
             sink.duplicates(),
             0,
-            "an acknowledged event was handed out again"
+            "a delivered event was handed out again"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(unacked_batches > 0, "the random plan dropped some batches");
     sim.set_live_rate(0.0);
     let quiet_after = Instant::now() + LAG + Duration::from_millis(1600);
-    let store = file_store(&config);
+    let ledger = ledger(&config);
     for org in &orgs {
-        let mut source =
-            EventSource::new(client.clone(), org.clone(), config.clone(), store.clone()).unwrap();
-        drain(&mut source, &mut sink, quiet_after).await;
+        let mut source = EventSource::new(
+            client.clone(),
+            org.clone(),
+            config.clone(),
+            ledger.live(org),
+        )
+        .unwrap();
+        drain(&mut source, &mut sink, &ledger, quiet_after).await;
     }
     let truth = ground_truth(&sim).await;
     sink.assert_exactly(&truth, &orgs);
@@ -393,9 +403,10 @@ async fn oauth_token_expiring_mid_run_is_refreshed_and_nothing_is_lost() {
         refresh_margin: Duration::ZERO,
     };
     let client = JumpCloudClient::new(client_config).unwrap();
-    let store = file_store(&config);
+    let ledger = ledger(&config);
     let org = sim.org_ids()[0].clone();
-    let mut source = EventSource::new(client.clone(), org.clone(), config, store).unwrap();
+    let mut source =
+        EventSource::new(client.clone(), org.clone(), config, ledger.live(&org)).unwrap();
     let mut sink = Sink::default();
     let live_for = Duration::from_secs(3);
     let quiet_after = Instant::now() + live_for + LAG + Duration::from_millis(500);
@@ -412,7 +423,7 @@ async fn oauth_token_expiring_mid_run_is_refreshed_and_nothing_is_lost() {
             .error_for_status()
             .unwrap();
     });
-    drain(&mut source, &mut sink, quiet_after).await;
+    drain(&mut source, &mut sink, &ledger, quiet_after).await;
     stopper.await.unwrap();
     let truth = ground_truth(&sim).await;
     sink.assert_exactly(&truth, &[org]);
@@ -444,22 +455,27 @@ async fn org_without_directory_insights_fails_alone_with_the_remedy() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let config = events_config(dir.path(), 500);
-    let store = file_store(&config);
+    let ledger = ledger(&config);
     let client = JumpCloudClient::new(client_config(&sim.base_url())).unwrap();
     let orgs = sim.org_ids();
     let disabled = orgs[2].clone();
     let mut tasks = Vec::new();
     for org in orgs.clone() {
-        let mut source =
-            EventSource::new(client.clone(), org.clone(), config.clone(), store.clone()).unwrap();
+        let mut source = EventSource::new(
+            client.clone(),
+            org.clone(),
+            config.clone(),
+            ledger.live(&org),
+        )
+        .unwrap();
+        let ledger = Arc::clone(&ledger);
         tasks.push(tokio::spawn(async move {
-            let acker = source.acker();
             let mut sink = Sink::default();
             loop {
                 match source.next_batch().await {
                     Ok(Some(batch)) => {
                         sink.take(&batch);
-                        acker.ack(batch.checkpoint).unwrap();
+                        ledger.deliver(&batch);
                     }
                     Ok(None) => return (org, Ok(sink)),
                     Err(error) => return (org, Err(error)),
@@ -490,7 +506,7 @@ async fn org_without_directory_insights_fails_alone_with_the_remedy() {
         }
     }
     assert!(
-        store.load_for_test(&disabled).is_none(),
+        ledger.live(&disabled).is_none(),
         "a 402 never advances a cursor"
     );
     let truth = ground_truth(&sim).await;
@@ -510,7 +526,7 @@ async fn invalid_key_and_role_without_directory_insights_name_the_remedy() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let config = events_config(dir.path(), 500);
-    let store = file_store(&config);
+    let ledger = ledger(&config);
     let org = sim.org_ids()[0].clone();
     for (key, expected) in [
         ("wrong-key", "regenerate"),
@@ -522,14 +538,14 @@ async fn invalid_key_and_role_without_directory_insights_name_the_remedy() {
         };
         let client = JumpCloudClient::new(client_config.clone()).unwrap();
         let mut source =
-            EventSource::new(client, org.clone(), config.clone(), store.clone()).unwrap();
+            EventSource::new(client, org.clone(), config.clone(), ledger.live(&org)).unwrap();
         let error = source.next_batch().await.unwrap_err();
         let text = error.to_string();
         assert!(text.contains(expected), "{text}");
         assert!(!text.contains(key), "the key leaked: {text}");
         assert!(!format!("{error:?} {client_config:?}").contains(key));
         assert!(
-            store.load_for_test(&org).is_none(),
+            ledger.live(&org).is_none(),
             "an access error never advances a cursor"
         );
     }
@@ -548,7 +564,7 @@ async fn lag_beyond_the_cursor_sends_nothing_and_empty_windows_still_move_the_cu
     let dir = tempfile::tempdir().unwrap();
     let org = sim.org_ids()[0].clone();
     let client = JumpCloudClient::new(client_config(&sim.base_url())).unwrap();
-    let store = Arc::new(FileCheckpointStore::open(dir.path().join("checkpoints.json")).unwrap());
+    let ledger = Ledger::open(&dir.path().join("checkpoints.json"), Duration::from_secs(1));
 
     // start > end: first-run cursor 1 s ago, lag 10 s, overlap 1 s -> no request at all.
     let config = EventsConfig {
@@ -557,7 +573,8 @@ async fn lag_beyond_the_cursor_sends_nothing_and_empty_windows_still_move_the_cu
         initial_lookback: Duration::from_secs(1),
         ..events_config(dir.path(), 500)
     };
-    let mut source = EventSource::new(client.clone(), org.clone(), config, store.clone()).unwrap();
+    let mut source =
+        EventSource::new(client.clone(), org.clone(), config, ledger.live(&org)).unwrap();
     assert!(source.next_batch().await.unwrap().is_none());
     assert!(source.next_batch().await.unwrap().is_none());
     assert_eq!(
@@ -568,16 +585,27 @@ async fn lag_beyond_the_cursor_sends_nothing_and_empty_windows_still_move_the_cu
 
     drop(source);
 
-    // An empty window is a success and commits its end.
+    // An empty window is a success: a batch without events moves the cursor to its end.
     let config = EventsConfig {
         initial_lookback: Duration::from_secs(60),
         ..events_config(dir.path(), 500)
     };
     let before = chrono::Utc::now();
-    let mut source = EventSource::new(client.clone(), org.clone(), config, store.clone()).unwrap();
-    assert!(source.next_batch().await.unwrap().is_none());
+    let mut source =
+        EventSource::new(client.clone(), org.clone(), config, ledger.live(&org)).unwrap();
+    let quiet = source
+        .next_batch()
+        .await
+        .unwrap()
+        .expect("the empty window's batch");
+    assert!(quiet.events.is_empty() && quiet.keys.is_empty());
+    assert!(
+        source.next_batch().await.unwrap().is_none(),
+        "then caught up"
+    );
     assert_eq!(client.stats().responses_2xx.load(Ordering::Relaxed), 1);
-    let saved = store.load_for_test(&org).unwrap();
+    ledger.deliver(&quiet);
+    let saved = ledger.live(&org).unwrap();
     assert!(
         saved.cursor > before - chrono::Duration::seconds(3),
         "cursor moved to the window end"
@@ -607,7 +635,7 @@ async fn retry_after_truncated_bodies_resets_and_timeouts_are_retried() {
     }
     let dir = tempfile::tempdir().unwrap();
     let config = events_config(dir.path(), 300);
-    let store = file_store(&config);
+    let ledger = ledger(&config);
     // A 1 s timeout turns the 4 s slow response into a timeout, which is retried.
     let client = JumpCloudClient::new(ClientConfig {
         request_timeout: Duration::from_secs(1),
@@ -615,9 +643,10 @@ async fn retry_after_truncated_bodies_resets_and_timeouts_are_retried() {
     })
     .unwrap();
     let org = sim.org_ids()[0].clone();
-    let mut source = EventSource::new(client.clone(), org.clone(), config, store).unwrap();
+    let mut source =
+        EventSource::new(client.clone(), org.clone(), config, ledger.live(&org)).unwrap();
     let mut sink = Sink::default();
-    drain(&mut source, &mut sink, Instant::now()).await;
+    drain(&mut source, &mut sink, &ledger, Instant::now()).await;
     let truth = ground_truth(&sim).await;
     sink.assert_exactly(&truth, &[org]);
     let stats = client.stats();
@@ -651,27 +680,37 @@ async fn backfill_is_sliced_by_count_and_resumes_from_its_checkpoint() {
     let from = to - chrono::Duration::days(3);
     let mut sink = Sink::default();
     {
-        let store = file_store(&config);
-        let mut source =
-            EventSource::backfill(client.clone(), org.clone(), config.clone(), store, from, to)
-                .unwrap();
-        let acker = source.acker();
+        let ledger = ledger(&config);
+        let mut source = EventSource::backfill(
+            client.clone(),
+            org.clone(),
+            config.clone(),
+            ledger.checkpoint(&fetcher::events::backfill_checkpoint_key(&org, from, to)),
+            from,
+            to,
+        )
+        .unwrap();
         for _ in 0..4 {
             let batch = source.next_batch().await.unwrap().unwrap();
             sink.take(&batch);
-            acker.ack(batch.checkpoint).unwrap();
+            ledger.deliver(&batch);
         }
         // One more batch handed out but never acknowledged: must come again after the restart.
         let _lost = source.next_batch().await.unwrap();
     }
-    let store = file_store(&config);
-    let mut source =
-        EventSource::backfill(client.clone(), org.clone(), config.clone(), store, from, to)
-            .unwrap();
-    let acker = source.acker();
+    let ledger = ledger(&config);
+    let mut source = EventSource::backfill(
+        client.clone(),
+        org.clone(),
+        config.clone(),
+        ledger.checkpoint(&fetcher::events::backfill_checkpoint_key(&org, from, to)),
+        from,
+        to,
+    )
+    .unwrap();
     while let Some(batch) = source.next_batch().await.unwrap() {
         sink.take(&batch);
-        acker.ack(batch.checkpoint).unwrap();
+        ledger.deliver(&batch);
     }
     assert!(source.is_finished());
     let slices = source.stats().backfill_slices.load(Ordering::Relaxed);
@@ -790,16 +829,27 @@ async fn follow_mode_waits_for_new_events_after_catching_up() {
         lag: Duration::from_millis(300),
         ..events_config(dir.path(), 500)
     };
-    let store = file_store(&config);
+    let ledger = ledger(&config);
     let client = JumpCloudClient::new(client_config(&sim.base_url())).unwrap();
     let org = sim.org_ids()[0].clone();
-    let mut source = EventSource::new(client, org.clone(), config, store).unwrap();
-    assert!(source.next_batch().await.unwrap().is_none(), "nothing yet");
+    let mut source = EventSource::new(client, org.clone(), config, ledger.live(&org)).unwrap();
+    while let Some(batch) = source.next_batch().await.unwrap() {
+        assert!(batch.events.is_empty(), "nothing yet");
+    }
     sim.set_live_rate(50.0);
-    // Deadline only guards against a hang; the assertion is on content.
-    let batch = tokio::time::timeout(Duration::from_secs(30), source.next_batch_follow())
+    // Polling again after each complete window brings the new events. The deadline only
+    // guards against a hang; the assertion is on content.
+    let polling = async {
+        loop {
+            match source.next_batch().await.unwrap() {
+                Some(batch) if !batch.events.is_empty() => return batch,
+                Some(_) => {}
+                None => tokio::time::sleep(POLL).await,
+            }
+        }
+    };
+    let batch = tokio::time::timeout(Duration::from_secs(30), polling)
         .await
-        .unwrap()
         .unwrap();
     assert!(
         batch
@@ -825,12 +875,12 @@ async fn a_configured_service_list_fetches_exactly_those_services() {
         services: services.clone(),
         ..events_config(dir.path(), 400)
     };
-    let store = file_store(&config);
+    let ledger = ledger(&config);
     let client = JumpCloudClient::new(client_config(&sim.base_url())).unwrap();
     let org = sim.org_ids()[0].clone();
-    let mut source = EventSource::new(client, org.clone(), config, store).unwrap();
+    let mut source = EventSource::new(client, org.clone(), config, ledger.live(&org)).unwrap();
     let mut sink = Sink::default();
-    drain(&mut source, &mut sink, Instant::now()).await;
+    drain(&mut source, &mut sink, &ledger, Instant::now()).await;
     let truth: HashMap<_, _> = ground_truth(&sim)
         .await
         .into_iter()
@@ -862,10 +912,11 @@ async fn an_unknown_service_is_rejected_with_the_server_message_and_no_retry() {
         services: vec!["no_such_service".into()],
         ..events_config(dir.path(), 400)
     };
-    let store = file_store(&config);
+    let ledger = ledger(&config);
     let client = JumpCloudClient::new(client_config(&sim.base_url())).unwrap();
     let org = sim.org_ids()[0].clone();
-    let mut source = EventSource::new(client.clone(), org.clone(), config, store.clone()).unwrap();
+    let mut source =
+        EventSource::new(client.clone(), org.clone(), config, ledger.live(&org)).unwrap();
     let error = source.next_batch().await.unwrap_err();
     assert!(
         matches!(error, FetchError::Rejected { status: 400, .. }),
@@ -873,7 +924,7 @@ async fn an_unknown_service_is_rejected_with_the_server_message_and_no_retry() {
     );
     assert!(error.to_string().contains("no_such_service"), "{error}");
     assert_eq!(client.stats().retries.load(Ordering::Relaxed), 0);
-    assert!(store.load_for_test(&org).is_none());
+    assert!(ledger.live(&org).is_none());
     sim.shutdown().await;
 }
 
@@ -891,11 +942,10 @@ async fn pages_asked_smaller_than_page_limit_still_bring_every_event_once() {
     let truth = ground_truth(&sim).await;
     let dir = tempfile::tempdir().unwrap();
     let config = events_config(dir.path(), 1_000);
-    let store = file_store(&config);
+    let ledger = ledger(&config);
     let client = JumpCloudClient::new(client_config(&sim.base_url())).unwrap();
     let org = sim.org_ids()[0].clone();
-    let mut source = EventSource::new(client, org, config, store).unwrap();
-    let acker = source.acker();
+    let mut source = EventSource::new(client, org.clone(), config, ledger.live(&org)).unwrap();
     let mut seen: Vec<EventIdentity> = Vec::new();
     // Alternate room for 137 and for 1,000 events (a pipeline short of memory).
     for room in [137, 1_000].into_iter().cycle() {
@@ -914,7 +964,7 @@ async fn pages_asked_smaller_than_page_limit_still_bring_every_event_once() {
                 event.timestamp.clone().unwrap(),
             ));
         }
-        acker.ack(batch.checkpoint).unwrap();
+        ledger.deliver(&batch);
     }
     let unique: std::collections::HashSet<_> = seen.iter().cloned().collect();
     assert_eq!(unique.len(), seen.len(), "no event twice");

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use fetcher::{Acker, FetchStats, SourceStats};
+use fetcher::{FetchStats, SourceStats};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -27,10 +27,9 @@ use pipeline::{DeliveryHealth, Destination, PipelineStats};
 pub struct OrgView {
     /// Organisation id (`""` = the credential's own).
     pub org_id: String,
-    /// The source's counters.
+    /// The source's counters (the delivery engine keeps its durable cursor and pending
+    /// batches there).
     pub stats: Arc<SourceStats>,
-    /// Its acknowledger (committed cursor, pending batches).
-    pub acker: Acker,
 }
 
 /// What one running pipeline shows the metrics.
@@ -215,14 +214,14 @@ impl Collector for Observed {
                 Some(seconds) => lag.push((vec![("org", label.clone())], seconds)),
                 None => never_completed += 1,
             }
-            let committed = org.acker.committed_cursor().timestamp_millis();
+            let committed = org.stats.committed_cursor_ms.load(Ordering::Relaxed);
             checkpoint_age.push((
                 vec![("org", label.clone())],
                 (now_ms - committed) as f64 / 1000.0,
             ));
             pending.push((
                 vec![("org", label.clone())],
-                org.acker.pending_batches() as f64,
+                org.stats.pending_batches.load(Ordering::Relaxed) as f64,
             ));
             dedup_keys.push((
                 vec![("org", label)],

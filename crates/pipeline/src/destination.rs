@@ -15,14 +15,14 @@ use std::time::{Duration, Instant};
 use fetcher::{Checkpoint, CheckpointStore};
 use mapper::OcsfRecord;
 use producer::{
-    DeadLetter, DeliveryGuarantee, DeliveryListener, OcsfProducer, ProduceError, ProducerConfig,
-    ProducerError, StateStore, TransactionError,
+    DeadLetter, DeliveryGuarantee, DeliveryListener, OcsfProducer, PreparedRecord, ProduceError,
+    ProducerConfig, ProducerError, StateStore, TransactionError,
 };
 
 use crate::deliveries::UnitDeliveries;
 use crate::files::FileSink;
 use crate::health::Retrying;
-use crate::state::KafkaState;
+use crate::state::{StartingCheckpoints, decode_state};
 
 /// Why a unit did not finish.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +84,7 @@ impl KafkaDestination {
     /// Connects: creates the producer (transactional in exactly-once mode, its id derived from
     /// `deployment_id`), the topics and the state topic, fences an earlier process with the
     /// same identity (`init_transactions`), then reads the cursors. Returns the destination and
-    /// the store the sources load their cursors from. `file_store` is the file checkpoint:
+    /// the checkpoints the sources start from. `file_store` is the file checkpoint:
     /// the store itself with `state_store = "file"`, else taken over for keys the state topic
     /// does not hold yet. `role` tells apart the jobs of one deployment (the live run: `""`;
     /// a backfill: `"backfill"`), which must not fence each other: the transactional id is
@@ -95,7 +95,7 @@ impl KafkaDestination {
         mut config: ProducerConfig,
         role: &str,
         file_store: Option<Arc<dyn CheckpointStore>>,
-    ) -> Result<(Self, Arc<dyn CheckpointStore>), ProducerError> {
+    ) -> Result<(Self, StartingCheckpoints), ProducerError> {
         let exactly_once = config.delivery == DeliveryGuarantee::ExactlyOnce;
         if exactly_once && config.state_store == StateStore::File {
             return Err(ProducerError::Config(
@@ -111,12 +111,15 @@ impl KafkaDestination {
         if !topics.is_empty() {
             tracing::info!(?topics, "created Kafka topics");
         }
-        let (state, store): (StateWrites, Arc<dyn CheckpointStore>) = match config.state_store {
+        let (state, starting) = match config.state_store {
             StateStore::File => {
                 let store = file_store.ok_or_else(|| {
                     ProducerError::Config("state_store = \"file\" needs a checkpoint file".into())
                 })?;
-                (StateWrites::Store(Arc::clone(&store)), store)
+                (
+                    StateWrites::Store(Arc::clone(&store)),
+                    StartingCheckpoints::from_file(store),
+                )
             }
             StateStore::Kafka => {
                 producer.ensure_state_topic().await?;
@@ -134,14 +137,15 @@ impl KafkaDestination {
                     cursors = records.len(),
                     "read the sources' cursors from the state topic"
                 );
-                let state = KafkaState::from_records(&config.state_topic, records, file_store)
-                    .map_err(|e| ProducerError::Config(e.to_string()))?;
+                let starting =
+                    StartingCheckpoints::from_state_topic(&config.state_topic, records, file_store)
+                        .map_err(|e| ProducerError::Config(e.to_string()))?;
                 let writes = if exactly_once {
                     StateWrites::InTransaction
                 } else {
                     StateWrites::TopicAfterAcks
                 };
-                (writes, Arc::new(state))
+                (writes, starting)
             }
         };
         let destination = Self {
@@ -151,7 +155,7 @@ impl KafkaDestination {
             open_since: Mutex::new(None),
             retake_expired: !role.starts_with("shard-"),
         };
-        Ok((destination, store))
+        Ok((destination, starting))
     }
 
     /// The current producer.
@@ -229,11 +233,40 @@ async fn register_at_start(producer: &Arc<OcsfProducer>) -> Result<(), ProducerE
 }
 
 impl Destination {
+    /// True when a unit is a Kafka transaction (exactly-once): one unit at a time.
+    pub(crate) fn is_transactional(&self) -> bool {
+        matches!(self, Destination::Kafka(kafka) if kafka.exactly_once())
+    }
+
     /// Records handed over and not yet acknowledged (Kafka's queue).
     pub fn in_flight(&self) -> usize {
         match self {
             Destination::Kafka(kafka) => usize::try_from(kafka.producer().in_flight()).unwrap_or(0),
             Destination::Files { .. } => 0,
+        }
+    }
+
+    /// Makes `record` ready to hand over (Kafka: encoded, keyed, with headers). An error means
+    /// it cannot be sent as it is (an Avro mismatch, too large): dead-letter it.
+    pub(crate) fn prepare(&self, record: OcsfRecord) -> Result<Prepared, ProduceError> {
+        match self {
+            Destination::Kafka(kafka) => {
+                kafka.producer().prepare_record(record).map(Prepared::Kafka)
+            }
+            Destination::Files { .. } => Ok(Prepared::Line {
+                class_name: record.class_name,
+                json: record.json,
+            }),
+        }
+    }
+
+    /// Makes a dead letter ready to hand over.
+    pub(crate) fn prepare_dead_letter(&self, letter: DeadLetter) -> Prepared {
+        match self {
+            Destination::Kafka(kafka) => {
+                Prepared::Kafka(kafka.producer().prepare_dead_letter_record(letter))
+            }
+            Destination::Files { .. } => Prepared::DeadLetter(letter),
         }
     }
 
@@ -247,73 +280,49 @@ impl Destination {
         }
     }
 
-    /// Hands one record over; its verdict goes to `deliveries` as `index`. `Err`: nothing was
-    /// handed over and no verdict will come.
+    /// Hands one prepared record over; its verdict goes to `deliveries` as `index`. `Err`:
+    /// nothing was handed over and no verdict will come.
     pub(crate) async fn enqueue(
         &self,
-        record: &OcsfRecord,
+        prepared: Prepared,
         deliveries: &Arc<UnitDeliveries>,
         index: u32,
     ) -> Result<(), ProduceError> {
-        match self {
-            Destination::Kafka(kafka) => {
+        match (self, prepared) {
+            (Destination::Kafka(kafka), Prepared::Kafka(record)) => {
                 let listener: Arc<dyn DeliveryListener> = deliveries.clone();
                 kafka
                     .producer()
-                    .enqueue_tracked(record, &listener, index)
+                    .enqueue_prepared(record, &listener, index)
                     .await
             }
-            Destination::Files { sink, .. } => {
+            (Destination::Files { sink, .. }, Prepared::Line { class_name, json }) => {
                 let written = sink
-                    .write(record.class_name, &record.json)
+                    .write(class_name, &json)
                     .map_err(|e| file_failure(sink, &e));
                 deliveries.delivered(index, written);
                 Ok(())
             }
-        }
-    }
-
-    /// Hands one dead letter over; its verdict goes to `deliveries` as `index`.
-    pub(crate) async fn enqueue_dead_letter(
-        &self,
-        letter: DeadLetter,
-        deliveries: &Arc<UnitDeliveries>,
-        index: u32,
-    ) -> Result<(), ProduceError> {
-        match self {
-            Destination::Kafka(kafka) => {
-                let listener: Arc<dyn DeliveryListener> = deliveries.clone();
-                kafka
-                    .producer()
-                    .enqueue_dead_letter_tracked(letter, &listener, index)
-                    .await
-            }
-            Destination::Files { sink, .. } => {
+            (Destination::Files { sink, .. }, Prepared::DeadLetter(letter)) => {
                 let written = sink
                     .write_dead_letter(&letter)
                     .map_err(|e| file_failure(sink, &e));
                 deliveries.delivered(index, written);
                 Ok(())
             }
+            (_, _) => Err(ProduceError::Kafka {
+                topic: String::new(),
+                code: None,
+                message: "a record prepared for another destination".into(),
+            }),
         }
     }
 
     /// Finishes a unit whose records are all handed over: makes them and `cursors` durable
-    /// together (exactly-once) or one after the other (at-least-once, files).
+    /// together (exactly-once) or one after the other (at-least-once, files); the one path
+    /// that writes cursors. `keyed`: records of compacted topics (an inventory snapshot's
+    /// state) written like the cursors. Kafka only for `keyed`.
     pub(crate) async fn finish(
-        &self,
-        cursors: &[(String, Checkpoint)],
-        deliveries: &Arc<UnitDeliveries>,
-        retry: &Retrying,
-    ) -> Result<(), UnitError> {
-        self.finish_with_state(cursors, &[], deliveries, retry)
-            .await
-    }
-
-    /// [`Self::finish`] with `keyed`: records of compacted topics (an inventory snapshot's
-    /// state) written like the cursors: in the transaction (exactly-once), or once every
-    /// record of the unit is acknowledged (at-least-once). Kafka only.
-    pub(crate) async fn finish_with_state(
         &self,
         cursors: &[(String, Checkpoint)],
         keyed: &[KeyedRecord],
@@ -398,9 +407,9 @@ impl Destination {
         })
         .await
         .map_err(|e| ProducerError::Kafka(e.to_string()))??;
-        let state = KafkaState::from_records(&kafka.config.state_topic, records, None)
+        let cursors = decode_state(&kafka.config.state_topic, records)
             .map_err(|e| ProducerError::Config(e.to_string()))?;
-        Ok(Some(state.into_values()))
+        Ok(Some(cursors))
     }
 
     /// Every verdict of the unit in; a failure fails the unit (after repairing what can be).
@@ -460,6 +469,19 @@ fn file_failure(sink: &FileSink, error: &std::io::Error) -> ProduceError {
     }
 }
 
+/// A record or dead letter made ready for the destination.
+pub(crate) enum Prepared {
+    /// For Kafka: encoded, keyed, with headers.
+    Kafka(PreparedRecord),
+    /// For the files: one NDJSON line of a class's file.
+    Line {
+        class_name: &'static str,
+        json: Vec<u8>,
+    },
+    /// For the files: a dead letter.
+    DeadLetter(DeadLetter),
+}
+
 /// One record of a compacted topic: `value` under `key`, or a tombstone (`None`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct KeyedRecord {
@@ -502,7 +524,12 @@ async fn enqueue_cursors(
     for (key, checkpoint) in cursors {
         let index = deliveries.hand_over();
         if let Err(err) = producer
-            .enqueue_state_tracked(key, KafkaState::encode(checkpoint), &listener, index)
+            .enqueue_state_tracked(
+                key,
+                StartingCheckpoints::encode(checkpoint),
+                &listener,
+                index,
+            )
             .await
         {
             deliveries.delivered(index, Err(err));

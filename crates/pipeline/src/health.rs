@@ -11,7 +11,7 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 
 use crate::Shutdown;
 use crate::destination::UnitError;
-use crate::source_task::stopped;
+use crate::stopped;
 
 /// Consecutive failed delivery attempts of one pipeline, and the last reason.
 #[derive(Debug, Default)]

@@ -1,38 +1,43 @@
 //! The delivery engine: Directory Insights batches mapped to OCSF, handed to the destination
-//! and finished as a unit, then the cursors moved.
+//! and finished as units, then the cursors durable.
 //!
 //! ```text
-//! EventSource ──batch──> SourceTask ──channel──> Writer: map ─> Destination ─> finish ─> cursors
-//!  (fetcher)              (one per source)        (one)   (mapper) (producer)  (txn / acks)
+//! OrgGroup ─page─> FetchTask: map ──chunks──> Writer ─> Destination ─> finish ─> Acknowledgements
+//! (fetcher)        (one per group) (mapper,     (one)    (producer)    (txn / acks) (durable cursors)
+//!                                   encode)
 //! ```
 //!
-//! - One task per source fetches pages within a shared in-flight budget (memory) and sends
-//!   them, in order, to one writer.
-//! - The writer gathers batches into a unit, maps each event and hands it over (a map failure
-//!   becomes a dead letter with the raw event), then finishes the unit: in exactly-once mode
-//!   one Kafka transaction holds the unit's records, dead letters and the cursors after it; in
-//!   at-least-once mode every record is acknowledged first and the cursors written after.
-//! - A unit that fails (aborted, not acknowledged) rewinds every source to its durable cursor:
+//! - One task per group of sources (`fetch.rs`) fetches pages within a shared in-flight budget
+//!   (memory), maps and encodes each batch in chunks (`map.rs`; a failure becomes a dead letter
+//!   with the raw event) and sends the chunks, in order, to one writer.
+//! - The writer (`writer.rs`) gathers whole batches into a unit, hands every record over, then
+//!   finishes the unit: in exactly-once mode one Kafka transaction holds the unit's records,
+//!   dead letters and the sources' checkpoints after it; in at-least-once mode every record is
+//!   acknowledged first and the checkpoints written after. While a unit commits, the next
+//!   one's records are being mapped.
+//! - `ack.rs` is the one place that knows which batches are in flight and which checkpoint of
+//!   each source is durable. A unit that fails rewinds every source to its durable checkpoint:
 //!   nothing is skipped, and within a partition records keep the order of the source.
 //! - A fenced writer (another process with the same identity) stops the whole run.
 //! - With [`Pipeline::with_inventory`], one task takes inventory snapshots of the sources'
 //!   organisations and hands each to the same writer as one unit: its records, change events
 //!   and its state in a compacted topic (`inventory/`).
 
+mod ack;
+mod budget;
 mod deliveries;
 mod destination;
+mod fetch;
 mod files;
 mod gate;
-mod group_task;
 mod health;
 mod inventory;
-mod source_task;
+mod map;
 mod state;
 mod stats;
 mod transaction;
-mod unit;
+mod writer;
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use fetcher::{EventSource, OrgGroup};
@@ -40,23 +45,40 @@ use mapper::Mapper;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+pub use budget::InFlightBudget;
 pub use destination::{Destination, KafkaDestination, UnitError};
 pub use files::FileSink;
 pub use gate::RequestGate;
 pub use health::DeliveryHealth;
 pub use inventory::{CorruptState, InventoryPlan, InventoryStats};
-pub use source_task::{InFlightBudget, Mode, stopped};
-pub use state::KafkaState;
+pub use state::StartingCheckpoints;
 pub use stats::{BatchCounts, OrgTotals, PipelineStats};
-pub use unit::UnitLimits;
+pub use writer::UnitLimits;
 
-use group_task::GroupTask;
+use ack::Acknowledgements;
+use fetch::FetchTask;
 use inventory::InventoryTask;
-use source_task::{Rewinds, SourceTask};
-use unit::Writer;
+use map::{MappedLead, Mapping, Refused};
+use writer::{Finishing, Writer};
 
 /// A shutdown signal: `true` once shutdown was requested.
 pub type Shutdown = watch::Receiver<bool>;
+
+/// Run until caught up, or follow the stream until shutdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Catch up to `now - lag`, then stop.
+    Once,
+    /// Poll forever (until shutdown).
+    Follow,
+}
+
+/// Resolves once `stop` turns true (never, if its sender is gone without it).
+pub async fn stopped(stop: &mut watch::Receiver<bool>) {
+    if stop.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
 
 /// How a run ended.
 #[derive(Debug, Default)]
@@ -178,52 +200,43 @@ impl Pipeline {
             },
             None => None,
         };
-        let rewinds = Arc::new(Rewinds::default());
-        let budget = self.budget.clone();
+        let acks = match Acknowledgements::new(&sources) {
+            Ok(acks) => Arc::new(acks),
+            Err(error) => {
+                return RunReport {
+                    failed_orgs: orgs.into_iter().map(|org| (org, error.clone())).collect(),
+                    fenced: None,
+                };
+            }
+        };
         // The sources stop on shutdown, or when the writer is fenced.
         let (stop_sources, stop) = watch::channel(false);
         let mut forward = shutdown.clone();
         let stopper = stop_sources.clone();
         let forwarding = tokio::spawn(async move {
-            source_task::stopped(&mut forward).await;
+            stopped(&mut forward).await;
             let _ = stopper.send(true);
         });
         let (sender, receiver) = mpsc::channel(64);
+        let mapping = Mapping {
+            mapper: Arc::clone(&self.mapper),
+            destination: Arc::clone(&self.destination),
+            refused: Arc::new(Refused::default()),
+            lead: MappedLead::default(),
+        };
         let mut tasks = JoinSet::new();
-        for source in &sources {
-            let acker = source.acker();
-            rewinds.set_durable(&acker.checkpoint_key(), source.loaded_checkpoint().cloned());
-        }
-        let (groups, ranges) = group_sources(sources);
-        let gate = Arc::clone(&self.gate);
-        for group in groups {
-            let task = GroupTask {
-                batches: sender.clone(),
-                budget: budget.clone(),
-                gate: Arc::clone(&gate),
-                rewinds: Arc::clone(&rewinds),
+        for group in group_sources(sources) {
+            let task = FetchTask {
+                chunks: sender.clone(),
+                mapping: mapping.clone(),
+                budget: self.budget.clone(),
+                gate: Arc::clone(&self.gate),
+                acks: Arc::clone(&acks),
                 stats: Arc::clone(&self.stats),
                 mode,
                 stop: stop.clone(),
             };
             tasks.spawn(async move { task.run(group).await });
-        }
-        for source in ranges {
-            let org_id = source.org_id().to_string();
-            let task = SourceTask {
-                batches: sender.clone(),
-                budget: budget.clone(),
-                rewinds: Arc::clone(&rewinds),
-                stats: Arc::clone(&self.stats),
-                mode,
-                stop: stop.clone(),
-            };
-            tasks.spawn(async move {
-                match task.run(source).await {
-                    Ok(()) => Vec::new(),
-                    Err(err) => vec![(org_id, err.to_string())],
-                }
-            });
         }
         drop(sender);
         let (snapshots, inventory_task) = match (&self.inventory, known) {
@@ -234,6 +247,7 @@ impl Pipeline {
                     orgs,
                     known,
                     units,
+                    destination: Arc::clone(&self.destination),
                     stop: stop.clone(),
                     mode,
                     stats: Arc::clone(&self.stats),
@@ -243,17 +257,20 @@ impl Pipeline {
             _ => (None, None),
         };
         let writer = Writer {
-            mapper: Arc::clone(&self.mapper),
-            destination: Arc::clone(&self.destination),
-            stats: Arc::clone(&self.stats),
-            rewinds,
-            limits: self.limits,
-            refused: HashSet::new(),
-            retry: health::Retrying {
-                health: Arc::clone(&self.health),
-                stop: shutdown.clone(),
+            finishing: Finishing {
+                destination: Arc::clone(&self.destination),
+                acks,
+                stats: Arc::clone(&self.stats),
+                refused: Arc::clone(&mapping.refused),
+                retry: Arc::new(health::Retrying {
+                    health: Arc::clone(&self.health),
+                    stop: shutdown.clone(),
+                }),
             },
+            limits: self.limits,
+            pipelined: !self.destination.is_transactional(),
         };
+        drop(mapping);
         let mut report = RunReport::default();
         if let Err(error) = writer.run(receiver, snapshots).await {
             tracing::error!(error = %error, "stopping: this process was fenced");
@@ -302,19 +319,17 @@ impl Pipeline {
     }
 }
 
-/// The live sources in groups of at most `events.group_size` (those that cannot be grouped in
-/// a group of their own), and the backfill ranges, each paged by its own task.
-fn group_sources(sources: Vec<EventSource>) -> (Vec<OrgGroup>, Vec<EventSource>) {
+/// The sources in groups, each paged by one fetch task: live sources of named organisations in
+/// groups of at most `events.group_size`; the others (the provider's events, the credential's
+/// own organisation, each backfill range) in groups of their own.
+fn group_sources(sources: Vec<EventSource>) -> Vec<OrgGroup> {
     let mut groups = Vec::new();
-    let mut ranges = Vec::new();
     let mut groupable: Vec<EventSource> = Vec::new();
     for source in sources {
         if source.is_groupable() {
             groupable.push(source);
-        } else if source.is_live() {
-            groups.extend(OrgGroup::new(vec![source]).ok());
         } else {
-            ranges.push(source);
+            groups.extend(OrgGroup::new(vec![source]).ok());
         }
     }
     let size = groupable
@@ -325,5 +340,5 @@ fn group_sources(sources: Vec<EventSource>) -> (Vec<OrgGroup>, Vec<EventSource>)
         let members: Vec<EventSource> = groupable.by_ref().take(size).collect();
         groups.extend(OrgGroup::new(members).ok());
     }
-    (groups, ranges)
+    groups
 }

@@ -1,53 +1,82 @@
-//! Where the sources' cursors are read from at start-up and written to after each unit.
+//! Where the sources start: the checkpoints read once at start-up.
 //!
 //! With the Kafka state store the cursors live in a compacted topic (key = checkpoint key,
-//! value = the checkpoint as JSON), read back once at start-up with `read_committed`;
-//! [`KafkaState`] serves those to the sources and takes over a file checkpoint for a key the
-//! topic does not hold yet (so switching stores does not restart from the initial lookback).
+//! value = the checkpoint as JSON), read back with `read_committed`; a file checkpoint is taken
+//! over for a key the topic does not hold yet (so switching stores does not restart from the
+//! initial lookback). With the file store, the file. After start-up the durable checkpoints are
+//! the acknowledgements' (`ack.rs`), written with each unit by the destination.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use fetcher::{Checkpoint, CheckpointError, CheckpointStore};
 
-/// The cursors read from the state topic at start-up, as a [`CheckpointStore`] the sources
-/// load from. Writes go through the delivery engine (in the unit's transaction, or after its
-/// records); `save` only keeps the value in memory.
+/// The checkpoints the sources start from.
 #[derive(Debug)]
-pub struct KafkaState {
-    topic: String,
-    values: Mutex<BTreeMap<String, Checkpoint>>,
-    /// A file checkpoint to take over for keys the topic does not hold.
+pub struct StartingCheckpoints {
+    /// The state topic and what it held, with the Kafka state store.
+    topic: Option<(String, BTreeMap<String, Checkpoint>)>,
+    /// The file store: the store itself, or taken over for keys the topic does not hold.
     file: Option<Arc<dyn CheckpointStore>>,
 }
 
-impl KafkaState {
+impl StartingCheckpoints {
     /// The state read from `topic` (raw values by key); a value that is not a checkpoint is an
     /// error naming its key (the pipeline never silently restarts from zero).
-    pub fn from_records(
+    pub fn from_state_topic(
         topic: &str,
         records: BTreeMap<String, Vec<u8>>,
         file: Option<Arc<dyn CheckpointStore>>,
     ) -> Result<Self, CheckpointError> {
-        let mut values = BTreeMap::new();
-        for (key, value) in records {
-            let checkpoint: Checkpoint =
-                serde_json::from_slice(&value).map_err(|e| CheckpointError::Corrupt {
-                    path: format!("kafka topic {topic}, key {key}").into(),
-                    reason: e.to_string(),
-                })?;
-            values.insert(key, checkpoint);
-        }
         Ok(Self {
-            topic: topic.to_owned(),
-            values: Mutex::new(values),
+            topic: Some((topic.to_owned(), decode_state(topic, records)?)),
             file,
         })
     }
 
-    /// Every cursor it holds, by key.
-    pub(crate) fn into_values(self) -> BTreeMap<String, Checkpoint> {
-        self.values.into_inner().unwrap_or_else(|p| p.into_inner())
+    /// The checkpoints of a file store.
+    pub fn from_file(store: Arc<dyn CheckpointStore>) -> Self {
+        Self {
+            topic: None,
+            file: Some(store),
+        }
+    }
+
+    /// The checkpoint a source with `key` starts from (`None`: none; it starts from its
+    /// initial cursor).
+    pub fn checkpoint(&self, key: &str) -> Result<Option<Checkpoint>, CheckpointError> {
+        if let Some((topic, values)) = &self.topic {
+            if let Some(held) = values.get(key) {
+                return Ok(Some(held.clone()));
+            }
+            let Some(file) = &self.file else {
+                return Ok(None);
+            };
+            let taken = file.load(key)?;
+            if let Some(checkpoint) = &taken {
+                tracing::info!(
+                    key,
+                    file = %file.location(),
+                    topic = %topic,
+                    cursor = %checkpoint.cursor,
+                    "taking over the file checkpoint: the state topic holds none for this key yet; the next unit writes it there"
+                );
+            }
+            return Ok(taken);
+        }
+        match &self.file {
+            Some(file) => file.load(key),
+            None => Ok(None),
+        }
+    }
+
+    /// Where the checkpoints come from.
+    pub fn location(&self) -> String {
+        match (&self.topic, &self.file) {
+            (Some((topic, _)), _) => format!("kafka:{topic}"),
+            (None, Some(file)) => file.location(),
+            (None, None) => "none".into(),
+        }
     }
 
     /// The JSON value of a state record.
@@ -56,44 +85,23 @@ impl KafkaState {
     }
 }
 
-impl CheckpointStore for KafkaState {
-    fn load(&self, key: &str) -> Result<Option<Checkpoint>, CheckpointError> {
-        let held = self
-            .values
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .cloned();
-        if held.is_some() {
-            return Ok(held);
-        }
-        let Some(file) = &self.file else {
-            return Ok(None);
-        };
-        let taken = file.load(key)?;
-        if let Some(checkpoint) = &taken {
-            tracing::info!(
-                key,
-                file = %file.location(),
-                topic = %self.topic,
-                cursor = %checkpoint.cursor,
-                "taking over the file checkpoint: the state topic holds none for this key yet; the next commit writes it there"
-            );
-        }
-        Ok(taken)
-    }
-
-    fn save(&self, key: &str, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
-        self.values
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.to_owned(), checkpoint.clone());
-        Ok(())
-    }
-
-    fn location(&self) -> String {
-        format!("kafka:{}", self.topic)
-    }
+/// The checkpoints of the state topic's records (raw values by key); a value that is not a
+/// checkpoint is an error naming its key.
+pub(crate) fn decode_state(
+    topic: &str,
+    records: BTreeMap<String, Vec<u8>>,
+) -> Result<BTreeMap<String, Checkpoint>, CheckpointError> {
+    records
+        .into_iter()
+        .map(|(key, value)| {
+            serde_json::from_slice(&value)
+                .map(|checkpoint| (key.clone(), checkpoint))
+                .map_err(|e| CheckpointError::Corrupt {
+                    path: format!("kafka topic {topic}, key {key}").into(),
+                    reason: e.to_string(),
+                })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -115,18 +123,22 @@ mod tests {
         let file = fetcher::FileCheckpointStore::open(dir.path().join("cp.json")).unwrap();
         file.save("events/a", &checkpoint(1)).unwrap();
         file.save("events/b", &checkpoint(2)).unwrap();
-        let records =
-            BTreeMap::from([("events/a".to_string(), KafkaState::encode(&checkpoint(30)))]);
-        let state = KafkaState::from_records("s", records, Some(Arc::new(file))).unwrap();
-        assert_eq!(state.load("events/a").unwrap(), Some(checkpoint(30)));
-        assert_eq!(state.load("events/b").unwrap(), Some(checkpoint(2)));
-        assert_eq!(state.load("events/c").unwrap(), None);
+        let records = BTreeMap::from([(
+            "events/a".to_string(),
+            StartingCheckpoints::encode(&checkpoint(30)),
+        )]);
+        let state =
+            StartingCheckpoints::from_state_topic("s", records, Some(Arc::new(file))).unwrap();
+        assert_eq!(state.checkpoint("events/a").unwrap(), Some(checkpoint(30)));
+        assert_eq!(state.checkpoint("events/b").unwrap(), Some(checkpoint(2)));
+        assert_eq!(state.checkpoint("events/c").unwrap(), None);
+        assert_eq!(state.location(), "kafka:s");
     }
 
     #[test]
     fn a_value_that_is_not_a_checkpoint_is_an_error_naming_its_key() {
         let records = BTreeMap::from([("events/x".to_string(), b"{oops".to_vec())]);
-        let error = KafkaState::from_records("state", records, None).unwrap_err();
+        let error = StartingCheckpoints::from_state_topic("state", records, None).unwrap_err();
         assert!(error.to_string().contains("key events/x"), "{error}");
     }
 }

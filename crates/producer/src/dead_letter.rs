@@ -40,3 +40,23 @@ pub struct DeadLetter {
     /// The Directory Insights event id, when known.
     pub event_id: Option<String>,
 }
+
+impl DeadLetter {
+    /// A dead letter of `raw`, refused at `stage` for `reason`, from the organisation `org_id`
+    /// (empty: none known) and the Directory Insights event `event_id` when known.
+    pub fn new(
+        raw: impl Into<Bytes>,
+        stage: Stage,
+        reason: impl Into<String>,
+        org_id: &str,
+        event_id: Option<&str>,
+    ) -> Self {
+        Self {
+            raw: raw.into(),
+            reason: reason.into(),
+            stage,
+            org_id: Some(org_id.to_owned()).filter(|org| !org.is_empty()),
+            event_id: event_id.map(str::to_owned),
+        }
+    }
+}

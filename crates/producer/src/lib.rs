@@ -29,8 +29,9 @@ pub use config::{
 pub use dead_letter::{DeadLetter, Stage};
 pub use error::{ProduceError, ProducerError};
 pub use kafka::{
-    Delivery, DeliveryListener, MembershipConfig, OcsfProducer, PendingDelivery, ShardChange,
-    ShardMembership, TransactionError, headers, read_compacted_topic, read_state_topic, shard_of,
+    Delivery, DeliveryListener, MembershipConfig, OcsfProducer, PendingDelivery, PreparedRecord,
+    ShardChange, ShardMembership, TransactionError, headers, read_compacted_topic,
+    read_state_topic, shard_of,
 };
 pub use registry::{RegistryClient, RegistryError};
 

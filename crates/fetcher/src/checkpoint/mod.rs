@@ -1,15 +1,19 @@
-//! Durable checkpoints: the committed cursor of each organisation plus the ids of the events the
-//! sink acknowledged inside the overlap (so an overlap re-fetch after a restart re-emits nothing
-//! already delivered). Behind [`CheckpointStore`] so a Kafka-backed store can follow.
+//! Checkpoints: where a source resumes (its cursor) plus the ids of the events delivered inside
+//! the overlap (so an overlap re-fetch after a restart re-emits nothing already delivered), how
+//! a checkpoint moves as batches are delivered ([`Checkpoint::after`]), and the file store
+//! ([`CheckpointStore`], [`FileCheckpointStore`]). Which checkpoint is durable, and when, is the
+//! delivery engine's business.
 
 mod file;
 #[cfg(test)]
 mod tests;
 
+use crate::events::{EventBatch, EventKey, SeenEvents};
 use chrono::{DateTime, Utc};
 pub use file::FileCheckpointStore;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// An acknowledged event remembered for dedup (organisation is the checkpoint's key).
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -31,6 +35,42 @@ pub struct Checkpoint {
     pub acked: Vec<AckedEvent>,
     /// When this checkpoint was written.
     pub updated_at: DateTime<Utc>,
+}
+
+impl Checkpoint {
+    /// The checkpoint of a source once `batches` (its next batches, in the order it handed them
+    /// out) are delivered after `previous` (its checkpoint before them; `None`: it had none):
+    /// the last batch's cursor, and the keys of the events delivered at or after
+    /// `cursor - overlap`. `None` when `batches` is empty.
+    pub fn after<'a>(
+        previous: Option<&Checkpoint>,
+        batches: impl IntoIterator<Item = &'a EventBatch>,
+        overlap: Duration,
+        now: DateTime<Utc>,
+    ) -> Option<Checkpoint> {
+        let mut delivered = SeenEvents::default();
+        if let Some(previous) = previous {
+            for key in previous.acked.iter().filter_map(EventKey::from_acked) {
+                delivered.insert(key);
+            }
+        }
+        let mut cursor = previous.map(|p| p.cursor);
+        let mut moved = false;
+        for batch in batches {
+            for key in &batch.keys {
+                delivered.insert(key.clone());
+            }
+            cursor = Some(cursor.map_or(batch.cursor_after, |c| c.max(batch.cursor_after)));
+            moved = true;
+        }
+        let cursor = cursor.filter(|_| moved)?;
+        delivered.prune_before(crate::events::minus(cursor, overlap));
+        Some(Checkpoint {
+            cursor,
+            acked: delivered.iter().map(EventKey::to_acked).collect(),
+            updated_at: now,
+        })
+    }
 }
 
 /// Why the checkpoint store failed. A corrupt or unreadable checkpoint stops the fetcher: it
@@ -68,6 +108,9 @@ pub enum CheckpointError {
 }
 
 /// Durable storage of checkpoints, one per key (organisation id or backfill range).
+///
+/// The contract every store keeps: `save` returns only once the checkpoint is durable (a crash
+/// after it loses nothing of it), and `load` returns the last checkpoint saved.
 pub trait CheckpointStore: Send + Sync + std::fmt::Debug {
     /// The stored checkpoint for `key`, `None` if there is none yet.
     fn load(&self, key: &str) -> Result<Option<Checkpoint>, CheckpointError>;

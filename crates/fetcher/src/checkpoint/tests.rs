@@ -108,3 +108,59 @@ fn failed_write_keeps_the_previous_checkpoint() {
         Some(first)
     );
 }
+
+fn batch(cursor_after: &str, keys: &[(&str, &str)]) -> EventBatch {
+    EventBatch {
+        org_id: "org1".into(),
+        checkpoint_key: "events/org1".into(),
+        events: Vec::new(),
+        cursor_after: parse_timestamp(cursor_after).unwrap(),
+        keys: keys
+            .iter()
+            .map(|(id, ts)| EventKey::new(id, parse_timestamp(ts).unwrap()).unwrap())
+            .collect(),
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    parse_timestamp("2026-01-02T00:00:00Z").unwrap()
+}
+
+#[test]
+fn a_checkpoint_moves_to_the_last_batch_and_keeps_the_overlaps_keys() {
+    let overlap = Duration::from_secs(120);
+    let first = batch(
+        "2026-01-01T00:03:00Z",
+        &[
+            ("old", "2026-01-01T00:00:10Z"),
+            ("new", "2026-01-01T00:02:59.999999999Z"),
+        ],
+    );
+    let after = Checkpoint::after(None, [&first], overlap, now()).unwrap();
+    assert_eq!(
+        after.cursor,
+        parse_timestamp("2026-01-01T00:03:00Z").unwrap()
+    );
+    let ids: Vec<_> = after.acked.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, vec!["new"], "keys before cursor - overlap are dropped");
+    // An empty batch moves the cursor and keeps what is still inside the overlap.
+    let quiet = batch("2026-01-01T00:04:00Z", &[]);
+    let later = batch("2026-01-01T00:06:00Z", &[("last", "2026-01-01T00:05:00Z")]);
+    let moved = Checkpoint::after(Some(&after), [&quiet, &later], overlap, now()).unwrap();
+    assert_eq!(
+        moved.cursor,
+        parse_timestamp("2026-01-01T00:06:00Z").unwrap()
+    );
+    let ids: Vec<_> = moved.acked.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, vec!["last"], "\"new\" fell out of the overlap");
+    assert_eq!(moved.updated_at, now());
+    assert_eq!(Checkpoint::after(Some(&moved), [], overlap, now()), None);
+}
+
+#[test]
+fn a_checkpoint_never_moves_back() {
+    let previous = checkpoint("2026-01-01T00:10:00Z", &[]);
+    let behind = batch("2026-01-01T00:05:00Z", &[]);
+    let after = Checkpoint::after(Some(&previous), [&behind], Duration::ZERO, now()).unwrap();
+    assert_eq!(after.cursor, previous.cursor);
+}

@@ -84,7 +84,7 @@ pub enum Turn {
 /// What one turn gave.
 #[derive(Debug, Default)]
 pub struct TurnOutcome {
-    /// Batches to deliver (each acknowledged with its own source's [`crate::Acker`]).
+    /// Batches to deliver, each of its own member's source.
     pub batches: Vec<EventBatch>,
     /// Organisations whose request succeeded.
     pub succeeded: Vec<String>,
@@ -203,8 +203,8 @@ impl OrgGroup {
         let now = Instant::now();
         self.next_sweep_at = now;
         for member in &mut self.members {
-            let key = member.source.acker().checkpoint_key();
-            member.source.rewind(durable(&key).as_ref());
+            let checkpoint = durable(member.source.checkpoint_key());
+            member.source.rewind(checkpoint.as_ref());
             member.completed = false;
             if member.mode == Mode::Alone {
                 member.due_at = now;
@@ -503,15 +503,12 @@ impl OrgGroup {
                 drop_before: Some(member.source.own_start()),
             };
             let share = shares.remove(&**id).unwrap_or_default();
-            match member.source.take_group_page(share, page_of) {
-                Ok(batch) => {
-                    outcome.batches.extend(batch);
-                    outcome.succeeded.push(id.to_string());
-                    if last_page {
-                        member.completed = true;
-                    }
-                }
-                Err(error) => outcome.failed.push((id.to_string(), error.to_string())),
+            outcome
+                .batches
+                .push(member.source.take_group_page(share, page_of));
+            outcome.succeeded.push(id.to_string());
+            if last_page {
+                member.completed = true;
             }
         }
         if last_page {

@@ -56,16 +56,17 @@ async fn backfill(args: Args) -> Result<bool> {
     };
     let mapper = Arc::new(build_mapper(&config.mapper)?);
     // Its own transactional id: a backfill must not fence the live run of its deployment.
-    let (destination, store) = connect_kafka(&config, "backfill").await?;
+    let (destination, starting) = connect_kafka(&config, "backfill").await?;
 
     let client = config.jumpcloud_client()?;
     let mut sources = Vec::new();
     for org_id in super::orgs::resolve_org_ids(&config, &client).await? {
+        let key = fetcher::events::backfill_checkpoint_key(&org_id, from, to);
         let source = EventSource::backfill(
             client.clone(),
             org_id.clone(),
             config.events.clone(),
-            Arc::clone(&store),
+            starting.checkpoint(&key)?,
             from,
             to,
         )

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use fetcher::AuthConfig;
-use pipeline::{Destination, FileSink, Mode, Pipeline};
+use pipeline::{Destination, FileSink, Mode, Pipeline, StartingCheckpoints};
 use secrecy::SecretString;
 use simulator::SimConfig;
 use tokio::sync::watch;
@@ -117,15 +117,15 @@ async fn demo(args: Args) -> Result<()> {
                 sink,
                 store: Arc::clone(&store),
             };
-            (Arc::new(destination), store)
+            (Arc::new(destination), StartingCheckpoints::from_file(store))
         }
     };
 
     let mapper = Arc::new(build_mapper(&config.mapper)?);
     let (_client, sources) = build_sources(&config, &store)?;
-    let ackers: Vec<_> = sources
+    let source_stats: Vec<_> = sources
         .iter()
-        .map(|s| (s.org_id().to_string(), s.acker()))
+        .map(|s| (s.org_id().to_string(), s.stats()))
         .collect();
     let pipeline = build_pipeline(&config, mapper, destination);
     let (stop, shutdown) = watch::channel(false);
@@ -143,7 +143,7 @@ async fn demo(args: Args) -> Result<()> {
     let report = pipeline.run(sources, Mode::Follow, shutdown).await;
     sim.shutdown().await;
 
-    print_summary(&pipeline, &ackers);
+    print_summary(&pipeline, &source_stats);
     for (org, error) in &report.failed_orgs {
         eprintln!("organisation {org}: {error}");
     }
@@ -164,7 +164,7 @@ fn prepare_output_dir(dir: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-fn print_summary(pipeline: &Pipeline, ackers: &[(String, fetcher::Acker)]) {
+fn print_summary(pipeline: &Pipeline, sources: &[(String, Arc<fetcher::SourceStats>)]) {
     let stats = pipeline.stats();
     println!();
     println!(
@@ -183,10 +183,13 @@ fn print_summary(pipeline: &Pipeline, ackers: &[(String, fetcher::Acker)]) {
         "organisation", "fetched", "delivered", "dead letters", "lag (s)"
     );
     let per_org = stats.per_org();
-    let now = chrono::Utc::now();
-    for (org_id, acker) in ackers {
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    for (org_id, stats) in sources {
         let totals = per_org.get(org_id).cloned().unwrap_or_default();
-        let lag = (now - acker.committed_cursor()).num_milliseconds() as f64 / 1000.0;
+        let durable_ms = stats
+            .committed_cursor_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let lag = (now_ms - durable_ms) as f64 / 1000.0;
         println!(
             "{:<26} {:>9} {:>10} {:>13} {:>10.1}",
             org_id, totals.fetched, totals.delivered, totals.dead_lettered, lag

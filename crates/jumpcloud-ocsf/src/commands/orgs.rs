@@ -2,10 +2,9 @@
 //! every organisation the provider lists (`provider_id`), and the provider's own events as a
 //! source of their own with `provider_events = true`.
 
-use std::sync::Arc;
-
 use anyhow::{Context, Result, bail};
-use fetcher::{CheckpointStore, EventSource, JumpCloudClient};
+use fetcher::{EventSource, JumpCloudClient};
+use pipeline::StartingCheckpoints;
 
 use crate::config::AppConfig;
 
@@ -42,18 +41,19 @@ pub async fn resolve_org_ids(config: &AppConfig, client: &JumpCloudClient) -> Re
 pub fn event_sources(
     config: &AppConfig,
     client: &JumpCloudClient,
-    store: &Arc<dyn CheckpointStore>,
+    starting: &StartingCheckpoints,
     org_ids: &[String],
     with_provider: bool,
 ) -> Result<Vec<EventSource>> {
     let mut sources = org_ids
         .iter()
         .map(|org_id| {
+            let checkpoint = starting.checkpoint(&fetcher::events::live_checkpoint_key(org_id))?;
             EventSource::new(
                 client.clone(),
                 org_id.clone(),
                 config.events.clone(),
-                Arc::clone(store),
+                checkpoint,
             )
             .with_context(|| format!("event source of organisation {org_id:?}"))
         })
@@ -62,11 +62,13 @@ pub fn event_sources(
         let Some(provider_id) = config.jumpcloud.provider_id.as_deref() else {
             bail!("jumpcloud.provider_events needs jumpcloud.provider_id");
         };
+        let checkpoint =
+            starting.checkpoint(&fetcher::events::provider_checkpoint_key(provider_id))?;
         let source = EventSource::provider(
             client.clone(),
             provider_id,
             config.events.clone(),
-            Arc::clone(store),
+            checkpoint,
         )
         .with_context(|| format!("event source of provider {provider_id}"))?;
         sources.push(source);

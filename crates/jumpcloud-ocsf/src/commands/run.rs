@@ -10,7 +10,7 @@ use fetcher::{CheckpointStore, EventSource, FileCheckpointStore, JumpCloudClient
 use mapper::{MapOptions, Mapper, MappingTables};
 use pipeline::{
     Destination, InFlightBudget, KafkaDestination, Mode, Pipeline, PipelineStats, RequestGate,
-    RunReport, UnitLimits,
+    RunReport, StartingCheckpoints, UnitLimits,
 };
 use producer::MembershipConfig;
 use tokio::sync::watch;
@@ -170,7 +170,6 @@ pub fn org_views(sources: &[EventSource]) -> Vec<OrgView> {
         .map(|source| OrgView {
             org_id: source.org_id().to_string(),
             stats: source.stats(),
-            acker: source.acker(),
         })
         .collect()
 }
@@ -193,13 +192,13 @@ pub fn checkpoint_store(config: &AppConfig) -> Result<Arc<dyn CheckpointStore>> 
 }
 
 /// Connects to Kafka as the job `role` of this deployment (`""`: the live run): the producer,
-/// the topics, fencing of an earlier process with the same identity, and the store the sources
-/// read their cursors from (the state topic, taking over the file checkpoint where it holds
-/// none; or the file itself with `state_store = "file"`).
+/// the topics, fencing of an earlier process with the same identity, and the checkpoints the
+/// sources start from (the state topic's, taking over the file checkpoint where it holds none;
+/// or the file's with `state_store = "file"`).
 pub async fn connect_kafka(
     config: &AppConfig,
     role: &str,
-) -> Result<(Arc<Destination>, Arc<dyn CheckpointStore>)> {
+) -> Result<(Arc<Destination>, StartingCheckpoints)> {
     let file = if config.checkpoint_path().exists()
         || config.kafka.state_store == producer::StateStore::File
     {
@@ -258,10 +257,10 @@ pub fn block_on(work: impl std::future::Future<Output = Result<bool>>) -> ExitCo
 /// resuming from `store`.
 pub fn build_sources(
     config: &AppConfig,
-    store: &Arc<dyn CheckpointStore>,
+    starting: &StartingCheckpoints,
 ) -> Result<(JumpCloudClient, Vec<EventSource>)> {
     let client = config.jumpcloud_client()?;
-    let sources = super::orgs::event_sources(config, &client, store, &org_ids(config), true)?;
+    let sources = super::orgs::event_sources(config, &client, starting, &org_ids(config), true)?;
     Ok((client, sources))
 }
 

@@ -21,7 +21,6 @@
 mod known;
 #[cfg(test)]
 mod tests;
-mod write;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,18 +29,17 @@ use std::time::Duration;
 
 use fetcher::JumpCloudClient;
 use fetcher::inventory::{InventoryConfig, collect_org};
-use mapper::OcsfRecord;
-use mapper::inventory::InventoryMapError;
-use serde_json::Value;
+use producer::{DeadLetter, Stage};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 pub use known::CorruptState;
 pub(crate) use known::{KnownOrg, load};
 
-use crate::destination::KeyedRecord;
-use crate::source_task::{Mode, stopped};
+use crate::destination::{Destination, Prepared};
 use crate::stats::PipelineStats;
+use crate::writer::SnapshotUnit;
+use crate::{Mode, stopped};
 
 /// How the pipeline takes inventory snapshots.
 #[derive(Debug, Clone)]
@@ -74,21 +72,14 @@ pub struct InventoryStats {
     pub dead_lettered: AtomicU64,
 }
 
-/// One snapshot handed to the writer, and where it says whether the unit became durable.
-pub(crate) struct SnapshotUnit {
-    pub(crate) org: String,
-    pub(crate) records: Vec<OcsfRecord>,
-    pub(crate) rejected: Vec<(InventoryMapError, Value)>,
-    pub(crate) state: Vec<KeyedRecord>,
-    pub(crate) reply: oneshot::Sender<Result<(), String>>,
-}
-
 /// The scheduler of one pipeline's snapshots.
 pub(crate) struct InventoryTask {
     pub(crate) plan: InventoryPlan,
     pub(crate) orgs: Vec<String>,
     pub(crate) known: BTreeMap<String, KnownOrg>,
     pub(crate) units: mpsc::Sender<SnapshotUnit>,
+    /// Where the records go: they are made ready for it here, off the writer.
+    pub(crate) destination: Arc<Destination>,
     pub(crate) stop: watch::Receiver<bool>,
     pub(crate) mode: Mode,
     pub(crate) stats: Arc<PipelineStats>,
@@ -185,10 +176,32 @@ impl InventoryTask {
             state_records = planned.state.len(),
             "inventory snapshot collected; handing it to the writer"
         );
+        let mut items: Vec<Prepared> = Vec::with_capacity(records + changes + rejected);
+        for record in planned.records {
+            let json = record.json.clone();
+            match self.destination.prepare(record) {
+                Ok(prepared) => items.push(prepared),
+                Err(error) => items.push(self.destination.prepare_dead_letter(DeadLetter::new(
+                    json,
+                    error.stage(),
+                    error.to_string(),
+                    org,
+                    None,
+                ))),
+            }
+        }
+        for (error, raw) in planned.rejected {
+            items.push(self.destination.prepare_dead_letter(DeadLetter::new(
+                raw.to_string(),
+                Stage::Map,
+                error.to_string(),
+                org,
+                None,
+            )));
+        }
         let unit = SnapshotUnit {
             org: org.to_owned(),
-            records: planned.records,
-            rejected: planned.rejected,
+            items,
             state: planned.state,
             reply,
         };

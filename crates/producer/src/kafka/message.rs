@@ -27,6 +27,31 @@ pub(super) struct OutgoingMessage<'a> {
     pub(super) headers: Option<OwnedHeaders>,
 }
 
+/// An OCSF record or a dead letter made ready for the producer, owning its bytes: built where
+/// records are mapped, handed over later with [`OcsfProducer::enqueue_prepared`].
+pub struct PreparedRecord(pub(super) OutgoingMessage<'static>);
+
+impl PreparedRecord {
+    /// The topic it goes to.
+    pub fn topic(&self) -> &str {
+        &self.0.topic
+    }
+
+    /// Bytes of its key and value.
+    pub fn size(&self) -> usize {
+        self.0.key.as_ref().map_or(0, |k| k.len()) + self.0.payload.as_ref().map_or(0, |p| p.len())
+    }
+}
+
+impl std::fmt::Debug for PreparedRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedRecord")
+            .field("topic", &self.0.topic)
+            .field("size", &self.size())
+            .finish_non_exhaustive()
+    }
+}
+
 impl OutgoingMessage<'_> {
     pub(super) fn into_owned(self) -> OutgoingMessage<'static> {
         OutgoingMessage {
@@ -76,21 +101,62 @@ impl OcsfProducer {
         record: &'r OcsfRecord,
     ) -> Result<OutgoingMessage<'r>, ProduceError> {
         let payload = self.encode(record)?;
+        self.check_size(payload.len())?;
+        Ok(OutgoingMessage {
+            topic: self.record_topic(record),
+            key: Some(Cow::Borrowed(self.key_of(record))),
+            payload: Some(payload),
+            headers: Some(self.record_headers(record)),
+        })
+    }
+
+    /// Topic, key, headers and encoded value of `record`, owning their bytes (the JSON value
+    /// is moved, not copied): ready for [`OcsfProducer::enqueue_prepared`]. An error means the
+    /// record cannot be sent as it is (an Avro mismatch, larger than `message_max_bytes`).
+    pub fn prepare_record(&self, record: OcsfRecord) -> Result<PreparedRecord, ProduceError> {
+        let encoded = match self.encode(&record)? {
+            Cow::Owned(avro) => Some(avro),
+            Cow::Borrowed(_) => None,
+        };
+        let topic = self.record_topic(&record);
+        let headers = self.record_headers(&record);
+        let key = self.key_of(&record).to_vec();
+        let payload = encoded.unwrap_or(record.json);
+        self.check_size(payload.len())?;
+        Ok(PreparedRecord(OutgoingMessage {
+            topic,
+            key: Some(Cow::Owned(key)),
+            payload: Some(Cow::Owned(payload)),
+            headers: Some(headers),
+        }))
+    }
+
+    /// A dead letter ready for [`OcsfProducer::enqueue_prepared`] (raw bytes beyond
+    /// `message_max_bytes` are cut; header `dlq_original_size` says so).
+    pub fn prepare_dead_letter_record(&self, letter: DeadLetter) -> PreparedRecord {
+        PreparedRecord(self.prepare_dead_letter(letter))
+    }
+
+    fn check_size(&self, size: usize) -> Result<(), ProduceError> {
         let limit = self.config.message_max_bytes as usize;
-        if payload.len() + RECORD_OVERHEAD_BYTES > limit {
-            return Err(ProduceError::TooLarge {
-                size: payload.len(),
-                limit,
-            });
+        if size + RECORD_OVERHEAD_BYTES > limit {
+            return Err(ProduceError::TooLarge { size, limit });
         }
-        let topic = match self.targets.get(&record.class_uid) {
+        Ok(())
+    }
+
+    fn record_topic(&self, record: &OcsfRecord) -> Arc<str> {
+        match self.targets.get(&record.class_uid) {
             Some(target) => target.topic.clone(),
             None => Arc::from(
                 self.config
                     .topic
                     .topic_for(record.class_uid, record.class_name),
             ),
-        };
+        }
+    }
+
+    fn record_headers(&self, record: &OcsfRecord) -> OwnedHeaders {
         let class_uid = record.class_uid.to_string();
         let mut headers = OwnedHeaders::new_with_capacity(6)
             .insert(Header {
@@ -113,15 +179,9 @@ impl OcsfProducer {
                 });
             }
         }
-        headers = headers.insert(Header {
+        headers.insert(Header {
             key: headers::CONTENT_TYPE,
             value: Some(self.config.format.content_type()),
-        });
-        Ok(OutgoingMessage {
-            topic,
-            key: Some(Cow::Borrowed(self.key_of(record))),
-            payload: Some(payload),
-            headers: Some(headers),
         })
     }
 

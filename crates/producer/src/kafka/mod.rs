@@ -331,6 +331,21 @@ impl OcsfProducer {
         enqueue_waiting(&self.producer, &self.room, message, tag).await
     }
 
+    /// Hands a record prepared with [`Self::prepare_record`] or
+    /// [`Self::prepare_dead_letter_record`] to librdkafka, waiting while its queue is full; the
+    /// broker's verdict goes to `listener` as `listener.delivered(index, ..)`. `Ok(())` means
+    /// the record is queued and the listener will hear about it exactly once; an error means
+    /// nothing was queued and the listener hears nothing.
+    pub async fn enqueue_prepared(
+        &self,
+        prepared: PreparedRecord,
+        listener: &Arc<dyn DeliveryListener>,
+        index: u32,
+    ) -> Result<(), ProduceError> {
+        let tag = Box::new(DeliveryTag::Listener(Arc::clone(listener), index));
+        enqueue_waiting(&self.producer, &self.room, prepared.0, tag).await
+    }
+
     /// Send a dead letter to the dead-letter topic; resolves on the broker's acknowledgement.
     /// Raw bytes beyond `message_max_bytes` are cut (header `dlq_original_size` says so).
     pub fn send_dead_letter(
@@ -364,6 +379,7 @@ mod transactions;
 pub use delivery::{Delivery, DeliveryListener, PendingDelivery};
 use delivery::{DeliveryContext, DeliveryTag};
 use message::OutgoingMessage;
+pub use message::PreparedRecord;
 #[cfg(test)]
 use queue::ReportedRecord;
 use queue::{KafkaProducer, QueueRoom, enqueue_waiting, try_enqueue};

@@ -2,7 +2,6 @@
 //! a source's own requests and by the requests of its group ([`crate::events::OrgGroup`]), which
 //! hand each member its share of a page.
 
-use super::super::ack;
 use super::super::dedup::EventKey;
 use super::super::window::{self, Window};
 use super::{EventSource, Plan};
@@ -68,13 +67,9 @@ impl EventSource {
         window::minus(self.fetch_cursor, self.config.overlap)
     }
 
-    /// Takes this member's share of a group's page (see [`PageOf`]); `None` when nothing of it
-    /// is new (the cursor still moves).
-    pub(crate) fn take_group_page(
-        &mut self,
-        events: Vec<PageEvent>,
-        page: PageOf,
-    ) -> Result<Option<EventBatch>, FetchError> {
+    /// Takes this member's share of a group's page (see [`PageOf`]): a batch with the events
+    /// that are new (maybe none: the cursor still moves).
+    pub(crate) fn take_group_page(&mut self, events: Vec<PageEvent>, page: PageOf) -> EventBatch {
         self.stats.pages.fetch_add(1, Ordering::Relaxed);
         let batch = self.take_events(events, page);
         // A group member never pages alone right after a grouped window: nothing to report.
@@ -88,12 +83,8 @@ impl EventSource {
         batch
     }
 
-    /// Dedups `events`, registers the batch with the tracker and moves the fetch cursor.
-    pub(super) fn take_events(
-        &mut self,
-        page_events: Vec<PageEvent>,
-        page: PageOf,
-    ) -> Result<Option<EventBatch>, FetchError> {
+    /// Dedups `events`, moves the fetch cursor and makes the batch (maybe without events).
+    pub(super) fn take_events(&mut self, page_events: Vec<PageEvent>, page: PageOf) -> EventBatch {
         let PageOf {
             window,
             last_page,
@@ -185,10 +176,6 @@ impl EventSource {
         self.stats
             .dedup_keys
             .store(self.seen.len() as u64, Ordering::Relaxed);
-        let sequence = self.next_sequence;
-        self.next_sequence += 1;
-        let has_events = !events.is_empty();
-        ack::lock(&self.tracker).register(sequence, cursor_after, keys, !has_events)?;
         tracing::debug!(
             org = %self.org_id,
             received,
@@ -197,13 +184,12 @@ impl EventSource {
             last_page,
             "page"
         );
-        if !has_events {
-            return Ok(None);
-        }
-        Ok(Some(EventBatch {
-            org_id: self.org_id.to_string(),
+        EventBatch {
+            org_id: Arc::clone(&self.org_id),
+            checkpoint_key: Arc::clone(&self.checkpoint_key),
             events,
-            checkpoint: ack::token(self.source_id, &self.org_id, sequence),
-        }))
+            cursor_after,
+            keys,
+        }
     }
 }

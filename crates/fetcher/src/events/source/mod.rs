@@ -1,24 +1,21 @@
 //! The event source of one organisation (live or backfill range).
 
-use super::ack::{self, AckTracker, Acker, CheckpointLease, SharedTracker};
 use super::dedup::{EventKey, SeenEvents};
 use super::window::{self, Window};
 use super::{EventBatch, EventsConfig};
-use crate::checkpoint::CheckpointStore;
+use crate::checkpoint::Checkpoint;
 use crate::client::{EventQuery, FetchError, JumpCloudClient, Scope};
 use crate::stats::SourceStats;
 use crate::timestamp::{floor_to_millis, format_timestamp};
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use tracing::Instrument;
 
 mod intake;
 
 pub(crate) use intake::{PageOf, check_paging, latest_timestamp};
-
-static NEXT_SOURCE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Checkpoint key of an organisation's live cursor.
 pub fn live_checkpoint_key(org_id: &str) -> String {
@@ -66,17 +63,16 @@ pub struct EventSource {
     provider_id: Option<Arc<str>>,
     config: EventsConfig,
     plan: Plan,
-    source_id: u64,
-    tracker: SharedTracker,
+    /// `events/<org>`, `events/provider/<id>` or `backfill/<org>/<from>/<to>`.
+    checkpoint_key: Arc<str>,
     seen: SeenEvents,
     /// Where the source starts without a checkpoint.
     initial_cursor: DateTime<Utc>,
     /// The checkpoint it started from.
-    loaded: Option<crate::checkpoint::Checkpoint>,
+    loaded: Option<Checkpoint>,
     fetch_cursor: DateTime<Utc>,
     window: Option<OpenWindow>,
     caught_up: bool,
-    next_sequence: u64,
     last_slice_span: Option<chrono::Duration>,
     /// The `limit` of the next page request (`page_limit`, or less when the caller has room
     /// for fewer events: [`EventSource::next_batch_of`]).
@@ -85,15 +81,14 @@ pub struct EventSource {
 }
 
 impl EventSource {
-    /// The live source of `org_id` (empty = the credential's own organisation), resuming from its
-    /// checkpoint, or `now - initial_lookback` on the first run. Fails on an unreadable or corrupt
-    /// checkpoint, and when a source of the same organisation and store (or one of its
-    /// [`Acker`]s) is still alive in this process.
+    /// The live source of `org_id` (empty = the credential's own organisation), resuming from
+    /// `checkpoint` (its durable checkpoint, under [`live_checkpoint_key`]), or from
+    /// `now - initial_lookback` without one.
     pub fn new(
         client: JumpCloudClient,
         org_id: impl Into<String>,
         config: EventsConfig,
-        store: Arc<dyn CheckpointStore>,
+        checkpoint: Option<Checkpoint>,
     ) -> Result<Self, FetchError> {
         let org_id: String = org_id.into();
         let initial = window::minus(Utc::now(), config.initial_lookback);
@@ -101,7 +96,7 @@ impl EventSource {
             client,
             org_id.clone(),
             config,
-            store,
+            checkpoint,
             live_checkpoint_key(&org_id),
             initial,
             Plan::Live,
@@ -109,12 +104,13 @@ impl EventSource {
     }
 
     /// The live source of the Multi-Tenant Portal's own events (`x-provider-id`), under the
-    /// checkpoint key `events/provider/<id>`; its events are labelled `provider/<id>`.
+    /// checkpoint key `events/provider/<id>` ([`provider_checkpoint_key`]); its events are
+    /// labelled `provider/<id>`.
     pub fn provider(
         client: JumpCloudClient,
         provider_id: &str,
         config: EventsConfig,
-        store: Arc<dyn CheckpointStore>,
+        checkpoint: Option<Checkpoint>,
     ) -> Result<Self, FetchError> {
         if provider_id.is_empty() {
             return Err(FetchError::Config("the provider id is empty".into()));
@@ -124,7 +120,7 @@ impl EventSource {
             client,
             format!("provider/{provider_id}"),
             config,
-            store,
+            checkpoint,
             provider_checkpoint_key(provider_id),
             initial,
             Plan::Live,
@@ -133,31 +129,14 @@ impl EventSource {
         Ok(source)
     }
 
-    /// One live source per configured organisation (`client.config().org_ids`), or one for the
-    /// credential's own organisation when the list is empty.
-    pub fn for_configured_orgs(
-        client: &JumpCloudClient,
-        config: &EventsConfig,
-        store: &Arc<dyn CheckpointStore>,
-    ) -> Result<Vec<Self>, FetchError> {
-        let org_ids = match client.config().org_ids.as_slice() {
-            [] => vec![String::new()],
-            ids => ids.to_vec(),
-        };
-        org_ids
-            .into_iter()
-            .map(|org| Self::new(client.clone(), org, config.clone(), Arc::clone(store)))
-            .collect()
-    }
-
-    /// A backfill of `[from, to)` for `org_id`, resumable from its own checkpoint, sliced with
-    /// `/events/count` into slices of at most `backfill_slice_events` events. Warns when `from`
-    /// is beyond the retention.
+    /// A backfill of `[from, to)` for `org_id`, resumable from its own `checkpoint` (under
+    /// [`backfill_checkpoint_key`]), sliced with `/events/count` into slices of at most
+    /// `backfill_slice_events` events. Warns when `from` is beyond the retention.
     pub fn backfill(
         client: JumpCloudClient,
         org_id: impl Into<String>,
         config: EventsConfig,
-        store: Arc<dyn CheckpointStore>,
+        checkpoint: Option<Checkpoint>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Self, FetchError> {
@@ -178,35 +157,38 @@ impl EventSource {
             );
         }
         let key = backfill_checkpoint_key(&org_id, from, to);
-        Self::build(client, org_id, config, store, key, from, Plan::Range { to })
+        Self::build(
+            client,
+            org_id,
+            config,
+            checkpoint,
+            key,
+            from,
+            Plan::Range { to },
+        )
     }
 
     fn build(
         client: JumpCloudClient,
         org_id: String,
         config: EventsConfig,
-        store: Arc<dyn CheckpointStore>,
+        checkpoint: Option<Checkpoint>,
         checkpoint_key: String,
         initial_cursor: DateTime<Utc>,
         plan: Plan,
     ) -> Result<Self, FetchError> {
         config.validate().map_err(FetchError::Config)?;
-        let lease = CheckpointLease::acquire(store.as_ref(), &checkpoint_key)?;
-        let checkpoint = store.load(&checkpoint_key)?;
-        let loaded = checkpoint.clone();
         let mut seen = SeenEvents::default();
-        let mut acked = SeenEvents::default();
-        let cursor = match checkpoint {
+        let cursor = match &checkpoint {
             Some(checkpoint) => {
                 for key in checkpoint.acked.iter().filter_map(EventKey::from_acked) {
-                    seen.insert(key.clone());
-                    acked.insert(key);
+                    seen.insert(key);
                 }
                 tracing::info!(
                     org = %org_id,
                     checkpoint = %checkpoint_key,
                     cursor = %format_timestamp(checkpoint.cursor),
-                    acked_in_overlap = acked.len(),
+                    acked_in_overlap = checkpoint.acked.len(),
                     "resuming from checkpoint"
                 );
                 checkpoint.cursor
@@ -217,31 +199,23 @@ impl EventSource {
             }
         };
         let stats = Arc::new(SourceStats::default());
+        stats
+            .committed_cursor_ms
+            .store(cursor.timestamp_millis(), Ordering::Relaxed);
         let page_limit = config.page_limit;
-        let tracker = AckTracker::new(
-            lease,
-            checkpoint_key,
-            store,
-            config.overlap,
-            cursor,
-            acked,
-            Arc::clone(&stats),
-        );
         Ok(Self {
             client,
             org_id: Arc::from(org_id),
             provider_id: None,
             config,
             plan,
-            source_id: NEXT_SOURCE_ID.fetch_add(1, Ordering::Relaxed),
-            tracker: Arc::new(Mutex::new(tracker)),
+            checkpoint_key: Arc::from(checkpoint_key),
             seen,
             initial_cursor,
-            loaded,
+            loaded: checkpoint,
             fetch_cursor: cursor,
             window: None,
             caught_up: false,
-            next_sequence: 0,
             last_slice_span: None,
             request_limit: page_limit,
             stats,
@@ -252,7 +226,7 @@ impl EventSource {
     /// the initial lookback or the range's start): every batch handed out since is forgotten and
     /// its events are fetched again. Used when a delivery failed, e.g. an aborted Kafka
     /// transaction, so nothing is skipped and records keep the order of the source.
-    pub fn rewind(&mut self, checkpoint: Option<&crate::checkpoint::Checkpoint>) {
+    pub fn rewind(&mut self, checkpoint: Option<&Checkpoint>) {
         self.seen = SeenEvents::default();
         if let Some(checkpoint) = checkpoint {
             for key in checkpoint.acked.iter().filter_map(EventKey::from_acked) {
@@ -263,7 +237,6 @@ impl EventSource {
         self.window = None;
         self.caught_up = false;
         self.last_slice_span = None;
-        ack::lock(&self.tracker).rewind(checkpoint, self.initial_cursor);
         tracing::info!(
             org = %self.org_id,
             cursor = %format_timestamp(self.fetch_cursor),
@@ -273,16 +246,13 @@ impl EventSource {
 
     /// The checkpoint this source started from (`None`: it started from the initial lookback
     /// or the range's start).
-    pub fn loaded_checkpoint(&self) -> Option<&crate::checkpoint::Checkpoint> {
+    pub fn loaded_checkpoint(&self) -> Option<&Checkpoint> {
         self.loaded.as_ref()
     }
 
-    /// The acknowledger of this source's batches.
-    pub fn acker(&self) -> Acker {
-        Acker {
-            source_id: self.source_id,
-            tracker: Arc::clone(&self.tracker),
-        }
+    /// The key its checkpoint is stored under (`events/<org>`, `backfill/...`).
+    pub fn checkpoint_key(&self) -> &str {
+        &self.checkpoint_key
     }
 
     /// The client it requests with.
@@ -376,16 +346,6 @@ impl EventSource {
             if let Some(batch) = self.fetch_page().await? {
                 return Ok(Some(batch));
             }
-        }
-    }
-
-    /// Continuous mode: the next batch, polling every `poll_interval` while caught up.
-    pub async fn next_batch_follow(&mut self) -> Result<EventBatch, FetchError> {
-        loop {
-            if let Some(batch) = self.next_batch().await? {
-                return Ok(batch);
-            }
-            tokio::time::sleep(self.config.poll_interval).await;
         }
     }
 
@@ -512,6 +472,6 @@ impl EventSource {
             progress,
             drop_before: None,
         };
-        self.take_events(page.events, page_of)
+        Ok(Some(self.take_events(page.events, page_of)))
     }
 }

@@ -1,54 +1,59 @@
-//! One task per group of live sources ([`fetcher::OrgGroup`]): asks the group for its next
-//! turn, waits for room in the in-flight budget and for a turn at the request budget
-//! ([`RequestGate`]), then hands each member's batch to the writer with that member's acker.
+//! The fetch loop, one task per group of sources ([`fetcher::OrgGroup`]: live organisations
+//! swept together, or one source paged alone: the provider's events, a backfill range): asks
+//! the group for its next turn, waits for room in the in-flight budget and for a turn at the
+//! request budget ([`RequestGate`]), maps each batch it gets ([`Mapping`]) and hands the
+//! chunks to the writer, in order.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use fetcher::{Acker, OrgGroup, Turn};
+use fetcher::{OrgGroup, Turn};
 use tokio::sync::{mpsc, watch};
 
+use crate::ack::Acknowledgements;
+use crate::budget::{InFlightBudget, fit_to_batch};
 use crate::gate::RequestGate;
-use crate::source_task::{Fetched, InFlightBudget, Mode, Outstanding, Rewinds, stopped};
+use crate::map::{MappedChunk, Mapping};
 use crate::stats::PipelineStats;
+use crate::{Mode, stopped};
 
-/// What a group task needs besides its group.
-pub(crate) struct GroupTask {
-    pub(crate) batches: mpsc::Sender<Fetched>,
+/// What a fetch task needs besides its group.
+pub(crate) struct FetchTask {
+    pub(crate) chunks: mpsc::Sender<MappedChunk>,
+    pub(crate) mapping: Mapping,
     pub(crate) budget: InFlightBudget,
     pub(crate) gate: Arc<RequestGate>,
-    pub(crate) rewinds: Arc<Rewinds>,
+    pub(crate) acks: Arc<Acknowledgements>,
     pub(crate) stats: Arc<PipelineStats>,
     pub(crate) mode: Mode,
     pub(crate) stop: watch::Receiver<bool>,
 }
 
-impl GroupTask {
-    /// Runs the group until every member completed a window and everything handed out is
-    /// durable (`Once`: the members that failed are returned with their error), or until
-    /// stopped (`Follow`: failing members are retried, their error shown in the stats).
+impl FetchTask {
+    /// Runs the group until every member completed a window (a range: its whole range) and
+    /// everything handed out is durable (`Once`: the members that failed are returned with
+    /// their error), or until stopped (`Follow`: failing members are retried, their error
+    /// shown in the stats).
     pub(crate) async fn run(mut self, mut group: OrgGroup) -> Vec<(String, String)> {
-        let ackers: HashMap<String, Acker> = group
+        let keys: Vec<String> = group
             .sources()
-            .map(|source| (source.org_id().to_owned(), source.acker()))
+            .map(|source| source.checkpoint_key().to_owned())
             .collect();
         let page_limit = group
             .sources()
             .next()
             .map_or(1, |source| source.config().page_limit);
-        let outstanding = Arc::new(AtomicUsize::new(0));
         let mut failed = Vec::new();
-        let mut epoch = self.rewinds.epoch();
+        let mut epoch = self.acks.epoch();
         loop {
-            let now = self.rewinds.epoch();
+            let now = self.acks.epoch();
             if now != epoch {
-                group.rewind(|key| self.rewinds.durable(key));
+                group.rewind(|key| self.acks.durable_checkpoint(key));
                 epoch = now;
             }
             if self.mode == Mode::Once && group.all_completed() {
-                if outstanding.load(Ordering::SeqCst) == 0 && self.rewinds.epoch() == epoch {
+                let in_flight: u64 = keys.iter().map(|key| self.acks.in_flight(key)).sum();
+                if in_flight == 0 && self.acks.epoch() == epoch {
                     return failed;
                 }
                 tokio::select! {
@@ -67,7 +72,7 @@ impl GroupTask {
                 }
                 Turn::Request(priority) => priority,
             };
-            let mut permit = tokio::select! {
+            let permit = tokio::select! {
                 biased;
                 () = stopped(&mut self.stop) => return failed,
                 permit = self.budget.reserve(page_limit) => match permit {
@@ -100,19 +105,13 @@ impl GroupTask {
                     }
                 }
             }
+            let events: usize = outcome.batches.iter().map(|b| b.events.len()).sum();
+            // The page's room is held until its events are mapped (the raw events dropped).
+            let _room = fit_to_batch(permit, events);
             for batch in outcome.batches {
-                let Some(acker) = ackers.get(&batch.org_id) else {
-                    continue;
-                };
-                let room = batch.events.len().min(permit.num_permits());
-                let fetched = Fetched {
-                    permit: permit.split(room),
-                    acker: acker.clone(),
-                    batch,
-                    epoch,
-                    _outstanding: Outstanding::new(&outstanding),
-                };
-                if self.batches.send(fetched).await.is_err() {
+                let in_flight = self.acks.handed_out(&batch.checkpoint_key);
+                let delivered = self.mapping.map_batch(batch, in_flight, &self.chunks).await;
+                if !delivered {
                     return failed;
                 }
             }
