@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use axum::extract::{Query, State};
 use axum::response::IntoResponse;
+use console_model::record_id;
 use fetcher::inventory::{InventoryConfig, ListShape, collect_org, list_all};
 use fetcher::{AuthConfig, ClientConfig, JumpCloudClient};
-use mapper::inventory::record_id;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use secrecy::SecretString;
@@ -22,16 +22,6 @@ use simulator::server::faults::FaultPlan;
 use simulator::server::{ConnectionKill, KillableListener, Org, SimState};
 
 const API_KEY: &str = "inventory-test-key";
-
-/// What the OCSF 1.8.0 validator (strict) finds in one record, one line per finding.
-fn ocsf_findings(record: &[u8], place: &str) -> Vec<String> {
-    ocsf_schema::Validator::ocsf_1_8_0()
-        .strict(true)
-        .validate_json(record)
-        .into_iter()
-        .map(|finding| format!("{place}: {finding}"))
-        .collect()
-}
 
 /// A simulator whose state the test keeps (the ground truth), served over HTTP.
 async fn serve_simulator(sizes: &[InventorySizes]) -> (String, Arc<SimState>) {
@@ -126,9 +116,6 @@ async fn three_orgs_inventory_equals_the_simulators_state() {
         ..InventoryConfig::default()
     };
     let (mut total_users, mut total_systems, mut total_groups) = (0, 0, 0);
-    // One validator per organisation, running while the next one is collected.
-    let mut findings = Vec::new();
-    let mut validated = 0;
     for org in &state.orgs {
         let collected = collect_org(&client, &org.id, &config).await.unwrap();
         let truth = org.inventory.read().unwrap();
@@ -199,38 +186,6 @@ async fn three_orgs_inventory_equals_the_simulators_state() {
             .collect();
         assert_eq!(collected.system_users, truth_owners);
 
-        // Every record maps, and the graph read back from the OCSF records is the truth.
-        let mut ocsf_members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        let mut ocsf_users = 0;
-        let mut record_count = 0usize;
-        for result in mapper::inventory::map_snapshot(&collected, collected.collected_at_ms) {
-            let record = result.unwrap();
-            let event: serde_json::Value = serde_json::from_slice(&record.json).unwrap();
-            if record.class_uid == 5003 {
-                ocsf_users += 1;
-                let user = event["user"]["uid"].as_str().unwrap().to_owned();
-                for group in event["user"]["groups"].as_array().into_iter().flatten() {
-                    ocsf_members
-                        .entry(group["uid"].as_str().unwrap().to_owned())
-                        .or_default()
-                        .insert(user.clone());
-                }
-            }
-            record_count += 1;
-            findings.extend(ocsf_findings(
-                &record.json,
-                &format!("org {} record {record_count}", org.index),
-            ));
-        }
-        assert_eq!(ocsf_users, truth.users.len());
-        validated += record_count;
-        let non_empty: BTreeMap<String, BTreeSet<String>> = truth_members
-            .iter()
-            .filter(|(_, members)| !members.is_empty())
-            .map(|(g, m)| (g.clone(), m.clone()))
-            .collect();
-        assert_eq!(ocsf_members, non_empty);
-
         total_users += collected.users.len();
         total_systems += collected.systems.len();
         total_groups += collected.groups.len();
@@ -238,15 +193,6 @@ async fn three_orgs_inventory_equals_the_simulators_state() {
     assert_eq!(
         (total_users, total_systems, total_groups),
         (5_000, 2_000, 200)
-    );
-    assert!(
-        validated >= total_users + total_systems,
-        "{validated} records validated"
-    );
-    assert!(
-        findings.is_empty(),
-        "records that are not valid OCSF 1.8.0:\n{}",
-        findings.join("\n")
     );
 }
 

@@ -14,7 +14,9 @@ mod docs_tests;
 mod inventory_settings;
 mod logging;
 mod observability;
+mod runtime;
 mod supervisor;
+mod wiring;
 
 use std::process::ExitCode;
 

@@ -1,5 +1,6 @@
 //! `jumpcloud-ocsf inventory`: one OCSF snapshot on stdout, valid OCSF 1.8.0, with the
-//! counts and the membership graph of the simulator's console.
+//! counts and the membership graph of the simulator's console; and, in process, a collected
+//! console mapped at scale.
 
 mod common;
 
@@ -178,6 +179,82 @@ async fn snapshot_is_valid_ocsf_with_the_simulators_counts_and_graph() {
         records.iter().filter(|r| r["class_uid"] == 5003).count(),
         90
     );
+    sim.shutdown().await;
+}
+
+/// Where collection meets the mapper, in process and larger than the snapshots above (1,500
+/// users, 600 systems over three organisations): every record of each collected console maps,
+/// is valid OCSF 1.8.0, and the membership graph read back from the OCSF records is the
+/// collected one (that the collection equals the simulator's state is `fetcher`'s test
+/// `three_orgs_inventory_equals_the_simulators_state`, at 5,000 users).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collected_console_maps_to_valid_ocsf_with_its_graph() {
+    let sim = simulator::start(
+        SimConfig {
+            seed: 7,
+            api_key: API_KEY.into(),
+            orgs: 3,
+            history_events: 0,
+            users_per_org: 500,
+            systems_per_org: 200,
+            groups_per_org: 20,
+            // The simulator resolves `/applications/{id}/users` in O(members x users) per page;
+            // one application per organisation keeps the test fast while covering the edges.
+            applications_per_org: 1,
+            ..SimConfig::default()
+        },
+        ([127, 0, 0, 1], 0).into(),
+    )
+    .await
+    .unwrap();
+    let client = JumpCloudClient::new(ClientConfig {
+        base_url: Some(sim.base_url()),
+        auth: AuthConfig::ApiKey {
+            api_key: SecretString::from(API_KEY.to_owned()),
+        },
+        max_requests_per_sec: 100_000,
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let config = fetcher::inventory::InventoryConfig {
+        concurrency: 16,
+        ..Default::default()
+    };
+    let mut validated = 0;
+    for org in sim.org_ids() {
+        let collected = fetcher::inventory::collect_org(&client, &org, &config)
+            .await
+            .unwrap();
+        let mut records = Vec::new();
+        let mut ocsf_members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for result in mapper::inventory::map_snapshot(&collected, collected.collected_at_ms) {
+            let record = result.unwrap_or_else(|(error, raw)| panic!("{error}: {raw}"));
+            let event: Value = serde_json::from_slice(&record.json).unwrap();
+            if record.class_uid == 5003 {
+                let user = event["user"]["uid"].as_str().unwrap().to_owned();
+                for group in event["user"]["groups"].as_array().into_iter().flatten() {
+                    ocsf_members
+                        .entry(group["uid"].as_str().unwrap().to_owned())
+                        .or_default()
+                        .insert(user.clone());
+                }
+            }
+            records.push(event);
+        }
+        let users = records.iter().filter(|r| r["class_uid"] == 5003).count();
+        assert_eq!(users, collected.users.len(), "organisation {org}");
+        assert!(records.len() >= collected.users.len() + collected.systems.len());
+        assert_valid_ocsf_values(&records);
+        let collected_members: BTreeMap<String, BTreeSet<String>> = collected
+            .group_members
+            .iter()
+            .filter(|(_, members)| !members.is_empty())
+            .map(|(group, members)| (group.clone(), members.iter().cloned().collect()))
+            .collect();
+        assert_eq!(ocsf_members, collected_members, "organisation {org}");
+        validated += records.len();
+    }
+    assert!(validated >= 2_100, "{validated} records validated");
     sim.shutdown().await;
 }
 

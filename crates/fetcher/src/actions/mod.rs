@@ -14,9 +14,9 @@ use bytes::Bytes;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::client::{FetchError, JumpCloudClient};
-use mapper::inventory::record_id;
+use console_model::record_id;
 
+use crate::client::{FetchError, JumpCloudClient};
 use crate::inventory::{InventoryConfig, ListShape, list_all};
 
 /// One response action.

@@ -10,7 +10,8 @@
 //!
 //! Nothing is dropped silently: a failed request fails the organisation's snapshot.
 //!
-//! The records are collected into the mapper's [`InventoryInput`], which maps them.
+//! The records are collected into an [`InventoryInput`] (crate `console-model`); the caller hands
+//! it to the mapper.
 
 pub mod config;
 pub mod paging;
@@ -19,8 +20,8 @@ mod tests;
 
 use std::collections::BTreeMap;
 
+use console_model::{ApplicationBinding, InventoryInput, record_id};
 use futures::{StreamExt, TryStreamExt};
-use mapper::inventory::{ApplicationBinding, InventoryInput, record_id};
 use serde_json::Value;
 
 pub use config::{InventoryConfig, RequestPace};

@@ -13,10 +13,9 @@ use anyhow::{Context, Result, bail};
 use fetcher::{EventSource, SourceStats};
 use pipeline::Mode;
 
-use crate::commands::run::{
-    block_on, build_mapper, build_pipeline, connect_kafka, shutdown_on_signal,
-};
 use crate::config::AppConfig;
+use crate::runtime::{block_on, shutdown_on_signal};
+use crate::wiring::{build_mapper, build_pipeline, connect_kafka, resolve_org_ids};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -60,7 +59,7 @@ async fn backfill(args: Args) -> Result<bool> {
 
     let client = config.jumpcloud_client()?;
     let mut sources = Vec::new();
-    for org_id in super::orgs::resolve_org_ids(&config, &client).await? {
+    for org_id in resolve_org_ids(&config, &client).await? {
         let key = fetcher::events::backfill_checkpoint_key(&org_id, from, to);
         let source = EventSource::backfill(
             client.clone(),

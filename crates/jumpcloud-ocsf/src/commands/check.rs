@@ -12,8 +12,9 @@ use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use secrecy::ExposeSecret;
 
-use crate::commands::run::block_on;
 use crate::config::AppConfig;
+use crate::runtime::block_on;
+use crate::wiring::resolve_org_ids;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -83,7 +84,7 @@ async fn check_jumpcloud(config: &AppConfig) -> Vec<Check> {
             }];
         }
     };
-    let org_ids = match super::orgs::resolve_org_ids(config, &client).await {
+    let org_ids = match resolve_org_ids(config, &client).await {
         Ok(ids) => ids,
         Err(err) => {
             return vec![Check {

@@ -15,10 +15,9 @@ use secrecy::SecretString;
 use simulator::SimConfig;
 use tokio::sync::watch;
 
-use crate::commands::run::{
-    block_on, build_mapper, build_pipeline, build_sources, checkpoint_store, connect_kafka,
-};
 use crate::config::{AppConfig, env_or_file};
+use crate::runtime::{block_on, shutdown_on_signal};
+use crate::wiring::{build_mapper, build_pipeline, build_sources, checkpoint_store, connect_kafka};
 
 const DEMO_API_KEY: &str = "demo-api-key";
 
@@ -129,7 +128,7 @@ async fn demo(args: Args) -> Result<()> {
         .collect();
     let pipeline = build_pipeline(&config, mapper, destination);
     let (stop, shutdown) = watch::channel(false);
-    let ctrl_c = crate::commands::run::shutdown_on_signal();
+    let ctrl_c = shutdown_on_signal();
     let seconds = args.seconds;
     tokio::spawn(async move {
         let mut ctrl_c = ctrl_c;

@@ -75,7 +75,7 @@ pub async fn target_orgs(
     client: &JumpCloudClient,
 ) -> Result<Vec<String>> {
     if flags.is_empty() {
-        crate::commands::orgs::resolve_org_ids(config, client).await
+        crate::wiring::resolve_org_ids(config, client).await
     } else {
         Ok(flags.to_vec())
     }
@@ -200,7 +200,7 @@ impl Output {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    crate::commands::run::block_on(run_async(args))
+    crate::runtime::block_on(run_async(args))
 }
 
 async fn run_async(args: Args) -> Result<bool> {

@@ -5,7 +5,6 @@ pub mod check;
 pub mod demo;
 pub mod inventory;
 pub mod map;
-pub mod orgs;
 pub mod respond;
 pub mod run;
 pub mod simulate;

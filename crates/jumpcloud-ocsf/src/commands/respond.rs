@@ -88,7 +88,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    crate::commands::run::block_on(run_async(args))
+    crate::runtime::block_on(run_async(args))
 }
 
 fn confirm(prompt: &str) -> Result<bool> {

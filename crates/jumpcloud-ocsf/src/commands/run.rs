@@ -6,18 +6,17 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use fetcher::{CheckpointStore, EventSource, FileCheckpointStore, JumpCloudClient};
-use mapper::{MapOptions, Mapper, MappingTables};
-use pipeline::{
-    Destination, InFlightBudget, KafkaDestination, Mode, Pipeline, PipelineStats, RequestGate,
-    RunReport, StartingCheckpoints, UnitLimits,
-};
+use mapper::Mapper;
+use pipeline::{InFlightBudget, Mode, PipelineStats, RequestGate, RunReport};
 use producer::MembershipConfig;
-use tokio::sync::watch;
 
-use crate::config::{AppConfig, MapperConfig};
-use crate::observability::{self, Observed, OrgView, PipelineView, RunningPipelines};
+use crate::config::AppConfig;
+use crate::observability::{self, Observed, PipelineView, RunningPipelines};
+use crate::runtime::{block_on, shutdown_on_signal};
 use crate::supervisor::{ShardContext, Supervisor};
+use crate::wiring::{
+    build_mapper, build_pipeline, connect_kafka, event_sources, org_views, resolve_org_ids,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -54,7 +53,7 @@ async fn run_async(args: Args) -> Result<RunReport> {
         return run_once(config, mapper).await;
     }
     let client = config.jumpcloud_client()?;
-    let orgs = super::orgs::resolve_org_ids(&config, &client).await?;
+    let orgs = resolve_org_ids(&config, &client).await?;
     let running = Arc::new(RunningPipelines::default());
     let stats = Arc::new(PipelineStats::default());
     if let Some(listen) = config.metrics.listen {
@@ -107,8 +106,8 @@ const REVOKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90);
 async fn run_once(config: AppConfig, mapper: Arc<Mapper>) -> Result<RunReport> {
     let (destination, store) = connect_kafka(&config, "").await?;
     let client = config.jumpcloud_client()?;
-    let orgs = super::orgs::resolve_org_ids(&config, &client).await?;
-    let sources = super::orgs::event_sources(&config, &client, &store, &orgs, true)?;
+    let orgs = resolve_org_ids(&config, &client).await?;
+    let sources = event_sources(&config, &client, &store, &orgs, true)?;
     let mut pipeline = build_pipeline(&config, mapper, destination);
     if let Some(plan) = config.inventory.plan(&client) {
         pipeline = pipeline.with_inventory(plan);
@@ -147,154 +146,4 @@ fn log_totals(stats: &PipelineStats) {
         dead_lettered = totals.dead_lettered,
         "pipeline stopped"
     );
-}
-
-/// The mapper with the compiled-in tables, or those of `mappings_dir`.
-pub fn build_mapper(config: &MapperConfig) -> Result<Mapper> {
-    let tables = match &config.mappings_dir {
-        Some(dir) => MappingTables::load_dir(dir)?,
-        None => MappingTables::embedded()?,
-    };
-    Ok(Mapper::new(
-        tables,
-        MapOptions {
-            raw_data: config.raw_data,
-        },
-    ))
-}
-
-/// What the metrics read of each source.
-pub fn org_views(sources: &[EventSource]) -> Vec<OrgView> {
-    sources
-        .iter()
-        .map(|source| OrgView {
-            org_id: source.org_id().to_string(),
-            stats: source.stats(),
-        })
-        .collect()
-}
-
-/// The configured organisations, or `[""]` (the credential's own organisation).
-pub fn org_ids(config: &AppConfig) -> Vec<String> {
-    if config.jumpcloud.org_ids.is_empty() {
-        vec![String::new()]
-    } else {
-        config.jumpcloud.org_ids.clone()
-    }
-}
-
-/// The file checkpoint store at `events.checkpoint_path`.
-pub fn checkpoint_store(config: &AppConfig) -> Result<Arc<dyn CheckpointStore>> {
-    let path = config.checkpoint_path();
-    let store = FileCheckpointStore::open(path)
-        .with_context(|| format!("checkpoint file {}", path.display()))?;
-    Ok(Arc::new(store))
-}
-
-/// Connects to Kafka as the job `role` of this deployment (`""`: the live run): the producer,
-/// the topics, fencing of an earlier process with the same identity, and the checkpoints the
-/// sources start from (the state topic's, taking over the file checkpoint where it holds none;
-/// or the file's with `state_store = "file"`).
-pub async fn connect_kafka(
-    config: &AppConfig,
-    role: &str,
-) -> Result<(Arc<Destination>, StartingCheckpoints)> {
-    let file = if config.checkpoint_path().exists()
-        || config.kafka.state_store == producer::StateStore::File
-    {
-        Some(checkpoint_store(config)?)
-    } else {
-        None
-    };
-    let (kafka, store) = KafkaDestination::connect(config.kafka.clone(), role, file)
-        .await
-        .context("connecting to Kafka")?;
-    tracing::info!(
-        delivery = ?config.kafka.delivery,
-        state_store = ?config.kafka.state_store,
-        "Kafka ready"
-    );
-    Ok((Arc::new(Destination::Kafka(Box::new(kafka))), store))
-}
-
-/// The delivery engine with the configured flow control.
-pub fn build_pipeline(
-    config: &AppConfig,
-    mapper: Arc<Mapper>,
-    destination: Arc<Destination>,
-) -> Pipeline {
-    Pipeline::new(
-        mapper,
-        destination,
-        config.pipeline.max_in_flight_events,
-        UnitLimits {
-            max_events: config.pipeline.unit_max_events,
-            max_duration: std::time::Duration::from_millis(config.pipeline.unit_max_ms),
-        },
-    )
-}
-
-/// Runs `work` on a new async runtime; `Ok(true)` is success.
-pub fn block_on(work: impl std::future::Future<Output = Result<bool>>) -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(work) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// The client and one live event source per configured organisation (or the credential's own),
-/// resuming from `store`.
-pub fn build_sources(
-    config: &AppConfig,
-    starting: &StartingCheckpoints,
-) -> Result<(JumpCloudClient, Vec<EventSource>)> {
-    let client = config.jumpcloud_client()?;
-    let sources = super::orgs::event_sources(config, &client, starting, &org_ids(config), true)?;
-    Ok((client, sources))
-}
-
-/// A shutdown signal that turns `true` on Ctrl-C or SIGTERM.
-pub fn shutdown_on_signal() -> watch::Receiver<bool> {
-    let (sender, receiver) = watch::channel(false);
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("shutdown requested: stop fetching, deliver what is in flight, commit");
-        let _ = sender.send(true);
-        // Keep the sender alive so receivers do not see a closed channel.
-        std::future::pending::<()>().await;
-    });
-    receiver
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = sigterm.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

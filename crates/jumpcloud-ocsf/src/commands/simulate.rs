@@ -150,28 +150,6 @@ impl SimulateOptions {
     }
 }
 
-async fn wait_for_termination() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 /// Runs the simulator until Ctrl-C or SIGTERM.
 pub fn run(args: Args) -> ExitCode {
     let args = args.options;
@@ -211,7 +189,7 @@ pub fn run(args: Args) -> ExitCode {
         let url = sim.base_url();
         tracing::info!(url, orgs = ?sim.org_ids(), events = sim.event_count(), "simulator ready");
         println!("simulator listening on {url}");
-        wait_for_termination().await;
+        crate::runtime::wait_for_signal().await;
         tracing::info!("shutting down");
         sim.shutdown().await;
         ExitCode::SUCCESS

@@ -30,8 +30,8 @@ use tokio::task::JoinHandle;
 
 pub use shard::{Shard, ShardContext};
 
-use crate::commands::orgs::{provider_shard_key, resolve_org_ids};
 use crate::observability::ClusterView;
+use crate::wiring::{provider_shard_key, resolve_org_ids};
 use shard::{ShardWork, run_shard};
 
 /// How long a stopping pipeline may take to commit or abort its last unit before it is dropped

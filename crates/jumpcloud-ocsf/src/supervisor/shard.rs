@@ -12,10 +12,9 @@ use pipeline::{
 };
 use tokio::sync::watch;
 
-use crate::commands::orgs::event_sources;
-use crate::commands::run::{build_pipeline, connect_kafka, org_views};
 use crate::config::AppConfig;
 use crate::observability::{PipelineView, RunningPipelines};
+use crate::wiring::{build_pipeline, connect_kafka, event_sources, org_views};
 
 /// Which organisations a pipeline serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

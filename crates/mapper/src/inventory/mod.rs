@@ -2,9 +2,10 @@
 //! (5001) per system and per Apple MDM device, Account Change (3001) / User Access Management
 //! (3005) for what changed between two snapshots, and the audit events of response actions.
 //!
-//! Input is the console API's records kept verbatim ([`InventoryInput`], which the fetcher
-//! collects into); every field is optional. Mapping reads no clock: the caller passes the
-//! processing time. The graph travels with the records so a consumer can rebuild it from one snapshot:
+//! Input is the console API's records kept verbatim ([`InventoryInput`], of crate
+//! `console-model`: the fetcher collects into it, the caller hands it over); every field is
+//! optional. Mapping reads no clock: the caller passes the processing time. The graph travels
+//! with the records so a consumer can rebuild it from one snapshot:
 //! user ∈ group in `user.groups`, user -> application (direct or through which groups) in
 //! `unmapped.jumpcloud.applications`, group -> application in each group entry's
 //! `unmapped.jumpcloud.group_applications`, device -> user in `device.owner` and
@@ -25,52 +26,12 @@ use serde_json::Value;
 
 pub use audit::{AuditActor, AuditRecordInput, audit_record};
 pub use changes::{UserChange, diff_users, user_change_records};
+/// The console's records (crate `console-model`, which `fetcher` collects into), re-exported:
+/// the mapper's callers name them with the functions that map them.
+pub use console_model::{ApplicationBinding, InventoryInput, record_id};
 use device::{mdm_device_inventory, system_inventory};
 pub use removed::{KnownDevice, device_removed_records, known_devices};
 use user::user_inventory;
-
-/// How a user reaches an SSO application.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ApplicationBinding {
-    /// The user's id.
-    pub user_id: String,
-    /// Bound to the user directly (a path of one step).
-    pub direct: bool,
-    /// The user groups through which the user is bound (sorted, unique).
-    pub via_group_ids: Vec<String>,
-}
-
-/// One organisation's inventory as the console API returned it (records verbatim, edges by
-/// id): what the fetcher collects and the mapper maps.
-#[derive(Debug, Clone, Default)]
-pub struct InventoryInput {
-    /// The organisation's id as resolved (the requested one, or the only one the credential
-    /// reaches): `metadata.tenant_uid`.
-    pub tenant_uid: Option<String>,
-    /// When the collection started, epoch ms (`time` of every record).
-    pub collected_at_ms: i64,
-    /// `GET /api/systemusers` records.
-    pub users: Vec<Value>,
-    /// `GET /api/systems` records.
-    pub systems: Vec<Value>,
-    /// `GET /api/v2/usergroups` records.
-    pub groups: Vec<Value>,
-    /// Group id -> direct member user ids (`/api/v2/usergroups/{id}/members`, type `user`).
-    pub group_members: BTreeMap<String, Vec<String>>,
-    /// `GET /api/applications` records.
-    pub applications: Vec<Value>,
-    /// Application id -> bound user group ids (`/api/v2/applications/{id}/usergroups`).
-    pub application_groups: BTreeMap<String, Vec<String>>,
-    /// Application id -> users who reach it (`/api/v2/applications/{id}/users`, with paths).
-    pub application_users: BTreeMap<String, Vec<ApplicationBinding>>,
-    /// `GET /api/v2/applemdms` records.
-    pub apple_mdms: Vec<Value>,
-    /// Devices of every Apple MDM server (`/api/v2/applemdms/{id}/devices`, with `appleMdmId`).
-    pub mdm_devices: Vec<Value>,
-    /// System id -> bound user ids (`/api/v2/users/{id}/systems`); empty when the collection
-    /// skipped device owners.
-    pub system_users: BTreeMap<String, Vec<String>>,
-}
 
 /// Why an inventory record could not be mapped (the caller dead-letters it).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -174,15 +135,6 @@ pub fn snapshot_changes(
         &input.users,
         &group_names,
     )
-}
-
-/// The id of a console record: `_id`, else `id`.
-pub fn record_id(record: &Value) -> Option<String> {
-    record
-        .get("_id")
-        .or_else(|| record.get("id"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
 }
 
 /// [`map_snapshot`]'s records, and apart the ones that could not be mapped (with their raw

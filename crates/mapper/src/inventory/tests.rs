@@ -195,13 +195,3 @@ fn audit_record_names_the_actor_and_the_reason() {
     assert!(event["message"].as_str().unwrap().contains("INC-42"));
     assert_eq!(event["user"]["uid"], "a1");
 }
-
-#[test]
-fn record_id_prefers_underscore_id() {
-    assert_eq!(
-        record_id(&json!({"_id": "a", "id": "b"})).as_deref(),
-        Some("a")
-    );
-    assert_eq!(record_id(&json!({"id": "b"})).as_deref(), Some("b"));
-    assert_eq!(record_id(&json!({"name": "x"})), None);
-}

@@ -1,6 +1,7 @@
-//! Which organisations `run` polls: the configured list, or with `[jumpcloud] org_ids = "all"`
-//! every organisation the provider lists (`provider_id`), and the provider's own events as a
-//! source of their own with `provider_events = true`.
+//! Which organisations the pipelines serve: the configured list, or with
+//! `[jumpcloud] org_ids = "all"` every organisation the provider lists (`provider_id`); one
+//! live source per organisation, and the provider's own events as a source of their own with
+//! `provider_events = true`.
 
 use anyhow::{Context, Result, bail};
 use fetcher::{EventSource, JumpCloudClient};
@@ -8,12 +9,21 @@ use pipeline::StartingCheckpoints;
 
 use crate::config::AppConfig;
 
+/// The configured organisations, or `[""]` (the credential's own organisation).
+pub fn org_ids(config: &AppConfig) -> Vec<String> {
+    if config.jumpcloud.org_ids.is_empty() {
+        vec![String::new()]
+    } else {
+        config.jumpcloud.org_ids.clone()
+    }
+}
+
 /// The organisations to poll: with `org_ids = "all"` those `provider_id` lists now (the
 /// supervisor lists them again every `org_refresh_interval`), else the configured ones (or
 /// `[""]`, the credential's own organisation).
 pub async fn resolve_org_ids(config: &AppConfig, client: &JumpCloudClient) -> Result<Vec<String>> {
     if !config.jumpcloud.discovers_orgs() {
-        return Ok(super::run::org_ids(config));
+        return Ok(org_ids(config));
     }
     let Some(provider_id) = config.jumpcloud.provider_id.as_deref() else {
         bail!(
@@ -74,6 +84,17 @@ pub fn event_sources(
         sources.push(source);
     }
     Ok(sources)
+}
+
+/// The client and one live event source per configured organisation (or the credential's own),
+/// each starting from its checkpoint in `starting`.
+pub fn build_sources(
+    config: &AppConfig,
+    starting: &StartingCheckpoints,
+) -> Result<(JumpCloudClient, Vec<EventSource>)> {
+    let client = config.jumpcloud_client()?;
+    let sources = event_sources(config, &client, starting, &org_ids(config), true)?;
+    Ok((client, sources))
 }
 
 /// The name the provider's own events are sharded by in a cluster (like an organisation id).

@@ -1,0 +1,98 @@
+//! How the binary builds what runs from the configuration: the mapper, the Kafka destination
+//! and the store the cursors are read from, the delivery engine, the organisations and their
+//! sources (`orgs.rs`), and the views the metrics read of them.
+//!
+//! The commands and the supervisor build their pipelines here; this module imports neither.
+
+mod orgs;
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use fetcher::{CheckpointStore, EventSource, FileCheckpointStore};
+use mapper::{MapOptions, Mapper, MappingTables};
+use pipeline::{Destination, KafkaDestination, Pipeline, StartingCheckpoints, UnitLimits};
+
+pub use orgs::{build_sources, event_sources, provider_shard_key, resolve_org_ids};
+
+use crate::config::{AppConfig, MapperConfig};
+use crate::observability::OrgView;
+
+/// The mapper with the compiled-in tables, or those of `mappings_dir`.
+pub fn build_mapper(config: &MapperConfig) -> Result<Mapper> {
+    let tables = match &config.mappings_dir {
+        Some(dir) => MappingTables::load_dir(dir)?,
+        None => MappingTables::embedded()?,
+    };
+    Ok(Mapper::new(
+        tables,
+        MapOptions {
+            raw_data: config.raw_data,
+        },
+    ))
+}
+
+/// The file checkpoint store at `events.checkpoint_path`.
+pub fn checkpoint_store(config: &AppConfig) -> Result<Arc<dyn CheckpointStore>> {
+    let path = config.checkpoint_path();
+    let store = FileCheckpointStore::open(path)
+        .with_context(|| format!("checkpoint file {}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Connects to Kafka as the job `role` of this deployment (`""`: the live run): the producer,
+/// the topics, fencing of an earlier process with the same identity, and the checkpoints the
+/// sources start from (the state topic's, taking over the file checkpoint where it holds none;
+/// or the file's with `state_store = "file"`).
+pub async fn connect_kafka(
+    config: &AppConfig,
+    role: &str,
+) -> Result<(Arc<Destination>, StartingCheckpoints)> {
+    let file = if config.checkpoint_path().exists()
+        || config.kafka.state_store == producer::StateStore::File
+    {
+        Some(checkpoint_store(config)?)
+    } else {
+        None
+    };
+    let (kafka, store) = KafkaDestination::connect(config.kafka.clone(), role, file)
+        .await
+        .context("connecting to Kafka")?;
+    tracing::info!(
+        delivery = ?config.kafka.delivery,
+        state_store = ?config.kafka.state_store,
+        "Kafka ready"
+    );
+    Ok((Arc::new(Destination::Kafka(Box::new(kafka))), store))
+}
+
+/// The delivery engine with the configured flow control.
+pub fn build_pipeline(
+    config: &AppConfig,
+    mapper: Arc<Mapper>,
+    destination: Arc<Destination>,
+) -> Pipeline {
+    Pipeline::new(
+        mapper,
+        destination,
+        config.pipeline.max_in_flight_events,
+        UnitLimits {
+            max_events: config.pipeline.unit_max_events,
+            max_duration: std::time::Duration::from_millis(config.pipeline.unit_max_ms),
+        },
+    )
+}
+
+/// What the metrics read of each source.
+pub fn org_views(sources: &[EventSource]) -> Vec<OrgView> {
+    sources
+        .iter()
+        .map(|source| OrgView {
+            org_id: source.org_id().to_string(),
+            stats: source.stats(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
