@@ -1,8 +1,9 @@
 //! The configuration file (TOML) and its environment overrides.
 //!
-//! Each table belongs to one crate: `[jumpcloud]` and `[events]` to the fetcher, `[mapper]` to
-//! the mapper, `[kafka]` to the producer, `[pipeline]`, `[metrics]` and `[cluster]` to this binary. Unknown
-//! keys are errors. Secrets can come from the environment or from files (`NAME_FILE`).
+//! Each table belongs to the crate that reads it: `[jumpcloud]` and `[events]` to the fetcher,
+//! `[mapper]` to the mapper, `[kafka]` to the producer, `[pipeline]` to the delivery engine,
+//! `[metrics]`, `[cluster]` and `[inventory]` to this binary. Unknown keys are errors. Secrets
+//! can come from the environment or from files (`NAME_FILE`).
 
 use std::path::{Path, PathBuf};
 
@@ -30,8 +31,8 @@ pub struct AppConfig {
     pub mapper: MapperConfig,
     /// Where OCSF records go (producer).
     pub kafka: producer::ProducerConfig,
-    /// Flow control of the running pipeline.
-    pub pipeline: PipelineConfig,
+    /// Delivery guarantees and flow control of the delivery engine (pipeline).
+    pub pipeline: pipeline::PipelineConfig,
     /// Prometheus metrics and health endpoints.
     pub metrics: MetricsConfig,
     /// Several instances sharing the organisations (off unless `group_id` is set).
@@ -100,33 +101,6 @@ impl Default for MapperConfig {
     }
 }
 
-/// `[pipeline]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PipelineConfig {
-    /// Events fetched and not yet handed to the producer, all organisations together (what is
-    /// handed over waits in the producer's bounded queue). Bounds memory (about 1 KiB per
-    /// event): a page is requested with at most as many events as there is room for (up to
-    /// `events.page_limit`, once a quarter page is free).
-    pub max_in_flight_events: usize,
-    /// A unit (one Kafka transaction in exactly-once mode) takes whole batches until it holds
-    /// this many events ...
-    pub unit_max_events: usize,
-    /// ... or this many milliseconds passed since its first batch; then it is committed.
-    pub unit_max_ms: u64,
-}
-
-impl Default for PipelineConfig {
-    fn default() -> Self {
-        let unit = pipeline::UnitLimits::default();
-        Self {
-            max_in_flight_events: 12_000,
-            unit_max_events: unit.max_events,
-            unit_max_ms: u64::try_from(unit.max_duration.as_millis()).unwrap_or(500),
-        }
-    }
-}
-
 /// Reads an environment variable, or the contents of the file named by `NAME_FILE`.
 pub fn env_or_file(name: &str) -> Option<String> {
     value_or_file(name, |key| std::env::var(key).ok())
@@ -166,6 +140,9 @@ impl AppConfig {
 
     /// Parses TOML text. An error is one line: where, which key, what is expected.
     pub fn parse(text: &str) -> Result<Self> {
+        if let Some(moved) = Self::parse_moved_keys(text) {
+            return moved;
+        }
         toml::from_str(text).map_err(|err| {
             let message = err.message().trim_end().replace('\n', " ");
             match err.span() {
@@ -177,6 +154,45 @@ impl AppConfig {
                 None => anyhow::anyhow!("{message}"),
             }
         })
+    }
+
+    /// A file that still sets `delivery` or `state_store` under `[kafka]` (where they were until
+    /// they moved to `[pipeline]`, the crate that reads them): read as if they were under
+    /// `[pipeline]`, with a warning. `None` for a file without them.
+    fn parse_moved_keys(text: &str) -> Option<Result<Self>> {
+        const MOVED: [&str; 2] = ["delivery", "state_store"];
+        let mut table: toml::Table = toml::from_str(text).ok()?;
+        let kafka = table.get_mut("kafka")?.as_table_mut()?;
+        let moved: Vec<(String, toml::Value)> = MOVED
+            .iter()
+            .filter_map(|key| kafka.remove(*key).map(|value| ((*key).to_owned(), value)))
+            .collect();
+        if moved.is_empty() {
+            return None;
+        }
+        let pipeline = table
+            .entry("pipeline")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let Some(pipeline) = pipeline.as_table_mut() else {
+            return Some(Err(anyhow::anyhow!("[pipeline] must be a table")));
+        };
+        for (key, value) in moved {
+            tracing::warn!(
+                key,
+                "[kafka] {key} is read as [pipeline] {key}: move it there (it belongs to the delivery engine)"
+            );
+            if pipeline.contains_key(&key) {
+                return Some(Err(anyhow::anyhow!(
+                    "{key} is set under both [kafka] and [pipeline]: keep the [pipeline] one"
+                )));
+            }
+            pipeline.insert(key, value);
+        }
+        Some(
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|err: toml::de::Error| anyhow::anyhow!("{}", err.message().trim_end())),
+        )
     }
 
     /// Environment overrides: the fetcher's (`JUMPCLOUD_*`), `KAFKA_BROKERS`,
@@ -236,9 +252,9 @@ impl AppConfig {
             bail!("pipeline.max_in_flight_events must be at least 1");
         }
         if self.cluster.group_id.is_some() {
-            if self.kafka.state_store != producer::StateStore::Kafka {
+            if self.pipeline.state_store != pipeline::StateStore::Kafka {
                 bail!(
-                    "[cluster] keeps every cursor in Kafka, where any instance can read it: set kafka.state_store = \"kafka\""
+                    "[cluster] keeps every cursor in Kafka, where any instance can read it: set [pipeline] state_store = \"kafka\""
                 );
             }
             if !(1..=10_000).contains(&self.cluster.shards) {
@@ -254,6 +270,31 @@ impl AppConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delivery_settings_under_kafka_are_read_as_the_pipelines() {
+        let config = AppConfig::parse(
+            "[kafka]\nbrokers = \"k:9092\"\ndelivery = \"at-least-once\"\nstate_store = \"file\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.pipeline.delivery,
+            pipeline::DeliveryGuarantee::AtLeastOnce
+        );
+        assert_eq!(config.pipeline.state_store, pipeline::StateStore::File);
+        assert_eq!(config.kafka.brokers, "k:9092");
+        let both = AppConfig::parse(
+            "[kafka]\ndelivery = \"at-least-once\"\n[pipeline]\ndelivery = \"exactly-once\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(both.contains("under both [kafka] and [pipeline]"), "{both}");
+        let current = AppConfig::parse("[pipeline]\ndelivery = \"at-least-once\"\n").unwrap();
+        assert_eq!(
+            current.pipeline.delivery,
+            pipeline::DeliveryGuarantee::AtLeastOnce
+        );
+    }
 
     #[test]
     fn unknown_key_is_one_line_naming_it_and_the_expected_keys() {

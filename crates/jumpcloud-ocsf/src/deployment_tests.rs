@@ -312,7 +312,7 @@ fn kubernetes_replicas_share_the_work_with_no_volume_but_config_and_secret() {
         config.cluster.group_id.is_some(),
         "the replicas join one group"
     );
-    assert_eq!(config.kafka.state_store, producer::StateStore::Kafka);
+    assert_eq!(config.pipeline.state_store, pipeline::StateStore::Kafka);
     let replicas = spec["replicas"].as_i64().expect("replicas");
     assert!(
         (2..=i64::from(config.cluster.shards)).contains(&replicas),

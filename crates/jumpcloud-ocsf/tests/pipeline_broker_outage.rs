@@ -110,7 +110,7 @@ async fn outage(delivery: &str, down: Duration) {
         &prefix,
         &format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
     );
-    set_in_config(&config, "kafka", &format!("delivery = \"{delivery}\""));
+    set_in_config(&config, "pipeline", &format!("delivery = \"{delivery}\""));
     let metrics_url = format!("http://127.0.0.1:{port}");
     let log_path = dir.path().join("pipeline.log");
     let mut pipeline = Command::new(binary())

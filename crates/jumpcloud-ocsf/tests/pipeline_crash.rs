@@ -67,7 +67,7 @@ async fn kill_and_restart(delivery: &str, kills: usize, seed: u64) -> Outcome {
         "[pipeline]\nmax_in_flight_events = 3000\nunit_max_events = 1500\n",
     );
     set_in_config(&config, "events", "page_limit = 500");
-    set_in_config(&config, "kafka", &format!("delivery = \"{delivery}\""));
+    set_in_config(&config, "pipeline", &format!("delivery = \"{delivery}\""));
 
     let seed = uuid::Uuid::new_v4().as_u64_pair().0 | 1;
     println!("{delivery}: kill delays seed {seed}");

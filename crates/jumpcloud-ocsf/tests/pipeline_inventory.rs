@@ -259,7 +259,7 @@ async fn at_least_once_the_state_follows_the_acknowledged_records() {
         &prefix,
         &inventory_table(&prefix, "3s", ""),
     );
-    set_in_config(&config, "kafka", "delivery = \"at-least-once\"");
+    set_in_config(&config, "pipeline", "delivery = \"at-least-once\"");
     let log = dir.path().join("first.log");
     let mut first = start_run(&config, &log);
     wait_for_log(

@@ -15,9 +15,11 @@ use std::time::{Duration, Instant};
 use fetcher::{Checkpoint, CheckpointStore};
 use mapper::OcsfRecord;
 use producer::{
-    DeadLetter, DeliveryGuarantee, DeliveryListener, OcsfProducer, PreparedRecord, ProduceError,
-    ProducerConfig, ProducerError, StateStore, TransactionError,
+    DeadLetter, DeliveryListener, OcsfProducer, PreparedRecord, ProduceError, ProducerConfig,
+    ProducerError, TransactionError,
 };
+
+use crate::config::{DeliveryGuarantee, PipelineConfig, StateStore};
 
 use crate::deliveries::UnitDeliveries;
 use crate::files::FileSink;
@@ -81,11 +83,11 @@ pub struct KafkaDestination {
 const STATE_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl KafkaDestination {
-    /// Connects: creates the producer (transactional in exactly-once mode, its id derived from
-    /// `deployment_id`), the topics and the state topic, fences an earlier process with the
+    /// Connects: creates the producer (transactional when `delivery` says exactly-once, its id
+    /// derived from `deployment_id`), the topics and the state topic, fences an earlier process with the
     /// same identity (`init_transactions`), then reads the cursors. Returns the destination and
     /// the checkpoints the sources start from. `file_store` is the file checkpoint:
-    /// the store itself with `state_store = "file"`, else taken over for keys the state topic
+    /// the store itself with `[pipeline] state_store = "file"`, else taken over for keys the state topic
     /// does not hold yet. `role` tells apart the jobs of one deployment (the live run: `""`;
     /// a backfill: `"backfill"`), which must not fence each other: the transactional id is
     /// `deployment_id`, or `deployment_id.role`. A cluster's shard (`"shard-N"`) stops on any
@@ -93,13 +95,14 @@ impl KafkaDestination {
     /// outlived `transaction.timeout.ms` (the broker ended it after an outage).
     pub async fn connect(
         mut config: ProducerConfig,
+        delivery: &PipelineConfig,
         role: &str,
         file_store: Option<Arc<dyn CheckpointStore>>,
     ) -> Result<(Self, StartingCheckpoints), ProducerError> {
-        let exactly_once = config.delivery == DeliveryGuarantee::ExactlyOnce;
-        if exactly_once && config.state_store == StateStore::File {
+        let exactly_once = delivery.delivery == DeliveryGuarantee::ExactlyOnce;
+        if exactly_once && delivery.state_store == StateStore::File {
             return Err(ProducerError::Config(
-                "delivery = \"exactly-once\" keeps cursors in Kafka: set state_store = \"kafka\", or delivery = \"at-least-once\" for a file".into(),
+                "[pipeline] delivery = \"exactly-once\" keeps cursors in Kafka: set state_store = \"kafka\", or delivery = \"at-least-once\" for a file".into(),
             ));
         }
         config.transactional_id = exactly_once.then(|| match role {
@@ -111,7 +114,7 @@ impl KafkaDestination {
         if !topics.is_empty() {
             tracing::info!(?topics, "created Kafka topics");
         }
-        let (state, starting) = match config.state_store {
+        let (state, starting) = match delivery.state_store {
             StateStore::File => {
                 let store = file_store.ok_or_else(|| {
                     ProducerError::Config("state_store = \"file\" needs a checkpoint file".into())

@@ -25,6 +25,7 @@
 
 mod ack;
 mod budget;
+mod config;
 mod deliveries;
 mod destination;
 mod fetch;
@@ -46,6 +47,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 pub use budget::InFlightBudget;
+pub use config::{DeliveryGuarantee, PipelineConfig, StateStore};
 pub use destination::{Destination, KafkaDestination, UnitError};
 pub use files::FileSink;
 pub use gate::RequestGate;

@@ -65,32 +65,6 @@ impl Format {
     }
 }
 
-/// How a batch of records and the cursor after it are made durable together.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DeliveryGuarantee {
-    /// Each unit of batches, its dead letters and the cursors after it are written in one Kafka
-    /// transaction: the cursors are committed if and only if the records are. Consumers that
-    /// read with `isolation.level=read_committed` see every event once.
-    #[default]
-    ExactlyOnce,
-    /// Records are acknowledged by the broker first, the cursors written after: a crash in
-    /// between sends the unit again (duplicates, never gaps). For clusters that do not allow
-    /// transactions.
-    AtLeastOnce,
-}
-
-/// Where the cursors (checkpoints) are kept.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StateStore {
-    /// A compacted Kafka topic (`state_topic`), key = checkpoint key; no volume needed.
-    #[default]
-    Kafka,
-    /// The file at `events.checkpoint_path` (at-least-once only).
-    File,
-}
-
 /// What the Kafka key of a record is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -269,10 +243,6 @@ pub struct ProducerConfig {
     pub format: Format,
     /// The schema registry, required for `format = "avro"`.
     pub schema_registry: Option<RegistryConfig>,
-    /// `exactly-once` (default: Kafka transactions) or `at-least-once`.
-    pub delivery: DeliveryGuarantee,
-    /// Where cursors are kept: `kafka` (default) or `file` (at-least-once only).
-    pub state_store: StateStore,
     /// The compacted topic holding each source's cursor. Default `jumpcloud-ocsf.state`.
     pub state_topic: String,
     /// This deployment's identity: the transactional id is derived from it, so a second process
@@ -307,8 +277,6 @@ impl Default for ProducerConfig {
             key: KeyStrategy::User,
             format: Format::Json,
             schema_registry: None,
-            delivery: DeliveryGuarantee::ExactlyOnce,
-            state_store: StateStore::Kafka,
             state_topic: "jumpcloud-ocsf.state".into(),
             deployment_id: "jumpcloud-ocsf".into(),
             transactional_id: None,

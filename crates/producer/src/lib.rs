@@ -23,8 +23,7 @@ pub mod kafka;
 pub mod registry;
 
 pub use config::{
-    Compression, DeliveryGuarantee, Format, KafkaProperties, KeyStrategy, ProducerConfig,
-    RegistryConfig, StateStore, TopicConfig,
+    Compression, Format, KafkaProperties, KeyStrategy, ProducerConfig, RegistryConfig, TopicConfig,
 };
 pub use dead_letter::{DeadLetter, Stage};
 pub use error::{ProduceError, ProducerError};

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use fetcher::{CheckpointStore, EventSource, FileCheckpointStore};
 use mapper::{MapOptions, Mapper, MappingTables};
-use pipeline::{Destination, KafkaDestination, Pipeline, StartingCheckpoints, UnitLimits};
+use pipeline::{Destination, KafkaDestination, Pipeline, StartingCheckpoints};
 
 pub use orgs::{build_sources, event_sources, provider_shard_key, resolve_org_ids};
 
@@ -49,18 +49,19 @@ pub async fn connect_kafka(
     role: &str,
 ) -> Result<(Arc<Destination>, StartingCheckpoints)> {
     let file = if config.checkpoint_path().exists()
-        || config.kafka.state_store == producer::StateStore::File
+        || config.pipeline.state_store == pipeline::StateStore::File
     {
         Some(checkpoint_store(config)?)
     } else {
         None
     };
-    let (kafka, store) = KafkaDestination::connect(config.kafka.clone(), role, file)
-        .await
-        .context("connecting to Kafka")?;
+    let (kafka, store) =
+        KafkaDestination::connect(config.kafka.clone(), &config.pipeline, role, file)
+            .await
+            .context("connecting to Kafka")?;
     tracing::info!(
-        delivery = ?config.kafka.delivery,
-        state_store = ?config.kafka.state_store,
+        delivery = ?config.pipeline.delivery,
+        state_store = ?config.pipeline.state_store,
         "Kafka ready"
     );
     Ok((Arc::new(Destination::Kafka(Box::new(kafka))), store))
@@ -76,10 +77,7 @@ pub fn build_pipeline(
         mapper,
         destination,
         config.pipeline.max_in_flight_events,
-        UnitLimits {
-            max_events: config.pipeline.unit_max_events,
-            max_duration: std::time::Duration::from_millis(config.pipeline.unit_max_ms),
-        },
+        config.pipeline.unit_limits(),
     )
 }
 

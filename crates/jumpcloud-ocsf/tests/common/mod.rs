@@ -182,16 +182,17 @@ dead_letter = "{prefix}.dead_letter"
     path
 }
 
-/// Adds `line` (`key = value`) at the top of `[table]` in the config file at `path`.
+/// Adds `line` (`key = value`) at the top of `[table]` in the config file at `path` (the table
+/// is added at the end when the file has none).
 pub fn set_in_config(path: &Path, table: &str, line: &str) {
     let header = format!("[{table}]\n");
     let text = std::fs::read_to_string(path).expect("read config");
-    assert!(text.contains(&header), "no [{table}] in the config");
-    std::fs::write(
-        path,
-        text.replacen(&header, &format!("{header}{line}\n"), 1),
-    )
-    .expect("write config");
+    let text = if text.contains(&header) {
+        text.replacen(&header, &format!("{header}{line}\n"), 1)
+    } else {
+        format!("{text}\n{header}{line}\n")
+    };
+    std::fs::write(path, text).expect("write config");
 }
 
 pub fn topics(prefix: &str) -> Vec<String> {
