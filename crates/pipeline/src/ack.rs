@@ -81,9 +81,10 @@ impl Acknowledgements {
         self.epoch.load(Ordering::SeqCst)
     }
 
-    /// A batch of `key` is handed out in the current epoch: in flight until the returned guard
-    /// is dropped (when its unit is durable, or the batch is dropped).
-    pub(crate) fn handed_out(self: &Arc<Self>, key: &Arc<str>) -> InFlight {
+    /// A batch of `key`, fetched in `epoch`, is handed out: in flight until the returned guard
+    /// is dropped (when its unit is durable, or the batch is dropped). A batch fetched before a
+    /// rewind is never current, whenever it is handed out.
+    pub(crate) fn handed_out(self: &Arc<Self>, key: &Arc<str>, epoch: u64) -> InFlight {
         if let Some(source) = self.sources().get_mut(key) {
             source.in_flight += 1;
             source
@@ -94,7 +95,7 @@ impl Acknowledgements {
         InFlight {
             acks: Arc::clone(self),
             key: Arc::clone(key),
-            epoch: self.epoch(),
+            epoch,
         }
     }
 

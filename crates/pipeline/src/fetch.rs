@@ -91,6 +91,11 @@ impl FetchTask {
                 outcome = group.take_turn(permit.num_permits()) => outcome,
             };
             drop(turn);
+            if self.acks.epoch() != epoch {
+                // Rewound while fetching: the page is of the old epoch; the group starts again
+                // from the durable checkpoints at the top of the loop.
+                continue;
+            }
             for org in &outcome.succeeded {
                 self.stats.set_org_error(org, None);
             }
@@ -109,7 +114,7 @@ impl FetchTask {
             // The page's room is held until its events are mapped (the raw events dropped).
             let _room = fit_to_batch(permit, events);
             for batch in outcome.batches {
-                let in_flight = self.acks.handed_out(&batch.checkpoint_key);
+                let in_flight = self.acks.handed_out(&batch.checkpoint_key, epoch);
                 let delivered = self.mapping.map_batch(batch, in_flight, &self.chunks).await;
                 if !delivered {
                     return failed;

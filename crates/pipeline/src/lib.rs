@@ -36,7 +36,8 @@ mod inventory;
 mod map;
 mod state;
 mod stats;
-mod transaction;
+#[cfg(test)]
+mod tests;
 mod writer;
 
 use std::sync::Arc;

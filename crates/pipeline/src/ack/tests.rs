@@ -116,15 +116,19 @@ fn batches_in_flight_are_counted_until_dropped_and_a_rewind_ends_their_epoch() {
     let stats = a.stats();
     let acks = Arc::new(Acknowledgements::new([&a]).unwrap());
     let key: Arc<str> = Arc::from("events/a");
-    let first = acks.handed_out(&key);
-    let second = acks.handed_out(&key);
+    let first = acks.handed_out(&key, acks.epoch());
+    let second = acks.handed_out(&key, acks.epoch());
     assert_eq!(acks.in_flight("events/a"), 2);
     assert_eq!(stats.pending_batches.load(Ordering::Relaxed), 2);
     assert!(first.is_current());
     acks.rewind();
     assert!(!first.is_current() && !second.is_current());
-    let third = acks.handed_out(&key);
+    let third = acks.handed_out(&key, acks.epoch());
     assert!(third.is_current());
+    // Fetched before the rewind, handed out after it: not current.
+    let late = acks.handed_out(&key, acks.epoch() - 1);
+    assert!(!late.is_current());
+    drop(late);
     drop((first, second));
     assert_eq!(acks.in_flight("events/a"), 1);
     drop(third);

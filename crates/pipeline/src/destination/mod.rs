@@ -6,25 +6,37 @@
 //!   the cursors written (to the state topic, or to the file store).
 //! - Files (the demo without a broker): lines appended, fsynced, then the cursors saved.
 //!
-//! Only this module and the producer know there is Kafka; only the sources move cursors.
+//! Only this module and the producer know there is Kafka (`kafka.rs`: connecting, building a
+//! producer again; `transaction.rs`: exactly-once's transactional calls, by librdkafka's
+//! rules).
+
+mod kafka;
+#[cfg(test)]
+pub(crate) mod memory;
+mod transaction;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fetcher::{Checkpoint, CheckpointStore};
 use mapper::OcsfRecord;
 use producer::{
-    DeadLetter, DeliveryListener, OcsfProducer, PreparedRecord, ProduceError, ProducerConfig,
-    ProducerError, TransactionError,
+    DeadLetter, DeliveryListener, OcsfProducer, PreparedRecord, ProduceError, ProducerError,
+    TransactionError,
 };
 
-use crate::config::{DeliveryGuarantee, PipelineConfig, StateStore};
+pub use kafka::KafkaDestination;
+use kafka::{STATE_READ_TIMEOUT, StateWrites};
 
 use crate::deliveries::UnitDeliveries;
 use crate::files::FileSink;
 use crate::health::Retrying;
 use crate::state::{StartingCheckpoints, decode_state};
+
+/// How often a unit still waiting for its acknowledgements is reported as failing to become
+/// durable (a broker away holds the records until `delivery_timeout_ms`).
+const ACKNOWLEDGEMENT_REPORT: Duration = Duration::from_secs(10);
 
 /// Why a unit did not finish.
 #[derive(Debug, thiserror::Error)]
@@ -54,198 +66,27 @@ pub enum Destination {
         /// Where cursors are saved after the files are synced.
         store: Arc<dyn CheckpointStore>,
     },
-}
-
-/// How cursors are written with Kafka.
-enum StateWrites {
-    /// In the unit's transaction (exactly-once).
-    InTransaction,
-    /// To the state topic after the unit's records are acknowledged.
-    TopicAfterAcks,
-    /// To a checkpoint store after the unit's records are acknowledged.
-    Store(Arc<dyn CheckpointStore>),
-}
-
-/// The Kafka producer (rebuilt after a fatal error) and how cursors are written.
-pub struct KafkaDestination {
-    producer: RwLock<Arc<OcsfProducer>>,
-    pub(crate) config: ProducerConfig,
-    state: StateWrites,
-    /// When the open transaction began (exactly-once), `None` when none is open.
-    open_since: Mutex<Option<Instant>>,
-    /// Whether a fencing error on a transaction older than `transaction.timeout.ms` is taken
-    /// for the broker ending it (the id is taken again), or always stops the pipeline (a
-    /// cluster's shard: the group decides who owns it).
-    pub(crate) retake_expired: bool,
-}
-
-/// How long the state topic may take to read at start-up.
-const STATE_READ_TIMEOUT: Duration = Duration::from_secs(60);
-
-impl KafkaDestination {
-    /// Connects: creates the producer (transactional when `delivery` says exactly-once, its id
-    /// derived from `deployment_id`), the topics and the state topic, fences an earlier process with the
-    /// same identity (`init_transactions`), then reads the cursors. Returns the destination and
-    /// the checkpoints the sources start from. `file_store` is the file checkpoint:
-    /// the store itself with `[pipeline] state_store = "file"`, else taken over for keys the state topic
-    /// does not hold yet. `role` tells apart the jobs of one deployment (the live run: `""`;
-    /// a backfill: `"backfill"`), which must not fence each other: the transactional id is
-    /// `deployment_id`, or `deployment_id.role`. A cluster's shard (`"shard-N"`) stops on any
-    /// fencing error; the other roles take their id again when the fenced transaction had
-    /// outlived `transaction.timeout.ms` (the broker ended it after an outage).
-    pub async fn connect(
-        mut config: ProducerConfig,
-        delivery: &PipelineConfig,
-        role: &str,
-        file_store: Option<Arc<dyn CheckpointStore>>,
-    ) -> Result<(Self, StartingCheckpoints), ProducerError> {
-        let exactly_once = delivery.delivery == DeliveryGuarantee::ExactlyOnce;
-        if exactly_once && delivery.state_store == StateStore::File {
-            return Err(ProducerError::Config(
-                "[pipeline] delivery = \"exactly-once\" keeps cursors in Kafka: set state_store = \"kafka\", or delivery = \"at-least-once\" for a file".into(),
-            ));
-        }
-        config.transactional_id = exactly_once.then(|| match role {
-            "" => config.deployment_id.clone(),
-            role => format!("{}.{role}", config.deployment_id),
-        });
-        let producer = Arc::new(OcsfProducer::new(config.clone()).await?);
-        let topics = producer.ensure_topics().await?;
-        if !topics.is_empty() {
-            tracing::info!(?topics, "created Kafka topics");
-        }
-        let (state, starting) = match delivery.state_store {
-            StateStore::File => {
-                let store = file_store.ok_or_else(|| {
-                    ProducerError::Config("state_store = \"file\" needs a checkpoint file".into())
-                })?;
-                (
-                    StateWrites::Store(Arc::clone(&store)),
-                    StartingCheckpoints::from_file(store),
-                )
-            }
-            StateStore::Kafka => {
-                producer.ensure_state_topic().await?;
-                if exactly_once {
-                    register_at_start(&producer).await?;
-                }
-                let reading = config.clone();
-                let records = tokio::task::spawn_blocking(move || {
-                    producer::read_state_topic(&reading, STATE_READ_TIMEOUT)
-                })
-                .await
-                .map_err(|e| ProducerError::Kafka(e.to_string()))??;
-                tracing::info!(
-                    topic = %config.state_topic,
-                    cursors = records.len(),
-                    "read the sources' cursors from the state topic"
-                );
-                let starting =
-                    StartingCheckpoints::from_state_topic(&config.state_topic, records, file_store)
-                        .map_err(|e| ProducerError::Config(e.to_string()))?;
-                let writes = if exactly_once {
-                    StateWrites::InTransaction
-                } else {
-                    StateWrites::TopicAfterAcks
-                };
-                (writes, starting)
-            }
-        };
-        let destination = Self {
-            producer: RwLock::new(producer),
-            config,
-            state,
-            open_since: Mutex::new(None),
-            retake_expired: !role.starts_with("shard-"),
-        };
-        Ok((destination, starting))
-    }
-
-    /// The current producer.
-    pub fn producer(&self) -> Arc<OcsfProducer> {
-        Arc::clone(&self.producer.read().unwrap_or_else(|p| p.into_inner()))
-    }
-
-    /// Swaps in a new producer (the old one is dropped once nothing uses it).
-    pub(crate) fn replace_producer(&self, producer: Arc<OcsfProducer>) {
-        *self.producer.write().unwrap_or_else(|p| p.into_inner()) = producer;
-    }
-
-    /// When the open transaction began, if one is open.
-    pub(crate) fn open_since(&self) -> Option<Instant> {
-        *self.open_since.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(crate) fn set_open_since(&self, since: Option<Instant>) {
-        *self.open_since.lock().unwrap_or_else(|p| p.into_inner()) = since;
-    }
-
-    fn exactly_once(&self) -> bool {
-        matches!(self.state, StateWrites::InTransaction)
-    }
-
-    /// After a unit whose records were not all acknowledged: create topics that vanished, and
-    /// build a new producer when the failures say the old one is unusable (exactly-once: with
-    /// the same transactional id, fencing nothing but its own past).
-    async fn recover(&self, failures: &[ProduceError], retry: &Retrying) -> Result<(), UnitError> {
-        let producer = self.producer();
-        if failures.iter().any(ProduceError::is_unknown_topic)
-            && let Err(err) = producer.ensure_topics().await
-        {
-            tracing::warn!(error = %err, "creating the topics again failed");
-        }
-        if !failures.iter().any(ProduceError::needs_new_producer) {
-            return Ok(());
-        }
-        if self.exactly_once() {
-            return self
-                .take_id_again(retry, "the Kafka producer hit a fatal error")
-                .await;
-        }
-        tracing::warn!("the Kafka producer hit a fatal error; building a new one");
-        let rebuilt = OcsfProducer::new(self.config.clone())
-            .await
-            .map_err(|e| UnitError::Failed(format!("building a new producer: {e}")))?;
-        self.replace_producer(Arc::new(rebuilt));
-        Ok(())
-    }
-}
-
-/// How often a unit still waiting for its acknowledgements is reported as failing to become
-/// durable (a broker away holds the records until `delivery_timeout_ms`).
-const ACKNOWLEDGEMENT_REPORT: Duration = Duration::from_secs(10);
-
-/// How long start-up waits for the broker to register the transactional id.
-const REGISTER_AT_START: Duration = Duration::from_secs(60);
-
-/// `init_transactions` at start-up: fences an earlier process with the same id and ends its
-/// open transaction. A call that times out is resumed (the same call again) for up to
-/// [`REGISTER_AT_START`].
-async fn register_at_start(producer: &Arc<OcsfProducer>) -> Result<(), ProducerError> {
-    let started = Instant::now();
-    loop {
-        let registering = Arc::clone(producer);
-        match run_blocking(move || registering.init_transactions()).await {
-            Ok(()) => return Ok(()),
-            Err(TransactionError::Retriable(message)) if started.elapsed() < REGISTER_AT_START => {
-                tracing::warn!(error = %message, "registering the transactional id: trying the same call again");
-            }
-            Err(err) => return Err(ProducerError::Kafka(err.to_string())),
-        }
-    }
+    /// In memory, with scripted faults: the engine's own tests.
+    #[cfg(test)]
+    Memory(Arc<memory::MemorySink>),
 }
 
 impl Destination {
     /// True when a unit is a Kafka transaction (exactly-once): one unit at a time.
     pub(crate) fn is_transactional(&self) -> bool {
-        matches!(self, Destination::Kafka(kafka) if kafka.exactly_once())
+        match self {
+            Destination::Kafka(kafka) => kafka.exactly_once(),
+            Destination::Files { .. } => false,
+            #[cfg(test)]
+            Destination::Memory(sink) => sink.transactional,
+        }
     }
 
     /// Records handed over and not yet acknowledged (Kafka's queue).
     pub fn in_flight(&self) -> usize {
         match self {
             Destination::Kafka(kafka) => usize::try_from(kafka.producer().in_flight()).unwrap_or(0),
-            Destination::Files { .. } => 0,
+            _ => 0,
         }
     }
 
@@ -255,6 +96,14 @@ impl Destination {
         match self {
             Destination::Kafka(kafka) => {
                 kafka.producer().prepare_record(record).map(Prepared::Kafka)
+            }
+            #[cfg(test)]
+            Destination::Memory(sink) => {
+                sink.prepared();
+                Ok(Prepared::Line {
+                    class_name: record.class_name,
+                    json: record.json,
+                })
             }
             Destination::Files { .. } => Ok(Prepared::Line {
                 class_name: record.class_name,
@@ -268,6 +117,11 @@ impl Destination {
         match self {
             Destination::Kafka(kafka) => {
                 Prepared::Kafka(kafka.producer().prepare_dead_letter_record(letter))
+            }
+            #[cfg(test)]
+            Destination::Memory(sink) => {
+                sink.prepared();
+                Prepared::DeadLetter(letter)
             }
             Destination::Files { .. } => Prepared::DeadLetter(letter),
         }
@@ -311,6 +165,18 @@ impl Destination {
                     .write_dead_letter(&letter)
                     .map_err(|e| file_failure(sink, &e));
                 deliveries.delivered(index, written);
+                Ok(())
+            }
+            #[cfg(test)]
+            (Destination::Memory(sink), Prepared::Line { class_name, json }) => {
+                sink.hand_over(memory::Line::Record { class_name, json });
+                deliveries.delivered(index, Ok(()));
+                Ok(())
+            }
+            #[cfg(test)]
+            (Destination::Memory(sink), Prepared::DeadLetter(letter)) => {
+                sink.hand_over(memory::Line::DeadLetter(letter));
+                deliveries.delivered(index, Ok(()));
                 Ok(())
             }
             (_, _) => Err(ProduceError::Kafka {
@@ -367,6 +233,11 @@ impl Destination {
                     .map_err(|e| UnitError::Failed(file_failure(sink, &e).to_string()))?;
                 save_all(store, cursors).await
             }
+            #[cfg(test)]
+            Destination::Memory(sink) => {
+                self.await_acknowledged(deliveries, retry).await?;
+                sink.finish(cursors).await
+            }
         }
     }
 
@@ -398,6 +269,10 @@ impl Destination {
     pub(crate) async fn read_cursors(
         &self,
     ) -> Result<Option<BTreeMap<String, Checkpoint>>, ProducerError> {
+        #[cfg(test)]
+        if let Destination::Memory(sink) = self {
+            return Ok(Some(sink.cursors()));
+        }
         let Destination::Kafka(kafka) = self else {
             return Ok(None);
         };
@@ -451,6 +326,11 @@ impl Destination {
     /// Ends a unit that will not finish (exactly-once: aborts its transaction, resuming an
     /// abort that times out while the broker is away).
     pub(crate) async fn abort(&self, why: &UnitError, retry: &Retrying) -> Result<(), UnitError> {
+        #[cfg(test)]
+        if let Destination::Memory(sink) = self {
+            sink.abort();
+            return Ok(());
+        }
         let Destination::Kafka(kafka) = self else {
             return Ok(());
         };

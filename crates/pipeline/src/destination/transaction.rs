@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use producer::{OcsfProducer, TransactionError};
 
-use crate::destination::{KafkaDestination, UnitError, run_blocking};
+use super::{KafkaDestination, UnitError, run_blocking};
 use crate::health::{Retrying, attempt_delays};
 
 impl KafkaDestination {
