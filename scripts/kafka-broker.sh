@@ -9,9 +9,15 @@
 #                        answers; prints on stdout "export KAFKA_BOOTSTRAP_SERVERS=...",
 #                        "export SCHEMA_REGISTRY_URL=..." and "export KAFKA_BROKER_STARTED_BY_US=1|0"
 #                        (1 when this call started at least one of them)
-#   scripts/kafka-broker.sh stop [broker|registry|all]    stop what this script started (pid files)
-#   scripts/kafka-broker.sh restart [broker|registry|all] stop, then start: the broker keeps its data
-#   scripts/kafka-broker.sh status [broker|registry|all]  exit 0 when it answers
+#   scripts/kafka-broker.sh start secure    (or secure-broker, secure-registry) a second broker with
+#                        SASL_SSL, SCRAM users and ACLs enforced, and a TLS registry with basic auth
+#                        (scripts/kafka/secure.sh); prints the exports KAFKA_SECURE_BOOTSTRAP_SERVERS,
+#                        KAFKA_SECURE_CA_LOCATION, KAFKA_SECURE_ADMIN_USER/_PASSWORD_FILE,
+#                        KAFKA_SECURE_USER/_PASSWORD_FILE, SCHEMA_REGISTRY_TLS_URL/_USER/_PASSWORD_FILE
+#                        and KAFKA_SECURE_STARTED_BY_US=1|0
+#   scripts/kafka-broker.sh stop [broker|registry|all|secure]    stop what this script started (pid files)
+#   scripts/kafka-broker.sh restart [...]                 stop, then start: the broker keeps its data
+#   scripts/kafka-broker.sh status [...]                  exit 0 when it answers
 #   scripts/kafka-broker.sh install                       only fetch the jars (cached)
 #
 # Environment (optional):
@@ -26,6 +32,9 @@
 #   KAFKA_HEAP_OPTS="-Xms256m -Xmx1g"                    broker heap
 #   REGISTRY_JAVA=...            a Java 21+ for the registry (default: Temurin 25 under /usr/lib/jvm,
 #                               else the newest JDK >= 21 found there)
+#   KAFKA_SECURE_PORT=9094      the secured broker's SASL_SSL listener (its controller: PORT+1)
+#   KAFKA_SECURE_DATA_DIR=...   its log directory (default: $STATE/kafka-secure-$KAFKA_SECURE_PORT)
+#   REGISTRY_TLS_PORT=8444      the TLS registry's HTTPS port (its management interface: PORT+1)
 #
 # Cold, the first start resolves about 55 MB of broker jars and a 150 MB registry archive (about
 # 30 s here); later starts reuse the cache and take a few seconds each.
@@ -153,18 +162,20 @@ registry_java() {
   echo "$best"
 }
 
-write_broker_config() {
-  mkdir -p "$DATA/logs"
-  cat >"$DATA/server.properties" <<PROPS
+# server.properties and log4j2.properties of a plaintext broker in DIR on PORT (controller CPORT).
+write_broker_config_to() {
+  local dir=$1 port=$2 cport=$3
+  mkdir -p "$dir/logs"
+  cat >"$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
-controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$PORT
+controller.quorum.voters=1@$HOST:$cport
+listeners=PLAINTEXT://$HOST:$port,CONTROLLER://$HOST:$cport
+advertised.listeners=PLAINTEXT://$HOST:$port
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=$DATA/logs
+log.dirs=$dir/logs
 num.partitions=1
 default.replication.factor=1
 min.insync.replicas=1
@@ -186,7 +197,7 @@ num.recovery.threads.per.data.dir=1
 log.cleaner.threads=1
 log.segment.bytes=67108864
 PROPS
-  cat >"$DATA/log4j2.properties" <<'L4J'
+  cat >"$dir/log4j2.properties" <<'L4J'
 status = warn
 appender.out.type = Console
 appender.out.name = STDOUT
@@ -200,6 +211,11 @@ logger.broker.name = kafka.server.BrokerServer
 logger.broker.level = INFO
 L4J
 }
+
+write_broker_config() { write_broker_config_to "$DATA" "$PORT" "$CONTROLLER_PORT"; }
+
+# shellcheck source=scripts/kafka/secure.sh
+. "$HERE/kafka/secure.sh"
 
 start_broker() {
   local pid
@@ -272,22 +288,39 @@ stop_pid() {  # FILE PATTERN NAME: SIGTERM (a clean shutdown), SIGKILL after 60 
 }
 
 what=${2:-all}
-case "$what" in broker|registry|all) ;; *) die "unknown service '$what' (broker|registry|all)" ;; esac
-want() { [ "$what" = all ] || [ "$what" = "$1" ]; }
+case "$what" in
+  broker|registry|all|secure|secure-broker|secure-registry) ;;
+  *) die "unknown service '$what' (broker|registry|all|secure|secure-broker|secure-registry)" ;;
+esac
+# `all` is the plaintext pair, `secure` the secured pair.
+want() {
+  case "$what:$1" in
+    all:broker|all:registry|secure:secure-broker|secure:secure-registry) return 0 ;;
+  esac
+  [ "$what" = "$1" ]
+}
 
 start() {
   command -v python3 >/dev/null 2>&1 || die "python3 is needed for the readiness probes"
   local started=0
   if want broker; then start_broker && started=1; fi
   if want registry; then start_registry && started=1; fi
+  if want secure-broker; then start_secure_broker && started=1; fi
+  if want secure-registry; then start_secure_registry && started=1; fi
   want broker && echo "export KAFKA_BOOTSTRAP_SERVERS=$HOST:$PORT"
   want registry && echo "export SCHEMA_REGISTRY_URL=http://$HOST:$REGISTRY_PORT/apis/ccompat/v7"
-  echo "export KAFKA_BROKER_STARTED_BY_US=$started"
+  secure_exports
+  case "$what" in
+    secure*) echo "export KAFKA_SECURE_STARTED_BY_US=$started" ;;
+    *) echo "export KAFKA_BROKER_STARTED_BY_US=$started" ;;
+  esac
 }
 
 stop() {
   if want registry; then stop_pid "$REGISTRY_PID" quarkus-run.jar registry; fi
   if want broker; then stop_pid "$BROKER_PID" kafka.Kafka broker; fi
+  if want secure-registry; then stop_pid "$REGISTRY_TLS_PID" quarkus-run.jar "TLS registry"; fi
+  if want secure-broker; then stop_pid "$SECURE_PID" kafka.Kafka "secured broker"; fi
 }
 
 status() {
@@ -298,6 +331,12 @@ status() {
   if want registry; then
     if probe_registry; then log "a registry answers on $HOST:$REGISTRY_PORT"; else log "no registry on $HOST:$REGISTRY_PORT"; rc=1; fi
   fi
+  if want secure-broker; then
+    if probe_secure_broker; then log "the secured broker answers on $HOST:$SECURE_PORT"; else log "no secured broker on $HOST:$SECURE_PORT"; rc=1; fi
+  fi
+  if want secure-registry; then
+    if probe_secure_registry; then log "the TLS registry answers on $HOST:$REGISTRY_TLS_PORT"; else log "no TLS registry on $HOST:$REGISTRY_TLS_PORT"; rc=1; fi
+  fi
   return $rc
 }
 
@@ -307,6 +346,6 @@ case "${1:-start}" in
   restart) stop; start ;;
   status)  status ;;
   install) install_broker; install_registry ;;
-  -h|--help|help) sed -n '2,30p' "$0" ;;
+  -h|--help|help) sed -n '2,38p' "$0" ;;
   *) die "unknown command '$1' (start|stop|restart|status|install)" ;;
 esac

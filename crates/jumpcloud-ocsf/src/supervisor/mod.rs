@@ -130,14 +130,23 @@ impl Supervisor {
         self.publish_owned();
         let context = Arc::clone(&self.context);
         let mut ticker = self.discovery_ticker();
+        let mut failed = None;
         loop {
             tokio::select! {
                 () = stopped(&mut shutdown) => break,
                 orgs = relisted(&context, &mut ticker) => self.set_orgs(orgs).await,
                 Some(change) = changes.recv() => self.apply(change).await,
                 Some((shard, generation)) = self.ended_rx.recv() => {
-                    if let Some(Err(error)) = self.join_ended(shard, generation).await {
-                        tracing::error!(shard = %shard.name(), error = %format!("{error:#}"), "shard pipeline failed");
+                    match self.join_ended(shard, generation).await {
+                        // Every shard would fail the same way: the instance leaves and stops.
+                        Some(Err(error)) if shard::is_missing_acl(&error) => {
+                            failed = Some(error);
+                            break;
+                        }
+                        Some(Err(error)) => {
+                            tracing::error!(shard = %shard.name(), error = %format!("{error:#}"), "shard pipeline failed");
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -152,7 +161,10 @@ impl Supervisor {
         }
         let shards: Vec<Shard> = self.running.keys().copied().collect();
         self.stop_all(&shards).await;
-        Ok(RunReport::default())
+        match failed {
+            Some(error) => Err(error),
+            None => Ok(RunReport::default()),
+        }
     }
 
     /// Ticks every `org_refresh_interval` when the organisations are discovered.
