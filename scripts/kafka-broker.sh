@@ -33,7 +33,8 @@
 #   REGISTRY_JAVA=...            a Java 21+ for the registry (default: Temurin 25 under /usr/lib/jvm,
 #                               else the newest JDK >= 21 found there)
 #   KAFKA_SECURE_PORT=9094      the secured broker's SASL_SSL listener (its controller: PORT+1)
-#   KAFKA_SECURE_DATA_DIR=...   its log directory (default: $STATE/kafka-secure-$KAFKA_SECURE_PORT)
+#   KAFKA_SECURE_DATA_DIR=...   its log directory (default: $STATE/kafka-secure-$KAFKA_SECURE_PORT),
+#                               formatted afresh at each start
 #   REGISTRY_TLS_PORT=8444      the TLS registry's HTTPS port (its management interface: PORT+1)
 #
 # Cold, the first start resolves about 55 MB of broker jars and a 150 MB registry archive (about
@@ -63,12 +64,15 @@ TIMEOUT=${KAFKA_START_TIMEOUT:-120}
 log() { printf '[kafka-broker] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-# Kafka ApiVersions v0 request: exit 0 if a Kafka broker answers it without error.
-probe_broker() {
-  python3 - "$HOST" "$PORT" <<'PY' 2>/dev/null
-import socket, struct, sys
+# Kafka ApiVersions v0 request to PORT (over TLS, verified with CAFILE, when given): exit 0 if a
+# Kafka broker answers it without error.
+probe_kafka() {
+  python3 - "$HOST" "$1" "${2:-}" <<'PY' 2>/dev/null
+import socket, ssl, struct, sys
 try:
     s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
+    if sys.argv[3]:
+        s = ssl.create_default_context(cafile=sys.argv[3]).wrap_socket(s, server_hostname=sys.argv[1])
     s.settimeout(3)
     cid = b"kafka-broker-probe"
     req = struct.pack(">hhih", 18, 0, 7, len(cid)) + cid
@@ -88,6 +92,8 @@ except Exception:
     sys.exit(1)
 PY
 }
+
+probe_broker() { probe_kafka "$PORT"; }
 
 probe_registry() {
   python3 - "http://$HOST:$REGISTRY_PORT/apis/ccompat/v7/subjects" <<'PY' 2>/dev/null
@@ -234,20 +240,32 @@ start_broker() {
     -t "$CLUSTER_ID" -c "$DATA/server.properties" >>"$BROKER_LOG" 2>&1 \
     || { tail -n 20 "$BROKER_LOG" >&2; die "formatting $DATA/logs failed"; }
   log "starting Apache Kafka $KAFKA_VERSION on $HOST:$PORT (data $DATA, log $BROKER_LOG)"
+  launch_kafka "$DATA" "$BROKER_LOG" "$BROKER_PID"
+  wait_ready probe_broker "$(cat "$BROKER_PID")" "$BROKER_LOG" broker
+}
+
+# Starts the broker configured in DIR (server.properties, log4j2.properties) in the background,
+# its output appended to LOG, its pid written to PIDFILE.
+launch_kafka() {
+  local dir=$1 logfile=$2 pidfile=$3
   # shellcheck disable=SC2086
   ( exec setsid java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-      -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true "${log4j[@]}" \
-      -cp "$KAFKA_LIBS/*" kafka.Kafka "$DATA/server.properties" \
-      >>"$BROKER_LOG" 2>&1 </dev/null 7>&- 8>&- ) &
-  pid=$!
-  echo "$pid" >"$BROKER_PID"
-  local t0=$SECONDS
-  until probe_broker; do
-    kill -0 "$pid" 2>/dev/null || { tail -n 30 "$BROKER_LOG" >&2; die "kafka exited during start-up"; }
-    [ $((SECONDS - t0)) -lt "$TIMEOUT" ] || die "kafka (pid $pid) did not answer within $TIMEOUT s; see $BROKER_LOG"
+      -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+      -Dlog4j2.configurationFile="$dir/log4j2.properties" -Dkafka.logs.dir="$dir" \
+      -cp "$KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties" \
+      >>"$logfile" 2>&1 </dev/null 6>&- 7>&- 8>&- ) &
+  echo "$!" >"$pidfile"
+}
+
+# Waits until PROBE succeeds; dies with the tail of LOG when PID exits or TIMEOUT passes.
+wait_ready() {
+  local probe=$1 pid=$2 logfile=$3 name=$4 t0=$SECONDS
+  until "$probe"; do
+    kill -0 "$pid" 2>/dev/null || { tail -n 30 "$logfile" >&2; die "$name exited during start-up"; }
+    [ $((SECONDS - t0)) -lt "$TIMEOUT" ] || die "$name (pid $pid) did not answer within $TIMEOUT s; see $logfile"
     sleep 0.3
   done
-  log "broker ready in $((SECONDS - t0)) s (pid $pid)"
+  log "$name ready in $((SECONDS - t0)) s (pid $pid)"
 }
 
 start_registry() {
@@ -265,16 +283,10 @@ start_registry() {
   ( cd "$REGISTRY_DIR" && exec setsid "$java" -Xms64m -Xmx512m -XX:+ExitOnOutOfMemoryError \
       -Dquarkus.http.host="$HOST" -Dquarkus.http.port="$REGISTRY_PORT" \
       -Dquarkus.log.level=WARN \
-      -jar "$APICURIO_HOME/quarkus-run.jar" >>"$REGISTRY_LOG" 2>&1 </dev/null 7>&- 8>&- ) &
+      -jar "$APICURIO_HOME/quarkus-run.jar" >>"$REGISTRY_LOG" 2>&1 </dev/null 6>&- 7>&- 8>&- ) &
   pid=$!
   echo "$pid" >"$REGISTRY_PID"
-  local t0=$SECONDS
-  until probe_registry; do
-    kill -0 "$pid" 2>/dev/null || { tail -n 30 "$REGISTRY_LOG" >&2; die "the registry exited during start-up"; }
-    [ $((SECONDS - t0)) -lt "$TIMEOUT" ] || die "the registry (pid $pid) did not answer within $TIMEOUT s; see $REGISTRY_LOG"
-    sleep 0.3
-  done
-  log "registry ready in $((SECONDS - t0)) s (pid $pid)"
+  wait_ready probe_registry "$pid" "$REGISTRY_LOG" registry
 }
 
 stop_pid() {  # FILE PATTERN NAME: SIGTERM (a clean shutdown), SIGKILL after 60 s

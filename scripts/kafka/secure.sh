@@ -11,9 +11,9 @@
 #
 # Certificates (a CA, the broker's and the registry's, each for IP 127.0.0.1 only) and passwords
 # are made once per machine under $CACHE/secure (mode 700) and kept; they are made again when
-# the CA is within 30 days of expiry. SCRAM users are created when the log directory is
-# formatted (kafka-storage format --add-scram): admin (super user) and collector (no ACLs).
-# A data directory formatted with other passwords than the cached ones is formatted again.
+# the CA is within 30 days of expiry. The broker's log directory is formatted afresh at each
+# start (the tests make their own users, topics and ACLs; nothing there is worth keeping), with
+# the SCRAM users admin (super user) and collector (no ACLs): kafka-storage format --add-scram.
 
 SECURE_PORT=${KAFKA_SECURE_PORT:-9094}
 SECURE_CONTROLLER_PORT=$((SECURE_PORT + 1))
@@ -69,32 +69,7 @@ secure_material() {
 }
 
 # Exit 0 when a Kafka broker answers ApiVersions over TLS with a certificate of the test CA.
-probe_secure_broker() {
-  python3 - "$HOST" "$SECURE_PORT" "$SECRETS/ca.pem" <<'PY' 2>/dev/null
-import socket, ssl, struct, sys
-try:
-    context = ssl.create_default_context(cafile=sys.argv[3])
-    raw = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
-    s = context.wrap_socket(raw, server_hostname=sys.argv[1])
-    s.settimeout(3)
-    cid = b"kafka-broker-probe"
-    req = struct.pack(">hhih", 18, 0, 7, len(cid)) + cid
-    s.sendall(struct.pack(">i", len(req)) + req)
-    def read(n):
-        b = b""
-        while len(b) < n:
-            c = s.recv(n - len(b))
-            if not c:
-                sys.exit(1)
-            b += c
-        return b
-    n = struct.unpack(">i", read(4))[0]
-    corr, err = struct.unpack(">ih", read(n)[:6])
-    sys.exit(0 if corr == 7 and err == 0 else 1)
-except Exception:
-    sys.exit(1)
-PY
-}
+probe_secure_broker() { probe_kafka "$SECURE_PORT" "$SECRETS/ca.pem"; }
 
 # Exit 0 when the TLS registry answers with the test CA's certificate and accepts its user.
 probe_secure_registry() {
@@ -156,36 +131,20 @@ start_secure_broker() {
   port_open "$SECURE_PORT" && die "port $HOST:$SECURE_PORT is taken by something that is not the secured test broker"
   command -v java >/dev/null 2>&1 || die "java (17 or newer) is not on PATH"
   install_broker
-  # Users are made at format time: a directory formatted with other passwords is made again.
-  local credentials; credentials=$(cat "$SECRETS/admin.password" "$SECRETS/collector.password" | sha256sum | cut -c1-16)
-  if [ -d "$SECURE_DATA/logs" ] && [ "$(cat "$SECURE_DATA/.credentials" 2>/dev/null)" != "$credentials" ]; then
-    log "the secured broker's data in $SECURE_DATA was formatted with other credentials: formatting it again"
-    rm -rf "$SECURE_DATA"
-  fi
+  [ ! -e "$SECURE_DATA" ] || [ -f "$SECURE_DATA/server.properties" ] \
+    || die "$SECURE_DATA is not a broker directory of this script: not formatting it"
+  rm -rf "$SECURE_DATA"
   write_secure_broker_config
   local log4j=(-Dlog4j2.configurationFile="$SECURE_DATA/log4j2.properties" -Dkafka.logs.dir="$SECURE_DATA")
-  java "${log4j[@]}" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format --ignore-formatted \
+  java "${log4j[@]}" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format \
     -t "$SECURE_CLUSTER_ID" -c "$SECURE_DATA/server.properties" \
     --add-scram "SCRAM-SHA-512=[name=admin,password=$(cat "$SECRETS/admin.password")]" \
     --add-scram "SCRAM-SHA-512=[name=collector,password=$(cat "$SECRETS/collector.password")]" \
     >>"$SECURE_LOG" 2>&1 \
     || { tail -n 20 "$SECURE_LOG" >&2; die "formatting $SECURE_DATA/logs failed"; }
-  echo "$credentials" >"$SECURE_DATA/.credentials"
   log "starting the secured Apache Kafka $KAFKA_VERSION on $HOST:$SECURE_PORT (SASL_SSL, ACLs; data $SECURE_DATA)"
-  # shellcheck disable=SC2086
-  ( exec setsid java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-      -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true "${log4j[@]}" \
-      -cp "$KAFKA_LIBS/*" kafka.Kafka "$SECURE_DATA/server.properties" \
-      >>"$SECURE_LOG" 2>&1 </dev/null 6>&- 7>&- 8>&- ) &
-  pid=$!
-  echo "$pid" >"$SECURE_PID"
-  local t0=$SECONDS
-  until probe_secure_broker; do
-    kill -0 "$pid" 2>/dev/null || { tail -n 30 "$SECURE_LOG" >&2; die "the secured kafka exited during start-up"; }
-    [ $((SECONDS - t0)) -lt "$TIMEOUT" ] || die "the secured kafka (pid $pid) did not answer within $TIMEOUT s; see $SECURE_LOG"
-    sleep 0.3
-  done
-  log "secured broker ready in $((SECONDS - t0)) s (pid $pid)"
+  launch_kafka "$SECURE_DATA" "$SECURE_LOG" "$SECURE_PID"
+  wait_ready probe_secure_broker "$(cat "$SECURE_PID")" "$SECURE_LOG" "secured broker"
 }
 
 start_secure_registry() {
@@ -225,13 +184,7 @@ PROPS
       -jar "$APICURIO_HOME/quarkus-run.jar" >>"$REGISTRY_TLS_LOG" 2>&1 </dev/null 6>&- 7>&- 8>&- ) &
   pid=$!
   echo "$pid" >"$REGISTRY_TLS_PID"
-  local t0=$SECONDS
-  until probe_secure_registry; do
-    kill -0 "$pid" 2>/dev/null || { tail -n 30 "$REGISTRY_TLS_LOG" >&2; die "the TLS registry exited during start-up"; }
-    [ $((SECONDS - t0)) -lt "$TIMEOUT" ] || die "the TLS registry (pid $pid) did not answer within $TIMEOUT s; see $REGISTRY_TLS_LOG"
-    sleep 0.3
-  done
-  log "TLS registry ready in $((SECONDS - t0)) s (pid $pid)"
+  wait_ready probe_secure_registry "$pid" "$REGISTRY_TLS_LOG" "TLS registry"
 }
 
 # The exports of `start secure`: where the services are, the CA, the users' password files.

@@ -183,6 +183,7 @@ async fn the_documented_acls_suffice_and_every_event_arrives_once() {
             );
         }
     }
+    clean_up(&broker, &deployments.iter().collect::<Vec<_>>()).await;
     sim.shutdown().await;
 }
 
@@ -345,5 +346,6 @@ async fn each_documented_acl_removed_fails_at_start_with_one_line_naming_it() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    clean_up(&broker, &cases.iter().map(|(d, _)| d).collect::<Vec<_>>()).await;
     sim.shutdown().await;
 }

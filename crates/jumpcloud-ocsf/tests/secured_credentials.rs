@@ -311,5 +311,6 @@ async fn wrong_password_unknown_ca_and_wrong_host_each_fail_fast_naming_the_caus
         out.contains(" 1 failed"),
         "only the missing ACL fails: {out}"
     );
+    clean_up(&broker, &[&deployment, &lacking]).await;
     sim.shutdown().await;
 }

@@ -174,6 +174,38 @@ impl SecureAdmin {
         }
     }
 
+    /// Makes a new broker's group and transaction coordinators (their internal topics are
+    /// created at the first request for them), so that the tests' first calls do not wait for
+    /// that. Quick once done.
+    pub fn warm_up(&self, broker: &SecureBroker, topic: &str) {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        use rdkafka::producer::{BaseProducer, Producer};
+        let consumer: BaseConsumer = broker
+            .admin_config()
+            .set("group.id", "testkit-warm-up")
+            .create()
+            .expect("the warm-up consumer");
+        let mut partitions = rdkafka::TopicPartitionList::new();
+        partitions.add_partition(topic, 0);
+        consumer
+            .committed_offsets(partitions, ADMIN_TIMEOUT)
+            .expect("the group coordinator answers");
+        let producer: BaseProducer = broker
+            .admin_config()
+            .set("transactional.id", "testkit-warm-up")
+            .create()
+            .expect("the warm-up producer");
+        producer
+            .init_transactions(ADMIN_TIMEOUT)
+            .expect("the transaction coordinator answers");
+    }
+
+    /// Deletes topics (the end of a test: the broker stays small). Failures are ignored.
+    pub async fn delete_topics(&self, topics: &[&str]) {
+        let options = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
+        let _ = self.client.delete_topics(topics, &options).await;
+    }
+
     /// Creates ALLOW bindings, then waits until the broker's authorizer holds each principal's
     /// bindings (what `DescribeAcls` answers is what the authorizer decides with).
     pub fn create_acls(&self, acls: &[Acl]) {

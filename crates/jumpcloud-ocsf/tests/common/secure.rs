@@ -29,7 +29,7 @@ pub enum Kind {
 /// One row of the ACL table in `docs/permissions.md`, for the deployment's names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Row {
-    /// Write on the record topics (prefixed `<prefix>-ocsf.`; `ocsf.` in the docs).
+    /// Write on the record topics (prefixed `<prefix>.`; `ocsf.` in the docs).
     RecordsWrite,
     /// Write on the state topic.
     StateWrite,
@@ -68,8 +68,8 @@ impl Kind {
 }
 
 impl Deployment {
-    /// A deployment named `<unique>-<case>` whose configuration is written in `dir`; the user's
-    /// password goes to a file there.
+    /// A deployment named `<unique>-<case>` whose configuration (the common one of
+    /// [`super::write_config`], secured) and password file are written in a folder of `dir`.
     pub fn new(
         kind: Kind,
         case: &str,
@@ -79,27 +79,20 @@ impl Deployment {
         org: &str,
     ) -> Self {
         let prefix = super::unique_prefix(case);
-        let user = format!("{prefix}-user");
-        let password_file = dir.join(format!("{prefix}.password"));
-        std::fs::write(
-            &password_file,
-            format!("{}\n", uuid::Uuid::new_v4().simple()),
-        )
-        .unwrap();
-        let config = dir.join(format!("{prefix}.toml"));
-        let deployment = Self {
+        let dir = dir.join(&prefix);
+        std::fs::create_dir_all(&dir).unwrap();
+        let password_file = dir.join("kafka.password");
+        let password = uuid::Uuid::new_v4().simple().to_string();
+        std::fs::write(&password_file, format!("{password}\n")).unwrap();
+        let mut deployment = Self {
             kind,
+            user: format!("{prefix}-user"),
             prefix,
-            user,
             password_file,
-            config,
+            config: PathBuf::new(),
             org: org.to_owned(),
         };
-        std::fs::write(
-            &deployment.config,
-            deployment.config_text(broker, sim_url, dir),
-        )
-        .unwrap();
+        deployment.config = deployment.write_config(broker, sim_url, &dir);
         deployment
     }
 
@@ -114,20 +107,21 @@ impl Deployment {
         format!("User:{}", self.user)
     }
 
+    /// The record topics are `<prefix>.<class>` and `<prefix>.dead_letter`.
     pub fn records_prefix(&self) -> String {
-        format!("{}-ocsf.", self.prefix)
+        format!("{}.", self.prefix)
     }
 
     pub fn state_topic(&self) -> String {
-        format!("{}.state", self.prefix)
+        format!("{}-state", self.prefix)
     }
 
     pub fn inventory_state_topic(&self) -> String {
-        format!("{}.inventory-state", self.prefix)
+        format!("{}-inventory-state", self.prefix)
     }
 
     pub fn coordination_topic(&self) -> String {
-        format!("{}.shards", self.prefix)
+        format!("{}-shards", self.prefix)
     }
 
     /// The record topics: one per class and the dead-letter topic.
@@ -237,91 +231,73 @@ impl Deployment {
             .collect()
     }
 
-    fn config_text(&self, broker: &SecureBroker, sim_url: &str, dir: &Path) -> String {
+    /// The common test configuration, for the secured broker as this deployment's user.
+    fn write_config(&self, broker: &SecureBroker, sim_url: &str, dir: &Path) -> PathBuf {
         let prefix = &self.prefix;
-        let delivery = match self.kind {
-            Kind::AtLeastOnce => "at-least-once",
-            _ => "exactly-once",
-        };
-        let mut text = format!(
-            r#"
-[jumpcloud]
-base_url = "{sim_url}"
-org_ids = ["{org}"]
-max_requests_per_sec = 200
-
-[jumpcloud.auth]
-type = "api_key"
-api_key = "{API_KEY}"
-
-[events]
-lag = "3s"
-overlap = "30s"
-poll_interval = "300ms"
-initial_lookback = "10d"
-checkpoint_path = "{checkpoint}"
-
-[kafka]
-brokers = "{brokers}"
-deployment_id = "{prefix}"
-state_topic = "{prefix}.state"
-delivery = "{delivery}"
-security_protocol = "sasl_ssl"
-sasl_mechanism = "SCRAM-SHA-512"
-sasl_username = "{user}"
-ssl_ca_location = "{ca}"
-{format}
-[kafka.topic]
-template = "{prefix}-ocsf.{{class_name}}"
-dead_letter = "{prefix}-ocsf.dead_letter"
-partitions = 1
-"#,
-            org = self.org,
-            checkpoint = dir.join(format!("{prefix}.checkpoints.json")).display(),
-            brokers = broker.bootstrap,
-            user = self.user,
-            ca = broker.ca_location,
-            format = if self.kind == Kind::ExactlyOnceAvro {
-                "format = \"avro\"\n"
-            } else {
-                ""
-            },
-        );
+        let mut extra = String::new();
         if self.kind == Kind::ExactlyOnceAvro {
             let registry = broker
                 .registry
                 .as_ref()
                 .expect("the TLS registry (SCHEMA_REGISTRY_TLS_URL)");
-            text.push_str(&format!(
-                r#"
-[kafka.schema_registry]
-url = "{url}"
-username = "{user}"
-ca_location = "{ca}"
-"#,
-                url = registry.url,
-                user = registry.user,
-                ca = broker.ca_location,
+            extra.push_str(&format!(
+                "\n[kafka.schema_registry]\nurl = \"{}\"\nusername = \"{}\"\nca_location = \"{}\"\n",
+                registry.url, registry.user, broker.ca_location
             ));
         }
         if self.kind.exactly_once_run() {
-            text.push_str(&format!(
-                r#"
-[inventory]
-enabled = true
-interval = "6h"
-state_topic = "{prefix}.inventory-state"
-max_requests_per_sec = 150
-concurrency = 4
-"#
+            extra.push_str(&format!(
+                "\n[inventory]\nenabled = true\nstate_topic = \"{}\"\nmax_requests_per_sec = 150\nconcurrency = 4\n",
+                self.inventory_state_topic()
             ));
         }
         if self.kind == Kind::Cluster {
-            text.push_str(&format!(
-                "\n[cluster]\ngroup_id = \"{prefix}\"\ntopic = \"{prefix}.shards\"\nshards = 2\nsession_timeout = \"6s\"\n"
+            extra.push_str(&format!(
+                "\n[cluster]\ngroup_id = \"{prefix}\"\ntopic = \"{}\"\nshards = 2\nsession_timeout = \"6s\"\n",
+                self.coordination_topic()
             ));
         }
-        text
+        let path = super::write_config(
+            dir,
+            sim_url,
+            API_KEY,
+            std::slice::from_ref(&self.org),
+            prefix,
+            &extra,
+        );
+        // The state topic out of the record topics' prefix (whose ACL is a prefixed one), the
+        // secured broker instead of the shared one.
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replacen(
+                &format!("brokers = \"{}\"", super::brokers()),
+                &format!("brokers = \"{}\"", broker.bootstrap),
+                1,
+            )
+            .replacen(
+                &format!("state_topic = \"{prefix}.state\""),
+                &format!("state_topic = \"{}\"", self.state_topic()),
+                1,
+            );
+        std::fs::write(&path, text).unwrap();
+        let delivery = match self.kind {
+            Kind::AtLeastOnce => "at-least-once",
+            _ => "exactly-once",
+        };
+        for line in [
+            format!("delivery = \"{delivery}\""),
+            "security_protocol = \"sasl_ssl\"".to_owned(),
+            "sasl_mechanism = \"SCRAM-SHA-512\"".to_owned(),
+            format!("sasl_username = \"{}\"", self.user),
+            format!("ssl_ca_location = \"{}\"", broker.ca_location),
+        ] {
+            super::set_in_config(&path, "kafka", &line);
+        }
+        if self.kind == Kind::ExactlyOnceAvro {
+            super::set_in_config(&path, "kafka", "format = \"avro\"");
+        }
+        super::set_in_config(&path, "kafka.topic", "partitions = 1");
+        path
     }
 
     /// The command of this deployment, as its user (password from its file), the registry's
@@ -504,9 +480,23 @@ pub async fn provision(broker: &SecureBroker, deployments: &[(&Deployment, Optio
         .map(|(name, partitions, compacted)| (name.as_str(), *partitions, *compacted))
         .collect();
     admin.create_topics(&topic_refs).await;
+    if let Some((topic, _, _)) = topic_refs.first() {
+        tokio::task::block_in_place(|| admin.warm_up(broker, topic));
+    }
     let acls: Vec<Acl> = deployments
         .iter()
         .flat_map(|(d, without)| d.acls(*without))
         .collect();
     admin.create_acls(&acls);
+}
+
+/// Deletes the deployments' topics (best effort, at the end of a test).
+pub async fn clean_up(broker: &SecureBroker, deployments: &[&Deployment]) {
+    let topics: Vec<String> = deployments
+        .iter()
+        .flat_map(|d| d.topics())
+        .map(|(name, _, _)| name)
+        .collect();
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    broker.admin().delete_topics(&names).await;
 }
