@@ -9,9 +9,15 @@
 #                        answers; prints on stdout "export KAFKA_BOOTSTRAP_SERVERS=...",
 #                        "export SCHEMA_REGISTRY_URL=..." and "export KAFKA_BROKER_STARTED_BY_US=1|0"
 #                        (1 when this call started at least one of them)
-#   scripts/kafka-broker.sh stop [broker|registry|all]    stop what this script started (pid files)
-#   scripts/kafka-broker.sh restart [broker|registry|all] stop, then start: the broker keeps its data
-#   scripts/kafka-broker.sh status [broker|registry|all]  exit 0 when it answers
+#   scripts/kafka-broker.sh start secure    (or secure-broker, secure-registry) a second broker with
+#                        SASL_SSL, SCRAM users and ACLs enforced, and a TLS registry with basic auth
+#                        (scripts/kafka/secure.sh); prints the exports KAFKA_SECURE_BOOTSTRAP_SERVERS,
+#                        KAFKA_SECURE_CA_LOCATION, KAFKA_SECURE_ADMIN_USER/_PASSWORD_FILE,
+#                        KAFKA_SECURE_USER/_PASSWORD_FILE, SCHEMA_REGISTRY_TLS_URL/_USER/_PASSWORD_FILE
+#                        and KAFKA_SECURE_STARTED_BY_US=1|0
+#   scripts/kafka-broker.sh stop [broker|registry|all|secure]    stop what this script started (pid files)
+#   scripts/kafka-broker.sh restart [...]                 stop, then start: the broker keeps its data
+#   scripts/kafka-broker.sh status [...]                  exit 0 when it answers
 #   scripts/kafka-broker.sh install                       only fetch the jars (cached)
 #
 # Environment (optional):
@@ -26,6 +32,10 @@
 #   KAFKA_HEAP_OPTS="-Xms256m -Xmx1g"                    broker heap
 #   REGISTRY_JAVA=...            a Java 21+ for the registry (default: Temurin 25 under /usr/lib/jvm,
 #                               else the newest JDK >= 21 found there)
+#   KAFKA_SECURE_PORT=9094      the secured broker's SASL_SSL listener (its controller: PORT+1)
+#   KAFKA_SECURE_DATA_DIR=...   its log directory (default: $STATE/kafka-secure-$KAFKA_SECURE_PORT),
+#                               formatted afresh at each start
+#   REGISTRY_TLS_PORT=8444      the TLS registry's HTTPS port (its management interface: PORT+1)
 #
 # Cold, the first start resolves about 55 MB of broker jars and a 150 MB registry archive (about
 # 30 s here); later starts reuse the cache and take a few seconds each.
@@ -54,12 +64,15 @@ TIMEOUT=${KAFKA_START_TIMEOUT:-120}
 log() { printf '[kafka-broker] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-# Kafka ApiVersions v0 request: exit 0 if a Kafka broker answers it without error.
-probe_broker() {
-  python3 - "$HOST" "$PORT" <<'PY' 2>/dev/null
-import socket, struct, sys
+# Kafka ApiVersions v0 request to PORT (over TLS, verified with CAFILE, when given): exit 0 if a
+# Kafka broker answers it without error.
+probe_kafka() {
+  python3 - "$HOST" "$1" "${2:-}" <<'PY' 2>/dev/null
+import socket, ssl, struct, sys
 try:
     s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
+    if sys.argv[3]:
+        s = ssl.create_default_context(cafile=sys.argv[3]).wrap_socket(s, server_hostname=sys.argv[1])
     s.settimeout(3)
     cid = b"kafka-broker-probe"
     req = struct.pack(">hhih", 18, 0, 7, len(cid)) + cid
@@ -79,6 +92,8 @@ except Exception:
     sys.exit(1)
 PY
 }
+
+probe_broker() { probe_kafka "$PORT"; }
 
 probe_registry() {
   python3 - "http://$HOST:$REGISTRY_PORT/apis/ccompat/v7/subjects" <<'PY' 2>/dev/null
@@ -153,18 +168,20 @@ registry_java() {
   echo "$best"
 }
 
-write_broker_config() {
-  mkdir -p "$DATA/logs"
-  cat >"$DATA/server.properties" <<PROPS
+# server.properties and log4j2.properties of a plaintext broker in DIR on PORT (controller CPORT).
+write_broker_config_to() {
+  local dir=$1 port=$2 cport=$3
+  mkdir -p "$dir/logs"
+  cat >"$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
-controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$PORT
+controller.quorum.voters=1@$HOST:$cport
+listeners=PLAINTEXT://$HOST:$port,CONTROLLER://$HOST:$cport
+advertised.listeners=PLAINTEXT://$HOST:$port
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=$DATA/logs
+log.dirs=$dir/logs
 num.partitions=1
 default.replication.factor=1
 min.insync.replicas=1
@@ -186,7 +203,7 @@ num.recovery.threads.per.data.dir=1
 log.cleaner.threads=1
 log.segment.bytes=67108864
 PROPS
-  cat >"$DATA/log4j2.properties" <<'L4J'
+  cat >"$dir/log4j2.properties" <<'L4J'
 status = warn
 appender.out.type = Console
 appender.out.name = STDOUT
@@ -200,6 +217,11 @@ logger.broker.name = kafka.server.BrokerServer
 logger.broker.level = INFO
 L4J
 }
+
+write_broker_config() { write_broker_config_to "$DATA" "$PORT" "$CONTROLLER_PORT"; }
+
+# shellcheck source=scripts/kafka/secure.sh
+. "$HERE/kafka/secure.sh"
 
 start_broker() {
   local pid
@@ -218,20 +240,32 @@ start_broker() {
     -t "$CLUSTER_ID" -c "$DATA/server.properties" >>"$BROKER_LOG" 2>&1 \
     || { tail -n 20 "$BROKER_LOG" >&2; die "formatting $DATA/logs failed"; }
   log "starting Apache Kafka $KAFKA_VERSION on $HOST:$PORT (data $DATA, log $BROKER_LOG)"
+  launch_kafka "$DATA" "$BROKER_LOG" "$BROKER_PID"
+  wait_ready probe_broker "$(cat "$BROKER_PID")" "$BROKER_LOG" broker
+}
+
+# Starts the broker configured in DIR (server.properties, log4j2.properties) in the background,
+# its output appended to LOG, its pid written to PIDFILE.
+launch_kafka() {
+  local dir=$1 logfile=$2 pidfile=$3
   # shellcheck disable=SC2086
   ( exec setsid java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-      -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true "${log4j[@]}" \
-      -cp "$KAFKA_LIBS/*" kafka.Kafka "$DATA/server.properties" \
-      >>"$BROKER_LOG" 2>&1 </dev/null 7>&- 8>&- ) &
-  pid=$!
-  echo "$pid" >"$BROKER_PID"
-  local t0=$SECONDS
-  until probe_broker; do
-    kill -0 "$pid" 2>/dev/null || { tail -n 30 "$BROKER_LOG" >&2; die "kafka exited during start-up"; }
-    [ $((SECONDS - t0)) -lt "$TIMEOUT" ] || die "kafka (pid $pid) did not answer within $TIMEOUT s; see $BROKER_LOG"
+      -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+      -Dlog4j2.configurationFile="$dir/log4j2.properties" -Dkafka.logs.dir="$dir" \
+      -cp "$KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties" \
+      >>"$logfile" 2>&1 </dev/null 6>&- 7>&- 8>&- ) &
+  echo "$!" >"$pidfile"
+}
+
+# Waits until PROBE succeeds; dies with the tail of LOG when PID exits or TIMEOUT passes.
+wait_ready() {
+  local probe=$1 pid=$2 logfile=$3 name=$4 t0=$SECONDS
+  until "$probe"; do
+    kill -0 "$pid" 2>/dev/null || { tail -n 30 "$logfile" >&2; die "$name exited during start-up"; }
+    [ $((SECONDS - t0)) -lt "$TIMEOUT" ] || die "$name (pid $pid) did not answer within $TIMEOUT s; see $logfile"
     sleep 0.3
   done
-  log "broker ready in $((SECONDS - t0)) s (pid $pid)"
+  log "$name ready in $((SECONDS - t0)) s (pid $pid)"
 }
 
 start_registry() {
@@ -249,16 +283,10 @@ start_registry() {
   ( cd "$REGISTRY_DIR" && exec setsid "$java" -Xms64m -Xmx512m -XX:+ExitOnOutOfMemoryError \
       -Dquarkus.http.host="$HOST" -Dquarkus.http.port="$REGISTRY_PORT" \
       -Dquarkus.log.level=WARN \
-      -jar "$APICURIO_HOME/quarkus-run.jar" >>"$REGISTRY_LOG" 2>&1 </dev/null 7>&- 8>&- ) &
+      -jar "$APICURIO_HOME/quarkus-run.jar" >>"$REGISTRY_LOG" 2>&1 </dev/null 6>&- 7>&- 8>&- ) &
   pid=$!
   echo "$pid" >"$REGISTRY_PID"
-  local t0=$SECONDS
-  until probe_registry; do
-    kill -0 "$pid" 2>/dev/null || { tail -n 30 "$REGISTRY_LOG" >&2; die "the registry exited during start-up"; }
-    [ $((SECONDS - t0)) -lt "$TIMEOUT" ] || die "the registry (pid $pid) did not answer within $TIMEOUT s; see $REGISTRY_LOG"
-    sleep 0.3
-  done
-  log "registry ready in $((SECONDS - t0)) s (pid $pid)"
+  wait_ready probe_registry "$pid" "$REGISTRY_LOG" registry
 }
 
 stop_pid() {  # FILE PATTERN NAME: SIGTERM (a clean shutdown), SIGKILL after 60 s
@@ -272,22 +300,39 @@ stop_pid() {  # FILE PATTERN NAME: SIGTERM (a clean shutdown), SIGKILL after 60 
 }
 
 what=${2:-all}
-case "$what" in broker|registry|all) ;; *) die "unknown service '$what' (broker|registry|all)" ;; esac
-want() { [ "$what" = all ] || [ "$what" = "$1" ]; }
+case "$what" in
+  broker|registry|all|secure|secure-broker|secure-registry) ;;
+  *) die "unknown service '$what' (broker|registry|all|secure|secure-broker|secure-registry)" ;;
+esac
+# `all` is the plaintext pair, `secure` the secured pair.
+want() {
+  case "$what:$1" in
+    all:broker|all:registry|secure:secure-broker|secure:secure-registry) return 0 ;;
+  esac
+  [ "$what" = "$1" ]
+}
 
 start() {
   command -v python3 >/dev/null 2>&1 || die "python3 is needed for the readiness probes"
   local started=0
   if want broker; then start_broker && started=1; fi
   if want registry; then start_registry && started=1; fi
+  if want secure-broker; then start_secure_broker && started=1; fi
+  if want secure-registry; then start_secure_registry && started=1; fi
   want broker && echo "export KAFKA_BOOTSTRAP_SERVERS=$HOST:$PORT"
   want registry && echo "export SCHEMA_REGISTRY_URL=http://$HOST:$REGISTRY_PORT/apis/ccompat/v7"
-  echo "export KAFKA_BROKER_STARTED_BY_US=$started"
+  secure_exports
+  case "$what" in
+    secure*) echo "export KAFKA_SECURE_STARTED_BY_US=$started" ;;
+    *) echo "export KAFKA_BROKER_STARTED_BY_US=$started" ;;
+  esac
 }
 
 stop() {
   if want registry; then stop_pid "$REGISTRY_PID" quarkus-run.jar registry; fi
   if want broker; then stop_pid "$BROKER_PID" kafka.Kafka broker; fi
+  if want secure-registry; then stop_pid "$REGISTRY_TLS_PID" quarkus-run.jar "TLS registry"; fi
+  if want secure-broker; then stop_pid "$SECURE_PID" kafka.Kafka "secured broker"; fi
 }
 
 status() {
@@ -298,6 +343,12 @@ status() {
   if want registry; then
     if probe_registry; then log "a registry answers on $HOST:$REGISTRY_PORT"; else log "no registry on $HOST:$REGISTRY_PORT"; rc=1; fi
   fi
+  if want secure-broker; then
+    if probe_secure_broker; then log "the secured broker answers on $HOST:$SECURE_PORT"; else log "no secured broker on $HOST:$SECURE_PORT"; rc=1; fi
+  fi
+  if want secure-registry; then
+    if probe_secure_registry; then log "the TLS registry answers on $HOST:$REGISTRY_TLS_PORT"; else log "no TLS registry on $HOST:$REGISTRY_TLS_PORT"; rc=1; fi
+  fi
   return $rc
 }
 
@@ -307,6 +358,6 @@ case "${1:-start}" in
   restart) stop; start ;;
   status)  status ;;
   install) install_broker; install_registry ;;
-  -h|--help|help) sed -n '2,30p' "$0" ;;
+  -h|--help|help) sed -n '2,38p' "$0" ;;
   *) die "unknown command '$1' (start|stop|restart|status|install)" ;;
 esac

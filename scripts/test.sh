@@ -4,7 +4,9 @@
 #   1. a Python venv with the test packages (tests/requirements.txt), cached
 #   2. cargo-audit and cargo-machete (pinned), cached
 #   3. Apache Kafka (KRaft, one node) and Apicurio Registry (scripts/kafka-broker.sh: jars from
-#      Maven Central, cached; reuses a broker or registry already answering on its port)
+#      Maven Central, cached; reuses a broker or registry already answering on its port), and
+#      their secured twins (`start secure`: SASL_SSL + ACLs, HTTPS + basic auth; certificates
+#      and passwords made once per machine) for the least-privilege tests
 #   4. cargo fmt --check, cargo clippy -D warnings, cargo machete (unused dependencies),
 #      cargo audit (vendored advisory DB, offline); a check whose tool is missing or cannot be
 #      installed is skipped with a line saying so
@@ -58,12 +60,18 @@ if [ ! -x "$MACHETE_BIN" ]; then
 fi
 
 step "Apache Kafka and the schema registry"
+STARTED=()   # what this run started, stopped at exit (services already answering are reused)
+stop_started() { local what; for what in "${STARTED[@]}"; do scripts/kafka-broker.sh stop "$what"; done; }
+trap stop_started EXIT
 eval "$(scripts/kafka-broker.sh start)"
-if [ "${KAFKA_BROKER_STARTED_BY_US:-0}" = 1 ]; then
-  trap 'scripts/kafka-broker.sh stop' EXIT
-fi
+if [ "${KAFKA_BROKER_STARTED_BY_US:-0}" = 1 ]; then STARTED+=(all); fi
 echo "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS SCHEMA_REGISTRY_URL=$SCHEMA_REGISTRY_URL" >&2
 export KAFKA_BOOTSTRAP_SERVERS SCHEMA_REGISTRY_URL
+
+step "the secured broker and the TLS registry (SASL_SSL, SCRAM, ACLs; basic auth)"
+eval "$(scripts/kafka-broker.sh start secure)"
+if [ "${KAFKA_SECURE_STARTED_BY_US:-0}" = 1 ]; then STARTED+=(secure); fi
+echo "KAFKA_SECURE_BOOTSTRAP_SERVERS=$KAFKA_SECURE_BOOTSTRAP_SERVERS SCHEMA_REGISTRY_TLS_URL=$SCHEMA_REGISTRY_TLS_URL" >&2
 
 if cargo fmt --version >/dev/null 2>&1; then
   step "cargo fmt --check"

@@ -196,7 +196,9 @@ impl AppConfig {
     }
 
     /// Environment overrides: the fetcher's (`JUMPCLOUD_*`), `KAFKA_BROKERS`,
-    /// `SCHEMA_REGISTRY_URL`.
+    /// `KAFKA_SASL_USERNAME`, `KAFKA_SASL_PASSWORD`, `SCHEMA_REGISTRY_URL` (the rest of
+    /// `[kafka.schema_registry]` kept), `SCHEMA_REGISTRY_USERNAME`, `SCHEMA_REGISTRY_PASSWORD`;
+    /// each secret also from the file named by `NAME_FILE`.
     pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) {
         self.jumpcloud.apply_env(&lookup);
         if let Some(region) = lookup("JUMPCLOUD_REGION").filter(|v| !v.is_empty()) {
@@ -220,8 +222,27 @@ impl AppConfig {
                 ),
             }
         }
+        if let Some(user) = lookup("KAFKA_SASL_USERNAME").filter(|v| !v.is_empty()) {
+            self.kafka.sasl_username = Some(user);
+        }
+        if let Some(password) = lookup("KAFKA_SASL_PASSWORD").filter(|v| !v.is_empty()) {
+            self.kafka.sasl_password = Some(password.into());
+        }
         if let Some(url) = lookup("SCHEMA_REGISTRY_URL").filter(|v| !v.is_empty()) {
-            self.kafka.schema_registry = Some(producer::RegistryConfig::new(url));
+            match &mut self.kafka.schema_registry {
+                Some(registry) => registry.url = url,
+                None => self.kafka.schema_registry = Some(producer::RegistryConfig::new(url)),
+            }
+        }
+        let registry_user = lookup("SCHEMA_REGISTRY_USERNAME").filter(|v| !v.is_empty());
+        let registry_password = lookup("SCHEMA_REGISTRY_PASSWORD").filter(|v| !v.is_empty());
+        if let Some(registry) = &mut self.kafka.schema_registry {
+            if let Some(user) = registry_user {
+                registry.username = Some(user);
+            }
+            if let Some(password) = registry_password {
+                registry.password = Some(password.into());
+            }
         }
     }
 
@@ -411,6 +432,42 @@ mod example_tests {
         );
     }
 
+    /// The commented security examples (`# key = value  # example...`) are valid keys and
+    /// values: uncommented, the example parses and sets them.
+    #[test]
+    fn the_commented_security_examples_parse_when_uncommented() {
+        let text = include_str!("../../../config/jumpcloud-ocsf.example.toml");
+        let keys = [
+            "security_protocol",
+            "sasl_mechanism",
+            "sasl_username",
+            "sasl_password",
+            "ssl_ca_location",
+            "[kafka.schema_registry]",
+            "url",
+            "username",
+            "password",
+            "ca_location",
+        ];
+        let uncommented: String = text
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest) if keys.iter().any(|key| rest.starts_with(key)) => rest,
+                _ => line,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let config = AppConfig::parse(&uncommented).expect("the uncommented example parses");
+        assert_eq!(config.kafka.security_protocol.as_deref(), Some("sasl_ssl"));
+        assert_eq!(
+            config.kafka.sasl_mechanism.as_deref(),
+            Some("SCRAM-SHA-512")
+        );
+        assert!(config.kafka.ssl_ca_location.is_some());
+        let registry = config.kafka.schema_registry.expect("the registry example");
+        assert!(registry.url.starts_with("https://") && registry.ca_location.is_some());
+    }
+
     #[test]
     fn org_ids_all_selects_discovery_and_another_word_is_an_error() {
         let config = AppConfig::parse(
@@ -470,6 +527,42 @@ password = "s3cret-registry-password"
         config
             .apply_env(|name| (name == "JUMPCLOUD_API_KEY").then(|| "s3cret-api-key".to_string()));
         assert!(!format!("{config:?}").contains("s3cret-api-key"));
+    }
+
+    /// The Kafka SASL password and the registry's come from files as the JumpCloud secrets do;
+    /// `SCHEMA_REGISTRY_URL` replaces the URL only, not the rest of `[kafka.schema_registry]`.
+    #[test]
+    fn kafka_and_registry_secrets_come_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let sasl = dir.path().join("kafka-password");
+        std::fs::write(&sasl, "s3cret-sasl\n").unwrap();
+        let registry = dir.path().join("registry-password");
+        std::fs::write(&registry, "s3cret-registry\n").unwrap();
+        let env = |name: &str| match name {
+            "KAFKA_SASL_USERNAME" => Some("collector".to_string()),
+            "KAFKA_SASL_PASSWORD_FILE" => Some(sasl.display().to_string()),
+            "SCHEMA_REGISTRY_URL" => Some("https://registry-2:8081".to_string()),
+            "SCHEMA_REGISTRY_PASSWORD_FILE" => Some(registry.display().to_string()),
+            _ => None,
+        };
+        let mut config = AppConfig::parse(
+            "[kafka.schema_registry]\nurl = \"https://registry-1:8081\"\nusername = \"ocsf\"\nca_location = \"/ca.pem\"\n",
+        )
+        .unwrap();
+        config.apply_env(|name| value_or_file(name, env));
+        assert_eq!(config.kafka.sasl_username.as_deref(), Some("collector"));
+        let password = config.kafka.sasl_password.as_ref().unwrap();
+        assert_eq!(password.expose_secret(), "s3cret-sasl");
+        let registry = config.kafka.schema_registry.as_ref().unwrap();
+        assert_eq!(registry.url, "https://registry-2:8081");
+        assert_eq!(registry.username.as_deref(), Some("ocsf"));
+        assert_eq!(registry.ca_location.as_deref(), Some("/ca.pem"));
+        assert_eq!(
+            registry.password.as_ref().unwrap().expose_secret(),
+            "s3cret-registry"
+        );
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("s3cret-sasl") && !debug.contains("s3cret-registry"));
     }
 
     /// `NAME_FILE` names a file holding the secret (Docker and systemd credentials); the

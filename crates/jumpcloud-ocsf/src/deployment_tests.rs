@@ -326,6 +326,44 @@ fn kubernetes_replicas_share_the_work_with_no_volume_but_config_and_secret() {
             "a volume that is neither configuration nor secret: {volume:?}"
         );
     }
+    // Secured Kafka with the secrets as files in the secret's mount: the password only through
+    // KAFKA_SASL_PASSWORD_FILE, the CA file there too.
+    let secret_mount = container["volumeMounts"]
+        .as_sequence()
+        .expect("volumeMounts")
+        .iter()
+        .find(|mount| {
+            let name = mount["name"].as_str();
+            pod["volumes"]
+                .as_sequence()
+                .expect("volumes")
+                .iter()
+                .any(|v| v["name"].as_str() == name && v.get("secret").is_some())
+        })
+        .and_then(|mount| mount["mountPath"].as_str())
+        .expect("the secret is mounted");
+    for (name, value) in &env {
+        if name.ends_with("_FILE") {
+            assert!(
+                value.starts_with(secret_mount),
+                "{name}={value} is not in the secret"
+            );
+        }
+        assert!(
+            !name.ends_with("PASSWORD") && !name.ends_with("API_KEY") && !name.ends_with("SECRET"),
+            "{name}: a secret in an environment variable"
+        );
+    }
+    assert_eq!(config.kafka.security_protocol.as_deref(), Some("sasl_ssl"));
+    assert!(config.kafka.sasl_username.is_some() && config.kafka.sasl_password.is_none());
+    assert!(env.contains_key("KAFKA_SASL_PASSWORD_FILE"));
+    assert!(
+        config
+            .kafka
+            .ssl_ca_location
+            .as_deref()
+            .is_some_and(|ca| ca.starts_with(secret_mount))
+    );
     let port = config.metrics.listen.expect("metrics listen").port();
     assert_eq!(
         container["ports"][0]["containerPort"].as_u64(),

@@ -125,6 +125,10 @@ pub struct TopicConfig {
     pub partitions: i32,
     /// Replication factor for topics created by `ensure_topics`. Default 1.
     pub replication_factor: i32,
+    /// Create the topics that do not exist at start-up (default). Topics that exist are only
+    /// described, never created again, so the principal needs no Create ACL for them; `false`
+    /// makes a missing topic a start-up error naming it (topics are made by the platform team).
+    pub create: bool,
 }
 
 impl Default for TopicConfig {
@@ -135,6 +139,7 @@ impl Default for TopicConfig {
             dead_letter: "ocsf.dead_letter".into(),
             partitions: 3,
             replication_factor: 1,
+            create: true,
         }
     }
 }
@@ -164,6 +169,10 @@ pub struct RegistryConfig {
     /// Basic-auth password.
     #[serde(default)]
     pub password: Option<SecretString>,
+    /// A PEM file of the CA(s) that signed the registry's TLS certificate, trusted besides the
+    /// built-in roots (an `https://` URL with a private CA).
+    #[serde(default)]
+    pub ca_location: Option<String>,
     /// Request timeout in milliseconds. Default 10000.
     #[serde(default = "default_registry_timeout_ms")]
     pub timeout_ms: u64,
@@ -188,6 +197,7 @@ impl RegistryConfig {
             url: url.into(),
             username: None,
             password: None,
+            ca_location: None,
             timeout_ms: default_registry_timeout_ms(),
             max_retries: default_registry_max_retries(),
         }

@@ -15,6 +15,13 @@ pub enum ProducerError {
     /// librdkafka refused the client configuration or an admin call failed.
     #[error("Kafka client: {0}")]
     Kafka(String),
+    /// TLS with the brokers failed (unknown CA, a certificate for another host): librdkafka's
+    /// words, the cause when it could be told, the remedy.
+    #[error("{0}")]
+    Tls(String),
+    /// The principal lacks an ACL (found before anything was written).
+    #[error(transparent)]
+    Acl(Box<crate::kafka::access::MissingAcl>),
     /// The schema registry refused a class schema, or could not be reached.
     #[error(transparent)]
     Registry(#[from] RegistryError),
@@ -26,6 +33,31 @@ pub enum ProducerError {
         /// Why.
         source: SchemaCompileError,
     },
+}
+
+impl From<crate::kafka::access::MissingAcl> for ProducerError {
+    fn from(missing: crate::kafka::access::MissingAcl) -> Self {
+        Self::Acl(Box::new(missing))
+    }
+}
+
+impl From<Box<crate::kafka::access::MissingAcl>> for ProducerError {
+    fn from(missing: Box<crate::kafka::access::MissingAcl>) -> Self {
+        Self::Acl(missing)
+    }
+}
+
+impl ProducerError {
+    /// True when the principal lacks a Kafka ACL: waiting or retrying does not help, the
+    /// operator must grant it. Also true for the text of such an error carried as
+    /// [`ProducerError::Kafka`] (a transactional id's ACL, reported by `init_transactions`).
+    pub fn is_missing_acl(&self) -> bool {
+        match self {
+            Self::Acl(_) => true,
+            Self::Kafka(message) => message.starts_with(crate::kafka::access::MISSING_ACL),
+            _ => false,
+        }
+    }
 }
 
 /// One record could not be delivered.

@@ -14,6 +14,8 @@
 //! - [`registry`]: the schema registry client.
 //! - [`ShardMembership`]: which organisation shards this instance owns, through Kafka's group
 //!   protocol on a coordination topic (`[cluster]`).
+//! - [`access`]: what the configured principal may do on its topics and groups, asked of the
+//!   broker before anything is written; a missing ACL is one line with its `kafka-acls` remedy.
 
 pub mod avro;
 pub mod config;
@@ -27,10 +29,11 @@ pub use config::{
 };
 pub use dead_letter::{DeadLetter, Stage};
 pub use error::{ProduceError, ProducerError};
+pub use kafka::access::{self, MissingAcl};
 pub use kafka::{
     Delivery, DeliveryListener, MembershipConfig, OcsfProducer, PendingDelivery, PreparedRecord,
     ShardChange, ShardMembership, TransactionError, headers, read_compacted_topic,
-    read_state_topic, shard_of,
+    read_state_topic, record_topics, shard_of,
 };
 pub use registry::{RegistryClient, RegistryError};
 

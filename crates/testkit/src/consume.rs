@@ -65,12 +65,27 @@ pub fn consume_with(
     expected: usize,
     deadline: Duration,
 ) -> Vec<Consumed> {
+    let mut connection = ClientConfig::new();
+    connection.set("bootstrap.servers", bootstrap);
+    consume_with_config(&connection, group, isolation, topics, expected, deadline)
+}
+
+/// [`consume_with`] a broker reached with the settings of `connection` (bootstrap servers,
+/// security: e.g. the secured broker's [`crate::SecureBroker::admin_config`]).
+pub fn consume_with_config(
+    connection: &ClientConfig,
+    group: &str,
+    isolation: Isolation,
+    topics: &[String],
+    expected: usize,
+    deadline: Duration,
+) -> Vec<Consumed> {
     let isolation = match isolation {
         Isolation::ReadCommitted => "read_committed",
         Isolation::ReadUncommitted => "read_uncommitted",
     };
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    let consumer: BaseConsumer = connection
+        .clone()
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
@@ -81,7 +96,7 @@ pub fn consume_with(
         .create()
         .expect("consumer");
     let started = Instant::now();
-    let ends = end_offsets(bootstrap, &consumer, topics, deadline);
+    let ends = end_offsets(connection, &consumer, topics, deadline);
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&names).expect("subscribe");
     let mut records = Vec::new();
@@ -140,13 +155,13 @@ fn consumed(message: &rdkafka::message::BorrowedMessage<'_>) -> Consumed {
 /// transaction's markers yet; until then the last stable offset a `read_committed` reader is
 /// given lags behind the high watermark.)
 fn end_offsets(
-    bootstrap: &str,
+    connection: &ClientConfig,
     committed: &BaseConsumer,
     topics: &[String],
     deadline: Duration,
 ) -> BTreeMap<(String, i32), i64> {
-    let uncommitted: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    let uncommitted: BaseConsumer = connection
+        .clone()
         .set("isolation.level", "read_uncommitted")
         .create()
         .expect("watermark client");

@@ -1,6 +1,6 @@
 //! `jumpcloud-ocsf check`: tests each connection the configuration names and prints pass/fail
 //! per item, with the remedy for each failure. Exit 0 only when every check passed. Read-only:
-//! it creates no topic and registers no schema.
+//! it creates no topic and registers no schema. The Kafka part: [`super::check_kafka`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,9 +8,6 @@ use std::time::Duration;
 
 use anyhow::Result;
 use fetcher::EventQuery;
-use rdkafka::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use secrecy::ExposeSecret;
 
 use crate::config::AppConfig;
 use crate::runtime::block_on;
@@ -27,9 +24,9 @@ pub struct Args {
 }
 
 /// The result of one check.
-struct Check {
-    item: String,
-    result: std::result::Result<String, String>,
+pub(super) struct Check {
+    pub(super) item: String,
+    pub(super) result: std::result::Result<String, String>,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -62,7 +59,7 @@ async fn check(args: Args) -> Result<Vec<Check>> {
     config.jumpcloud.connect_timeout = timeout;
     let mut checks = Vec::new();
     checks.extend(check_jumpcloud(&config).await);
-    checks.extend(check_kafka(&config, timeout));
+    checks.extend(super::check_kafka::check_kafka(&config, timeout).await);
     if let Some(registry) = &config.kafka.schema_registry {
         checks.push(check_registry(registry, timeout).await);
     } else if config.kafka.format == producer::Format::Avro {
@@ -135,183 +132,28 @@ async fn check_jumpcloud(config: &AppConfig) -> Vec<Check> {
     checks
 }
 
-fn check_kafka(config: &AppConfig, timeout: Duration) -> Vec<Check> {
-    let mut client = ClientConfig::new();
-    for (name, value) in config.kafka.librdkafka_properties() {
-        // Producer-only properties are ignored by the consumer used for metadata.
-        if !matches!(
-            name.as_str(),
-            "acks"
-                | "enable.idempotence"
-                | "compression.codec"
-                | "compression.type"
-                | "linger.ms"
-                | "batch.num.messages"
-                | "batch.size"
-                | "queue.buffering.max.messages"
-                | "queue.buffering.max.kbytes"
-                | "delivery.timeout.ms"
-                | "message.timeout.ms"
-        ) {
-            client.set(name, value);
-        }
-    }
-    client.set("group.id", "jumpcloud-ocsf-check");
-    let brokers = config.kafka.brokers.clone();
-    let consumer: BaseConsumer = match client.create() {
-        Ok(consumer) => consumer,
-        Err(err) => {
-            return vec![Check {
-                item: format!("Kafka brokers {brokers}"),
-                result: Err(format!("invalid Kafka settings: {err}")),
-            }];
-        }
-    };
-    let metadata = match consumer.fetch_metadata(None, timeout) {
-        Ok(metadata) => metadata,
-        Err(err) => {
-            return vec![Check {
-                item: format!("Kafka brokers {brokers}"),
-                result: Err(format!(
-                    "broker unreachable ({err}): check kafka.brokers / KAFKA_BROKERS, the network path, and the TLS/SASL settings"
-                )),
-            }];
-        }
-    };
-    let mut checks = vec![Check {
-        item: format!("Kafka brokers {brokers}"),
-        result: Ok(format!(
-            "{} broker(s), {} topic(s)",
-            metadata.brokers().len(),
-            metadata.topics().len()
-        )),
-    }];
-    let existing: Vec<&str> = metadata.topics().iter().map(|t| t.name()).collect();
-    let mut topics: Vec<String> = [
-        "base_event",
-        "authentication",
-        "account_change",
-        "entity_management",
-        "user_access",
-        "group_management",
-        "detection_finding",
-    ]
-    .iter()
-    .zip([0u32, 3002, 3001, 3004, 3005, 3006, 2004])
-    .map(|(name, uid)| config.kafka.topic.topic_for(uid, name))
-    .collect();
-    topics.push(config.kafka.topic.dead_letter.clone());
-    topics.sort();
-    topics.dedup();
-    for topic in topics {
-        let result = if existing.contains(&topic.as_str()) {
-            Ok("exists".to_string())
-        } else {
-            Err(format!(
-                "missing: `run` creates it at start (kafka.topic.partitions/replication_factor); if the cluster forbids topic creation (auto-create off, no CreateTopics ACL), create {topic} first"
-            ))
-        };
-        checks.push(Check {
-            item: format!("Kafka topic {topic}"),
-            result,
-        });
-    }
-    if let Some(group) = &config.cluster.group_id {
-        checks.extend(check_cluster(&consumer, &metadata, config, group, timeout));
-    }
-    checks
-}
-
-/// `[cluster]`: the coordination topic (its partitions are the shards) and the group's members.
-fn check_cluster(
-    consumer: &BaseConsumer,
-    metadata: &rdkafka::metadata::Metadata,
-    config: &AppConfig,
-    group: &str,
-    timeout: Duration,
-) -> Vec<Check> {
-    let topic = &config.cluster.topic;
-    let partitions = metadata
-        .topics()
-        .iter()
-        .find(|t| t.name() == topic)
-        .map(|t| t.partitions().len());
-    let topic_check = Check {
-        item: format!("Kafka coordination topic {topic}"),
-        result: match partitions {
-            Some(n) if n == usize::try_from(config.cluster.shards).unwrap_or(0) => {
-                Ok(format!("{n} shards"))
-            }
-            Some(n) => Ok(format!(
-                "{n} shards (cluster.shards = {} is only read when the topic is created; {n} applies)",
-                config.cluster.shards
-            )),
-            None => Err(format!(
-                "missing: the first instance creates it with cluster.shards = {} partitions; if the cluster forbids topic creation, create {topic} with that many partitions first",
-                config.cluster.shards
-            )),
-        },
-    };
-    let group_check = Check {
-        item: format!("Kafka group {group}"),
-        result: match consumer.fetch_group_list(Some(group), timeout) {
-            Ok(list) => Ok(match list.groups().iter().find(|g| g.name() == group) {
-                Some(found) if !found.members().is_empty() => format!(
-                    "{} instance(s), state {}",
-                    found.members().len(),
-                    found.state()
-                ),
-                _ => "no instance running yet".to_string(),
-            }),
-            Err(err) => Err(format!(
-                "cannot describe the group ({err}): the instances need Read and Describe on group {group} (docs/permissions.md)"
-            )),
-        },
-    };
-    vec![topic_check, group_check]
-}
-
 async fn check_registry(registry: &producer::RegistryConfig, timeout: Duration) -> Check {
-    let url = &registry.url;
-    let item = format!("schema registry {url}");
-    let client = match reqwest::Client::builder().timeout(timeout).build() {
-        Ok(client) => client,
-        Err(err) => {
-            return Check {
-                item,
-                result: Err(err.to_string()),
-            };
-        }
+    let item = format!("schema registry {}", registry.url);
+    let config = producer::RegistryConfig {
+        timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+        max_retries: 0,
+        ..registry.clone()
     };
-    let mut request = client.get(format!("{}/subjects", url.trim_end_matches('/')));
-    if let Some(username) = &registry.username {
-        request = request.basic_auth(
-            username,
-            registry
-                .password
-                .as_ref()
-                .map(|p| p.expose_secret().to_string()),
-        );
-    }
-    let result = match request.send().await {
-        Ok(response) if response.status().is_success() => {
-            match response.json::<Vec<String>>().await {
-                Ok(subjects) => Ok(format!("{} subject(s)", subjects.len())),
-                Err(err) => Err(format!(
-                    "not a Confluent-compatible registry (GET /subjects: {err})"
-                )),
-            }
-        }
-        Ok(response) if response.status().as_u16() == 401 || response.status().as_u16() == 403 => {
-            Err(format!(
-                "HTTP {}: check kafka.schema_registry username/password",
-                response.status()
-            ))
-        }
-        Ok(response) => Err(format!("HTTP {} from GET /subjects", response.status())),
-        Err(err) => Err(format!(
-            "registry unreachable ({err}): check kafka.schema_registry.url / SCHEMA_REGISTRY_URL"
-        )),
+    let result = match producer::RegistryClient::new(&config) {
+        Ok(client) => client
+            .subjects()
+            .await
+            .map(|subjects| format!("{} subject(s)", subjects.len()))
+            .map_err(|err| match err {
+                producer::RegistryError::Transport(message) => format!(
+                    "registry unreachable ({message}): check kafka.schema_registry.url / SCHEMA_REGISTRY_URL"
+                ),
+                producer::RegistryError::BadAnswer(message) => {
+                    format!("not a Confluent-compatible registry (GET /subjects: {message})")
+                }
+                other => other.to_string(),
+            }),
+        Err(err) => Err(err.to_string()),
     };
     Check { item, result }
 }

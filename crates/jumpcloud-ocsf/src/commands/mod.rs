@@ -2,6 +2,7 @@
 
 pub mod backfill;
 pub mod check;
+mod check_kafka;
 pub mod demo;
 pub mod inventory;
 pub mod map;

@@ -140,6 +140,7 @@ impl Supervisor {
         self.publish_owned();
         let context = Arc::clone(&self.context);
         let mut ticker = self.discovery_ticker();
+        let mut failed = None;
         loop {
             tokio::select! {
                 () = stopped(&mut shutdown) => break,
@@ -147,6 +148,11 @@ impl Supervisor {
                 Some(change) = changes.recv() => self.apply(change).await,
                 Some((shard, generation)) = self.ended_rx.recv() => {
                     match self.join_ended(shard, generation).await {
+                        // Every shard would fail the same way: the instance leaves and stops.
+                        Some(Err(error)) if shard::is_missing_acl(&error) => {
+                            failed = Some(error);
+                            break;
+                        }
                         Some(Err(error)) => {
                             tracing::error!(shard = %shard.name(), error = %format!("{error:#}"), "shard pipeline failed");
                         }
@@ -175,7 +181,10 @@ impl Supervisor {
         }
         let shards: Vec<Shard> = self.running.keys().copied().collect();
         self.stop_all(&shards).await;
-        Ok(RunReport::default())
+        match failed {
+            Some(error) => Err(error),
+            None => Ok(RunReport::default()),
+        }
     }
 
     /// Asks for `shard` to be started again after `delay` (then only if it is still owned).

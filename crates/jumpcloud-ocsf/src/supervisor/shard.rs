@@ -125,7 +125,8 @@ pub async fn run_shard(
         };
         match result {
             Ok(connected) => break connected,
-            Err(error) if context.retry_connect => {
+            // A missing ACL does not go away by retrying: the run ends with it.
+            Err(error) if context.retry_connect && !is_missing_acl(&error) => {
                 tracing::error!(shard = %shard.name(), error = %format!("{error:#}"), "connecting the shard's pipeline failed; retrying");
                 tokio::select! {
                     () = stopped(&mut stop) => return Ok(RunReport::default()),
@@ -162,4 +163,13 @@ pub async fn run_shard(
         None => tracing::info!(shard = %shard.name(), "pipeline stopped"),
     }
     Ok(report)
+}
+
+/// Whether `error` says the principal lacks a Kafka ACL.
+pub fn is_missing_acl(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<producer::ProducerError>()
+            .is_some_and(producer::ProducerError::is_missing_acl)
+    })
 }

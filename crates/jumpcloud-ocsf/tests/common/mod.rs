@@ -6,6 +6,7 @@
 mod delivered;
 pub mod inventory;
 pub mod metrics;
+pub mod secure;
 
 #[allow(unused_imports)] // each test binary uses its own part
 pub use delivered::Delivered;

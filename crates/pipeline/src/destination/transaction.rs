@@ -86,6 +86,11 @@ impl KafkaDestination {
                         "the producer failed while committing: {message}"
                     )));
                 }
+                // The broker refused the commit (the Write ACL on the transactional id is
+                // gone): nothing committed; the unit is taken again until the ACL is back.
+                Err(TransactionError::Unauthorized(missing)) => {
+                    return Err(UnitError::Failed(missing.to_string()));
+                }
                 Err(fenced @ TransactionError::Fenced { .. }) => {
                     self.fenced_unless_expired(fenced, retry).await?;
                     return Err(UnitError::Unknown(
@@ -123,6 +128,9 @@ impl KafkaDestination {
                 }
                 Err(TransactionError::Fatal(message)) => {
                     return self.take_id_again(retry, &message).await;
+                }
+                Err(TransactionError::Unauthorized(missing)) => {
+                    return Err(UnitError::Failed(missing.to_string()));
                 }
                 Err(fenced @ TransactionError::Fenced { .. }) => {
                     return self.fenced_unless_expired(fenced, retry).await;

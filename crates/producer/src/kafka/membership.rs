@@ -107,9 +107,14 @@ impl ConsumerContext for MembershipContext {
         }
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(list) => {
+                // Nothing is read from the coordination topic: its partitions stay paused, so
+                // the instances need no Read ACL on it (Describe, for the group's metadata).
+                if let Err(error) = consumer.pause(list) {
+                    tracing::warn!(%error, "pausing the coordination topic's partitions");
+                }
                 let shards = self.shards_of(list);
                 if shards.is_empty() {
                     return;
@@ -147,6 +152,7 @@ impl ShardMembership {
         config: &MembershipConfig,
         changes: mpsc::UnboundedSender<ShardChange>,
     ) -> Result<Self, ProducerError> {
+        super::access::require_group(kafka, &config.group_id, super::access::CLUSTER_GROUP).await?;
         create_topic(kafka, config).await?;
         let kafka_error = |e: rdkafka::error::KafkaError| {
             ProducerError::Kafka(format!("joining group {:?}: {e}", config.group_id))
@@ -253,7 +259,8 @@ async fn create_topic(
         config.shards.max(1),
         TopicReplication::Fixed(kafka.topic.replication_factor),
     );
-    for name in super::create_missing_topics(kafka, &[topic]).await? {
+    let (needs, purpose) = super::access::COORDINATION_TOPIC;
+    for name in super::create_missing_topics(kafka, &[topic], needs, purpose).await? {
         tracing::info!(topic = %name, shards = config.shards, "created the coordination topic");
     }
     Ok(())

@@ -20,6 +20,7 @@ use crate::config::{Format, ProducerConfig};
 use crate::dead_letter::DeadLetter;
 use crate::error::{ProduceError, ProducerError};
 use crate::registry::RegistryClient;
+use access::{Operation, TopicState};
 
 /// Header names on every OCSF record.
 pub mod headers {
@@ -78,17 +79,48 @@ fn client_config(config: &ProducerConfig) -> ClientConfig {
     client
 }
 
-/// Creates the topics of `new_topics` that do not exist yet; returns those it created.
+/// Describes the topics of `new_topics` first: the principal must be allowed `needs` on those
+/// that exist (else one line naming the missing ACL, `purpose` saying what it is for); only
+/// those that do not exist are created (`[kafka.topic] create`), so existing topics need no
+/// Create ACL. Returns the topics it created.
 async fn create_missing_topics(
     config: &ProducerConfig,
     new_topics: &[NewTopic<'_>],
+    needs: &[Operation],
+    purpose: &str,
 ) -> Result<Vec<String>, ProducerError> {
+    let names: Vec<String> = new_topics.iter().map(|t| t.name.to_owned()).collect();
+    let described = access::describe_topics_async(config, &names, access::DESCRIBE_TIMEOUT).await?;
+    access::require_topic_access(config, &described, needs, purpose)?;
+    let missing: Vec<&NewTopic<'_>> = new_topics
+        .iter()
+        .filter(|topic| {
+            described
+                .iter()
+                .any(|d| d.name == topic.name && d.state == TopicState::Missing)
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !config.topic.create {
+        let commands: Vec<String> = missing.iter().map(|t| create_command(config, t)).collect();
+        return Err(ProducerError::Config(format!(
+            "topic {} does not exist and [kafka.topic] create = false: create it first ({})",
+            missing
+                .iter()
+                .map(|t| t.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+            commands.join("; ")
+        )));
+    }
     let admin: AdminClient<DefaultClientContext> = client_config(config)
         .create()
         .map_err(|e| ProducerError::Kafka(e.to_string()))?;
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     let results = admin
-        .create_topics(new_topics.iter(), &options)
+        .create_topics(missing.iter().copied(), &options)
         .await
         .map_err(|e| ProducerError::Kafka(e.to_string()))?;
     let mut created = Vec::new();
@@ -96,12 +128,61 @@ async fn create_missing_topics(
         match result {
             Ok(name) => created.push(name),
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((
+                name,
+                RDKafkaErrorCode::TopicAuthorizationFailed
+                | RDKafkaErrorCode::ClusterAuthorizationFailed,
+            )) => {
+                let topic = missing.iter().find(|t| t.name == name);
+                let command = topic.map(|t| create_command(config, t)).unwrap_or_default();
+                return Err(access::MissingAcl::new(
+                    config,
+                    vec![Operation::Create],
+                    access::ResourceKind::Topic,
+                    vec![name],
+                    format!("it does not exist; or create it first: {command}"),
+                )
+                .into());
+            }
             Err((name, code)) => {
                 return Err(ProducerError::Kafka(format!("create topic {name}: {code}")));
             }
         }
     }
     Ok(created)
+}
+
+/// The `kafka-topics.sh` command that creates `topic` as the pipeline would.
+fn create_command(config: &ProducerConfig, topic: &NewTopic<'_>) -> String {
+    let replication = match topic.replication {
+        TopicReplication::Fixed(n) => n,
+        TopicReplication::Variable(partitions) => {
+            i32::try_from(partitions.first().map_or(1, |p| p.len())).unwrap_or(1)
+        }
+    };
+    let mut command = format!(
+        "kafka-topics.sh --bootstrap-server {} --command-config admin.properties --create --topic {} --partitions {} --replication-factor {replication}",
+        config.brokers.split(',').next().unwrap_or_default().trim(),
+        topic.name,
+        topic.num_partitions,
+    );
+    for (key, value) in &topic.config {
+        command.push_str(&format!(" --config {key}={value}"));
+    }
+    command
+}
+
+/// Every topic a producer of `config` writes records to: each class's topic and the
+/// dead-letter topic (what [`OcsfProducer::topics`] returns, without making a producer).
+pub fn record_topics(config: &ProducerConfig) -> Vec<String> {
+    let mut topics: Vec<String> = CLASS_SCHEMA_FILES
+        .iter()
+        .map(|file| config.topic.topic_for(file.class_uid, file.class_name))
+        .collect();
+    topics.push(config.topic.dead_letter.clone());
+    topics.sort();
+    topics.dedup();
+    topics
 }
 
 /// The connection and security settings of `config`: what applies to a consumer too.
@@ -248,7 +329,8 @@ impl OcsfProducer {
                 )
             })
             .collect();
-        create_missing_topics(&self.config, &new_topics).await
+        let (needs, purpose) = access::RECORD_TOPICS;
+        create_missing_topics(&self.config, &new_topics, needs, purpose).await
     }
 
     /// A producer of `config` writing every record to `topic` (created when missing): what the
@@ -368,6 +450,7 @@ impl OcsfProducer {
     }
 }
 
+pub mod access;
 mod delivery;
 mod membership;
 mod message;

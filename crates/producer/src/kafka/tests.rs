@@ -70,3 +70,31 @@ fn nobody_is_woken_when_no_sender_waits() {
         &[record("t", 0, 1), record("t", 1, 1)]
     ));
 }
+
+/// The binary is built with OpenSSL (rdkafka's `ssl` feature): librdkafka accepts TLS and the
+/// SASL mechanisms the documentation names. Built without it, creating the client fails with
+/// `Unsupported value "sasl_ssl" ... OpenSSL not available at build time`.
+#[test]
+fn the_client_accepts_tls_and_the_documented_sasl_mechanisms() {
+    for (protocol, mechanism) in [
+        ("ssl", None),
+        ("sasl_ssl", Some("SCRAM-SHA-512")),
+        ("sasl_ssl", Some("SCRAM-SHA-256")),
+        ("sasl_ssl", Some("PLAIN")),
+        ("sasl_plaintext", Some("SCRAM-SHA-512")),
+    ] {
+        let config = crate::ProducerConfig {
+            brokers: "127.0.0.1:1".into(),
+            security_protocol: Some(protocol.into()),
+            sasl_mechanism: mechanism.map(str::to_owned),
+            sasl_username: mechanism.map(|_| "collector".to_owned()),
+            sasl_password: mechanism.map(|_| "not-a-real-password".into()),
+            ..crate::ProducerConfig::default()
+        };
+        let created: Result<rdkafka::producer::BaseProducer, _> =
+            super::client_config(&config).create();
+        if let Err(error) = created {
+            panic!("{protocol} {mechanism:?}: {error}");
+        }
+    }
+}

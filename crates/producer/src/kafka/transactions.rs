@@ -17,6 +17,7 @@ use rdkafka::producer::Producer;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::util::Timeout;
 
+use super::access::{MissingAcl, Operation, ResourceKind};
 use super::{DeliveryListener, DeliveryTag, OcsfProducer, OutgoingMessage, enqueue_waiting};
 use crate::config::ProducerConfig;
 use crate::dead_letter::DeadLetter;
@@ -47,6 +48,9 @@ pub enum TransactionError {
     /// The producer is unusable (e.g. a broker that lost its data): build a new one.
     #[error("fatal producer error: {0}")]
     Fatal(String),
+    /// The principal may not use the transactional id (no Write ACL on it).
+    #[error("{0}")]
+    Unauthorized(Box<MissingAcl>),
 }
 
 /// The codes librdkafka reports for a producer whose epoch was bumped by someone else: a newer
@@ -108,11 +112,22 @@ const TRANSACTION_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 impl OcsfProducer {
     fn transaction_error(&self, error: &KafkaError) -> TransactionError {
         let transactional_id = self.config.transactional_id.as_deref().unwrap_or("");
-        TransactionError::from_kafka(
-            transactional_id,
-            error,
-            self.producer.client().fatal_error(),
-        )
+        let fatal = self.producer.client().fatal_error();
+        let unauthorized = RDKafkaErrorCode::TransactionalIdAuthorizationFailed;
+        if error.rdkafka_error_code() == Some(unauthorized)
+            || fatal
+                .as_ref()
+                .is_some_and(|(code, _)| *code == unauthorized)
+        {
+            return TransactionError::Unauthorized(Box::new(MissingAcl::new(
+                &self.config,
+                vec![Operation::Write],
+                ResourceKind::TransactionalId,
+                vec![transactional_id.to_owned()],
+                "exactly-once delivery; a prefixed ACL on the deployment_id covers its backfill and shards",
+            )));
+        }
+        TransactionError::from_kafka(transactional_id, error, fatal)
     }
 
     /// Registers the transactional id with the broker: fences (and aborts the open transaction
@@ -206,7 +221,11 @@ impl OcsfProducer {
             TopicReplication::Fixed(self.config.topic.replication_factor),
         )
         .set("cleanup.policy", "compact");
-        super::create_missing_topics(&self.config, &[topic]).await?;
+        let (needs, purpose) = super::access::STATE_TOPIC;
+        super::create_missing_topics(&self.config, &[topic], needs, purpose).await?;
+        let reader = super::access::state_reader_group(&self.config);
+        super::access::require_group(&self.config, &reader, super::access::STATE_READER_GROUP)
+            .await?;
         Ok(())
     }
 }
@@ -239,7 +258,7 @@ pub fn read_compacted_topic(
         .create()
         .map_err(kafka)?;
     let consumer: BaseConsumer = client
-        .set("group.id", format!("{}-state-reader", config.deployment_id))
+        .set("group.id", super::access::state_reader_group(config))
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")
         .create()

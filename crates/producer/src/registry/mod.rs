@@ -29,6 +29,28 @@ pub enum RegistryError {
     /// credentials).
     #[error("schema registry request failed: {0}")]
     Transport(String),
+    /// The registry's TLS certificate was refused (unknown CA, wrong host, expired): not
+    /// retried.
+    #[error(
+        "schema registry TLS failed: {0}; check kafka.schema_registry.ca_location (the CA that signed the registry's certificate) and that the URL names a host the certificate is for"
+    )]
+    Tls(String),
+    /// `ca_location` cannot be read or holds no certificate.
+    #[error("schema registry ca_location {path}: {message}")]
+    CaLocation {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// The registry refused the credentials (401) or the access (403).
+    #[error(
+        "schema registry answered {status}: check kafka.schema_registry.username and the password (kafka.schema_registry.password, SCHEMA_REGISTRY_PASSWORD or SCHEMA_REGISTRY_PASSWORD_FILE), and that this user may register subjects"
+    )]
+    Unauthorized {
+        /// 401 or 403.
+        status: u16,
+    },
     /// The registry rejected the schema as incompatible with the subject's versions (409).
     #[error("schema registry rejected the schema for subject {subject} as incompatible: {message}")]
     Incompatible {
@@ -66,6 +88,39 @@ pub enum RegistryError {
     /// A success answer that is not the expected JSON.
     #[error("schema registry answer is not understood: {0}")]
     BadAnswer(String),
+}
+
+/// A transport error with its causes (reqwest's own text is only "error sending request"), the
+/// URL left out; a refused TLS certificate becomes [`RegistryError::Tls`].
+pub fn transport(error: reqwest::Error) -> RegistryError {
+    let error = error.without_url();
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    if message.contains("certificate") {
+        RegistryError::Tls(message)
+    } else {
+        RegistryError::Transport(message)
+    }
+}
+
+/// The certificates of the PEM file at `path`.
+fn read_certificates(path: &str) -> Result<Vec<reqwest::Certificate>, RegistryError> {
+    let failed = |message: String| RegistryError::CaLocation {
+        path: path.to_owned(),
+        message,
+    };
+    let pem = std::fs::read(path).map_err(|e| failed(e.to_string()))?;
+    let certificates =
+        reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| failed(e.to_string()))?;
+    if certificates.is_empty() {
+        return Err(failed("no PEM certificate in the file".into()));
+    }
+    Ok(certificates)
 }
 
 #[derive(Serialize)]
@@ -129,10 +184,14 @@ impl RegistryClient {
             let _ = base.set_username("");
             let _ = base.set_password(None);
         }
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(config.timeout_ms))
-            .build()
-            .map_err(|e| RegistryError::Transport(e.without_url().to_string()))?;
+        let mut builder =
+            reqwest::Client::builder().timeout(Duration::from_millis(config.timeout_ms));
+        if let Some(path) = &config.ca_location {
+            for certificate in read_certificates(path)? {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        let http = builder.build().map_err(transport)?;
         Ok(Self {
             http,
             base,
@@ -204,15 +263,9 @@ impl RegistryClient {
         builder: reqwest::RequestBuilder,
         subject: &str,
     ) -> Result<String, RegistryError> {
-        let response = builder
-            .send()
-            .await
-            .map_err(|e| RegistryError::Transport(e.without_url().to_string()))?;
+        let response = builder.send().await.map_err(transport)?;
         let status = response.status();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| RegistryError::Transport(e.without_url().to_string()))?;
+        let body = response.text().await.map_err(transport)?;
         if status.is_success() {
             return Ok(body);
         }
@@ -228,6 +281,9 @@ impl RegistryClient {
             StatusCode::UNPROCESSABLE_ENTITY => RegistryError::InvalidSchema {
                 subject: subject.to_owned(),
                 message,
+            },
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => RegistryError::Unauthorized {
+                status: status.as_u16(),
             },
             StatusCode::NOT_FOUND => RegistryError::NotFound {
                 error_code,
@@ -318,6 +374,14 @@ impl RegistryClient {
             Err(RegistryError::NotFound { .. }) => Ok(true),
             Err(other) => Err(other),
         }
+    }
+
+    /// Every subject (`GET /subjects`): what `check` asks to see that the registry answers and
+    /// accepts the credentials.
+    pub async fn subjects(&self) -> Result<Vec<String>, RegistryError> {
+        let request = self.request(reqwest::Method::GET, self.url(&["subjects"]));
+        let body = self.send(request, "").await?;
+        serde_json::from_str(&body).map_err(|e| RegistryError::BadAnswer(e.to_string()))
     }
 
     /// The schema text with this id (`GET /schemas/ids/{id}`), cached.

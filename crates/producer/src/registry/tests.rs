@@ -43,11 +43,7 @@ async fn basic_auth_is_sent_and_never_shown() {
     assert!(!format!("{in_url:?}").contains("hunter2"));
     let without = RegistryClient::new(&RegistryConfig::new(format!("http://{address}"))).unwrap();
     match without.register("s", "{}").await {
-        Err(RegistryError::Status {
-            status: 401,
-            error_code: 401,
-            ..
-        }) => {}
+        Err(RegistryError::Unauthorized { status: 401 }) => {}
         other => panic!("expected 401, got {other:?}"),
     }
     // Transport errors do not show the URL's credentials.
