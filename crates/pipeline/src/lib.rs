@@ -83,6 +83,18 @@ pub async fn stopped(stop: &mut watch::Receiver<bool>) {
     }
 }
 
+/// One inventory snapshot for [`Pipeline::write_snapshots`], and where the answer goes.
+pub struct Snapshot {
+    /// The organisation.
+    pub org: String,
+    /// Its OCSF records (5003/5001, change events).
+    pub records: Vec<mapper::OcsfRecord>,
+    /// Console records that could not be mapped, with the reason: dead letters.
+    pub rejected: Vec<(mapper::inventory::InventoryMapError, serde_json::Value)>,
+    /// Told whether the snapshot's unit became durable.
+    pub reply: tokio::sync::oneshot::Sender<Result<(), String>>,
+}
+
 /// How a run ended.
 #[derive(Debug, Default)]
 pub struct RunReport {
@@ -259,20 +271,7 @@ impl Pipeline {
             }
             _ => (None, None),
         };
-        let writer = Writer {
-            finishing: Finishing {
-                destination: Arc::clone(&self.destination),
-                acks,
-                stats: Arc::clone(&self.stats),
-                refused: Arc::clone(&mapping.refused),
-                retry: Arc::new(health::Retrying {
-                    health: Arc::clone(&self.health),
-                    stop: shutdown.clone(),
-                }),
-            },
-            limits: self.limits,
-            pipelined: !self.destination.is_transactional(),
-        };
+        let writer = self.writer(acks, shutdown.clone(), &mapping.refused);
         drop(mapping);
         let mut report = RunReport::default();
         if let Err(error) = writer.run(receiver, snapshots).await {
@@ -297,6 +296,75 @@ impl Pipeline {
         }
         forwarding.abort();
         report
+    }
+
+    /// Writes each snapshot `snapshots` brings as one unit through the engine's writer (one
+    /// transaction in exactly-once mode): its records, and its rejected console records as dead
+    /// letters. Answers each with whether it became durable. For a caller that takes its own
+    /// snapshots (the `inventory` command); `run` takes them with [`Self::with_inventory`].
+    /// `Err` when this process was fenced.
+    pub async fn write_snapshots(
+        &self,
+        mut snapshots: mpsc::Receiver<Snapshot>,
+        shutdown: Shutdown,
+    ) -> Result<(), UnitError> {
+        let (units, receiver) = mpsc::channel(1);
+        let destination = Arc::clone(&self.destination);
+        let preparing = tokio::spawn(async move {
+            while let Some(snapshot) = snapshots.recv().await {
+                let Snapshot {
+                    org,
+                    records,
+                    rejected,
+                    reply,
+                } = snapshot;
+                let items = inventory::prepare_snapshot(&destination, &org, records, rejected);
+                let unit = writer::SnapshotUnit {
+                    org,
+                    items,
+                    state: Vec::new(),
+                    reply,
+                };
+                if units.send(unit).await.is_err() {
+                    return;
+                }
+            }
+        });
+        // No event batches: the chunk channel is closed from the start.
+        let (no_batches, chunks) = mpsc::channel(1);
+        drop(no_batches);
+        let result = self
+            .writer(
+                Arc::new(Acknowledgements::default()),
+                shutdown,
+                &Arc::default(),
+            )
+            .run(chunks, Some(receiver))
+            .await;
+        preparing.abort();
+        result
+    }
+
+    fn writer(
+        &self,
+        acks: Arc<Acknowledgements>,
+        shutdown: Shutdown,
+        refused: &Arc<Refused>,
+    ) -> Writer {
+        Writer {
+            finishing: Finishing {
+                destination: Arc::clone(&self.destination),
+                acks,
+                stats: Arc::clone(&self.stats),
+                refused: Arc::clone(refused),
+                retry: Arc::new(health::Retrying {
+                    health: Arc::clone(&self.health),
+                    stop: shutdown,
+                }),
+            },
+            limits: self.limits,
+            pipelined: !self.destination.is_transactional(),
+        }
     }
 
     /// The committed inventory state of `orgs`, read from the state topic (created if missing).

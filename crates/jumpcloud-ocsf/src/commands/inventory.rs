@@ -10,16 +10,19 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use fetcher::JumpCloudClient;
 use fetcher::inventory::{InventoryConfig, collect_org};
-use mapper::OcsfRecord;
 use mapper::inventory::{InventoryInput, InventoryMapError, map_snapshot_split, snapshot_changes};
-use producer::{DeadLetter, OcsfProducer, Stage};
+use mapper::{Mapper, OcsfRecord};
+use pipeline::Snapshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::config::AppConfig;
+use crate::wiring::{build_pipeline, connect_kafka};
 
 /// Output format of the snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -155,12 +158,13 @@ pub async fn snapshot_org(
 pub enum Output {
     /// NDJSON on stdout; rejected records on stderr.
     Stdout,
-    /// One Kafka topic (keyed by the entity uid); rejected records to the dead-letter topic.
-    Kafka(Box<OcsfProducer>),
+    /// One Kafka topic (keyed by the entity uid), each snapshot one unit of the delivery engine
+    /// (one transaction in exactly-once mode); rejected records to the dead-letter topic.
+    Kafka(mpsc::Sender<Snapshot>),
 }
 
 impl Output {
-    /// Writes one organisation's snapshot; every Kafka record is acknowledged before it returns.
+    /// Writes one organisation's snapshot; with Kafka, returns once it is durable.
     pub async fn write(&self, org: &str, snapshot: &OrgSnapshot) -> Result<()> {
         match self {
             Output::Stdout => {
@@ -176,24 +180,22 @@ impl Output {
                 }
                 Ok(())
             }
-            Output::Kafka(producer) => {
-                let sends = snapshot.records.iter().map(|record| producer.send(record));
-                for result in futures::future::join_all(sends).await {
-                    result.context("producing an inventory record")?;
-                }
-                let letters = snapshot.rejected.iter().map(|(error, raw)| {
-                    producer.send_dead_letter(DeadLetter {
-                        raw: raw.to_string().into_bytes().into(),
-                        reason: error.to_string(),
-                        stage: Stage::Map,
-                        org_id: Some(org.to_owned()).filter(|o| !o.is_empty()),
-                        event_id: None,
-                    })
-                });
-                for result in futures::future::join_all(letters).await {
-                    result.context("producing an inventory dead letter")?;
-                }
-                Ok(())
+            Output::Kafka(snapshots) => {
+                let (reply, answer) = oneshot::channel();
+                let unit = Snapshot {
+                    org: org.to_owned(),
+                    records: snapshot.records.clone(),
+                    rejected: snapshot.rejected.clone(),
+                    reply,
+                };
+                snapshots
+                    .send(unit)
+                    .await
+                    .map_err(|_| anyhow::anyhow!("the Kafka writer stopped"))?;
+                answer
+                    .await
+                    .map_err(|_| anyhow::anyhow!("the Kafka writer stopped"))?
+                    .map_err(|error| anyhow::anyhow!("writing the snapshot to Kafka: {error}"))
             }
         }
     }
@@ -215,14 +217,12 @@ async fn run_async(args: Args) -> Result<bool> {
         ..InventoryConfig::default()
     };
     let orgs = target_orgs(&args.orgs, &config, &client).await?;
-    let output = match &args.kafka_topic {
+    let (output, writer) = match &args.kafka_topic {
         Some(topic) => {
-            let producer = OcsfProducer::for_topic(config.kafka.clone(), topic)
-                .await
-                .context("starting the Kafka producer of the inventory topic")?;
-            Output::Kafka(Box::new(producer))
+            let (snapshots, writer) = kafka_writer(&config, topic).await?;
+            (Output::Kafka(snapshots), Some(writer))
         }
-        None => Output::Stdout,
+        None => (Output::Stdout, None),
     };
     let mut previous: BTreeMap<String, PreviousSnapshot> = BTreeMap::new();
     let mut all_ok = true;
@@ -267,5 +267,35 @@ async fn run_async(args: Args) -> Result<bool> {
             _ = tokio::signal::ctrl_c() => break,
         }
     }
+    drop(output);
+    if let Some(writer) = writer {
+        writer
+            .await
+            .context("the Kafka writer failed")?
+            .context("writing to Kafka")?;
+    }
     Ok(all_ok)
+}
+
+/// The delivery engine's writer for snapshots to `topic` (its own transactional id,
+/// `<deployment_id>.inventory`), and where to send them.
+async fn kafka_writer(
+    config: &AppConfig,
+    topic: &str,
+) -> Result<(
+    mpsc::Sender<Snapshot>,
+    tokio::task::JoinHandle<Result<(), pipeline::UnitError>>,
+)> {
+    let mut config = config.clone();
+    config.kafka.topic.single_topic = Some(topic.to_owned());
+    let (destination, _) = connect_kafka(&config, "inventory")
+        .await
+        .context("connecting the inventory topic's writer")?;
+    let pipeline = build_pipeline(&config, Arc::new(Mapper::default()), destination);
+    let (snapshots, receiver) = mpsc::channel(1);
+    let writer = tokio::spawn(async move {
+        let (_never, shutdown) = tokio::sync::watch::channel(false);
+        pipeline.write_snapshots(receiver, shutdown).await
+    });
+    Ok((snapshots, writer))
 }

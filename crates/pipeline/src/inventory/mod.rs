@@ -29,6 +29,8 @@ use std::time::Duration;
 
 use fetcher::JumpCloudClient;
 use fetcher::inventory::{InventoryConfig, collect_org};
+use mapper::OcsfRecord;
+use mapper::inventory::InventoryMapError;
 use producer::{DeadLetter, Stage};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -176,29 +178,7 @@ impl InventoryTask {
             state_records = planned.state.len(),
             "inventory snapshot collected; handing it to the writer"
         );
-        let mut items: Vec<Prepared> = Vec::with_capacity(records + changes + rejected);
-        for record in planned.records {
-            let json = record.json.clone();
-            match self.destination.prepare(record) {
-                Ok(prepared) => items.push(prepared),
-                Err(error) => items.push(self.destination.prepare_dead_letter(DeadLetter::new(
-                    json,
-                    error.stage(),
-                    error.to_string(),
-                    org,
-                    None,
-                ))),
-            }
-        }
-        for (error, raw) in planned.rejected {
-            items.push(self.destination.prepare_dead_letter(DeadLetter::new(
-                raw.to_string(),
-                Stage::Map,
-                error.to_string(),
-                org,
-                None,
-            )));
-        }
+        let items = prepare_snapshot(&self.destination, org, planned.records, planned.rejected);
         let unit = SnapshotUnit {
             org: org.to_owned(),
             items,
@@ -236,6 +216,40 @@ impl InventoryTask {
             Err(_) => Attempt::Stopped,
         }
     }
+}
+
+/// A snapshot's records made ready for `destination`; a record it cannot take as it is, and a
+/// console record that could not be mapped, become dead letters.
+pub(crate) fn prepare_snapshot(
+    destination: &Destination,
+    org: &str,
+    records: Vec<OcsfRecord>,
+    rejected: Vec<(InventoryMapError, serde_json::Value)>,
+) -> Vec<Prepared> {
+    let mut items = Vec::with_capacity(records.len() + rejected.len());
+    for record in records {
+        let json = record.json.clone();
+        items.push(match destination.prepare(record) {
+            Ok(prepared) => prepared,
+            Err(error) => destination.prepare_dead_letter(DeadLetter::new(
+                json,
+                error.stage(),
+                error.to_string(),
+                org,
+                None,
+            )),
+        });
+    }
+    for (error, raw) in rejected {
+        items.push(destination.prepare_dead_letter(DeadLetter::new(
+            raw.to_string(),
+            Stage::Map,
+            error.to_string(),
+            org,
+            None,
+        )));
+    }
+    items
 }
 
 fn epoch_ms() -> i64 {
