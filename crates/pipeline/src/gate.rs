@@ -1,6 +1,7 @@
 //! Turns at the JumpCloud request budget: a few requests in flight at a time (the client's rate
-//! cap spaces them), handed out sweeps first, then backlog pages, first come first served
-//! within each class. A group with a large backlog waits behind every due sweep, so caught-up
+//! cap spaces them), handed out sweeps first, then backlog pages, then spare turns (the audit's
+//! counts and repairs: only when no event request waits), first come first served within each
+//! class. A group with a large backlog waits behind every due sweep, so caught-up
 //! organisations stay fresh; backlog pages share what the sweeps leave (each group has at most
 //! one request waiting, so backlogs are served round robin).
 
@@ -26,6 +27,7 @@ struct GateState {
     free: usize,
     fresh: VecDeque<oneshot::Sender<Turn>>,
     backlog: VecDeque<oneshot::Sender<Turn>>,
+    spare: VecDeque<oneshot::Sender<Turn>>,
 }
 
 /// One request's turn; the next waiter goes when it is dropped.
@@ -55,6 +57,7 @@ impl RequestGate {
                 free: in_flight.max(1),
                 fresh: VecDeque::new(),
                 backlog: VecDeque::new(),
+                spare: VecDeque::new(),
             }),
         })
     }
@@ -65,9 +68,22 @@ impl RequestGate {
 
     /// Waits for a turn of `priority`.
     pub(crate) async fn turn(self: &Arc<Self>, priority: TurnPriority) -> Turn {
+        self.wait(Some(priority)).await
+    }
+
+    /// Waits for a spare turn: given only when no sweep or backlog page waits.
+    pub(crate) async fn spare_turn(self: &Arc<Self>) -> Turn {
+        self.wait(None).await
+    }
+
+    async fn wait(self: &Arc<Self>, priority: Option<TurnPriority>) -> Turn {
         let receiver = {
             let mut state = self.lock();
-            if state.free > 0 && state.fresh.is_empty() && state.backlog.is_empty() {
+            if state.free > 0
+                && state.fresh.is_empty()
+                && state.backlog.is_empty()
+                && state.spare.is_empty()
+            {
                 state.free -= 1;
                 return Turn {
                     gate: Some(Arc::clone(self)),
@@ -75,8 +91,9 @@ impl RequestGate {
             }
             let (sender, receiver) = oneshot::channel();
             match priority {
-                TurnPriority::Fresh => state.fresh.push_back(sender),
-                TurnPriority::Backlog => state.backlog.push_back(sender),
+                Some(TurnPriority::Fresh) => state.fresh.push_back(sender),
+                Some(TurnPriority::Backlog) => state.backlog.push_back(sender),
+                None => state.spare.push_back(sender),
             }
             receiver
         };
@@ -96,6 +113,7 @@ impl RequestGate {
                 .fresh
                 .pop_front()
                 .or_else(|| state.backlog.pop_front())
+                .or_else(|| state.spare.pop_front())
             else {
                 state.free += 1;
                 return;
@@ -120,21 +138,22 @@ mod tests {
     use std::time::Duration;
 
     #[tokio::test]
-    async fn waiting_sweeps_go_before_waiting_backlog_pages() {
+    async fn waiting_sweeps_go_before_waiting_backlog_pages_and_spare_turns_last() {
         let gate = RequestGate::new(1);
         let held = gate.turn(TurnPriority::Backlog).await;
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
         for (name, priority) in [
-            ("backlog-1", TurnPriority::Backlog),
-            ("backlog-2", TurnPriority::Backlog),
-            ("fresh-1", TurnPriority::Fresh),
-            ("fresh-2", TurnPriority::Fresh),
+            ("spare-1", None),
+            ("backlog-1", Some(TurnPriority::Backlog)),
+            ("backlog-2", Some(TurnPriority::Backlog)),
+            ("fresh-1", Some(TurnPriority::Fresh)),
+            ("fresh-2", Some(TurnPriority::Fresh)),
         ] {
             let gate = Arc::clone(&gate);
             let order = Arc::clone(&order);
             tasks.push(tokio::spawn(async move {
-                let _turn = gate.turn(priority).await;
+                let _turn = gate.wait(priority).await;
                 order.lock().unwrap().push(name);
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }));
@@ -147,7 +166,7 @@ mod tests {
         }
         assert_eq!(
             *order.lock().unwrap(),
-            ["fresh-1", "fresh-2", "backlog-1", "backlog-2"]
+            ["fresh-1", "fresh-2", "backlog-1", "backlog-2", "spare-1"]
         );
     }
 

@@ -22,8 +22,12 @@
 //! - With [`Pipeline::with_inventory`], one task takes inventory snapshots of the sources'
 //!   organisations and hands each to the same writer as one unit: its records, change events
 //!   and its state in a compacted topic (`inventory/`).
+//! - With [`Pipeline::with_audit`], each unit also carries what it delivered to each window of
+//!   event time, and one task compares every settled window with Directory Insights' count and
+//!   repairs a window that misses events (`audit/`).
 
 mod ack;
+pub mod audit;
 mod budget;
 mod config;
 mod deliveries;
@@ -47,6 +51,7 @@ use mapper::Mapper;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+pub use audit::{AuditPlan, AuditReport, AuditStats};
 pub use budget::InFlightBudget;
 pub use config::{DeliveryGuarantee, PipelineConfig, StateStore};
 pub use destination::{Destination, KafkaDestination, UnitError};
@@ -120,6 +125,7 @@ pub struct Pipeline {
     gate: Arc<RequestGate>,
     limits: UnitLimits,
     inventory: Option<InventoryPlan>,
+    audit: Option<(AuditPlan, audit::Ledger)>,
     health: Arc<DeliveryHealth>,
 }
 
@@ -141,6 +147,7 @@ impl Pipeline {
             gate: RequestGate::shared(),
             limits,
             inventory: None,
+            audit: None,
             health: Arc::default(),
         }
     }
@@ -171,6 +178,16 @@ impl Pipeline {
     /// [`InventoryPlan`]), written by the same writer as the events. Kafka destination only.
     pub fn with_inventory(mut self, plan: InventoryPlan) -> Self {
         self.inventory = Some(plan);
+        self
+    }
+
+    /// Counts what each unit delivers to each window of event time (kept with the cursors in
+    /// the state topic; `ledger` is what the state topic held at start-up,
+    /// [`StartingCheckpoints::audit_ledger`]) and audits the settled windows of the live
+    /// sources against `/events/count`, repairing those missing events (see [`AuditPlan`]).
+    /// Kafka destination with the Kafka state store only (ignored otherwise).
+    pub fn with_audit(mut self, plan: AuditPlan, ledger: audit::Ledger) -> Self {
+        self.audit = Some((plan, ledger));
         self
     }
 
@@ -224,6 +241,8 @@ impl Pipeline {
                 };
             }
         };
+        let book = self.audit_book(&sources);
+        let audited: Vec<audit::Audited> = sources.iter().filter_map(audit::Audited::of).collect();
         // The sources stop on shutdown, or when the writer is fenced.
         let (stop_sources, stop) = watch::channel(false);
         let mut forward = shutdown.clone();
@@ -238,6 +257,7 @@ impl Pipeline {
             destination: Arc::clone(&self.destination),
             refused: Arc::new(Refused::default()),
             lead: MappedLead::default(),
+            audit: book.as_ref().map(|book| book.windows()),
         };
         let mut tasks = JoinSet::new();
         for group in group_sources(sources) {
@@ -254,27 +274,48 @@ impl Pipeline {
             tasks.spawn(async move { task.run(group).await });
         }
         drop(sender);
-        let (snapshots, inventory_task) = match (&self.inventory, known) {
+        // Units that are not event batches (snapshots, the audit's) come over one channel.
+        let (units, snapshots) = mpsc::channel(1);
+        let inventory_task = match (&self.inventory, known) {
             (Some(plan), Some(known)) => {
-                let (units, snapshots) = mpsc::channel(1);
                 let task = InventoryTask {
                     plan: plan.clone(),
                     orgs,
                     known,
-                    units,
+                    units: units.clone(),
                     destination: Arc::clone(&self.destination),
                     stop: stop.clone(),
                     mode,
                     stats: Arc::clone(&self.stats),
                 };
-                (Some(snapshots), Some(tokio::spawn(task.run())))
+                Some(tokio::spawn(task.run()))
             }
-            _ => (None, None),
+            _ => None,
         };
-        let writer = self.writer(acks, shutdown.clone(), &mapping.refused);
+        let audit_task = match (&self.audit, &book) {
+            (Some((plan, _)), Some(book)) if mode == Mode::Follow => {
+                let task = audit::AuditTask {
+                    plan: plan.clone(),
+                    book: Arc::clone(book),
+                    sources: audited,
+                    acks: Arc::clone(&acks),
+                    gate: Arc::clone(&self.gate),
+                    units: units.clone(),
+                    destination: Arc::clone(&self.destination),
+                    mapping: mapping.clone(),
+                    stats: Arc::clone(&self.stats),
+                    stop: stop.clone(),
+                    once_since: None,
+                };
+                Some(tokio::spawn(task.run()))
+            }
+            _ => None,
+        };
+        drop(units);
+        let writer = self.writer(acks, shutdown.clone(), &mapping.refused, book);
         drop(mapping);
         let mut report = RunReport::default();
-        if let Err(error) = writer.run(receiver, snapshots).await {
+        if let Err(error) = writer.run(receiver, Some(snapshots)).await {
             tracing::error!(error = %error, "stopping: this process was fenced");
             report.fenced = Some(error.to_string());
             let _ = stop_sources.send(true);
@@ -294,8 +335,90 @@ impl Pipeline {
                 .failed_orgs
                 .push(("inventory".into(), format!("task failed: {join_error}")));
         }
+        if let Some(task) = audit_task
+            && let Err(join_error) = task.await
+        {
+            report
+                .failed_orgs
+                .push(("audit".into(), format!("task failed: {join_error}")));
+        }
         forwarding.abort();
         report
+    }
+
+    /// One audit of the settled windows of `sources` starting at or after `since` (`audit
+    /// --repair`): each not final yet is counted, and repaired when it misses events, through
+    /// this pipeline's writer; then it ends. Needs [`Self::with_audit`]. `Err` when this process
+    /// was fenced.
+    pub async fn audit_once(
+        &self,
+        sources: Vec<EventSource>,
+        since: chrono::DateTime<chrono::Utc>,
+        shutdown: Shutdown,
+    ) -> Result<AuditReport, UnitError> {
+        let (Some((plan, _)), Some(book)) = (&self.audit, self.audit_book(&sources)) else {
+            return Ok(AuditReport {
+                problems: vec!["the audit needs the Kafka state store".into()],
+                ..AuditReport::default()
+            });
+        };
+        let acks = Arc::new(Acknowledgements::new(&sources).map_err(UnitError::Failed)?);
+        let (units, snapshots) = mpsc::channel(1);
+        let refused = Arc::new(Refused::default());
+        let task = audit::AuditTask {
+            plan: plan.clone(),
+            book: Arc::clone(&book),
+            sources: sources.iter().filter_map(audit::Audited::of).collect(),
+            acks: Arc::clone(&acks),
+            gate: Arc::clone(&self.gate),
+            units,
+            destination: Arc::clone(&self.destination),
+            mapping: Mapping {
+                mapper: Arc::clone(&self.mapper),
+                destination: Arc::clone(&self.destination),
+                refused: Arc::clone(&refused),
+                lead: MappedLead::default(),
+                audit: Some(book.windows()),
+            },
+            stats: Arc::clone(&self.stats),
+            stop: shutdown.clone(),
+            once_since: Some(since.timestamp_millis()),
+        };
+        let auditing = tokio::spawn(task.run());
+        // No event batches: the chunk channel is closed from the start.
+        let (no_batches, chunks) = mpsc::channel(1);
+        drop(no_batches);
+        self.writer(acks, shutdown, &refused, Some(book))
+            .run(chunks, Some(snapshots))
+            .await?;
+        auditing
+            .await
+            .map_err(|e| UnitError::Failed(format!("the audit task failed: {e}")))
+    }
+
+    /// The audit's book for `sources`, when the audit is on and the destination keeps a state
+    /// topic.
+    fn audit_book(&self, sources: &[EventSource]) -> Option<Arc<audit::Book>> {
+        let (plan, ledger) = self.audit.as_ref()?;
+        let Some(topic) = self.destination.state_topic() else {
+            tracing::warn!("the audit needs the cursors in the Kafka state topic: it is off");
+            return None;
+        };
+        let started = sources
+            .iter()
+            .filter(|s| s.is_live())
+            .map(|source| audit::Started {
+                key: Arc::from(source.checkpoint_key()),
+                checkpoint: source.loaded_checkpoint().map(|c| c.cursor),
+                cursor: source.fetch_cursor(),
+            });
+        Some(Arc::new(audit::Book::new(
+            plan.windows,
+            topic,
+            plan.keep_summaries,
+            ledger,
+            started,
+        )))
     }
 
     /// Writes each snapshot `snapshots` brings as one unit through the engine's writer (one
@@ -320,9 +443,11 @@ impl Pipeline {
                 } = snapshot;
                 let items = inventory::prepare_snapshot(&destination, &org, records, rejected);
                 let unit = writer::SnapshotUnit {
+                    what: "inventory snapshot",
                     org,
                     items,
                     state: Vec::new(),
+                    tally: None,
                     reply,
                 };
                 if units.send(unit).await.is_err() {
@@ -338,6 +463,7 @@ impl Pipeline {
                 Arc::new(Acknowledgements::default()),
                 shutdown,
                 &Arc::default(),
+                None,
             )
             .run(chunks, Some(receiver))
             .await;
@@ -350,6 +476,7 @@ impl Pipeline {
         acks: Arc<Acknowledgements>,
         shutdown: Shutdown,
         refused: &Arc<Refused>,
+        audit: Option<Arc<audit::Book>>,
     ) -> Writer {
         Writer {
             finishing: Finishing {
@@ -361,6 +488,7 @@ impl Pipeline {
                     health: Arc::clone(&self.health),
                     stop: shutdown,
                 }),
+                audit,
             },
             limits: self.limits,
             pipelined: !self.destination.is_transactional(),

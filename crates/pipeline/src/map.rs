@@ -18,6 +18,7 @@ use producer::{DeadLetter, Stage};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::ack::InFlight;
+use crate::audit::{Placing, Tally, Windows};
 use crate::destination::{Destination, Prepared};
 use crate::stats::{BatchCounts, ClassActivity};
 
@@ -82,6 +83,8 @@ pub(crate) struct MappedChunk {
     pub(crate) items: Vec<Outgoing>,
     /// What the chunk counts for (fetched, delivered per class, dead-lettered).
     pub(crate) counts: BatchCounts,
+    /// With the audit: what it delivered to each window, and the events' identities.
+    pub(crate) tally: Option<Tally>,
     /// On the batch's last chunk: the batch (its events mapped and dropped), whose cursor and
     /// dedup keys its unit writes.
     pub(crate) batch: Option<EventBatch>,
@@ -98,6 +101,8 @@ pub(crate) struct Mapping {
     pub(crate) destination: Arc<Destination>,
     pub(crate) refused: Arc<Refused>,
     pub(crate) lead: MappedLead,
+    /// The audit's windows, when the deliveries are counted.
+    pub(crate) audit: Option<Windows>,
 }
 
 impl Mapping {
@@ -111,6 +116,14 @@ impl Mapping {
     ) -> bool {
         let in_flight = Arc::new(in_flight);
         let org_id = Arc::clone(&batch.org_id);
+        let source = Arc::clone(&batch.checkpoint_key);
+        let mut placing = self.audit.map(|windows| {
+            Placing::new(
+                windows,
+                &batch.events,
+                batch.cursor_after.timestamp_millis(),
+            )
+        });
         let mut events = std::mem::take(&mut batch.events).into_iter().peekable();
         let mut batch = Some(batch);
         // One output buffer for the batch (each record takes a copy of what it needs).
@@ -125,14 +138,32 @@ impl Mapping {
                 fetched: chunk.len() as u64,
                 ..BatchCounts::default()
             };
+            let mut tally = placing.as_ref().map(|_| Tally::default());
             let items = chunk
                 .into_iter()
-                .map(|event| self.map_event(event, &mut json, &mut counts))
+                .map(|event| {
+                    let Some(placing) = placing.as_mut() else {
+                        return self.map_event(event, &mut json, &mut counts);
+                    };
+                    let (window, id) = placing.place(
+                        event.id.as_deref(),
+                        event.timestamp.as_deref(),
+                        &event.bytes,
+                    );
+                    let dead_before = counts.dead_lettered_map + counts.dead_lettered_encode;
+                    let outgoing = self.map_event(event, &mut json, &mut counts);
+                    let dead = counts.dead_lettered_map + counts.dead_lettered_encode > dead_before;
+                    if let Some(tally) = tally.as_mut() {
+                        tally.add(&source, window, id, dead);
+                    }
+                    outgoing
+                })
                 .collect();
             let mapped = MappedChunk {
                 org_id: Arc::clone(&org_id),
                 items,
                 counts,
+                tally,
                 batch: if last { batch.take() } else { None },
                 in_flight: Arc::clone(&in_flight),
                 lead: Some(lead),
@@ -146,6 +177,17 @@ impl Mapping {
             // Mapping is CPU work: let the other tasks of this worker run between chunks.
             tokio::task::yield_now().await;
         }
+    }
+
+    /// Maps one event outside a batch (a repair): the record or dead letter, and whether it is
+    /// a dead letter.
+    pub(crate) fn map_one(&self, event: RawEvent, json: &mut Vec<u8>) -> (Outgoing, bool) {
+        let mut counts = BatchCounts::default();
+        let outgoing = self.map_event(event, json, &mut counts);
+        (
+            outgoing,
+            counts.dead_lettered_map + counts.dead_lettered_encode > 0,
+        )
     }
 
     fn map_event(&self, event: RawEvent, json: &mut Vec<u8>, counts: &mut BatchCounts) -> Outgoing {

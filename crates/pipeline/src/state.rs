@@ -4,12 +4,16 @@
 //! value = the checkpoint as JSON), read back with `read_committed`; a file checkpoint is taken
 //! over for a key the topic does not hold yet (so switching stores does not restart from the
 //! initial lookback). With the file store, the file. After start-up the durable checkpoints are
-//! the acknowledgements' (`ack.rs`), written with each unit by the destination.
+//! the acknowledgements' (`ack.rs`), written with each unit by the destination. The state
+//! topic also holds the audit's records (keys `audit/...`, not checkpoints): they are read into
+//! an [`audit::Ledger`](crate::audit::Ledger) here.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use fetcher::{Checkpoint, CheckpointError, CheckpointStore};
+
+use crate::audit::{Ledger, is_audit_key};
 
 /// The checkpoints the sources start from.
 #[derive(Debug)]
@@ -18,6 +22,8 @@ pub struct StartingCheckpoints {
     topic: Option<(String, BTreeMap<String, Checkpoint>)>,
     /// The file store: the store itself, or taken over for keys the topic does not hold.
     file: Option<Arc<dyn CheckpointStore>>,
+    /// The audit's records of the state topic.
+    audit: Ledger,
 }
 
 impl StartingCheckpoints {
@@ -28,9 +34,11 @@ impl StartingCheckpoints {
         records: BTreeMap<String, Vec<u8>>,
         file: Option<Arc<dyn CheckpointStore>>,
     ) -> Result<Self, CheckpointError> {
+        let audit = Ledger::read(records.iter().filter(|(key, _)| is_audit_key(key)));
         Ok(Self {
             topic: Some((topic.to_owned(), decode_state(topic, records)?)),
             file,
+            audit,
         })
     }
 
@@ -39,6 +47,7 @@ impl StartingCheckpoints {
         Self {
             topic: None,
             file: Some(store),
+            audit: Ledger::default(),
         }
     }
 
@@ -70,6 +79,11 @@ impl StartingCheckpoints {
         }
     }
 
+    /// The audit's records the state topic held (empty with the file store).
+    pub fn audit_ledger(&self) -> &Ledger {
+        &self.audit
+    }
+
     /// Where the checkpoints come from.
     pub fn location(&self) -> String {
         match (&self.topic, &self.file) {
@@ -85,14 +99,15 @@ impl StartingCheckpoints {
     }
 }
 
-/// The checkpoints of the state topic's records (raw values by key); a value that is not a
-/// checkpoint is an error naming its key.
+/// The checkpoints of the state topic's records (raw values by key; the audit's keys are not
+/// checkpoints and are passed over); a value that is not a checkpoint is an error naming its key.
 pub(crate) fn decode_state(
     topic: &str,
     records: BTreeMap<String, Vec<u8>>,
 ) -> Result<BTreeMap<String, Checkpoint>, CheckpointError> {
     records
         .into_iter()
+        .filter(|(key, _)| !is_audit_key(key))
         .map(|(key, value)| {
             serde_json::from_slice(&value)
                 .map(|checkpoint| (key.clone(), checkpoint))
@@ -133,6 +148,29 @@ mod tests {
         assert_eq!(state.checkpoint("events/b").unwrap(), Some(checkpoint(2)));
         assert_eq!(state.checkpoint("events/c").unwrap(), None);
         assert_eq!(state.location(), "kafka:s");
+    }
+
+    #[test]
+    fn the_audits_records_are_routed_to_its_ledger_not_decoded_as_checkpoints() {
+        let records = BTreeMap::from([
+            (
+                "events/a".to_string(),
+                StartingCheckpoints::encode(&checkpoint(30)),
+            ),
+            (
+                "audit/events/a".to_string(),
+                br#"{"from":"2026-11-01T00:00:00Z","through":"2026-11-01T01:00:00Z","cursor":null}"#
+                    .to_vec(),
+            ),
+        ]);
+        let state = StartingCheckpoints::from_state_topic("s", records, None).unwrap();
+        assert_eq!(state.checkpoint("events/a").unwrap(), Some(checkpoint(30)));
+        assert_eq!(state.checkpoint("audit/events/a").unwrap(), None);
+        let cover = state.audit_ledger().sources["events/a"]
+            .cover
+            .clone()
+            .unwrap();
+        assert_eq!(cover.through.to_rfc3339(), "2026-11-01T01:00:00+00:00");
     }
 
     #[test]

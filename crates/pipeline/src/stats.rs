@@ -55,6 +55,8 @@ pub struct PipelineStats {
     pub delivery_latency: Histogram,
     /// The inventory snapshots' counters.
     pub inventory: crate::inventory::InventoryStats,
+    /// The audit's counters and findings.
+    pub audit: crate::audit::AuditStats,
 }
 
 impl Default for PipelineStats {
@@ -63,6 +65,7 @@ impl Default for PipelineStats {
             inner: Mutex::default(),
             delivery_latency: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             inventory: crate::inventory::InventoryStats::default(),
+            audit: crate::audit::AuditStats::default(),
         }
     }
 }

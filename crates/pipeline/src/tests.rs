@@ -15,10 +15,10 @@ use tokio::sync::{Notify, watch};
 use crate::destination::memory::{Fault, Line, MemorySink};
 use crate::{Destination, Mode, Pipeline, RunReport, UnitLimits};
 
-const API_KEY: &str = "engine-test-key";
+pub(crate) const API_KEY: &str = "engine-test-key";
 
 /// (organisation, id, timestamp).
-type Identity = (String, String, String);
+pub(crate) type Identity = (String, String, String);
 
 async fn start_sim(orgs: usize, events: usize) -> SimHandle {
     let config = SimConfig {
@@ -94,7 +94,7 @@ async fn run_once(pipeline: &Pipeline, sources: Vec<EventSource>) -> RunReport {
     .expect("the run ends")
 }
 
-async fn ground_truth(sim: &SimHandle) -> BTreeSet<Identity> {
+pub(crate) async fn ground_truth(sim: &SimHandle) -> BTreeSet<Identity> {
     let body = reqwest::Client::new()
         .get(format!("{}/__sim/events", sim.base_url()))
         .header("x-api-key", API_KEY)
@@ -113,7 +113,7 @@ async fn ground_truth(sim: &SimHandle) -> BTreeSet<Identity> {
         .collect()
 }
 
-fn identity_of(
+pub(crate) fn identity_of(
     org: &serde_json::Value,
     id: &serde_json::Value,
     time: &serde_json::Value,
@@ -123,7 +123,7 @@ fn identity_of(
 }
 
 /// The visible records, in the order they became visible.
-fn visible(sink: &MemorySink) -> Vec<Identity> {
+pub(crate) fn visible(sink: &MemorySink) -> Vec<Identity> {
     sink.memory()
         .visible
         .iter()
@@ -144,7 +144,7 @@ fn visible(sink: &MemorySink) -> Vec<Identity> {
 
 /// Asserts every event of `truth` is visible exactly once, and nothing else.
 #[track_caller]
-fn assert_exactly_once(seen: &[Identity], truth: &BTreeSet<Identity>) {
+pub(crate) fn assert_exactly_once(seen: &[Identity], truth: &BTreeSet<Identity>) {
     let mut counts: BTreeMap<&Identity, usize> = BTreeMap::new();
     for identity in seen {
         *counts.entry(identity).or_default() += 1;

@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::ack::Acknowledgements;
+use crate::audit::{Book, Tally};
 use crate::deliveries::UnitDeliveries;
 use crate::destination::{Destination, KeyedRecord, Prepared, UnitError};
 use crate::health::Retrying;
@@ -53,12 +54,17 @@ pub(crate) const UNITS_IN_FLIGHT: usize = 3;
 /// Where the writer says whether a snapshot's unit became durable.
 pub(crate) type SnapshotReply = oneshot::Sender<Result<(), String>>;
 
-/// An inventory snapshot as one unit: its records and dead letters, its state records, and
-/// where the writer says whether it became durable.
+/// A unit that is not event batches (an inventory snapshot; the audit's results, or a
+/// repair's events): its records and dead letters, its state records, and where the writer
+/// says whether it became durable.
 pub(crate) struct SnapshotUnit {
+    /// What it is, for the log: `inventory snapshot`, `audit results`, `audit repair`.
+    pub(crate) what: &'static str,
     pub(crate) org: String,
     pub(crate) items: Vec<Prepared>,
     pub(crate) state: Vec<KeyedRecord>,
+    /// A repair's deliveries, counted by the audit like a batch's.
+    pub(crate) tally: Option<Tally>,
     pub(crate) reply: SnapshotReply,
 }
 
@@ -75,6 +81,8 @@ pub(crate) struct Unit {
     failed: Option<String>,
     /// A snapshot's state records, and its reply.
     snapshot: Option<(Vec<KeyedRecord>, SnapshotReply)>,
+    /// A repair's deliveries (a snapshot unit's).
+    tally: Option<Tally>,
 }
 
 impl Unit {
@@ -93,6 +101,8 @@ pub(crate) struct Finishing {
     pub(crate) stats: Arc<PipelineStats>,
     pub(crate) refused: Arc<Refused>,
     pub(crate) retry: Arc<Retrying>,
+    /// With the audit: the book the units' deliveries are counted in.
+    pub(crate) audit: Option<Arc<Book>>,
 }
 
 pub(crate) struct Writer {
@@ -220,19 +230,22 @@ impl Writer {
     /// A snapshot's unit: begun, every record handed over.
     async fn snapshot(&self, snapshot: SnapshotUnit) -> Result<Unit, (Unit, UnitError)> {
         let SnapshotUnit {
+            what,
             org,
             items,
             state,
+            tally,
             reply,
         } = snapshot;
         tracing::info!(
             org,
             records = items.len(),
             state_records = state.len(),
-            "writing an inventory snapshot"
+            "writing an {what}"
         );
         let mut unit = self.new_unit();
         unit.snapshot = Some((state, reply));
+        unit.tally = tally;
         if let Err(error) = self
             .finishing
             .destination
@@ -260,6 +273,7 @@ impl Writer {
             epoch: self.finishing.acks.epoch(),
             failed: None,
             snapshot: None,
+            tally: None,
         }
     }
 
@@ -348,7 +362,23 @@ impl Finishing {
         let cursors = self
             .acks
             .advance(unit.chunks.iter().filter_map(|chunk| chunk.batch.as_ref()));
-        let keyed = unit.snapshot.as_ref().map_or(&[][..], |(state, _)| state);
+        let mut keyed = unit
+            .snapshot
+            .as_mut()
+            .map(|(state, _)| std::mem::take(state))
+            .unwrap_or_default();
+        let counted = self.audit.as_ref().map(|book| {
+            let repair = unit.tally.is_some();
+            let mut tally = unit.tally.take().unwrap_or_default();
+            for chunk in &mut unit.chunks {
+                if let Some(chunk_tally) = chunk.tally.take() {
+                    tally.merge(chunk_tally);
+                }
+            }
+            let (records, pending) = book.prepare(&tally, &cursors, repair);
+            keyed.extend(records);
+            pending
+        });
         tracing::debug!(
             events = unit.events,
             chunks = unit.chunks.len(),
@@ -357,7 +387,7 @@ impl Finishing {
         );
         if let Err(error) = self
             .destination
-            .finish(&cursors, keyed, &unit.deliveries, &self.retry)
+            .finish(&cursors, &keyed, &unit.deliveries, &self.retry)
             .await
         {
             self.remember_refused(&unit, &unit.deliveries.failures());
@@ -365,6 +395,9 @@ impl Finishing {
         }
         tracing::debug!(events = unit.events, "unit durable");
         self.acks.durable(&cursors);
+        if let (Some(book), Some(pending)) = (&self.audit, counted) {
+            book.durable(pending);
+        }
         for chunk in std::mem::take(&mut unit.chunks) {
             self.stats.add_batch(&chunk.org_id, chunk.counts);
         }
@@ -420,18 +453,21 @@ impl Finishing {
         Ok(())
     }
 
-    /// Takes each source's durable checkpoint from the state topic (tried until it answers, or
-    /// until shutdown), then rewinds every source to them.
+    /// Takes each source's durable checkpoint (and the audit's book) from the state topic
+    /// (tried until it answers, or until shutdown), then rewinds every source to them.
     async fn read_durable_cursors(&self) {
         let mut delays = crate::health::attempt_delays();
         loop {
-            match self.destination.read_cursors().await {
-                Ok(Some(cursors)) => {
+            match self.destination.read_state().await {
+                Ok(Some(durable)) => {
                     tracing::info!(
-                        cursors = cursors.len(),
+                        cursors = durable.cursors.len(),
                         "read the durable cursors back from the state topic"
                     );
-                    self.acks.rewind_to(cursors);
+                    if let Some(book) = &self.audit {
+                        book.reload(&durable.audit, &durable.cursors);
+                    }
+                    self.acks.rewind_to(durable.cursors);
                     return;
                 }
                 Ok(None) => break,

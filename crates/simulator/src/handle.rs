@@ -316,6 +316,39 @@ impl SimHandle {
         self.state.set_live_rate(events_per_sec);
     }
 
+    /// The next `count` events of organisation `org` become visible only `delay` after their
+    /// timestamp (also `POST /__sim/orgs/{id}/hold`). False for an unknown organisation.
+    pub fn hold_next(&self, org: &str, count: usize, delay: Duration) -> bool {
+        let Some(org) = self.state.org_or_provider(org) else {
+            return false;
+        };
+        let delay_ns = i64::try_from(delay.as_nanos()).unwrap_or(i64::MAX);
+        crate::server::write(&org.events).hold_next(count, delay_ns);
+        true
+    }
+
+    /// The first `count` events of `org` with `start_ns <= timestamp < end_ns` are not visible
+    /// for the next `hidden_for` (also `POST /__sim/orgs/{id}/hide`). Returns how many.
+    pub fn hide(
+        &self,
+        org: &str,
+        start_ns: i64,
+        end_ns: i64,
+        count: usize,
+        hidden_for: Duration,
+    ) -> usize {
+        let Some(org) = self.state.org_or_provider(org) else {
+            return 0;
+        };
+        let until = ids::now_ns() + i64::try_from(hidden_for.as_nanos()).unwrap_or(i64::MAX);
+        crate::server::write(&org.events).hide(start_ns, end_ns, count, until)
+    }
+
+    /// Every event a hold or a hide made visible late (also `GET /__sim/held`).
+    pub fn held(&self) -> Vec<crate::server::admin::HeldEvent> {
+        crate::server::admin::held_events(&self.state)
+    }
+
     /// Number of events held (visible or not), all orgs.
     pub fn event_count(&self) -> usize {
         self.state.orgs.iter().map(|o| read(&o.events).len()).sum()

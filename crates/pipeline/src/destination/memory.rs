@@ -10,7 +10,10 @@ use fetcher::Checkpoint;
 use producer::DeadLetter;
 use tokio::sync::Notify;
 
-use super::UnitError;
+use super::{KeyedRecord, UnitError};
+
+/// The name the memory gives its state topic.
+pub(crate) const STATE_TOPIC: &str = "memory.state";
 
 /// One record or dead letter handed over.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +49,8 @@ pub(crate) struct Memory {
     pub(crate) visible: Vec<Line>,
     /// The durable cursors.
     pub(crate) cursors: BTreeMap<String, Checkpoint>,
+    /// The other durable records of the state topic (the audit's), by key.
+    pub(crate) state: BTreeMap<String, Vec<u8>>,
     /// Faults for the next finishes, in order.
     pub(crate) faults: VecDeque<Fault>,
     /// Records and dead letters made ready (mapped) so far.
@@ -90,7 +95,11 @@ impl MemorySink {
         self.memory().open.clear();
     }
 
-    pub(crate) async fn finish(&self, cursors: &[(String, Checkpoint)]) -> Result<(), UnitError> {
+    pub(crate) async fn finish(
+        &self,
+        cursors: &[(String, Checkpoint)],
+        keyed: &[KeyedRecord],
+    ) -> Result<(), UnitError> {
         let fault = {
             let mut memory = self.memory();
             memory.finished += 1;
@@ -103,30 +112,50 @@ impl MemorySink {
             }
             Some(Fault::Fence) => Err(UnitError::Fenced("a scripted fence".into())),
             Some(Fault::CommitThenLose) => {
-                self.commit(cursors);
+                self.commit(cursors, keyed);
                 Err(UnitError::Unknown(
                     "a scripted commit of unknown fate".into(),
                 ))
             }
             Some(Fault::Pass) | None => {
-                self.commit(cursors);
+                self.commit(cursors, keyed);
                 Ok(())
             }
             Some(Fault::Hold(release)) => {
                 release.notified().await;
-                self.commit(cursors);
+                self.commit(cursors, keyed);
                 Ok(())
             }
         }
     }
 
-    fn commit(&self, cursors: &[(String, Checkpoint)]) {
+    fn commit(&self, cursors: &[(String, Checkpoint)], keyed: &[KeyedRecord]) {
         let mut memory = self.memory();
         let open = std::mem::take(&mut memory.open);
         memory.visible.extend(open);
         for (key, checkpoint) in cursors {
             memory.cursors.insert(key.clone(), checkpoint.clone());
         }
+        for record in keyed {
+            match &record.value {
+                Some(value) => memory.state.insert(record.key.clone(), value.clone()),
+                None => memory.state.remove(&record.key),
+            };
+        }
+    }
+
+    /// The state topic as a reader would find it: the cursors (as checkpoints are written) and
+    /// the other records.
+    pub(crate) fn state_records(&self) -> BTreeMap<String, Vec<u8>> {
+        let memory = self.memory();
+        let mut records = memory.state.clone();
+        for (key, checkpoint) in &memory.cursors {
+            records.insert(
+                key.clone(),
+                crate::state::StartingCheckpoints::encode(checkpoint),
+            );
+        }
+        records
     }
 
     pub(crate) fn cursors(&self) -> BTreeMap<String, Checkpoint> {

@@ -29,6 +29,7 @@ use producer::{
 pub use kafka::KafkaDestination;
 use kafka::{STATE_READ_TIMEOUT, StateWrites};
 
+use crate::audit::{Ledger, is_audit_key};
 use crate::deliveries::UnitDeliveries;
 use crate::files::FileSink;
 use crate::health::Retrying;
@@ -236,7 +237,7 @@ impl Destination {
             #[cfg(test)]
             Destination::Memory(sink) => {
                 self.await_acknowledged(deliveries, retry).await?;
-                sink.finish(cursors).await
+                sink.finish(cursors, keyed).await
             }
         }
     }
@@ -263,15 +264,28 @@ impl Destination {
         .map_err(|e| ProducerError::Kafka(e.to_string()))?
     }
 
-    /// The cursors the state topic holds now (`read_committed`): where the sources are rewound
-    /// to after a unit whose fate is unknown. `None` when cursors are not kept in Kafka (they
-    /// are then written only after the unit's records are acknowledged, never unknown).
-    pub(crate) async fn read_cursors(
+    /// The state topic the audit's records go to, when cursors are kept in one (`None` with
+    /// the file store and the files).
+    pub(crate) fn state_topic(&self) -> Option<String> {
+        match self {
+            Destination::Kafka(kafka) => match kafka.state {
+                StateWrites::Store(_) => None,
+                _ => Some(kafka.config.state_topic.clone()),
+            },
+            Destination::Files { .. } => None,
+            #[cfg(test)]
+            Destination::Memory(_) => Some(memory::STATE_TOPIC.into()),
+        }
+    }
+
+    /// Every key's latest value in the state topic (`read_committed`): cursors and the audit's
+    /// records. `None` when cursors are not kept in Kafka.
+    pub(crate) async fn read_state_records(
         &self,
-    ) -> Result<Option<BTreeMap<String, Checkpoint>>, ProducerError> {
+    ) -> Result<Option<BTreeMap<String, Vec<u8>>>, ProducerError> {
         #[cfg(test)]
         if let Destination::Memory(sink) = self {
-            return Ok(Some(sink.cursors()));
+            return Ok(Some(sink.state_records()));
         }
         let Destination::Kafka(kafka) = self else {
             return Ok(None);
@@ -285,9 +299,22 @@ impl Destination {
         })
         .await
         .map_err(|e| ProducerError::Kafka(e.to_string()))??;
-        let cursors = decode_state(&kafka.config.state_topic, records)
-            .map_err(|e| ProducerError::Config(e.to_string()))?;
-        Ok(Some(cursors))
+        Ok(Some(records))
+    }
+
+    /// The cursors the state topic holds now (`read_committed`), and the audit's records:
+    /// where the sources are rewound to after a unit whose fate is unknown. `None` when cursors
+    /// are not kept in Kafka (they are then written only after the unit's records are
+    /// acknowledged, never unknown).
+    pub(crate) async fn read_state(&self) -> Result<Option<DurableState>, ProducerError> {
+        let Some(records) = self.read_state_records().await? else {
+            return Ok(None);
+        };
+        let audit = Ledger::read(records.iter().filter(|(key, _)| is_audit_key(key)));
+        let topic = self.state_topic().unwrap_or_default();
+        let cursors =
+            decode_state(&topic, records).map_err(|e| ProducerError::Config(e.to_string()))?;
+        Ok(Some(DurableState { cursors, audit }))
     }
 
     /// Every verdict of the unit in; a failure fails the unit (after repairing what can be).
@@ -350,6 +377,12 @@ fn file_failure(sink: &FileSink, error: &std::io::Error) -> ProduceError {
         code: None,
         message: format!("cannot write: {error}"),
     }
+}
+
+/// What the state topic holds: each source's durable cursor, and the audit's records.
+pub(crate) struct DurableState {
+    pub(crate) cursors: BTreeMap<String, Checkpoint>,
+    pub(crate) audit: Ledger,
 }
 
 /// A record or dead letter made ready for the destination.

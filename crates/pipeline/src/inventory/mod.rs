@@ -180,9 +180,11 @@ impl InventoryTask {
         );
         let items = prepare_snapshot(&self.destination, org, planned.records, planned.rejected);
         let unit = SnapshotUnit {
+            what: "inventory snapshot",
             org: org.to_owned(),
             items,
             state: planned.state,
+            tally: None,
             reply,
         };
         if self.units.send(unit).await.is_err() {

@@ -81,16 +81,37 @@ type Tree = BTreeMap<SortKey, Arc<StoredEvent>>;
 pub struct EventIndex {
     all: Tree,
     by_service: HashMap<&'static str, Tree>,
+    /// The next events indexed are made visible late (a test's gap with a known truth).
+    hold: Option<Hold>,
+    /// The events whose visibility a hold or a hide set, in that order.
+    held: Vec<SortKey>,
+}
+
+/// The next `remaining` events indexed become visible only `delay_ns` after their timestamp.
+#[derive(Debug, Clone, Copy)]
+struct Hold {
+    remaining: usize,
+    delay_ns: i64,
 }
 
 impl EventIndex {
-    /// Adds an event; draws a tiebreak not used yet. Returns its key.
+    /// Adds an event; draws a tiebreak not used yet. Returns its key. While a hold is set
+    /// ([`Self::hold_next`]), the event becomes visible no earlier than the hold says.
     pub fn insert(
         &mut self,
         rng: &mut impl Rng,
         event: GeneratedEvent,
         visible_at_ns: i64,
     ) -> SortKey {
+        let mut visible_at_ns = visible_at_ns;
+        let held = match self.hold.as_mut() {
+            Some(hold) if hold.remaining > 0 => {
+                hold.remaining -= 1;
+                visible_at_ns = visible_at_ns.max(event.timestamp_ns.saturating_add(hold.delay_ns));
+                true
+            }
+            _ => false,
+        };
         let epoch_ms = event.timestamp_ns.div_euclid(1_000_000);
         let mut key = SortKey {
             epoch_ms,
@@ -113,7 +134,62 @@ impl EventIndex {
             .or_default()
             .insert(key, Arc::clone(&stored));
         self.all.insert(key, stored);
+        if held {
+            self.held.push(key);
+        }
         key
+    }
+
+    /// The next `count` events indexed become visible only `delay_ns` after their timestamp
+    /// (on top of their late arrival): later than a collector's `lag + overlap` when `delay_ns`
+    /// is longer. The ground truth holds them as any other.
+    pub fn hold_next(&mut self, count: usize, delay_ns: i64) {
+        self.hold = Some(Hold {
+            remaining: count,
+            delay_ns,
+        });
+    }
+
+    /// The first `count` events with `start_ns <= timestamp < end_ns` become visible only at
+    /// `visible_at_ns` (hidden from now until then: e.g. deleted at the source, for a while).
+    /// Returns how many were hidden.
+    pub fn hide(&mut self, start_ns: i64, end_ns: i64, count: usize, visible_at_ns: i64) -> usize {
+        let keys: Vec<SortKey> = self
+            .all
+            .values()
+            .filter(|e| e.timestamp_ns >= start_ns && e.timestamp_ns < end_ns)
+            .take(count)
+            .map(|e| e.key)
+            .collect();
+        for key in &keys {
+            let Some(old) = self.all.get(key) else {
+                continue;
+            };
+            let event = Arc::new(StoredEvent {
+                key: old.key,
+                id: old.id.clone(),
+                timestamp_ns: old.timestamp_ns,
+                visible_at_ns,
+                service: old.service,
+                event_type: old.event_type,
+                json: Arc::clone(&old.json),
+            });
+            self.by_service
+                .entry(event.service)
+                .or_default()
+                .insert(*key, Arc::clone(&event));
+            self.all.insert(*key, event);
+            self.held.push(*key);
+        }
+        keys.len()
+    }
+
+    /// The events whose visibility [`Self::hold_next`] or [`Self::hide`] set, in that order.
+    pub fn held(&self) -> Vec<Arc<StoredEvent>> {
+        self.held
+            .iter()
+            .filter_map(|key| self.all.get(key).cloned())
+            .collect()
     }
 
     /// Builds an index from many events at once (sorted bulk build, much faster than one

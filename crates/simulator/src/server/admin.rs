@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::faults::{FaultKind, FaultRule, RandomFaults};
-use super::{SimState, auth, error, lock, read};
+use super::{SimState, auth, error, lock, read, write};
 use crate::events::StoredEvent;
 
 const GROUND_TRUTH_CHUNK: usize = 2_000;
@@ -205,4 +205,139 @@ pub async fn clear_faults(State(state): State<Arc<SimState>>, headers: HeaderMap
     plan.rules.clear();
     plan.random = None;
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// `POST /__sim/orgs/{id}/hold {"next": n, "delay_secs": s}`: the organisation's next `n` events
+/// become visible only `s` seconds after their timestamp (a gap beyond a collector's lag and
+/// overlap, with the ground truth unchanged).
+pub async fn hold(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Err(response) = auth::authenticate(&state, &headers) {
+        return response;
+    }
+    let Some(org) = state.org_or_provider(&id) else {
+        return error(StatusCode::NOT_FOUND, format!("unknown organization {id}"));
+    };
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let (Some(next), Some(delay)) = (
+        body.get("next").and_then(Value::as_u64),
+        body.get("delay_secs").and_then(Value::as_f64),
+    ) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "expected {\"next\": <events>, \"delay_secs\": <seconds>}",
+        );
+    };
+    let count = usize::try_from(next).unwrap_or(usize::MAX);
+    write(&org.events).hold_next(count, (delay.max(0.0) * 1e9) as i64);
+    Json(json!({"id": id, "next": next, "delay_secs": delay})).into_response()
+}
+
+/// `POST /__sim/orgs/{id}/hide {"start", "end", "count", "for_secs"}`: the first `count` events
+/// with `start <= timestamp < end` (RFC 3339) are not visible for the next `for_secs` seconds.
+pub async fn hide(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Err(response) = auth::authenticate(&state, &headers) {
+        return response;
+    }
+    let Some(org) = state.org_or_provider(&id) else {
+        return error(StatusCode::NOT_FOUND, format!("unknown organization {id}"));
+    };
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let time = |name: &str| {
+        body.get(name)
+            .and_then(Value::as_str)
+            .and_then(crate::ids::parse_rfc3339_ns)
+    };
+    let (Some(start), Some(end), Some(count), Some(seconds)) = (
+        time("start"),
+        time("end"),
+        body.get("count").and_then(Value::as_u64),
+        body.get("for_secs").and_then(Value::as_f64),
+    ) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "expected {\"start\", \"end\" (RFC 3339), \"count\", \"for_secs\"}",
+        );
+    };
+    let until = crate::ids::now_ns() + (seconds.max(0.0) * 1e9) as i64;
+    let hidden = write(&org.events).hide(
+        start,
+        end,
+        usize::try_from(count).unwrap_or(usize::MAX),
+        until,
+    );
+    Json(json!({"id": id, "hidden": hidden})).into_response()
+}
+
+/// `GET /__sim/held`: every event a hold or a hide made visible late, as
+/// `[{"organization", "id", "timestamp", "visible_at"}]`.
+pub async fn held(State(state): State<Arc<SimState>>, headers: HeaderMap) -> Response {
+    if let Err(response) = auth::authenticate(&state, &headers) {
+        return response;
+    }
+    let list: Vec<Value> = held_events(&state)
+        .into_iter()
+        .map(|e| {
+            json!({
+                "organization": e.org,
+                "id": e.id,
+                "timestamp": e.timestamp,
+                "visible_at": crate::ids::rfc3339(e.visible_at_ns),
+            })
+        })
+        .collect();
+    Json(list).into_response()
+}
+
+/// An event a hold or a hide made visible late.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldEvent {
+    /// Its organisation.
+    pub org: String,
+    /// Its `id`.
+    pub id: String,
+    /// Its `timestamp` as served.
+    pub timestamp: String,
+    /// When it becomes visible, epoch ns.
+    pub visible_at_ns: i64,
+}
+
+/// Every held event, organisation by organisation.
+pub fn held_events(state: &SimState) -> Vec<HeldEvent> {
+    state
+        .orgs
+        .iter()
+        .chain(std::iter::once(&state.provider))
+        .flat_map(|org| {
+            read(&org.events)
+                .held()
+                .into_iter()
+                .map(|event| {
+                    let timestamp = serde_json::from_str::<Value>(&event.json)
+                        .ok()
+                        .and_then(|v| {
+                            v.get("timestamp")
+                                .and_then(Value::as_str)
+                                .map(str::to_owned)
+                        })
+                        .unwrap_or_default();
+                    HeldEvent {
+                        org: org.id.clone(),
+                        id: event.id.clone(),
+                        timestamp,
+                        visible_at_ns: event.visible_at_ns,
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }

@@ -251,6 +251,9 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/__sim/orgs", get(admin::orgs))
         .route("/__sim/orgs/{id}/join", post(admin::join_org))
         .route("/__sim/orgs/{id}/leave", post(admin::leave_org))
+        .route("/__sim/orgs/{id}/hold", post(admin::hold))
+        .route("/__sim/orgs/{id}/hide", post(admin::hide))
+        .route("/__sim/held", get(admin::held))
         .route("/__sim/live", post(admin::live))
         .route(
             "/__sim/faults",
