@@ -2,7 +2,7 @@
 //!
 //! Each table belongs to the crate that reads it: `[jumpcloud]` and `[events]` to the fetcher,
 //! `[mapper]` to the mapper, `[kafka]` to the producer, `[pipeline]` to the delivery engine,
-//! `[metrics]`, `[cluster]` and `[inventory]` to this binary. Unknown keys are errors. Secrets
+//! `[metrics]`, `[cluster]`, `[inventory]` and `[audit]` to this binary. Unknown keys are errors. Secrets
 //! can come from the environment or from files (`NAME_FILE`).
 
 use std::path::{Path, PathBuf};
@@ -39,6 +39,8 @@ pub struct AppConfig {
     pub cluster: ClusterConfig,
     /// Inventory snapshots inside `run`.
     pub inventory: crate::inventory_settings::InventorySettings,
+    /// The audit of delivered counts against Directory Insights' count.
+    pub audit: crate::audit_settings::AuditSettings,
     /// Environment variables with invalid values (reported by `validate`).
     #[serde(skip)]
     env_errors: Vec<String>,
@@ -284,6 +286,7 @@ impl AppConfig {
         }
         self.inventory
             .validate(self.jumpcloud.max_requests_per_sec)?;
+        self.audit.validate()?;
         Ok(())
     }
 }
@@ -413,6 +416,7 @@ mod example_tests {
         );
         assert_eq!(config.jumpcloud.retry, defaults.jumpcloud.retry);
         assert_eq!(config.inventory, defaults.inventory);
+        assert_eq!(config.audit, defaults.audit);
         assert_eq!(
             format!("{:?}", config.cluster),
             format!("{:?}", defaults.cluster)

@@ -5,6 +5,7 @@
 //! (Kafka) and `simulator` (a JumpCloud stand-in for tests, the demo and benchmarks). Each
 //! subcommand lives in `commands/`.
 
+mod audit_settings;
 mod commands;
 mod config;
 #[cfg(test)]
@@ -53,6 +54,10 @@ enum Command {
     /// Backfill a past range (`--since 7d` or `--from`/`--to`, within the 90-day retention) into
     /// Kafka, resumable, with progress.
     Backfill(commands::backfill::Args),
+    /// Compare what was delivered per organisation and settled window (the counts kept with the
+    /// cursors) with Directory Insights' `/events/count`: a table; exit 0 only when all match.
+    /// `--repair` delivers what is missing (fencing a `run` of the same deployment).
+    Audit(commands::audit::Args),
     /// Test every connection the configuration names (JumpCloud per organisation, Kafka brokers
     /// and topics, schema registry); prints pass/fail with the remedy. Exit 0 when all pass.
     Check(commands::check::Args),
@@ -81,6 +86,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(&cli.logging);
     match cli.command {
+        Command::Audit(args) => commands::audit::run(args),
         Command::Backfill(args) => commands::backfill::run(args),
         Command::Check(args) => commands::check::run(args),
         Command::Demo(args) => commands::demo::run(args),

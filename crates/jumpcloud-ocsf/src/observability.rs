@@ -369,6 +369,7 @@ impl Collector for Observed {
                 &owned,
             )?;
         }
+        self.encode_audit(&mut encoder)?;
         let inventory = &self.pipeline.inventory;
         for (name, help, value) in [
             (
@@ -405,6 +406,77 @@ impl Collector for Observed {
             )?;
         }
         Ok(())
+    }
+}
+
+impl Observed {
+    /// The audit's metrics: comparisons by result, and per organisation the events missing
+    /// now, repaired, delivered beyond the API's count, and the windows waiting.
+    fn encode_audit(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
+        let audit = &self.pipeline.audit;
+        let results: Vec<_> = [
+            ("match", &audit.matched),
+            ("missing", &audit.missing),
+            ("excess", &audit.excess),
+        ]
+        .into_iter()
+        .map(|(result, value)| {
+            (
+                vec![("result", result.to_string())],
+                value.load(Ordering::Relaxed),
+            )
+        })
+        .collect();
+        counter(
+            encoder,
+            "jumpcloud_ocsf_audit_windows",
+            "Settled windows compared with /events/count, by result (a window repaired and compared again counts twice)",
+            &results,
+        )?;
+        let findings = audit.per_org();
+        let mut missing = Vec::new();
+        let mut excess = Vec::new();
+        let mut repaired = Vec::new();
+        let (mut backlog, mut open) = (0u64, 0u64);
+        for org in &self.running.orgs() {
+            let found = findings.get(&org.org_id).cloned().unwrap_or_default();
+            let label = vec![("org", org_label(&org.org_id))];
+            missing.push((label.clone(), found.missing_events() as f64));
+            excess.push((label.clone(), found.excess.values().sum::<u64>() as f64));
+            repaired.push((label, found.repaired));
+            backlog += found.backlog;
+            open += found.open_windows;
+        }
+        gauge(
+            encoder,
+            "jumpcloud_ocsf_audit_missing_events",
+            "Events the API counts and the pipeline has not delivered, in settled windows not repaired (yet)",
+            &missing,
+        )?;
+        gauge(
+            encoder,
+            "jumpcloud_ocsf_audit_excess_events",
+            "Events delivered beyond the API's count in settled windows (deleted at the source, retention)",
+            &excess,
+        )?;
+        counter(
+            encoder,
+            "jumpcloud_ocsf_audit_repaired_events",
+            "Events delivered (or dead-lettered) by repairs of windows missing them",
+            &repaired,
+        )?;
+        gauge(
+            encoder,
+            "jumpcloud_ocsf_audit_backlog_windows",
+            "Settled windows not audited yet",
+            &[(vec![], backlog as f64)],
+        )?;
+        gauge(
+            encoder,
+            "jumpcloud_ocsf_audit_open_windows",
+            "Windows with deliveries not audited and final yet (their counts held in memory)",
+            &[(vec![], open as f64)],
+        )
     }
 }
 
@@ -493,12 +565,21 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         ),
         None => String::new(),
     };
+    // The audit's findings are detail: a window missing events does not stop delivery.
+    let audit: String = state
+        .observed
+        .pipeline
+        .audit
+        .problems(20)
+        .into_iter()
+        .map(|line| line + "\n")
+        .collect();
     if problems.is_empty() {
-        (StatusCode::OK, format!("ready\n{shards}"))
+        (StatusCode::OK, format!("ready\n{shards}{audit}"))
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready\n{shards}{}\n", problems.join("\n")),
+            format!("not ready\n{shards}{}\n{audit}", problems.join("\n")),
         )
     }
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod audit;
 pub mod backfill;
 pub mod check;
 mod check_kafka;

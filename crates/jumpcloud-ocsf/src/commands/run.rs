@@ -16,6 +16,7 @@ use crate::runtime::{block_on, shutdown_on_signal};
 use crate::supervisor::{ShardContext, Supervisor};
 use crate::wiring::{
     build_mapper, build_pipeline, connect_kafka, event_sources, org_views, resolve_org_ids,
+    with_audit,
 };
 
 #[derive(Debug, clap::Args)]
@@ -108,7 +109,8 @@ async fn run_once(config: AppConfig, mapper: Arc<Mapper>) -> Result<RunReport> {
     let client = config.jumpcloud_client()?;
     let orgs = resolve_org_ids(&config, &client).await?;
     let sources = event_sources(&config, &client, &store, &orgs, true)?;
-    let mut pipeline = build_pipeline(&config, mapper, destination);
+    let pipeline = build_pipeline(&config, mapper, destination);
+    let mut pipeline = with_audit(pipeline, &config, &client, &store);
     if let Some(plan) = config.inventory.plan(&client) {
         pipeline = pipeline.with_inventory(plan);
     }

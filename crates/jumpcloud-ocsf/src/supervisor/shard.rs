@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use crate::config::AppConfig;
 use crate::observability::{PipelineView, RunningPipelines};
-use crate::wiring::{build_pipeline, connect_kafka, event_sources, org_views};
+use crate::wiring::{build_pipeline, connect_kafka, event_sources, org_views, with_audit};
 
 /// Which organisations a pipeline serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -138,10 +138,11 @@ pub async fn run_shard(
     };
     let sources = event_sources(&context.config, &context.client, &store, &orgs, provider)
         .with_context(|| format!("the sources of shard {}", shard.name()))?;
-    let mut pipeline = build_pipeline(&context.config, Arc::clone(&context.mapper), destination)
+    let pipeline = build_pipeline(&context.config, Arc::clone(&context.mapper), destination)
         .with_stats(Arc::clone(&context.stats))
         .with_budget(context.budget.clone())
         .with_request_gate(Arc::clone(&context.request_gate));
+    let mut pipeline = with_audit(pipeline, &context.config, &context.client, &store);
     if let Some(plan) = &context.inventory {
         pipeline = pipeline.with_inventory(plan.clone());
     }

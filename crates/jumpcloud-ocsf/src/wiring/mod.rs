@@ -9,7 +9,7 @@ mod orgs;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use fetcher::{CheckpointStore, EventSource, FileCheckpointStore};
+use fetcher::{CheckpointStore, EventSource, FileCheckpointStore, JumpCloudClient};
 use mapper::{MapOptions, Mapper, MappingTables};
 use pipeline::{Destination, KafkaDestination, Pipeline, StartingCheckpoints};
 
@@ -79,6 +79,26 @@ pub fn build_pipeline(
         config.pipeline.max_in_flight_events,
         config.pipeline.unit_limits(),
     )
+}
+
+/// `pipeline` with the audit of `[audit]` when it is enabled and the cursors are in Kafka: its
+/// counts are read back from `store` (the state topic) and kept with the cursors.
+pub fn with_audit(
+    pipeline: Pipeline,
+    config: &AppConfig,
+    client: &JumpCloudClient,
+    store: &StartingCheckpoints,
+) -> Pipeline {
+    match config.audit.plan(client) {
+        Some(plan) if config.pipeline.state_store == pipeline::StateStore::Kafka => {
+            pipeline.with_audit(plan, store.audit_ledger().clone())
+        }
+        Some(_) => {
+            tracing::warn!("[audit] needs [pipeline] state_store = \"kafka\": the audit is off");
+            pipeline
+        }
+        None => pipeline,
+    }
 }
 
 /// What the metrics read of each source.

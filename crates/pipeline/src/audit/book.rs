@@ -480,9 +480,11 @@ impl Book {
         }
     }
 
-    /// Open windows with deliveries, all sources (for the metrics).
-    pub(crate) fn open_windows(&self) -> usize {
-        self.sources().values().map(|book| book.open.len()).sum()
+    /// Open windows with deliveries of `source` (for the metrics).
+    pub(crate) fn open_windows(&self, source: &str) -> u64 {
+        self.sources()
+            .get(source)
+            .map_or(0, |book| book.open.len() as u64)
     }
 }
 

@@ -48,7 +48,9 @@ use std::time::Duration;
 use fetcher::JumpCloudClient;
 
 pub(crate) use book::{Book, Started};
-pub use records::{Cover, Ledger, OpenWindow, Outcome, SourceLedger, Summary, is_audit_key};
+pub use records::{
+    Cover, Ledger, OpenWindow, Outcome, SourceLedger, Summary, WindowCounts, is_audit_key,
+};
 pub(crate) use tally::{Placing, Tally};
 pub use task::AuditReport;
 pub(crate) use task::{AuditTask, Audited};
@@ -93,10 +95,6 @@ pub struct AuditStats {
     pub missing: AtomicU64,
     /// ... that found more events delivered than the API counts.
     pub excess: AtomicU64,
-    /// Settled windows not audited yet (the last round's view).
-    pub backlog: AtomicU64,
-    /// Open windows with deliveries, held in memory.
-    pub open_windows: AtomicU64,
     orgs: Mutex<BTreeMap<String, OrgAudit>>,
 }
 
@@ -109,6 +107,10 @@ pub struct OrgAudit {
     pub missing: BTreeMap<i64, u64>,
     /// Windows where more events were delivered than the API counts, with how many more.
     pub excess: BTreeMap<i64, u64>,
+    /// Settled windows not audited yet (at the last round).
+    pub backlog: u64,
+    /// Windows with deliveries not final yet (their counts held in memory).
+    pub open_windows: u64,
 }
 
 impl OrgAudit {
@@ -147,6 +149,13 @@ impl AuditStats {
                 findings.excess.insert(start, ours - api);
             }
         }
+    }
+
+    pub(crate) fn progress(&self, org: &str, backlog: u64, open_windows: u64) {
+        let mut orgs = self.orgs();
+        let findings = orgs.entry(org.to_owned()).or_default();
+        findings.backlog = backlog;
+        findings.open_windows = open_windows;
     }
 
     pub(crate) fn repaired(&self, org: &str, events: u64) {

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::tally::WindowDelta;
-use super::window::{label, parse_label};
+use super::window::{Windows, label, parse_label};
 
 /// The prefix of every audit key.
 pub const PREFIX: &str = "audit/";
@@ -228,6 +228,71 @@ pub struct OpenWindow {
     pub deltas: u32,
 }
 
+/// A window's counts as the state topic holds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowCounts {
+    /// Its start (epoch ms).
+    pub start: i64,
+    /// OCSF records delivered (repaired ones included).
+    pub delivered: u64,
+    /// Dead letters.
+    pub dead_lettered: u64,
+    /// Of which delivered by a repair.
+    pub repaired: u64,
+    /// Audited and final: its identities are no longer kept (it cannot be repaired).
+    pub settled: bool,
+}
+
+impl SourceLedger {
+    /// Every window counted from `since_ms` (from where counting began, when later) to
+    /// `horizon_ms` (windows ending at or before it), with its counts: a final window's
+    /// summary, an open window's deltas summed, zero for a window nothing was delivered into.
+    /// Empty when the source was never counted.
+    pub fn window_counts(
+        &self,
+        windows: Windows,
+        since_ms: i64,
+        horizon_ms: i64,
+    ) -> Vec<WindowCounts> {
+        let Some(cover) = &self.cover else {
+            return Vec::new();
+        };
+        let through = cover.through.timestamp_millis();
+        let mut start = windows
+            .first_from(cover.from.timestamp_millis())
+            .max(windows.start_of(since_ms));
+        let mut counts = Vec::new();
+        while windows.end(start) <= horizon_ms {
+            let window = match (self.summaries.get(&start), self.open.get(&start)) {
+                (Some(summary), _) => WindowCounts {
+                    start,
+                    delivered: summary.delivered,
+                    dead_lettered: summary.dead_lettered,
+                    repaired: summary.repaired,
+                    settled: true,
+                },
+                (None, Some(open)) if start >= through => WindowCounts {
+                    start,
+                    delivered: open.delivered,
+                    dead_lettered: open.dead_lettered,
+                    repaired: open.repaired,
+                    settled: false,
+                },
+                _ => WindowCounts {
+                    start,
+                    delivered: 0,
+                    dead_lettered: 0,
+                    repaired: 0,
+                    settled: start < through,
+                },
+            };
+            counts.push(window);
+            start = windows.end(start);
+        }
+        counts
+    }
+}
+
 /// Every source's audit records, read from the state topic.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ledger {
@@ -247,12 +312,6 @@ impl Ledger {
                 continue;
             };
             let sources = &mut ledger.sources;
-            fn source_ledger(
-                sources: &mut BTreeMap<String, SourceLedger>,
-                source: String,
-            ) -> &mut SourceLedger {
-                sources.entry(source).or_default()
-            }
             match parsed {
                 AuditKey::Cover { source } => match serde_json::from_slice(value) {
                     Ok(cover) => source_ledger(sources, source).cover = Some(cover),
@@ -287,6 +346,13 @@ impl Ledger {
         }
         ledger
     }
+}
+
+fn source_ledger(
+    sources: &mut BTreeMap<String, SourceLedger>,
+    source: String,
+) -> &mut SourceLedger {
+    sources.entry(source).or_default()
 }
 
 /// The identities `source`'s deltas hold among `records`: of its window `start`, and of its

@@ -163,7 +163,7 @@ impl AuditTask {
         again.retain(|_, when| *when > instant);
         let mut finals = Vec::new();
         let mut audited = 0;
-        let mut backlog = 0u64;
+        let mut horizons = Vec::with_capacity(self.sources.len());
         let count = self.sources.len();
         for offset in 0..count {
             let source = self.sources[(turn + offset) % count].clone();
@@ -175,7 +175,7 @@ impl AuditTask {
             let due = self.book.due(&source.key, horizon, room.max(1), |start| {
                 start < since || again.contains_key(&(Arc::clone(&source.key), start))
             });
-            backlog += self.book.backlog(&source.key, horizon);
+            horizons.push((Arc::clone(&source.org), Arc::clone(&source.key), horizon));
             if room == 0 {
                 continue;
             }
@@ -206,17 +206,16 @@ impl AuditTask {
                 }
             }
         }
-        self.stats.audit.backlog.store(
-            backlog.saturating_sub(audited as u64),
-            std::sync::atomic::Ordering::Relaxed,
-        );
         if !finals.is_empty() {
             self.finalize(finals).await?;
         }
-        self.stats.audit.open_windows.store(
-            self.book.open_windows() as u64,
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        for (org, key, horizon) in horizons {
+            self.stats.audit.progress(
+                &org,
+                self.book.backlog(&key, horizon),
+                self.book.open_windows(&key),
+            );
+        }
         Ok(audited >= PER_ROUND)
     }
 
