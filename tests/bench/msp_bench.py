@@ -3,7 +3,7 @@
 
 The simulator (`jumpcloud-ocsf simulate`) holds ORGS organisations of one provider with EVENTS
 events over the past 7 days, late arrival on (each event visible U(0, 90 s) after its time) and
-live events (5/s over all organisations). `run` discovers the organisations
+live events (5/s over all organisations; `--live-rate`). `run` discovers the organisations
 (`org_ids = "all"`), starts each from `initial_lookback = "8d"` (so every event of the history is
 expected), polls with `lag = "30s"`, `poll_interval = "30s"` and the default request cap
 (10 requests/s), in exactly-once mode, for SECONDS seconds, then gets SIGTERM.
@@ -47,11 +47,11 @@ CLASSES = ["base_event", "detection_finding", "authentication", "account_change"
            "entity_management", "user_access", "group_management"]
 
 
-def start_simulator(binary, events, orgs):
+def start_simulator(binary, events, orgs, live_rate):
     proc = subprocess.Popen(
         [binary, "simulate", "--listen", "127.0.0.1:0", "--api-key", API_KEY, "--seed", "1000",
          "--events", str(events), "--orgs", str(orgs), "--late-max-secs", str(LATE_MAX),
-         "--live-rate", "5", "--history-days", "7", "--users", "5", "--systems", "3",
+         "--live-rate", str(live_rate), "--history-days", "7", "--users", "5", "--systems", "3",
          "--groups", "2", "--applications", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     deadline = time.time() + 600
@@ -109,7 +109,7 @@ def read_topics(topics, state_topic):
                   for p in metadata.topics[t].partitions]
     consumer.assign(partitions)
     remaining = {(tp.topic, tp.partition) for tp in partitions}
-    records, state = [], {}
+    records, state, audit = [], {}, {"records": 0, "bytes": 0, "live": {}}
     deadline = time.time() + 300
     while remaining and time.time() < deadline:
         msg = consumer.poll(1.0)
@@ -120,11 +120,21 @@ def read_topics(topics, state_topic):
                 remaining.discard((msg.topic(), msg.partition()))
             continue
         if msg.topic() == state_topic:
-            state[msg.key().decode()] = json.loads(msg.value())
+            key = msg.key().decode()
+            if key.startswith("audit/"):
+                # The audit's records (counts and event identities per window), not cursors.
+                audit["records"] += 1
+                audit["bytes"] += len(key) + len(msg.value() or b"")
+                if msg.value() is None:
+                    audit["live"].pop(key, None)
+                else:
+                    audit["live"][key] = len(key) + len(msg.value())
+            elif msg.value() is not None:
+                state[key] = json.loads(msg.value())
         else:
             records.append(msg.value())
     consumer.close()
-    return records, state
+    return records, state, audit
 
 
 def delete_topics(prefix):
@@ -147,9 +157,14 @@ def main():
     parser.add_argument("--orgs", type=int, default=1000)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=240)
+    parser.add_argument("--live-rate", type=float, default=5.0,
+                        help="live events per second, all organisations together")
+    parser.add_argument("--audit", choices=["on", "off"], default="on",
+                        help="[audit] enabled (counts per window kept with the cursors, settled "
+                             "windows compared with /events/count)")
     args = parser.parse_args()
 
-    sim, base_url = start_simulator(args.binary, args.events, args.orgs)
+    sim, base_url = start_simulator(args.binary, args.events, args.orgs, args.live_rate)
     try:
         provider = "5f1e2d3c4b5a69788796a5b4"
         prefix = f"bench-msp-{uuid.uuid4().hex[:8]}"
@@ -179,20 +194,23 @@ template = "{prefix}.{{class_name}}"
 dead_letter = "{prefix}.dead_letter"
 [metrics]
 listen = "127.0.0.1:{port}"
+[audit]
+enabled = {"true" if args.audit == "on" else "false"}
 """)
         started = time.time()
         proc = subprocess.Popen([args.binary, "run", "--config", config],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         log = []
         threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True).start()
-        samples, peak, all_completed_at = [], 0, None
+        samples, peak, all_completed_at, last_metrics = [], 0, None, ""
         while time.time() - started < args.seconds:
             time.sleep(2)
             if proc.poll() is not None:
                 sys.exit("run stopped: " + "".join(log)[-3000:])
             peak = max(peak, peak_rss_kib(proc.pid))
             try:
-                lags, without = lags_of(get(f"http://127.0.0.1:{port}/metrics"))
+                last_metrics = get(f"http://127.0.0.1:{port}/metrics")
+                lags, without = lags_of(last_metrics)
             except OSError:
                 continue
             now = time.time() - started
@@ -207,8 +225,8 @@ listen = "127.0.0.1:{port}"
             sys.exit("run failed: " + "".join(log)[-3000:])
 
         print(f"{args.orgs} organisations, {args.events:,} history events over 7 days, late arrival "
-              f"U(0, {LATE_MAX} s), live 5 events/s; run: lag {LAG} s, poll_interval {POLL} s, "
-              f"10 requests/s, {args.seconds} s")
+              f"U(0, {LATE_MAX} s), live {args.live_rate:g} events/s; run: lag {LAG} s, poll_interval {POLL} s, "
+              f"10 requests/s, {args.seconds} s, audit {args.audit}")
         if all_completed_at is None:
             print("  not every organisation completed a window: no caught-up figures")
         else:
@@ -232,7 +250,7 @@ listen = "127.0.0.1:{port}"
 
         truth = [json.loads(line) for line in
                  get(f"{base_url}/__sim/events", {"x-api-key": API_KEY}).splitlines() if line.strip()]
-        records, state = read_topics([f"{prefix}.{c}" for c in CLASSES] + [f"{prefix}.dead_letter"],
+        records, state, audit = read_topics([f"{prefix}.{c}" for c in CLASSES] + [f"{prefix}.dead_letter"],
                                      f"{prefix}.state")
         delivered = {}
         for value in records:
@@ -261,6 +279,19 @@ listen = "127.0.0.1:{port}"
               f"than each org's committed cursor - {LATE_MAX} s): missing {missing}, duplicated "
               f"{duplicates}, not in the simulator {extra}; {pending} late arrivals inside the "
               f"last {LATE_MAX} s before a cursor not fetched yet; {len(state)} cursors committed")
+        if args.audit == "on":
+            values = {}
+            for line in last_metrics.splitlines():
+                if line.startswith("jumpcloud_ocsf_audit_") and not line.startswith("#"):
+                    name, _, value = line.rpartition(" ")
+                    values[name] = values.get(name, 0.0) + float(value)
+            windows = {r: values.get(f'jumpcloud_ocsf_audit_windows_total{{result="{r}"}}', 0)
+                       for r in ("match", "missing", "excess")}
+            print(f"  audit at the end: windows compared {windows}, settled windows waiting "
+                  f"{values.get('jumpcloud_ocsf_audit_backlog_windows{}', 0):.0f}, open windows with "
+                  f"deliveries {values.get('jumpcloud_ocsf_audit_open_windows{}', 0):.0f}; state topic: "
+                  f"{audit['records']:,} audit records written ({audit['bytes'] / 1024:.0f} KiB), "
+                  f"{len(audit['live']):,} live ({sum(audit['live'].values()) / 1024:.0f} KiB)")
         text = "".join(log)
         warnings = [line for line in text.splitlines() if " WARN " in line or " ERROR " in line]
         print(f"  run log: {len(warnings)} warnings/errors" + (", last: " + warnings[-1][:300] if warnings else ""))

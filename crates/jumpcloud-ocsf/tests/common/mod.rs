@@ -133,7 +133,9 @@ pub fn assert_valid_ocsf_values(records: &[serde_json::Value]) {
     assert_valid_ocsf(&lines);
 }
 
-/// A pipeline config for the simulator at `base_url`, writing to topics `<prefix>.<class>`.
+/// A pipeline config for the simulator at `base_url`, writing to topics `<prefix>.<class>`. The
+/// audit is off unless `extra` sets `[audit]`: its counts of every hour of the 10-day lookback
+/// would load every test (`pipeline_audit.rs` tests it).
 pub fn write_config(
     dir: &Path,
     base_url: &str,
@@ -147,6 +149,11 @@ pub fn write_config(
         .map(|o| format!("\"{o}\""))
         .collect::<Vec<_>>()
         .join(", ");
+    let audit = if extra.contains("[audit]") {
+        ""
+    } else {
+        "\n[audit]\nenabled = false\n"
+    };
     let text = format!(
         r#"
 [jumpcloud]
@@ -173,7 +180,7 @@ state_topic = "{prefix}.state"
 [kafka.topic]
 template = "{prefix}.{{class_name}}"
 dead_letter = "{prefix}.dead_letter"
-{extra}
+{audit}{extra}
 "#,
         checkpoint = dir.join("checkpoints.json").display(),
         brokers = brokers(),

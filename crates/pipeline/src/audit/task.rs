@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use fetcher::timestamp::format_timestamp;
-use fetcher::{EventQuery, EventSource, FetchError, Scope};
+use fetcher::{EventQuery, EventSource, FetchError, Scope, SourceStats};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
@@ -17,7 +17,6 @@ use super::AuditPlan;
 use super::book::{Book, Entry, Final};
 use super::records::{Outcome, Summary};
 use super::window::{label, time_of};
-use crate::ack::Acknowledgements;
 use crate::destination::Destination;
 use crate::gate::RequestGate;
 use crate::map::Mapping;
@@ -40,6 +39,8 @@ pub(crate) struct Audited {
     pub(crate) provider: Option<String>,
     pub(crate) overlap: Duration,
     pub(crate) services: Vec<String>,
+    /// Its counters: the durable cursor among them.
+    pub(crate) stats: Arc<SourceStats>,
 }
 
 impl Audited {
@@ -53,6 +54,7 @@ impl Audited {
                 .then(|| source.org_id().trim_start_matches("provider/").to_owned()),
             overlap: source.config().overlap,
             services: source.config().services.clone(),
+            stats: source.stats(),
         })
     }
 
@@ -113,7 +115,6 @@ pub(crate) struct AuditTask {
     pub(crate) plan: AuditPlan,
     pub(crate) book: Arc<Book>,
     pub(crate) sources: Vec<Audited>,
-    pub(crate) acks: Arc<Acknowledgements>,
     pub(crate) gate: Arc<RequestGate>,
     pub(crate) units: mpsc::Sender<SnapshotUnit>,
     pub(crate) destination: Arc<Destination>,
@@ -139,17 +140,21 @@ impl AuditTask {
             if self.once_since.is_some() && !full {
                 return report;
             }
-            if !full {
-                tokio::select! {
-                    () = stopped(&mut self.stop) => return report,
-                    () = tokio::time::sleep(self.plan.check_every()) => {}
-                }
+            // More due (a backlog): the next round at once; its requests wait for spare turns.
+            let pause = if full {
+                Duration::from_millis(100)
+            } else {
+                self.plan.check_every()
+            };
+            tokio::select! {
+                () = stopped(&mut self.stop) => return report,
+                () = tokio::time::sleep(pause) => {}
             }
         }
     }
 
-    /// One round: audits up to [`PER_ROUND`] due windows, then writes their results. `Ok(true)`
-    /// when it was full (more are due); `Err` when stopped.
+    /// One round: audits up to [`PER_ROUND`] due windows ([`PER_SOURCE`] of each source), then
+    /// writes their results. `Ok(true)` when more were due than it took; `Err` when stopped.
     async fn round(
         &mut self,
         again: &mut HashMap<(Arc<str>, i64), Instant>,
@@ -163,18 +168,26 @@ impl AuditTask {
         again.retain(|_, when| *when > instant);
         let mut finals = Vec::new();
         let mut audited = 0;
+        let mut more = false;
         let mut horizons = Vec::with_capacity(self.sources.len());
         let count = self.sources.len();
         for offset in 0..count {
             let source = self.sources[(turn + offset) % count].clone();
-            let Some(durable) = self.acks.durable_checkpoint(&source.key) else {
-                continue;
-            };
-            let horizon = settled.min(durable.cursor.timestamp_millis() - millis(source.overlap));
+            // The durable cursor (the start's, until a unit is durable).
+            let cursor = source
+                .stats
+                .committed_cursor_ms
+                .load(std::sync::atomic::Ordering::Relaxed);
+            let horizon = settled.min(cursor - millis(source.overlap));
             let room = PER_SOURCE.min(PER_ROUND.saturating_sub(audited));
-            let due = self.book.due(&source.key, horizon, room.max(1), |start| {
+            // One more than taken: whether more are due.
+            let mut due = self.book.due(&source.key, horizon, room + 1, |start| {
                 start < since || again.contains_key(&(Arc::clone(&source.key), start))
             });
+            if due.len() > room {
+                more = true;
+                due.truncate(room);
+            }
             horizons.push((Arc::clone(&source.org), Arc::clone(&source.key), horizon));
             if room == 0 {
                 continue;
@@ -216,7 +229,7 @@ impl AuditTask {
                 self.book.open_windows(&key),
             );
         }
-        Ok(audited >= PER_ROUND)
+        Ok(more)
     }
 
     /// Counts `entry`'s window, compares, repairs it when events are missing.
