@@ -3,7 +3,7 @@
 the same run.
 
 The pipeline: simulator -> `jumpcloud-ocsf backfill --since 31d` -> Kafka, for N events in three
-organisations, once with `[kafka] delivery = "exactly-once"` (each unit of up to
+organisations, once with `[pipeline] delivery = "exactly-once"` (each unit of up to
 `[pipeline] unit_max_events` events is one Kafka transaction holding its records and a state
 record per source) and once with `delivery = "at-least-once"` (records acknowledged first, then
 the state records written). Every run has its own topics, `deployment_id` and `state_topic`, so
@@ -328,9 +328,9 @@ initial_lookback = "31d"
 checkpoint_path = "{workdir}/{prefix}.checkpoints.json"
 [pipeline]
 unit_max_events = {UNIT_MAX_EVENTS}
+delivery = "{mode}"
 [kafka]
 brokers = "{BOOTSTRAP}"
-delivery = "{mode}"
 deployment_id = "{prefix}"
 state_topic = "{prefix}.state"
 [kafka.topic]

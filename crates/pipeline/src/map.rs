@@ -113,8 +113,9 @@ impl Mapping {
         let org_id = Arc::clone(&batch.org_id);
         let mut events = std::mem::take(&mut batch.events).into_iter().peekable();
         let mut batch = Some(batch);
-        // One output buffer for the batch (each record takes a copy of what it needs).
-        let mut json = Vec::with_capacity(16 * 1024);
+        // Each record is written into a buffer of its own, which it then keeps (no copy), sized
+        // after the records before it.
+        let mut size_hint = 4 * 1024;
         loop {
             let chunk: Vec<RawEvent> = events.by_ref().take(CHUNK_EVENTS).collect();
             let last = events.peek().is_none();
@@ -127,7 +128,7 @@ impl Mapping {
             };
             let items = chunk
                 .into_iter()
-                .map(|event| self.map_event(event, &mut json, &mut counts))
+                .map(|event| self.map_event(event, &mut size_hint, &mut counts))
                 .collect();
             let mapped = MappedChunk {
                 org_id: Arc::clone(&org_id),
@@ -148,7 +149,12 @@ impl Mapping {
         }
     }
 
-    fn map_event(&self, event: RawEvent, json: &mut Vec<u8>, counts: &mut BatchCounts) -> Outgoing {
+    fn map_event(
+        &self,
+        event: RawEvent,
+        size_hint: &mut usize,
+        counts: &mut BatchCounts,
+    ) -> Outgoing {
         let RawEvent {
             org_id,
             id,
@@ -178,11 +184,12 @@ impl Mapping {
             );
             return Outgoing { prepared, identity };
         }
-        json.clear();
-        let prepared = match self.mapper.map_into(&bytes, json) {
+        let mut json = Vec::with_capacity(*size_hint);
+        let prepared = match self.mapper.map_into(&bytes, &mut json) {
             Err(err) => dead(Stage::Map, err.to_string(), counts),
             Ok(facts) => {
-                let record = facts.into_record(json.clone());
+                *size_hint = (json.len() + 256).clamp(1024, 64 * 1024);
+                let record = facts.into_record(json);
                 let class = ClassActivity {
                     class_uid: record.class_uid,
                     class_name: record.class_name,

@@ -204,6 +204,11 @@ impl Destination {
                     let producer = kafka.producer();
                     enqueue_cursors(&producer, cursors, deliveries).await;
                     enqueue_keyed(&producer, keyed, deliveries).await;
+                    // Every verdict first, awaited here: then the commit's flush finds nothing
+                    // in flight and returns at once (rdkafka's flush otherwise waits up to 100 ms
+                    // for an event the producer's polling thread has already taken, at every
+                    // commit). A refused record aborts the unit as the commit would.
+                    self.await_acknowledged(deliveries, retry).await?;
                     kafka.commit_transaction(retry).await
                 }
                 StateWrites::TopicAfterAcks => {
