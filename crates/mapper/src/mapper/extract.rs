@@ -19,9 +19,13 @@ pub(super) fn person<'a>(
 ) -> Option<Person<'a>> {
     let uid = object.non_empty_str("id");
     let username = object.non_empty_str("username");
+    let display_name = object.non_empty_str("name");
     let email = object.non_empty_str("email");
     // Admins sign in with their e-mail address: it is their user name when there is no other.
-    let name = username.clone().or_else(|| email.clone());
+    let name = username
+        .clone()
+        .or_else(|| display_name.clone())
+        .or_else(|| email.clone());
     let person = Person {
         uid,
         name,
@@ -36,6 +40,9 @@ pub(super) fn person<'a>(
             consumed.take2(top, key);
         }
     }
+    if username.is_none() && display_name.is_some() {
+        consumed.take2(top, "name");
+    }
     Some(person)
 }
 
@@ -44,6 +51,7 @@ pub(super) fn user_type(kind: Cow<'_, str>) -> (i32, Cow<'_, str>) {
         "user" | "systemuser" => (1, Cow::Borrowed("User")),
         "admin" => (2, Cow::Borrowed("Admin")),
         "system" => (3, Cow::Borrowed("System")),
+        "service" => (4, Cow::Borrowed("Service")),
         _ => (99, kind),
     }
 }
@@ -349,8 +357,8 @@ pub(super) fn logon_type<'a>(
     Some(result)
 }
 
-/// The user agent: `user_agent`/`useragent` when the source has it as a string; else a
-/// summary of the parsed `useragent` object ("Chrome 114.0.0.0 (Mac OS X 10.15.7)"), which is
+/// The user agent: `user_agent`/`useragent` when the source has it as a string, or the parsed
+/// `useragent` object's `raw` string; else a summary of the parsed `useragent` object ("Chrome 114.0.0.0 (Mac OS X 10.15.7)"), which is
 /// then also kept whole in `unmapped` (the summary is lossy).
 pub(super) fn user_agent<'a>(source: &RawObject<'a>) -> Option<Cow<'a, str>> {
     if let Some(text) = source
@@ -360,6 +368,9 @@ pub(super) fn user_agent<'a>(source: &RawObject<'a>) -> Option<Cow<'a, str>> {
         return Some(text);
     }
     let parsed = source.object("useragent")?;
+    if let Some(raw) = parsed.non_empty_str("raw") {
+        return Some(raw);
+    }
     let name = parsed.non_empty_str("name").filter(|name| name != "Other");
     let os = parsed
         .non_empty_str("os_full")
@@ -412,38 +423,6 @@ pub(super) fn finding_status<'a>(id: i32, source_text: Option<Cow<'a, str>>) -> 
     }
 }
 
-/// The rule that raised the alert: `rule {id, name}`, else `rule_id` / `rule_name`.
-pub(super) fn analytic<'a>(alert: &RawObject<'a>, consumed: &mut Consumed) -> Option<Named<'a>> {
-    if let Some(rule) = alert.object("rule") {
-        let named = Named {
-            uid: rule.non_empty_str("id"),
-            name: rule.non_empty_str("name"),
-            kind: None,
-        };
-        if named.is_usable() {
-            if named.uid.is_some() {
-                consumed.take3("alert", "rule", "id");
-            }
-            if named.name.is_some() {
-                consumed.take3("alert", "rule", "name");
-            }
-            return Some(named);
-        }
-    }
-    let named = Named {
-        uid: alert.non_empty_str("rule_id"),
-        name: alert.non_empty_str("rule_name"),
-        kind: None,
-    };
-    if named.uid.is_some() {
-        consumed.take2("alert", "rule_id");
-    }
-    if named.name.is_some() {
-        consumed.take2("alert", "rule_name");
-    }
-    named.is_usable().then_some(named)
-}
-
 /// The `to` of a `changes` entry whose `field` is `status` (the entry stays in `unmapped`).
 pub(super) fn changed_status<'a>(source: &RawObject<'a>) -> Option<Cow<'a, str>> {
     let changes: Vec<&'a serde_json::value::RawValue> =
@@ -454,11 +433,6 @@ pub(super) fn changed_status<'a>(source: &RawObject<'a>) -> Option<Cow<'a, str>>
             .then(|| change.non_empty_str("to"))
             .flatten()
     })
-}
-
-/// An RFC 3339 time of `object[key]` in epoch milliseconds.
-pub(super) fn time_ms_of(object: &RawObject<'_>, key: &str) -> Option<i64> {
-    parse_time_ms(&object.str(key)?)
 }
 
 pub(super) fn parse_time_ms(text: &str) -> Option<i64> {

@@ -18,6 +18,8 @@ mod extract;
 mod fill;
 mod model;
 mod observables;
+mod place;
+mod prune;
 #[cfg(test)]
 mod tests;
 mod write;

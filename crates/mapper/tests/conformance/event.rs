@@ -66,12 +66,16 @@ pub fn di_service(section: &str) -> &str {
     }
 }
 
-/// The object type an event type acts on (`application_create` -> `application`).
+/// The object type an event type acts on (`application_create` -> `application`; a user for
+/// the users' events of every service: `passwordmanager_user_enable`).
 fn object_of(event_type: &str) -> String {
     for prefix in ["user_", "admin_", "totp_"] {
         if event_type.starts_with(prefix) {
             return "user".to_owned();
         }
+    }
+    if event_type.contains("_user_") {
+        return "user".to_owned();
     }
     match event_type.rsplit_once('_') {
         Some((stem, _)) => stem.to_owned(),
@@ -154,6 +158,20 @@ impl Tree {
         }
     }
 
+    /// Replaces the value of an existing field.
+    fn set_leaf(&mut self, path: &str, value: Value) {
+        let mut parts: Vec<&str> = path.split('.').collect();
+        let Some(last) = parts.pop() else { return };
+        let mut object = &mut self.0;
+        for part in parts {
+            match object.get_mut(part).and_then(Value::as_object_mut) {
+                Some(inner) => object = inner,
+                None => return,
+            }
+        }
+        object.insert(last.to_owned(), value);
+    }
+
     fn get(&self, path: &str) -> Option<&Value> {
         let mut value: &Value = self.0.get(path.split('.').next()?)?;
         for part in path.split('.').skip(1) {
@@ -191,6 +209,13 @@ pub fn build(event: &VendorEvent, rows: &[&FieldRow], schema: &Schema) -> TestEv
             chosen.insert(source.clone(), value.clone());
             tree.set(source, value);
         }
+    }
+    // Directory Insights repeats the signing-in user's name in `username` and
+    // `initiated_by.username` (every public sample): one value, as in the source.
+    if let Some(name) = tree.get("username").cloned()
+        && tree.get("initiated_by.username").is_some()
+    {
+        tree.set_leaf("initiated_by.username", name);
     }
     let service = di_service(&event.section);
     tree.0.insert("id".into(), json!("66f1a2b3c4d5e6f7a8b9c0d1"));
