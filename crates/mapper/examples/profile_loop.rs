@@ -47,10 +47,7 @@ fn events() -> Vec<Vec<u8>> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let rounds: usize = args
-        .iter()
-        .find_map(|arg| arg.parse().ok())
-        .unwrap_or(10);
+    let rounds: usize = args.iter().find_map(|arg| arg.parse().ok()).unwrap_or(10);
     let baseline = args.iter().any(|arg| arg == "--baseline");
     let raw_data = !args.iter().any(|arg| arg == "--no-raw-data");
     let events = events();

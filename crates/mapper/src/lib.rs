@@ -25,6 +25,6 @@ mod source;
 mod tables;
 
 pub use error::{MapError, MappingError};
-pub use mapper::{MAX_NESTING_DEPTH, MapOptions, Mapper};
+pub use mapper::{MAX_NESTING_DEPTH, MapOptions, Mapper, PLAUSIBLE_TIME_MS};
 pub use record::{MappedEvent, OcsfRecord};
 pub use tables::{ACCOUNT_CHANGES_FILE, ASSOCIATIONS_FILE, EVENT_TYPES_FILE, MappingTables};

@@ -119,204 +119,240 @@ impl OcsfClass {
         }
         match self {
             OcsfClass::BaseEvent => &const { class(0, "Base Event", "base_event", 0, &[]) },
-            OcsfClass::ScheduledJobActivity => &const {
-                class(
-                    1006,
-                    "Scheduled Job Activity",
-                    "scheduled_job_activity",
-                    1,
-                    &["Create", "Update", "Delete", "Enable", "Disable", "Start"],
-                )
-            },
-            OcsfClass::ProcessActivity => &const {
-                class(
-                    1007,
-                    "Process Activity",
-                    "process_activity",
-                    1,
-                    &["Launch", "Terminate", "Open", "Inject", "Set User ID"],
-                )
-            },
-            OcsfClass::DetectionFinding => &const {
-                class(
-                    2004,
-                    "Detection Finding",
-                    "detection_finding",
-                    2,
-                    &["Create", "Update", "Close"],
-                )
-            },
-            OcsfClass::AccountChange => &const {
-                class(
-                    3001,
-                    "Account Change",
-                    "account_change",
-                    3,
-                    &[
-                        "Create",
-                        "Enable",
-                        "Password Change",
-                        "Password Reset",
-                        "Disable",
-                        "Delete",
-                        "Attach Policy",
-                        "Detach Policy",
-                        "Lock",
-                        "MFA Factor Enable",
-                        "MFA Factor Disable",
-                        "Unlock",
-                    ],
-                )
-            },
-            OcsfClass::Authentication => &const {
-                class(
-                    3002,
-                    "Authentication",
-                    "authentication",
-                    3,
-                    &[
-                        "Logon",
-                        "Logoff",
-                        "Authentication Ticket",
-                        "Service Ticket Request",
-                        "Service Ticket Renew",
-                        "Preauth",
-                        "Account Switch",
-                    ],
-                )
-            },
-            OcsfClass::EntityManagement => &const {
-                class(
-                    3004,
-                    "Entity Management",
-                    "entity_management",
-                    3,
-                    ENTITY_ACTIVITIES,
-                )
-            },
-            OcsfClass::UserAccess => &const {
-                class(
-                    3005,
-                    "User Access Management",
-                    "user_access",
-                    3,
-                    &["Assign Privileges", "Revoke Privileges"],
-                )
-            },
-            OcsfClass::GroupManagement => &const {
-                class(
-                    3006,
-                    "Group Management",
-                    "group_management",
-                    3,
-                    &[
-                        "Assign Privileges",
-                        "Revoke Privileges",
-                        "Add User",
-                        "Remove User",
-                        "Delete",
-                        "Create",
-                        "Add Subgroup",
-                        "Remove Subgroup",
-                    ],
-                )
-            },
-            OcsfClass::EmailActivity => &const {
-                class(
-                    4009,
-                    "Email Activity",
-                    "email_activity",
-                    4,
-                    &["Send", "Receive", "Scan", "Trace", "MTA Relay"],
-                )
-            },
-            OcsfClass::DeviceInventory => &const {
-                class(
-                    5001,
-                    "Device Inventory Info",
-                    "inventory_info",
-                    5,
-                    INVENTORY_ACTIVITIES,
-                )
-            },
-            OcsfClass::UserInventory => &const {
-                class(
-                    5003,
-                    "User Inventory Info",
-                    "user_inventory",
-                    5,
-                    INVENTORY_ACTIVITIES,
-                )
-            },
-            OcsfClass::DeviceConfigStateChange => &const {
-                class(
-                    5019,
-                    "Device Config State Change",
-                    "device_config_state_change",
-                    5,
-                    INVENTORY_ACTIVITIES,
-                )
-            },
-            OcsfClass::SoftwareInventory => &const {
-                class(
-                    5020,
-                    "Software Inventory Info",
-                    "software_info",
-                    5,
-                    INVENTORY_ACTIVITIES,
-                )
-            },
-            OcsfClass::CloudResourcesInventory => &const {
-                class(
-                    5023,
-                    "Cloud Resources Inventory Info",
-                    "cloud_resources_inventory_info",
-                    5,
-                    INVENTORY_ACTIVITIES,
-                )
-            },
-            OcsfClass::ApplicationLifecycle => &const {
-                class(
-                    6002,
-                    "Application Lifecycle",
-                    "application_lifecycle",
-                    6,
-                    &[
-                        "Install", "Remove", "Start", "Stop", "Restart", "Enable", "Disable",
-                        "Update",
-                    ],
-                )
-            },
-            OcsfClass::ApiActivity => &const {
-                class(
-                    6003,
-                    "API Activity",
-                    "api_activity",
-                    6,
-                    &["Create", "Read", "Update", "Delete"],
-                )
-            },
-            OcsfClass::DatastoreActivity => &const {
-                class(
-                    6005,
-                    "Datastore Activity",
-                    "datastore_activity",
-                    6,
-                    &[
-                        "Read", "Update", "Connect", "Query", "Write", "Create", "Delete", "List",
-                        "Encrypt", "Decrypt",
-                    ],
-                )
-            },
-            OcsfClass::ApplicationError => &const {
-                class(
-                    6008,
-                    "Application Error",
-                    "application_error",
-                    6,
-                    &["General Error", "Translation Error"],
-                )
-            },
+            OcsfClass::ScheduledJobActivity => {
+                &const {
+                    class(
+                        1006,
+                        "Scheduled Job Activity",
+                        "scheduled_job_activity",
+                        1,
+                        &["Create", "Update", "Delete", "Enable", "Disable", "Start"],
+                    )
+                }
+            }
+            OcsfClass::ProcessActivity => {
+                &const {
+                    class(
+                        1007,
+                        "Process Activity",
+                        "process_activity",
+                        1,
+                        &["Launch", "Terminate", "Open", "Inject", "Set User ID"],
+                    )
+                }
+            }
+            OcsfClass::DetectionFinding => {
+                &const {
+                    class(
+                        2004,
+                        "Detection Finding",
+                        "detection_finding",
+                        2,
+                        &["Create", "Update", "Close"],
+                    )
+                }
+            }
+            OcsfClass::AccountChange => {
+                &const {
+                    class(
+                        3001,
+                        "Account Change",
+                        "account_change",
+                        3,
+                        &[
+                            "Create",
+                            "Enable",
+                            "Password Change",
+                            "Password Reset",
+                            "Disable",
+                            "Delete",
+                            "Attach Policy",
+                            "Detach Policy",
+                            "Lock",
+                            "MFA Factor Enable",
+                            "MFA Factor Disable",
+                            "Unlock",
+                        ],
+                    )
+                }
+            }
+            OcsfClass::Authentication => {
+                &const {
+                    class(
+                        3002,
+                        "Authentication",
+                        "authentication",
+                        3,
+                        &[
+                            "Logon",
+                            "Logoff",
+                            "Authentication Ticket",
+                            "Service Ticket Request",
+                            "Service Ticket Renew",
+                            "Preauth",
+                            "Account Switch",
+                        ],
+                    )
+                }
+            }
+            OcsfClass::EntityManagement => {
+                &const {
+                    class(
+                        3004,
+                        "Entity Management",
+                        "entity_management",
+                        3,
+                        ENTITY_ACTIVITIES,
+                    )
+                }
+            }
+            OcsfClass::UserAccess => {
+                &const {
+                    class(
+                        3005,
+                        "User Access Management",
+                        "user_access",
+                        3,
+                        &["Assign Privileges", "Revoke Privileges"],
+                    )
+                }
+            }
+            OcsfClass::GroupManagement => {
+                &const {
+                    class(
+                        3006,
+                        "Group Management",
+                        "group_management",
+                        3,
+                        &[
+                            "Assign Privileges",
+                            "Revoke Privileges",
+                            "Add User",
+                            "Remove User",
+                            "Delete",
+                            "Create",
+                            "Add Subgroup",
+                            "Remove Subgroup",
+                        ],
+                    )
+                }
+            }
+            OcsfClass::EmailActivity => {
+                &const {
+                    class(
+                        4009,
+                        "Email Activity",
+                        "email_activity",
+                        4,
+                        &["Send", "Receive", "Scan", "Trace", "MTA Relay"],
+                    )
+                }
+            }
+            OcsfClass::DeviceInventory => {
+                &const {
+                    class(
+                        5001,
+                        "Device Inventory Info",
+                        "inventory_info",
+                        5,
+                        INVENTORY_ACTIVITIES,
+                    )
+                }
+            }
+            OcsfClass::UserInventory => {
+                &const {
+                    class(
+                        5003,
+                        "User Inventory Info",
+                        "user_inventory",
+                        5,
+                        INVENTORY_ACTIVITIES,
+                    )
+                }
+            }
+            OcsfClass::DeviceConfigStateChange => {
+                &const {
+                    class(
+                        5019,
+                        "Device Config State Change",
+                        "device_config_state_change",
+                        5,
+                        INVENTORY_ACTIVITIES,
+                    )
+                }
+            }
+            OcsfClass::SoftwareInventory => {
+                &const {
+                    class(
+                        5020,
+                        "Software Inventory Info",
+                        "software_info",
+                        5,
+                        INVENTORY_ACTIVITIES,
+                    )
+                }
+            }
+            OcsfClass::CloudResourcesInventory => {
+                &const {
+                    class(
+                        5023,
+                        "Cloud Resources Inventory Info",
+                        "cloud_resources_inventory_info",
+                        5,
+                        INVENTORY_ACTIVITIES,
+                    )
+                }
+            }
+            OcsfClass::ApplicationLifecycle => {
+                &const {
+                    class(
+                        6002,
+                        "Application Lifecycle",
+                        "application_lifecycle",
+                        6,
+                        &[
+                            "Install", "Remove", "Start", "Stop", "Restart", "Enable", "Disable",
+                            "Update",
+                        ],
+                    )
+                }
+            }
+            OcsfClass::ApiActivity => {
+                &const {
+                    class(
+                        6003,
+                        "API Activity",
+                        "api_activity",
+                        6,
+                        &["Create", "Read", "Update", "Delete"],
+                    )
+                }
+            }
+            OcsfClass::DatastoreActivity => {
+                &const {
+                    class(
+                        6005,
+                        "Datastore Activity",
+                        "datastore_activity",
+                        6,
+                        &[
+                            "Read", "Update", "Connect", "Query", "Write", "Create", "Delete",
+                            "List", "Encrypt", "Decrypt",
+                        ],
+                    )
+                }
+            }
+            OcsfClass::ApplicationError => {
+                &const {
+                    class(
+                        6008,
+                        "Application Error",
+                        "application_error",
+                        6,
+                        &["General Error", "Translation Error"],
+                    )
+                }
+            }
         }
     }
 

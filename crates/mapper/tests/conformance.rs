@@ -35,14 +35,21 @@ impl Deviations {
             .map(|types| {
                 types
                     .iter()
-                    .map(|(name, entry)| (name.clone(), entry.as_table().cloned().unwrap_or_default()))
+                    .map(|(name, entry)| {
+                        (name.clone(), entry.as_table().cloned().unwrap_or_default())
+                    })
                     .collect()
             })
             .unwrap_or_default();
         let fields = table
             .get("fields")
             .and_then(toml::Value::as_array)
-            .map(|entries| entries.iter().filter_map(|e| e.as_table().cloned()).collect())
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|e| e.as_table().cloned())
+                    .collect()
+            })
             .unwrap_or_default();
         Deviations {
             event_types,
@@ -54,12 +61,14 @@ impl Deviations {
     fn field(&self, row: &FieldRow, event_type: &str, class_name: &str) -> Option<&toml::Table> {
         self.fields.iter().find(|entry| {
             let paths = entry.get("ocsf_fields").and_then(toml::Value::as_array);
-            let path_ok = paths.into_iter().flatten().filter_map(toml::Value::as_str).any(|path| {
-                match path.strip_suffix(".*") {
+            let path_ok = paths
+                .into_iter()
+                .flatten()
+                .filter_map(toml::Value::as_str)
+                .any(|path| match path.strip_suffix(".*") {
                     Some(prefix) => row.ocsf_field.starts_with(&format!("{prefix}.")),
                     None => row.ocsf_field == path,
-                }
-            });
+                });
             let list_ok = |key: &str, value: &str| {
                 entry
                     .get(key)
@@ -117,7 +126,9 @@ fn contains_scalar(haystack: &Value, needle: &Value) -> bool {
         // Enum-like texts (`initiated_by.type` "admin") arrive as captions ("Admin").
         Value::String(text) => {
             same_value(haystack, needle)
-                || needle.as_str().is_some_and(|n| n.eq_ignore_ascii_case(text))
+                || needle
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(text))
         }
         other => same_value(other, needle),
     }
@@ -153,7 +164,11 @@ fn every_vendor_event_type_maps_to_the_vendors_ocsf_or_a_stated_deviation() {
         let ocsf: Value = serde_json::from_slice(&record.json).unwrap();
         // CONFORMANCE_SHOW=event_type prints that type's test event and record.
         if std::env::var("CONFORMANCE_SHOW").is_ok_and(|show| show == *event_type) {
-            println!("{}\n{}", test_event.json, String::from_utf8_lossy(&record.json));
+            println!(
+                "{}\n{}",
+                test_event.json,
+                String::from_utf8_lossy(&record.json)
+            );
         }
         if record.class_uid == 0 {
             base_events += 1;
@@ -190,8 +205,10 @@ fn every_vendor_event_type_maps_to_the_vendors_ocsf_or_a_stated_deviation() {
                 lost.push(format!("{event_type}: {leaf}"));
             }
         }
-        let class_name = mapper::ocsf::OcsfClass::from_uid(vendor_event.class_uid)
-            .map_or_else(|| snake(&vendor_event.class_name), |c| c.schema_name().to_owned());
+        let class_name = mapper::ocsf::OcsfClass::from_uid(vendor_event.class_uid).map_or_else(
+            || snake(&vendor_event.class_name),
+            |c| c.schema_name().to_owned(),
+        );
         for (row, values) in &test_event.typed {
             typed_total += 1;
             let found = values_at(&ocsf, &row.ocsf_field);

@@ -20,7 +20,10 @@ pub(super) fn person<'a>(
     let uid = object.non_empty_str("id");
     let username = object.non_empty_str("username");
     let display_name = object.non_empty_str("name");
-    let email = object.non_empty_str("email");
+    // Only an e-mail address is one (OCSF checks `email_addr`); anything else stays unmapped.
+    let email = object
+        .non_empty_str("email")
+        .filter(|email| is_email(email));
     // Admins sign in with their e-mail address: it is their user name when there is no other.
     let name = username
         .clone()
@@ -35,10 +38,13 @@ pub(super) fn person<'a>(
     if !person.is_usable() {
         return None;
     }
-    for key in ["id", "username", "email", "type"] {
+    for key in ["id", "username", "type"] {
         if object.get(key).is_some() {
             consumed.take2(top, key);
         }
+    }
+    if person.email.is_some() {
+        consumed.take2(top, "email");
     }
     if username.is_none() && display_name.is_some() {
         consumed.take2(top, "name");
@@ -60,9 +66,34 @@ pub(super) fn is_person_type(kind: Option<&str>) -> bool {
     matches!(kind, None | Some("user" | "systemuser" | "admin"))
 }
 
+/// Whether a text is an e-mail address as OCSF's `email_t` defines it (its regex
+/// `^[a-zA-Z0-9!#$%&'*+-/=?^_`{|}~.]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+$`, checked without one).
+pub(crate) fn is_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+,-./=?^_`{|}~".contains(&b));
+    let Some((label, rest)) = domain.split_once('.') else {
+        return false;
+    };
+    local_ok
+        && !label.is_empty()
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
 /// A valid IP address string, else `None`.
 pub(super) fn ip_address<'a>(text: Option<Cow<'a, str>>) -> Option<Cow<'a, str>> {
-    text.filter(|text| text.trim().parse::<IpAddr>().is_ok())
+    // OCSF's `ip_t` is at most 40 characters.
+    text.filter(|text| text.len() <= 40 && text.parse::<IpAddr>().is_ok())
 }
 
 /// One end of an association connection: `{name, type, object_id}` (or `id`).
@@ -435,8 +466,10 @@ pub(super) fn changed_status<'a>(source: &RawObject<'a>) -> Option<Cow<'a, str>>
     })
 }
 
+/// An RFC 3339 time in epoch milliseconds, when it is a plausible event time.
 pub(super) fn parse_time_ms(text: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(text)
         .ok()
         .map(|time| time.timestamp_millis())
+        .filter(|ms| super::PLAUSIBLE_TIME_MS.contains(ms))
 }

@@ -38,8 +38,8 @@ fn integer<'a>(raw: &'a str, low: i64, high: i64) -> Option<Cow<'a, str>> {
         .then(|| Cow::Owned(value.to_string()))
 }
 
-/// Epoch milliseconds of a plausible time (1973 to 2100): an integer in milliseconds, or an
-/// RFC 3339 text.
+/// Epoch milliseconds of a plausible time ([`super::PLAUSIBLE_TIME_MS`]): an integer in
+/// milliseconds, or an RFC 3339 text.
 pub(super) fn plausible_ms(raw: &str) -> Option<i64> {
     let ms = match raw_str(raw) {
         Some(text) => chrono::DateTime::parse_from_rfc3339(text.trim())
@@ -47,7 +47,7 @@ pub(super) fn plausible_ms(raw: &str) -> Option<i64> {
             .timestamp_millis(),
         None => raw.parse::<i64>().ok()?,
     };
-    (100_000_000_000..=4_102_444_800_000).contains(&ms).then_some(ms)
+    super::PLAUSIBLE_TIME_MS.contains(&ms).then_some(ms)
 }
 
 /// The JSON text a raw value is written as at a target, `None` when it is not a valid value of
@@ -55,28 +55,28 @@ pub(super) fn plausible_ms(raw: &str) -> Option<i64> {
 pub(super) fn json_for<'a>(raw: &'a str, base: Base, type_name: &str) -> Option<Cow<'a, str>> {
     match base {
         Base::String => {
-            let text: Cow<'a, str> = if raw.starts_with('"') {
-                let decoded = raw_str(raw)?;
-                if decoded.trim().is_empty() {
-                    return None;
-                }
-                if type_name != "string_t"
-                    && !ocsf_schema::lookup::accepts(
-                        type_name,
-                        &serde_json::Value::String(decoded.into_owned()),
-                    )
-                {
-                    return None;
-                }
-                Cow::Borrowed(raw)
+            let (text, token): (Cow<'a, str>, Cow<'a, str>) = if raw.starts_with('"') {
+                (raw_str(raw)?, Cow::Borrowed(raw))
             } else if let Some(number) = finite_number(raw) {
-                Cow::Owned(format!("\"{number}\""))
+                (Cow::Borrowed(number), Cow::Owned(format!("\"{number}\"")))
             } else if raw == "true" || raw == "false" {
-                Cow::Owned(format!("\"{raw}\""))
+                (Cow::Borrowed(raw), Cow::Owned(format!("\"{raw}\"")))
             } else {
                 return None;
             };
-            Some(text)
+            if text.trim().is_empty() {
+                return None;
+            }
+            let valid = match type_name {
+                "string_t" => true,
+                "email_t" => super::extract::is_email(&text),
+                "ip_t" => super::extract::ip_address(Some(Cow::Borrowed(&*text))).is_some(),
+                _ => ocsf_schema::lookup::accepts(
+                    type_name,
+                    &serde_json::Value::String(text.into_owned()),
+                ),
+            };
+            valid.then_some(token)
         }
         Base::Integer => integer(raw, i64::from(i32::MIN), i64::from(i32::MAX)),
         Base::Long => integer(raw, i64::MIN, i64::MAX),
@@ -167,7 +167,10 @@ impl<'a> OcsfEvent<'a> {
         }
         if self.user.take().is_some() {
             self.filled.retain(|(slot, _)| {
-                !matches!(slot, Slot::UserUid | Slot::UserName | Slot::UserEmail | Slot::UserType)
+                !matches!(
+                    slot,
+                    Slot::UserUid | Slot::UserName | Slot::UserEmail | Slot::UserType
+                )
             });
         }
         true
@@ -176,9 +179,15 @@ impl<'a> OcsfEvent<'a> {
     /// As [`Self::user_open`], for the entity (`group`: the group).
     pub(super) fn named_open(&mut self, group: bool) -> bool {
         let (named, slots): (&mut Option<Named<'a>>, [Slot; 3]) = if group {
-            (&mut self.group, [Slot::GroupUid, Slot::GroupName, Slot::GroupType])
+            (
+                &mut self.group,
+                [Slot::GroupUid, Slot::GroupName, Slot::GroupType],
+            )
         } else {
-            (&mut self.entity, [Slot::EntityUid, Slot::EntityName, Slot::EntityType])
+            (
+                &mut self.entity,
+                [Slot::EntityUid, Slot::EntityName, Slot::EntityType],
+            )
         };
         if named.as_ref().is_some_and(Named::is_usable) {
             return false;
@@ -284,8 +293,8 @@ impl<'a> OcsfEvent<'a> {
                 return true;
             }
             Slot::SrcAsNumber => {
-                let Some(number) = integer(raw, 0, i64::from(i32::MAX))
-                    .and_then(|text| text.parse::<i64>().ok())
+                let Some(number) =
+                    integer(raw, 0, i64::from(i32::MAX)).and_then(|text| text.parse::<i64>().ok())
                 else {
                     return false;
                 };
@@ -385,7 +394,9 @@ impl<'a> OcsfEvent<'a> {
                 }
             }
             Slot::FindingUid | Slot::FindingTitle | Slot::FindingDesc => {
-                let finding = self.finding.get_or_insert_with(|| Box::new(Finding::default()));
+                let finding = self
+                    .finding
+                    .get_or_insert_with(|| Box::new(Finding::default()));
                 match slot {
                     Slot::FindingUid => finding.uid = text,
                     Slot::FindingTitle => finding.title = text,
@@ -454,7 +465,10 @@ impl<'a> OcsfEvent<'a> {
         self.resources.retain(Named::is_usable);
         if let Some(endpoint) = &mut self.src_endpoint {
             if endpoint.location.as_ref().is_some_and(|l| {
-                l.country.is_none() && l.region.is_none() && l.city.is_none() && l.postal_code.is_none()
+                l.country.is_none()
+                    && l.region.is_none()
+                    && l.city.is_none()
+                    && l.postal_code.is_none()
             }) {
                 endpoint.location = None;
             }
@@ -466,14 +480,38 @@ impl<'a> OcsfEvent<'a> {
             self.finding = None;
         }
         super::prune::prune(self);
+        // An entity known only by placed values needs one that names it (OCSF: at least one of
+        // name, uid, device, group, org, policy, user).
+        if self
+            .entity
+            .as_ref()
+            .is_some_and(|entity| !entity.is_usable())
+        {
+            let named = self.placed.iter().any(|placed| {
+                let segments = placed.segments();
+                segments[0] == "entity"
+                    && segments.len() > 2
+                    && ["device", "group", "org", "policy", "user"].contains(&segments[1])
+            });
+            if !named {
+                self.entity = None;
+                self.placed
+                    .retain(|placed| placed.segments()[0] != "entity");
+            }
+        }
     }
 
     /// Marks the raw fields the vendor's rows brought into the record, and the profiles the
     /// placed values need.
     pub(super) fn consume_placed(&mut self) {
         let filled = std::mem::take(&mut self.filled);
+        // An entity type OCSF names (a group: type_id 3 "Group") keeps JumpCloud's own word in
+        // `unmapped` (several map to one id); one it does not is written as it is.
+        let entity_type_kept = self.entity.as_ref().is_some_and(|entity| {
+            super::write::managed_entity_type(entity.kind.as_deref()).0 == 99
+        });
         for (slot, path) in &filled {
-            if self.slot_is_set(*slot) {
+            if self.slot_is_set(*slot) && (*slot != Slot::EntityType || entity_type_kept) {
                 self.consumed.take_path(path);
             }
         }

@@ -56,7 +56,11 @@ fn complete_implied(event: &mut OcsfEvent<'_>) {
                 };
                 let path = format!("{prefix}.{required}");
                 let caption_path = format!("{prefix}.{caption}");
-                let json = if event.has_placed(&caption_path) { "99" } else { "0" };
+                let json = if event.has_placed(&caption_path) {
+                    "99"
+                } else {
+                    "0"
+                };
                 if !event.has_placed(&path) && !supplied.iter().any(|(known, _)| *known == path) {
                     supplied.push((path, Cow::Borrowed(json)));
                 }
@@ -115,9 +119,10 @@ pub(super) fn prune(event: &mut OcsfEvent<'_>) {
                     continue;
                 };
                 let has = |name: &str| {
-                    event.placed.iter().any(|other| {
-                        below(other, prefix) && other.segments()[depth] == name
-                    })
+                    event
+                        .placed
+                        .iter()
+                        .any(|other| below(other, prefix) && other.segments()[depth] == name)
                 };
                 let complete = rules.required.iter().all(|name| has(name))
                     && rules
@@ -135,7 +140,5 @@ pub(super) fn prune(event: &mut OcsfEvent<'_>) {
             None => break,
         }
     }
-    event
-        .placed
-        .sort_by(|a, b| a.segments().cmp(b.segments()));
+    event.placed.sort_by(|a, b| a.segments().cmp(b.segments()));
 }

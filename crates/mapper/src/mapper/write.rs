@@ -6,7 +6,8 @@ use std::borrow::Cow;
 use super::model::*;
 use crate::json_writer::JsonWriter;
 use crate::ocsf::{
-    Attribute, OCSF_VERSION, OcsfClass, auth_protocol_caption, factor_type_caption, severity_caption,
+    Attribute, OCSF_VERSION, OcsfClass, auth_protocol_caption, factor_type_caption,
+    severity_caption,
 };
 use crate::source::{FieldUse, RawObject, wide_numbers_as_strings};
 
@@ -377,7 +378,12 @@ pub(super) fn under<'p, 'a>(placed: &'p [Placed<'a>], prefix: &[&str]) -> &'p [P
 /// Writes placed values as members of the open object at `depth` (all of `placed` lie below
 /// it), grouping deeper paths into objects; an array attribute gets one element. Keys in
 /// `skip` are written by the typed code.
-pub(super) fn write_placed(w: &mut JsonWriter<'_>, placed: &[Placed<'_>], depth: usize, skip: &[&str]) {
+pub(super) fn write_placed(
+    w: &mut JsonWriter<'_>,
+    placed: &[Placed<'_>],
+    depth: usize,
+    skip: &[&str],
+) {
     let mut index = 0;
     while index < placed.len() {
         let key = placed[index].segments()[depth];
@@ -409,7 +415,11 @@ pub(super) fn write_placed(w: &mut JsonWriter<'_>, placed: &[Placed<'_>], depth:
     }
 }
 
-pub(super) fn write_endpoint(w: &mut JsonWriter<'_>, endpoint: &Endpoint<'_>, placed: &[Placed<'_>]) {
+pub(super) fn write_endpoint(
+    w: &mut JsonWriter<'_>,
+    endpoint: &Endpoint<'_>,
+    placed: &[Placed<'_>],
+) {
     w.begin_object();
     w.field_opt_cow("ip", &endpoint.ip);
     w.field_opt_cow("uid", &endpoint.uid);

@@ -45,6 +45,8 @@ struct RawClassification {
     #[serde(default)]
     privileges: Vec<String>,
     auth_factor: Option<Spanned<i64>>,
+    /// A type the vendor lists under another name: classified and placed as that one.
+    same_as: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -277,9 +279,13 @@ fn classification(
         Given::Deviation { .. } => Origin::Deviation,
     };
     let (class, activity) = match (raw.class, raw.activity, given) {
-        (None, None, Given::Vendor { class, activity_id, .. }) => {
-            (class, ActivityRule::Fixed(activity_id))
-        }
+        (
+            None,
+            None,
+            Given::Vendor {
+                class, activity_id, ..
+            },
+        ) => (class, ActivityRule::Fixed(activity_id)),
         (None, None, Given::Deviation { class, activity }) => (class, activity),
         (Some(class), Some(activity), Given::Nothing) => {
             let class = class_named(source, &class)?;
@@ -392,6 +398,7 @@ fn classification(
         auth_factor,
         placements: Default::default(),
         origin,
+        same_as: None,
     })
 }
 
@@ -478,7 +485,33 @@ pub(super) fn parse_event_types(
             ));
         }
         let span = entry.span();
-        let found = classification(&source, &event_type, span, entry.into_inner(), given(&event_type))?;
+        let mut entry = entry.into_inner();
+        let mut entry_given = given(&event_type);
+        let alias = entry.same_as.take();
+        if let Some(alias) = &alias {
+            let listed = vendor.events.get(alias.get_ref()).ok_or_else(|| {
+                source.error(
+                    alias.span(),
+                    format!("same_as {:?} is not in the vendor's table", alias.get_ref()),
+                )
+            })?;
+            if !matches!(entry_given, Given::Nothing) {
+                return Err(source.error(
+                    alias.span(),
+                    format!("{event_type} is in the vendor's table itself: no same_as"),
+                ));
+            }
+            entry_given = Given::Vendor {
+                class: listed.class,
+                activity_id: listed.activity_id,
+                line: listed.line,
+            };
+        }
+        let mut found = classification(&source, &event_type, span, entry, entry_given)?;
+        if let Some(alias) = alias {
+            found.origin = Origin::Own;
+            found.same_as = Some(alias.into_inner());
+        }
         exact.insert(event_type, found);
     }
     for event_type in &vendor.order {
@@ -493,10 +526,14 @@ pub(super) fn parse_event_types(
             service: None,
             privileges: Vec::new(),
             auth_factor: None,
+            same_as: None,
         };
         let line = deviated.get(event_type).map_or(1, |(.., line)| *line);
         let (file_source, span) = if deviated.contains_key(event_type) {
-            (&deviations.source, offset_of_line(deviations.source.text, line))
+            (
+                &deviations.source,
+                offset_of_line(deviations.source.text, line),
+            )
         } else {
             (&source, 0..0)
         };
@@ -534,6 +571,7 @@ pub(super) fn parse_event_types(
             service: entry.service,
             privileges: entry.privileges,
             auth_factor: entry.auth_factor,
+            same_as: None,
         };
         patterns.push((
             pattern,

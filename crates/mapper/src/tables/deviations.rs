@@ -77,11 +77,22 @@ pub struct FieldDeviation {
 
 impl FieldDeviation {
     /// Whether this deviation names a vendor row (target path, raw fields) of an event type.
-    pub fn names(&self, path: &str, sources: &[String], event_type: &str, class: OcsfClass) -> bool {
-        let path_named = self.ocsf_fields.iter().any(|named| match named.strip_suffix(".*") {
-            Some(prefix) => path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.')),
-            None => named == path,
-        });
+    pub fn names(
+        &self,
+        path: &str,
+        sources: &[String],
+        event_type: &str,
+        class: OcsfClass,
+    ) -> bool {
+        let path_named = self
+            .ocsf_fields
+            .iter()
+            .any(|named| match named.strip_suffix(".*") {
+                Some(prefix) => path
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('.')),
+                None => named == path,
+            });
         path_named
             && self.source.as_ref().is_none_or(|named| {
                 sources.iter().any(|source| match named.strip_suffix(".*") {
@@ -148,7 +159,10 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Deviations, MappingError>
     for entry in raw.fields {
         let line = source.line_of(entry.span().start);
         let entry = entry.into_inner();
-        if entry.ocsf_fields.is_empty() || entry.why.trim().is_empty() || entry.ours.trim().is_empty() {
+        if entry.ocsf_fields.is_empty()
+            || entry.why.trim().is_empty()
+            || entry.ours.trim().is_empty()
+        {
             return Err(MappingError::new(
                 path,
                 line,

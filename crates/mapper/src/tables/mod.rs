@@ -24,9 +24,7 @@ use crate::ocsf::OcsfClass;
 
 pub use config::{ACCOUNT_CHANGES_FILE, ASSOCIATIONS_FILE, EVENT_TYPES_FILE};
 pub use deviations::{DEVIATIONS_FILE, EventDeviation, FieldDeviation, Fill};
-pub(crate) use placement::{
-    Base, PathTarget, Placement, Slot, SourceRef, Target, path_target,
-};
+pub(crate) use placement::{Base, PathTarget, Placement, Slot, SourceRef, Target, path_target};
 pub use vendor::{VENDOR_EVENTS_FILE, VENDOR_FIELDS_FILE};
 
 const EMBEDDED_EVENT_TYPES: &str = include_str!("../../../../mappings/event_types.toml");
@@ -102,6 +100,9 @@ pub(crate) struct Classification {
     /// The vendor's typed field rows of this type, as the mapper follows them.
     pub placements: Arc<[Placement]>,
     pub origin: Origin,
+    /// The vendor's name of this type, when the vendor lists it under another one
+    /// (`ldap_search` is its `ldap_srch`): classified and placed as that one.
+    pub same_as: Option<String>,
 }
 
 /// An event-type pattern: `prefix*suffix`.
@@ -302,7 +303,11 @@ impl MappingTables {
     /// Builds the tables from every file's text.
     pub fn from_all(sources: MappingSources<'_>) -> Result<MappingTables, MappingError> {
         let mut vendor = vendor::parse_events(sources.vendor_events.0, sources.vendor_events.1)?;
-        vendor::parse_fields(&mut vendor, sources.vendor_fields.0, sources.vendor_fields.1)?;
+        vendor::parse_fields(
+            &mut vendor,
+            sources.vendor_fields.0,
+            sources.vendor_fields.1,
+        )?;
         let deviations = deviations::parse(sources.deviations.0, sources.deviations.1)?;
         let event_deviations: Table<EventDeviation> = deviations
             .event_types

@@ -186,14 +186,25 @@ pub(crate) const TYPED_OBJECTS: &[(&str, &[&str])] = &[
     ("entity", &["type_id"]),
     ("resources", &[]),
     ("service", &[]),
-    ("src_endpoint", &["uid", "hostname", "location", "autonomous_system"]),
     (
-        "src_endpoint.location",
-        &["postal_code", "continent"],
+        "src_endpoint",
+        &["uid", "hostname", "location", "autonomous_system"],
     ),
+    ("src_endpoint.location", &["postal_code", "continent"]),
     ("src_endpoint.autonomous_system", &[]),
     ("device", &["location", "type_id", "type"]),
-    ("device.location", &["country", "region", "city", "postal_code", "continent", "lat", "long"]),
+    (
+        "device.location",
+        &[
+            "country",
+            "region",
+            "city",
+            "postal_code",
+            "continent",
+            "lat",
+            "long",
+        ],
+    ),
     ("http_request", &[]),
     (
         "finding_info",
@@ -289,8 +300,12 @@ pub(crate) fn path_target(class: OcsfClass, path: &str) -> Option<&'static PathT
 }
 
 fn resolve_uncached(class: OcsfClass, path: &str) -> Result<Target, String> {
-    let steps = ocsf_schema::lookup::attribute_path(class.uid(), path)
-        .ok_or_else(|| format!("{path} is not an attribute of {} in OCSF 1.8.0", class.caption()))?;
+    let steps = ocsf_schema::lookup::attribute_path(class.uid(), path).ok_or_else(|| {
+        format!(
+            "{path} is not an attribute of {} in OCSF 1.8.0",
+            class.caption()
+        )
+    })?;
     let leaf = steps.last().ok_or_else(|| format!("{path} is empty"))?;
     if let Some(step) = steps.iter().find(|step| step.deprecated.is_some()) {
         return Err(format!(
@@ -306,7 +321,8 @@ fn resolve_uncached(class: OcsfClass, path: &str) -> Result<Target, String> {
     }
     let (parent, key) = path.rsplit_once('.').unwrap_or(("", path));
     if let Some((_, keys)) = TYPED_OBJECTS.iter().find(|(object, _)| *object == parent)
-        && (keys.contains(&key) || (parent.is_empty() && TYPED_OBJECTS.iter().any(|(o, _)| *o == key)))
+        && (keys.contains(&key)
+            || (parent.is_empty() && TYPED_OBJECTS.iter().any(|(o, _)| *o == key)))
     {
         return Err(format!(
             "{path} is written by the mapper's own code (an enum's caption, or a value it checks)"
@@ -444,7 +460,10 @@ fn is_user_type_enum(field: &super::vendor::VendorField) -> bool {
 }
 
 /// Where an OCSF path the vendor uses is deprecated, the path that replaced it.
-const REPLACED: &[(&str, &str)] = &[("resource.", "resources."), ("actor.invoked_by", "actor.app_name")];
+const REPLACED: &[(&str, &str)] = &[
+    ("resource.", "resources."),
+    ("actor.invoked_by", "actor.app_name"),
+];
 
 /// The vendor's path, or its replacement where the vendor's is deprecated in the class.
 fn current_path(class: OcsfClass, path: &str) -> std::borrow::Cow<'_, str> {
@@ -543,9 +562,23 @@ pub(super) fn place_vendor_rows(
             ),
         ));
     }
+    let aliases: Vec<(String, String)> = exact
+        .iter()
+        .filter_map(|(event_type, c)| c.same_as.clone().map(|alias| (event_type.clone(), alias)))
+        .collect();
+    let mut shared: HashMap<&str, std::sync::Arc<[Placement]>> = HashMap::new();
     for (event_type, placements) in per_type {
+        let placements: std::sync::Arc<[Placement]> = placements.into();
         if let Some(classification) = exact.get_mut(event_type) {
-            classification.placements = placements.into();
+            classification.placements = std::sync::Arc::clone(&placements);
+        }
+        shared.insert(event_type, placements);
+    }
+    for (event_type, alias) in aliases {
+        if let (Some(placements), Some(classification)) =
+            (shared.get(alias.as_str()), exact.get_mut(&event_type))
+        {
+            classification.placements = std::sync::Arc::clone(placements);
         }
     }
     Ok(())

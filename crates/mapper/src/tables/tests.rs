@@ -43,10 +43,7 @@ fn embedded_tables_load() {
     let found = tables.lookup("user_suspended").unwrap();
     assert_eq!(found.classification.class, OcsfClass::AccountChange);
     assert_eq!(found.classification.activity, ActivityRule::Fixed(5));
-    assert!(matches!(
-        found.classification.origin,
-        Origin::Vendor { .. }
-    ));
+    assert!(matches!(found.classification.origin, Origin::Vendor { .. }));
     // The vendor's class, the vendor's rows.
     let found = tables.lookup("mdm_command_result").unwrap();
     assert_eq!(found.classification.class, OcsfClass::ScheduledJobActivity);
@@ -73,17 +70,25 @@ fn a_listed_type_takes_only_enrichments_and_a_deviation_only_a_listed_type() {
     assert_eq!(found.classification.activity, ActivityRule::Fixed(1));
     assert_eq!(found.classification.origin, Origin::Vendor { line: 2 });
 
-    let text = format!("{privileges}user_create = {{ class = \"account_change\", activity = 2 }}\n");
+    let text =
+        format!("{privileges}user_create = {{ class = \"account_change\", activity = 2 }}\n");
     let error = with_vendor(&text, &events, FIELDS_HEADER, "").unwrap_err();
-    assert_eq!((error.line, error.file.as_path()), (3, Path::new("event_types.toml")));
+    assert_eq!(
+        (error.line, error.file.as_path()),
+        (3, Path::new("event_types.toml"))
+    );
     assert!(
-        error.reason.contains("in the vendor's table (vendor/events.tsv:2)"),
+        error
+            .reason
+            .contains("in the vendor's table (vendor/events.tsv:2)"),
         "{error}"
     );
 
     let error = with_vendor("", &events, FIELDS_HEADER, "").unwrap_err();
     assert!(
-        error.reason.contains("user_admin_grant is User Access Management in the vendor's table"),
+        error
+            .reason
+            .contains("user_admin_grant is User Access Management in the vendor's table"),
         "{error}"
     );
 
@@ -91,7 +96,10 @@ fn a_listed_type_takes_only_enrichments_and_a_deviation_only_a_listed_type() {
                      vendor = \"-\"\nwhy = \"-\"\n";
     let error = with_vendor(privileges, &events, FIELDS_HEADER, deviation).unwrap_err();
     assert_eq!(error.file, Path::new("deviations.toml"));
-    assert!(error.reason.contains("not in the vendor's table"), "{error}");
+    assert!(
+        error.reason.contains("not in the vendor's table"),
+        "{error}"
+    );
 
     let deviation = "[event_types.user_create]\nclass = \"account_change\"\nactivity = 99\n\
                      vendor = \"Account Change 1 Create\"\nwhy = \"a test\"\n";
@@ -111,7 +119,10 @@ fn a_vendor_row_the_product_cannot_follow_needs_a_stated_deviation() {
          workflow\tsrc_endpoint.ip\tclient_ip\t\t\tall events in this service\n"
     );
     let error = with_vendor("", &events, &fields, "").unwrap_err();
-    assert_eq!((error.file.as_path(), error.line), (Path::new("vendor/fields.tsv"), 3));
+    assert_eq!(
+        (error.file.as_path(), error.line),
+        (Path::new("vendor/fields.tsv"), 3)
+    );
     assert!(
         error
             .reason
@@ -121,7 +132,11 @@ fn a_vendor_row_the_product_cannot_follow_needs_a_stated_deviation() {
     let deviation = "[[fields]]\nocsf_fields = [\"src_endpoint.ip\"]\n\
                      classes = [\"scheduled_job_activity\"]\nours = \"-\"\nwhy = \"-\"\n";
     let tables = with_vendor("", &events, &fields, deviation).unwrap();
-    let placements = &tables.lookup("workflow_run").unwrap().classification.placements;
+    let placements = &tables
+        .lookup("workflow_run")
+        .unwrap()
+        .classification
+        .placements;
     assert_eq!(placements.len(), 1);
     assert_eq!(placements[0].line, 2);
 }

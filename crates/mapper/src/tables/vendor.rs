@@ -71,7 +71,11 @@ pub(super) fn parse_events(path: &Path, text: &str) -> Result<VendorTables, Mapp
     let header = lines.next().map(|(_, line)| line).unwrap_or("");
     if !header.starts_with("service\tevent_type\tclass_name\tclass_uid\tactivity_name\tactivity_id")
     {
-        return Err(MappingError::new(path, 1, "not the vendor's events.tsv (header)"));
+        return Err(MappingError::new(
+            path,
+            1,
+            "not the vendor's events.tsv (header)",
+        ));
     }
     for (index, line) in lines {
         if line.trim().is_empty() {
@@ -85,8 +89,11 @@ pub(super) fn parse_events(path: &Path, text: &str) -> Result<VendorTables, Mapp
         let class_uid: u32 = c[3]
             .parse()
             .map_err(|_| error(format!("class_uid {:?} is not a number", c[3])))?;
-        let class = OcsfClass::from_uid(class_uid)
-            .ok_or_else(|| error(format!("class_uid {class_uid} is not a class the mapper has")))?;
+        let class = OcsfClass::from_uid(class_uid).ok_or_else(|| {
+            error(format!(
+                "class_uid {class_uid} is not a class the mapper has"
+            ))
+        })?;
         let activity_id: i32 = c[5]
             .parse()
             .map_err(|_| error(format!("activity_id {:?} is not a number", c[5])))?;
@@ -120,7 +127,11 @@ pub(super) fn parse_fields(
     let mut lines = text.lines().enumerate();
     let header = lines.next().map(|(_, line)| line).unwrap_or("");
     if !header.starts_with("service\tocsf_field\tsource\tliteral\ttransform\tusage") {
-        return Err(MappingError::new(path, 1, "not the vendor's fields.tsv (header)"));
+        return Err(MappingError::new(
+            path,
+            1,
+            "not the vendor's fields.tsv (header)",
+        ));
     }
     for (index, line) in lines {
         if line.trim().is_empty() {

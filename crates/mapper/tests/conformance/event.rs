@@ -197,7 +197,10 @@ pub fn build(event: &VendorEvent, rows: &[&FieldRow], schema: &Schema) -> TestEv
     let mut chosen: BTreeMap<String, Value> = BTreeMap::new();
     // Typed rows first, so a field gets the kind of value its typed target needs.
     let mut ordered: Vec<&&FieldRow> = rows.iter().filter(|row| row.is_typed()).collect();
-    ordered.extend(rows.iter().filter(|row| !row.is_typed() && row.has_source()));
+    ordered.extend(
+        rows.iter()
+            .filter(|row| !row.is_typed() && row.has_source()),
+    );
     for row in ordered {
         let target_type = schema.type_of(event.class_uid, &row.ocsf_field);
         for source in &row.sources {
@@ -218,7 +221,8 @@ pub fn build(event: &VendorEvent, rows: &[&FieldRow], schema: &Schema) -> TestEv
         tree.set_leaf("initiated_by.username", name);
     }
     let service = di_service(&event.section);
-    tree.0.insert("id".into(), json!("66f1a2b3c4d5e6f7a8b9c0d1"));
+    tree.0
+        .insert("id".into(), json!("66f1a2b3c4d5e6f7a8b9c0d1"));
     tree.0
         .insert("timestamp".into(), json!("2026-03-01T10:00:00.123Z"));
     tree.0.insert("event_type".into(), json!(event.event_type));

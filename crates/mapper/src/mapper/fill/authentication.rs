@@ -10,7 +10,11 @@ use crate::tables::MappingTables;
 impl<'a> OcsfEvent<'a> {
     /// The service signed in to when neither the event nor the vendor's rows name one: the
     /// table's (`service`), else the DI service's ([services]), else JumpCloud.
-    pub(in crate::mapper) fn default_service(&mut self, tables: &MappingTables, service_name: Option<&str>) {
+    pub(in crate::mapper) fn default_service(
+        &mut self,
+        tables: &MappingTables,
+        service_name: Option<&str>,
+    ) {
         if self.service_object.is_none() {
             let name = service_name
                 .or_else(|| self.service.as_deref().and_then(|s| tables.service_name(s)))

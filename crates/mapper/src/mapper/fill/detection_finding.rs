@@ -95,11 +95,9 @@ pub(in crate::mapper) fn fill<'a>(
     }
 
     let (related, evidence) = match context.and_then(|context| context.get("di_event")) {
-        Some(raw) if !event.nested => trigger(
-            tables,
-            raw,
-            source.non_empty_str("organization").as_deref(),
-        ),
+        Some(raw) if !event.nested => {
+            trigger(tables, raw, source.non_empty_str("organization").as_deref())
+        }
         _ => (None, None),
     };
     event.finding = Some(Box::new(Finding {

@@ -16,14 +16,14 @@ const fn at(keys: [&'static str; 4], depth: u8) -> SourceRef {
     SourceRef { keys, depth }
 }
 
-/// Where a job's name is, when the vendor's rows gave none: the object the job is about.
-const JOB_NAMES: [SourceRef; 6] = [
+/// Where a job's name is, when the vendor's rows gave none: the object the job is about (else
+/// the event type names it).
+const JOB_NAMES: [SourceRef; 5] = [
     at(["resource", "name", "", ""], 2),
     at(["display_name", "", "", ""], 1),
     at(["policy_name", "", "", ""], 1),
     at(["resource", "command_name", "", ""], 2),
     at(["application", "name", "", ""], 2),
-    at(["resource", "type", "", ""], 2),
 ];
 
 /// Where an e-mail's recipient is.
@@ -54,8 +54,8 @@ impl<'a> OcsfEvent<'a> {
             return false;
         };
         for candidate in sources {
-            if let Some(json) =
-                raw_at(source, candidate).and_then(|raw| json_for(raw, target.base, target.type_name))
+            if let Some(json) = raw_at(source, candidate)
+                .and_then(|raw| json_for(raw, target.base, target.type_name))
             {
                 self.placed.push(Placed {
                     target,
@@ -105,7 +105,10 @@ impl<'a> OcsfEvent<'a> {
             }
             OcsfClass::DatastoreActivity => {
                 if self.has_placed("database") {
-                    self.supply(path_target(self.class, "database.type_id"), Cow::Borrowed("0"));
+                    self.supply(
+                        path_target(self.class, "database.type_id"),
+                        Cow::Borrowed("0"),
+                    );
                 }
             }
             OcsfClass::EntityManagement => {
@@ -161,7 +164,8 @@ impl<'a> OcsfEvent<'a> {
 
     /// Whether the event has what its class requires (after the placed values were pruned).
     pub(in crate::mapper) fn has_required(&self) -> bool {
-        let entity = self.entity.as_ref().is_some_and(Named::is_usable) || self.has_placed("entity");
+        let entity =
+            self.entity.as_ref().is_some_and(Named::is_usable) || self.has_placed("entity");
         match self.class {
             OcsfClass::Authentication => self.user.is_some() && self.service_object.is_some(),
             OcsfClass::AccountChange | OcsfClass::UserInventory => self.user.is_some(),
@@ -178,9 +182,16 @@ impl<'a> OcsfEvent<'a> {
                 self.device.is_some()
             }
             OcsfClass::CloudResourcesInventory => {
-                ["cloud", "container", "database", "databucket", "idp", "table"]
-                    .iter()
-                    .any(|path| self.has_placed(path))
+                [
+                    "cloud",
+                    "container",
+                    "database",
+                    "databucket",
+                    "idp",
+                    "table",
+                ]
+                .iter()
+                .any(|path| self.has_placed(path))
                     || !self.resources.is_empty()
             }
             OcsfClass::ApplicationLifecycle => self.has_placed("app"),
@@ -194,9 +205,7 @@ impl<'a> OcsfEvent<'a> {
                         .iter()
                         .any(|path| self.has_placed(path))
             }
-            OcsfClass::ApplicationError | OcsfClass::BaseEvent | OcsfClass::DeviceInventory => {
-                true
-            }
+            OcsfClass::ApplicationError | OcsfClass::BaseEvent | OcsfClass::DeviceInventory => true,
         }
     }
 }

@@ -90,7 +90,12 @@ fn alert_created_is_a_detection_finding_with_rule_and_trigger() {
     );
     // The vendor's rows: the rule as the policy, the alert's console page as src_url.
     assert_eq!(out["policy"]["uid"], "66e0a1b2c3d4e5f601234567");
-    assert!(out["src_url"].as_str().unwrap().ends_with("66f1d2e3a4b5c6d7e8f90001"));
+    assert!(
+        out["src_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("66f1d2e3a4b5c6d7e8f90001")
+    );
     let profiles = out["metadata"]["profiles"].as_array().unwrap();
     assert!(profiles.contains(&json!("security_control")) && profiles.contains(&json!("incident")));
     // The related event is the trigger as this mapper maps it: same metadata.uid and type.
@@ -131,7 +136,10 @@ fn alert_created_is_a_detection_finding_with_rule_and_trigger() {
         (&unmapped["severity"], &unmapped["status"]),
         (&json!("High"), &json!("new"))
     );
-    assert_eq!(unmapped["resource"]["context"]["di_event"], trigger.to_string());
+    assert_eq!(
+        unmapped["resource"]["context"]["di_event"],
+        trigger.to_string()
+    );
 }
 
 #[test]
@@ -148,14 +156,22 @@ fn the_trigger_may_be_an_object() {
 #[test]
 fn alert_status_decides_update_or_close_and_the_finding_status() {
     let cases = [
-        (json!({"status": "in_progress"}), 2, Some((2, "In Progress"))),
+        (
+            json!({"status": "in_progress"}),
+            2,
+            Some((2, "In Progress")),
+        ),
         (json!({"status": "Resolved"}), 3, Some((4, "Resolved"))),
         (json!({"status": "dismissed"}), 3, Some((3, "Suppressed"))),
         (json!({"status": "escalated"}), 2, Some((99, "escalated"))),
         (json!({"severity": "low"}), 2, None),
     ];
     for (extra, activity, status) in cases {
-        let (facts, out) = map_value(&alert_event("alert_updated", alert("a1", None), extra.clone()));
+        let (facts, out) = map_value(&alert_event(
+            "alert_updated",
+            alert("a1", None),
+            extra.clone(),
+        ));
         assert_eq!(facts.class_uid, 2004, "{extra}");
         assert_eq!(facts.activity_id, activity, "{extra}");
         match status {
@@ -222,7 +238,10 @@ fn status_changes_of_alerts_and_rules_are_entities() {
         json!({}),
     ));
     assert_eq!((facts.class_uid, facts.activity_id), (0, 99));
-    assert_eq!(out["unmapped"]["jumpcloud"]["resource"]["source_name"], "no id");
+    assert_eq!(
+        out["unmapped"]["jumpcloud"]["resource"]["source_name"],
+        "no id"
+    );
     let event = alert_event(
         "rule_config_updated",
         json!({}),
@@ -240,7 +259,11 @@ fn a_triggering_alert_inside_a_trigger_is_not_followed() {
         alert("inner", Some(trigger_login().to_string())),
         json!({}),
     );
-    let outer = alert_event("alert_created", alert("outer", Some(inner.to_string())), json!({}));
+    let outer = alert_event(
+        "alert_created",
+        alert("outer", Some(inner.to_string())),
+        json!({}),
+    );
     let (_, out) = map_value(&outer);
     assert_eq!(
         out["finding_info"]["related_events"][0]["type_name"],
@@ -249,7 +272,11 @@ fn a_triggering_alert_inside_a_trigger_is_not_followed() {
     // The inner alert names no user, endpoint or device itself: no evidence.
     assert!(out.get("evidences").is_none(), "{out}");
     // A trigger that is not JSON is kept, nothing else.
-    let odd = alert_event("alert_created", alert("a", Some("not json {".into())), json!({}));
+    let odd = alert_event(
+        "alert_created",
+        alert("a", Some("not json {".into())),
+        json!({}),
+    );
     let (_, out) = map_value(&odd);
     assert!(out["finding_info"].get("related_events").is_none());
     assert_eq!(
