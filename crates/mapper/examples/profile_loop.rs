@@ -8,7 +8,7 @@
 //! ```
 //!
 //! (instructions of 10 rounds - those of 0 rounds) / (10 x events) = instructions per event.
-//! `--no-raw-data` maps without `raw_data`; `--baseline` parses into `serde_json::Value` and
+//! `--no-raw-data` maps without `raw_data`; `PROFILE_DIR=DIR` maps the NDJSON files of DIR instead; `--baseline` parses into `serde_json::Value` and
 //! serializes instead.
 
 use std::hint::black_box;
@@ -26,7 +26,13 @@ const DIRS: [&str; 2] = [
 
 fn events() -> Vec<Vec<u8>> {
     let mut events = Vec::new();
-    for dir in DIRS {
+    // PROFILE_DIR: another directory of NDJSON files instead of the fixture mix.
+    let chosen = std::env::var("PROFILE_DIR").ok();
+    let dirs: Vec<&str> = match &chosen {
+        Some(dir) => vec![dir.as_str()],
+        None => DIRS.to_vec(),
+    };
+    for dir in dirs {
         let mut files: Vec<_> = std::fs::read_dir(dir)
             .expect("fixture directory")
             .map(|entry| entry.expect("entry").path())

@@ -205,7 +205,10 @@ impl<'a> OcsfEvent<'a> {
         // The vendor's rows for who the event is about, what the typed code reads for the class
         // (its own, richer reading), what every class takes, the vendor's rows for what is still
         // empty, then what OCSF requires.
-        self.place_first(&classification.placements, source);
+        let (first, rest) = classification
+            .placements
+            .split_at(classification.first_placements);
+        self.place(first, source);
         match classification.activity {
             ActivityRule::FromAssociation => {
                 if !self.fill_association(tables, source) {
@@ -252,7 +255,7 @@ impl<'a> OcsfEvent<'a> {
             },
         }
         self.fill_common(source);
-        self.place(&classification.placements, source);
+        self.place(rest, source);
         if self.class == OcsfClass::Authentication {
             self.default_service(tables, classification.service_name.as_deref());
         }

@@ -423,7 +423,7 @@ pub(super) fn user_agent<'a>(source: &RawObject<'a>) -> Option<Cow<'a, str>> {
             Cow::Owned(version)
         })
     });
-    let mut text = String::new();
+    let mut text = String::with_capacity(64);
     if let Some(name) = &name {
         text.push_str(name);
         if let Some(version) = &version {

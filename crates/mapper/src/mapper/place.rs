@@ -94,22 +94,11 @@ pub(super) fn json_for<'a>(raw: &'a str, base: Base, type_name: &str) -> Option<
 }
 
 impl<'a> OcsfEvent<'a> {
-    /// Follows the vendor's rows for who the event is about (see [`Slot::vendor_first`]),
-    /// before the typed code reads the event.
-    pub(super) fn place_first(&mut self, placements: &[Placement], source: &RawObject<'a>) {
-        self.place_where(placements, source, true);
-    }
-
-    /// Follows the vendor's rows of this event type.
+    /// Follows vendor rows of this event type: those of the slots the vendor decides first
+    /// (see [`Slot::vendor_first`]) before the typed code reads the event, the rest after.
     pub(super) fn place(&mut self, placements: &[Placement], source: &RawObject<'a>) {
-        self.place_where(placements, source, false);
-    }
-
-    fn place_where(&mut self, placements: &[Placement], source: &RawObject<'a>, first: bool) {
         for placement in placements {
             match &placement.target {
-                Target::Slot(slot, _) if first && !slot.vendor_first() => {}
-                Target::Path(_) if first => {}
                 Target::Slot(slot, base) => {
                     if self.slot_is_set(*slot) {
                         continue;
@@ -126,6 +115,9 @@ impl<'a> OcsfEvent<'a> {
                 Target::Path(target) => {
                     if self.placed.iter().any(|p| std::ptr::eq(p.target, *target)) {
                         continue;
+                    }
+                    if self.placed.capacity() == 0 {
+                        self.placed.reserve(placements.len());
                     }
                     for path in placement.sources.iter() {
                         if let Some(json) = raw_at(source, path)

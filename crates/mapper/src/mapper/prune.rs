@@ -46,7 +46,14 @@ fn complete_implied(event: &mut OcsfEvent<'_>) {
     for placed in &event.placed {
         let segments = placed.segments();
         for depth in placed.target.typed_depth + 1..segments.len() {
-            let Some(rules) = placed.target.object_rules.get(depth - 1).copied().flatten() else {
+            let Some(rules) = placed
+                .target
+                .object_rules
+                .get(depth - 1)
+                .copied()
+                .flatten()
+                .filter(|rules| rules.completes)
+            else {
                 continue;
             };
             let prefix = segments[..depth].join(".");

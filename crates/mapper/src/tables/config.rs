@@ -397,6 +397,7 @@ fn classification(
         privileges: raw.privileges,
         auth_factor,
         placements: Default::default(),
+        first_placements: 0,
         origin,
         same_as: None,
     })

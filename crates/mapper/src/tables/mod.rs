@@ -99,6 +99,9 @@ pub(crate) struct Classification {
     pub auth_factor: Option<i32>,
     /// The vendor's typed field rows of this type, as the mapper follows them.
     pub placements: Arc<[Placement]>,
+    /// The first this many of `placements` fill the slots the vendor's rows decide first
+    /// ([`Slot::vendor_first`]).
+    pub first_placements: usize,
     pub origin: Origin,
     /// The vendor's name of this type, when the vendor lists it under another one
     /// (`ldap_search` is its `ldap_srch`): classified and placed as that one.

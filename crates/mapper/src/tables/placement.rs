@@ -374,6 +374,9 @@ pub(crate) struct ObjectRules {
     pub object_type: &'static str,
     pub required: Box<[&'static str]>,
     pub at_least_one: Box<[Box<[&'static str]>]>,
+    /// It requires an enum id (`type_id`) or is an `os` (whose name its type gives): the
+    /// placing may complete it.
+    pub completes: bool,
 }
 
 /// The rules of an object type, made once per type.
@@ -389,6 +392,8 @@ fn object_rules(object_type: &str) -> Option<&'static ObjectRules> {
     }
     let rules = ocsf_schema::lookup::object_rules(object_type).map(|rules| {
         let rules: &'static ObjectRules = Box::leak(Box::new(ObjectRules {
+            completes: object_type == "os"
+                || rules.required.iter().any(|name| name.ends_with("_id")),
             object_type: intern(object_type),
             required: rules.required.iter().map(|name| intern(name)).collect(),
             at_least_one: rules
@@ -566,19 +571,25 @@ pub(super) fn place_vendor_rows(
         .iter()
         .filter_map(|(event_type, c)| c.same_as.clone().map(|alias| (event_type.clone(), alias)))
         .collect();
-    let mut shared: HashMap<&str, std::sync::Arc<[Placement]>> = HashMap::new();
-    for (event_type, placements) in per_type {
+    let is_first = |p: &Placement| matches!(p.target, Target::Slot(slot, _) if slot.vendor_first());
+    let mut shared: HashMap<&str, (std::sync::Arc<[Placement]>, usize)> = HashMap::new();
+    for (event_type, mut placements) in per_type {
+        // The slots the vendor decides first, in front (placed before the typed code reads).
+        placements.sort_by_key(|p| !is_first(p));
+        let first = placements.iter().take_while(|p| is_first(p)).count();
         let placements: std::sync::Arc<[Placement]> = placements.into();
         if let Some(classification) = exact.get_mut(event_type) {
             classification.placements = std::sync::Arc::clone(&placements);
+            classification.first_placements = first;
         }
-        shared.insert(event_type, placements);
+        shared.insert(event_type, (placements, first));
     }
     for (event_type, alias) in aliases {
-        if let (Some(placements), Some(classification)) =
+        if let (Some((placements, first)), Some(classification)) =
             (shared.get(alias.as_str()), exact.get_mut(&event_type))
         {
             classification.placements = std::sync::Arc::clone(placements);
+            classification.first_placements = *first;
         }
     }
     Ok(())
