@@ -205,10 +205,10 @@ impl<'a> OcsfEvent<'a> {
         // The vendor's rows for who the event is about, what the typed code reads for the class
         // (its own, richer reading), what every class takes, the vendor's rows for what is still
         // empty, then what OCSF requires.
-        let (first, rest) = classification
-            .placements
-            .split_at(classification.first_placements);
-        self.place(first, source);
+        self.place(
+            &classification.placements[..classification.first_placements],
+            source,
+        );
         match classification.activity {
             ActivityRule::FromAssociation => {
                 if !self.fill_association(tables, source) {
@@ -255,7 +255,8 @@ impl<'a> OcsfEvent<'a> {
             },
         }
         self.fill_common(source);
-        self.place(rest, source);
+        // All of them: a vendor-first slot the typed code left empty is filled now.
+        self.place(&classification.placements, source);
         if self.class == OcsfClass::Authentication {
             self.default_service(tables, classification.service_name.as_deref());
         }
