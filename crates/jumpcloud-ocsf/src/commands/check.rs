@@ -186,19 +186,16 @@ fn check_kafka(config: &AppConfig, timeout: Duration) -> Vec<Check> {
         )),
     }];
     let existing: Vec<&str> = metadata.topics().iter().map(|t| t.name()).collect();
-    let mut topics: Vec<String> = [
-        "base_event",
-        "authentication",
-        "account_change",
-        "entity_management",
-        "user_access",
-        "group_management",
-        "detection_finding",
-    ]
-    .iter()
-    .zip([0u32, 3002, 3001, 3004, 3005, 3006, 2004])
-    .map(|(name, uid)| config.kafka.topic.topic_for(uid, name))
-    .collect();
+    // One topic per class the producer writes (its committed Avro class schemas).
+    let mut topics: Vec<String> = producer::avro::CLASS_SCHEMA_FILES
+        .iter()
+        .map(|file| {
+            config
+                .kafka
+                .topic
+                .topic_for(file.class_uid, file.class_name)
+        })
+        .collect();
     topics.push(config.kafka.topic.dead_letter.clone());
     topics.sort();
     topics.dedup();

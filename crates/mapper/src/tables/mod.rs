@@ -6,6 +6,7 @@
 
 mod config;
 mod deviations;
+mod explain;
 mod placement;
 #[cfg(test)]
 mod tests;
@@ -24,6 +25,7 @@ use crate::ocsf::OcsfClass;
 
 pub use config::{ACCOUNT_CHANGES_FILE, ASSOCIATIONS_FILE, EVENT_TYPES_FILE};
 pub use deviations::{DEVIATIONS_FILE, EventDeviation, FieldDeviation, Fill};
+pub use explain::{Explanation, FieldRow, RowFate};
 pub(crate) use placement::{Base, PathTarget, Placement, Slot, SourceRef, Target, path_target};
 pub use vendor::{VENDOR_EVENTS_FILE, VENDOR_FIELDS_FILE};
 
@@ -231,8 +233,8 @@ pub struct MappingTables {
     pub(crate) alert_priorities: Table<i32>,
     pub(crate) account_changes: AccountChangeRules,
     pub(crate) associations: Vec<AssociationRule>,
-    /// The vendor's class and activity of each type it lists (for `explain` and the docs).
-    pub(crate) vendor: Table<(OcsfClass, i32, usize)>,
+    /// The vendor's tables (for [`MappingTables::explain`] and the docs).
+    pub(crate) vendor: Arc<vendor::VendorTables>,
     /// Why an event type differs from the vendor's.
     pub(crate) event_deviations: Table<EventDeviation>,
     pub(crate) field_deviations: Vec<FieldDeviation>,
@@ -364,16 +366,7 @@ impl MappingTables {
             alert_priorities,
             account_changes,
             associations,
-            vendor: vendor
-                .events
-                .iter()
-                .map(|(event_type, listed)| {
-                    (
-                        event_type.clone(),
-                        (listed.class, listed.activity_id, listed.line),
-                    )
-                })
-                .collect(),
+            vendor: Arc::new(vendor),
             event_deviations,
             field_deviations: deviations.fields,
             fills: deviations.fills,
@@ -438,7 +431,7 @@ impl MappingTables {
                 rules: Vec::new(),
             },
             associations: Vec::new(),
-            vendor: Table::default(),
+            vendor: Arc::default(),
             event_deviations: Table::default(),
             field_deviations: Vec::new(),
             fills: Vec::new(),

@@ -483,6 +483,70 @@ fn current_path(class: OcsfClass, path: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Borrowed(path)
 }
 
+/// What the mapper does with one vendor row for one event type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Fate {
+    /// Not a typed row (a literal, an enum or time transform, `unmapped`, observables, the
+    /// free-form `*.data`, metadata): nothing to place.
+    Untyped,
+    /// The typed code follows it as the vendor does (`time` from `timestamp`).
+    Typed,
+    /// Placed at this target (a slot, or a path).
+    Placed(Target),
+    /// Named by the field deviation with this index in `deviations.toml`'s `[[fields]]`.
+    Deviation(usize),
+    /// Not an attribute of the class a deviation of the event type gives it.
+    OtherClass(String),
+    /// The class is decided from the event's content (`association_change`): the typed code
+    /// reads it.
+    ByContent,
+    /// Cannot be followed and nothing states why: a load error.
+    Refused(String),
+}
+
+/// Whether a row is one the mapper considers: a raw field onto a typed attribute.
+fn is_typed_row(field: &super::vendor::VendorField) -> bool {
+    !field.sources.is_empty()
+        && field.literal.is_empty()
+        && (field.is_plain_or_cast() || is_user_type_enum(field))
+        && !is_untyped_or_metadata(&field.ocsf_field)
+}
+
+/// The fate of a vendor row for an event type of this classification.
+pub(crate) fn fate(
+    field: &super::vendor::VendorField,
+    event_type: &str,
+    classification: &super::Classification,
+    deviations: &[super::FieldDeviation],
+) -> Fate {
+    if !is_typed_row(field) {
+        return Fate::Untyped;
+    }
+    if FOLLOWED_BY_TYPED_CODE.contains(&field.ocsf_field.as_str()) {
+        return Fate::Typed;
+    }
+    if classification.activity == super::ActivityRule::FromAssociation {
+        return Fate::ByContent;
+    }
+    let class = classification.class;
+    let named = deviations
+        .iter()
+        .position(|d| d.names(&field.ocsf_field, &field.sources, event_type, class));
+    match (
+        resolve(class, &current_path(class, &field.ocsf_field)),
+        named,
+    ) {
+        // A deviation on a slot describes how the typed code's value differs (the caption of
+        // an enum it sets from the row's value, ...): the row still feeds it.
+        (Ok(target @ Target::Slot(..)), _) | (Ok(target), None) => Fate::Placed(target),
+        (_, Some(index)) => Fate::Deviation(index),
+        (Err(reason), None) if classification.origin == super::Origin::Deviation => {
+            Fate::OtherClass(reason)
+        }
+        (Err(reason), None) => Fate::Refused(reason),
+    }
+}
+
 /// Gives every classified event type the vendor's typed rows for it: resolved in the type's
 /// class, minus the rows a field deviation names. A row that cannot be followed as it is and no
 /// deviation names is an error (`fields.tsv:LINE`), so every difference is stated; for a type
@@ -497,12 +561,7 @@ pub(super) fn place_vendor_rows(
     let mut per_type: HashMap<&str, Vec<Placement>> = HashMap::new();
     let mut refused: Vec<(usize, String)> = Vec::new();
     for field in &vendor.fields {
-        if field.sources.is_empty()
-            || !field.literal.is_empty()
-            || !(field.is_plain_or_cast() || is_user_type_enum(field))
-            || is_untyped_or_metadata(&field.ocsf_field)
-            || FOLLOWED_BY_TYPED_CODE.contains(&field.ocsf_field.as_str())
-        {
+        if !is_typed_row(field) {
             continue;
         }
         let sources: Box<[SourceRef]> = field
@@ -517,17 +576,8 @@ pub(super) fn place_vendor_rows(
             let Some(classification) = exact.get(event_type) else {
                 continue;
             };
-            if classification.activity == super::ActivityRule::FromAssociation {
-                continue;
-            }
-            let class = classification.class;
-            let named = deviations
-                .iter()
-                .any(|d| d.names(&field.ocsf_field, &field.sources, event_type, class));
-            match resolve(class, &current_path(class, &field.ocsf_field)) {
-                // A deviation on a slot describes how the typed code's value differs (the
-                // caption of an enum it sets from the row's value, ...): the row still feeds it.
-                Ok(target) if !named || matches!(target, Target::Slot(..)) => {
+            match fate(field, event_type, classification, deviations) {
+                Fate::Placed(target) => {
                     let list = per_type.entry(event_type).or_default();
                     if !list
                         .iter()
@@ -540,14 +590,12 @@ pub(super) fn place_vendor_rows(
                         });
                     }
                 }
-                _ if named => {}
-                Err(_) if classification.origin == super::Origin::Deviation => {}
-                Err(reason) => {
+                Fate::Refused(reason) => {
                     if !refused.iter().any(|(_, known)| *known == reason) {
                         refused.push((field.line, reason));
                     }
                 }
-                Ok(_) => {}
+                _ => {}
             }
         }
     }

@@ -342,3 +342,53 @@ fn bad_alert_tables_and_misplaced_keys_name_the_line() {
         );
     }
 }
+
+#[test]
+fn explain_says_where_a_class_comes_from_and_what_becomes_of_the_vendors_rows() {
+    let tables = MappingTables::embedded().unwrap();
+    let explained = tables.explain("mdm_command_result");
+    assert_eq!(explained.class, Some(OcsfClass::ScheduledJobActivity));
+    assert_eq!(explained.activity, "6 Start");
+    assert!(matches!(explained.origin, Some(Origin::Vendor { .. })));
+    let job_name = explained
+        .fields
+        .iter()
+        .find(|row| row.ocsf_field == "job.cmd_line")
+        .unwrap();
+    assert_eq!(job_name.fate, RowFate::Placed);
+    assert!(
+        explained
+            .fills
+            .iter()
+            .any(|fill| fill.attribute == "device")
+    );
+    let text = explained.to_string();
+    assert!(text.contains("Scheduled Job Activity (1006)"), "{text}");
+
+    let explained = tables.explain("association_change");
+    assert_eq!(explained.origin, Some(Origin::Deviation));
+    assert_eq!(
+        explained.vendor.map(|(class, ..)| class),
+        Some(OcsfClass::GroupManagement)
+    );
+    assert!(
+        explained.to_string().contains("ours differs"),
+        "{explained}"
+    );
+
+    let explained = tables.explain("sso_auth");
+    let continent = explained
+        .fields
+        .iter()
+        .find(|row| row.ocsf_field == "src_endpoint.location.continent")
+        .unwrap();
+    assert!(matches!(continent.fate, RowFate::Deviation { .. }));
+
+    let explained = tables.explain("ldap_search");
+    assert_eq!(explained.same_as.as_deref(), Some("ldap_srch"));
+    assert!(!explained.fields.is_empty());
+
+    let explained = tables.explain("quantum_widget_reticulated");
+    assert_eq!(explained.class, None);
+    assert!(explained.to_string().contains("Base Event"));
+}

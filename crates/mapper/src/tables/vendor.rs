@@ -59,6 +59,8 @@ pub(crate) struct VendorTables {
     /// Event types in `events.tsv` order.
     pub order: Vec<String>,
     pub fields: Vec<VendorField>,
+    /// Event type -> the indexes in `fields` of the rows that apply to it (in file order).
+    pub rows_of: Table<Vec<usize>>,
 }
 
 fn columns(line: &str) -> Vec<&str> {
@@ -160,6 +162,16 @@ pub(super) fn parse_fields(
             line: index + 1,
         });
     }
+    let mut rows_of: Table<Vec<usize>> = Table::default();
+    for (index, field) in tables.fields.iter().enumerate() {
+        for event_type in tables.usage(field) {
+            rows_of
+                .entry(event_type.to_owned())
+                .or_default()
+                .push(index);
+        }
+    }
+    tables.rows_of = rows_of;
     Ok(())
 }
 
