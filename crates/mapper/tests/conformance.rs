@@ -149,6 +149,10 @@ fn every_vendor_event_type_maps_to_the_vendors_ocsf_or_a_stated_deviation() {
     let mut invalid: Vec<String> = Vec::new();
     let mut lost: Vec<String> = Vec::new();
     let mut base_events = 0;
+    // CONFORMANCE_DUMP=FILE writes every record (NDJSON), e.g. for ../shared/ocsf/validate.py.
+    let mut dump = std::env::var("CONFORMANCE_DUMP").ok().map(|path| {
+        std::io::BufWriter::new(std::fs::File::create(path).expect("CONFORMANCE_DUMP file"))
+    });
     for vendor_event in &vendor.events {
         let event_type = &vendor_event.event_type;
         let rows = vendor.rows_for(event_type);
@@ -162,6 +166,10 @@ fn every_vendor_event_type_maps_to_the_vendors_ocsf_or_a_stated_deviation() {
             }
         };
         let ocsf: Value = serde_json::from_slice(&record.json).unwrap();
+        if let Some(dump) = dump.as_mut() {
+            use std::io::Write;
+            dump.write_all(&record.json).and_then(|()| dump.write_all(b"\n")).unwrap();
+        }
         // CONFORMANCE_SHOW=event_type prints that type's test event and record.
         if std::env::var("CONFORMANCE_SHOW").is_ok_and(|show| show == *event_type) {
             println!(
