@@ -168,7 +168,9 @@ fn every_vendor_event_type_maps_to_the_vendors_ocsf_or_a_stated_deviation() {
         let ocsf: Value = serde_json::from_slice(&record.json).unwrap();
         if let Some(dump) = dump.as_mut() {
             use std::io::Write;
-            dump.write_all(&record.json).and_then(|()| dump.write_all(b"\n")).unwrap();
+            dump.write_all(&record.json)
+                .and_then(|()| dump.write_all(b"\n"))
+                .unwrap();
         }
         // CONFORMANCE_SHOW=event_type prints that type's test event and record.
         if std::env::var("CONFORMANCE_SHOW").is_ok_and(|show| show == *event_type) {

@@ -96,7 +96,7 @@ pub fn class_required(class_uid: u32) -> Vec<String> {
     let schema = &*OCSF_1_8_0;
     schema
         .class(i64::from(class_uid))
-        .map(|class| required_of(class))
+        .map(required_of)
         .unwrap_or_default()
 }
 

@@ -194,14 +194,9 @@ impl<'a> OcsfEvent<'a> {
     pub(super) fn has_placed(&self, path: &str) -> bool {
         self.placed.iter().any(|placed| {
             let segments = placed.segments();
-            let mut depth = 0;
-            for part in path.split('.') {
-                if segments.get(depth) != Some(&part) {
-                    return false;
-                }
-                depth += 1;
-            }
-            true
+            path.split('.')
+                .enumerate()
+                .all(|(depth, part)| segments.get(depth) == Some(&part))
         })
     }
 
@@ -408,7 +403,7 @@ impl<'a> OcsfEvent<'a> {
                 }
             }
             Slot::StatusDetail | Slot::StatusCode => {
-                let status = self.status.get_or_insert_with(|| Status {
+                let status = self.status.get_or_insert(Status {
                     id: 0,
                     caption: Cow::Borrowed("Unknown"),
                     detail: None,

@@ -304,8 +304,8 @@ impl fmt::Display for Explanation {
             };
             writeln!(
                 f,
-                "  {}:{} {} <- {sources}: {fate}",
-                "fields.tsv", row.line, row.ocsf_field
+                "  fields.tsv:{} {} <- {sources}: {fate}",
+                row.line, row.ocsf_field
             )?;
         }
         for fill in &self.fills {

@@ -577,23 +577,22 @@ pub(super) fn place_vendor_rows(
                 continue;
             };
             match fate(field, event_type, classification, deviations) {
-                Fate::Placed(target) => {
-                    let list = per_type.entry(event_type).or_default();
-                    if !list
-                        .iter()
-                        .any(|known| known.target == target && known.sources == sources)
-                    {
-                        list.push(Placement {
-                            target,
-                            sources: sources.clone(),
-                            line: field.line,
-                        });
-                    }
+                Fate::Placed(target)
+                    if !per_type
+                        .get(event_type)
+                        .is_some_and(|list: &Vec<Placement>| {
+                            list.iter()
+                                .any(|known| known.target == target && known.sources == sources)
+                        }) =>
+                {
+                    per_type.entry(event_type).or_default().push(Placement {
+                        target,
+                        sources: sources.clone(),
+                        line: field.line,
+                    });
                 }
-                Fate::Refused(reason) => {
-                    if !refused.iter().any(|(_, known)| *known == reason) {
-                        refused.push((field.line, reason));
-                    }
+                Fate::Refused(reason) if !refused.iter().any(|(_, known)| *known == reason) => {
+                    refused.push((field.line, reason));
                 }
                 _ => {}
             }

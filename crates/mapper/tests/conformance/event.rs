@@ -36,21 +36,6 @@ impl Schema {
         }
         None
     }
-
-    /// Whether the attribute at `path` is an array (at its last step).
-    pub fn is_array(&self, class_uid: u32, path: &str) -> bool {
-        let mut attributes = &self.0["classes"][class_uid.to_string()]["attributes"];
-        let parts: Vec<&str> = path.split('.').collect();
-        for (index, part) in parts.iter().enumerate() {
-            let attribute = &attributes[*part];
-            if index + 1 == parts.len() {
-                return attribute["is_array"].as_bool().unwrap_or(false);
-            }
-            let object = attribute["object_type"].as_str().unwrap_or("");
-            attributes = &self.0["objects"][object]["attributes"];
-        }
-        false
-    }
 }
 
 /// The DI `service` of a vendor section.

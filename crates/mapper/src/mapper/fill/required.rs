@@ -97,19 +97,15 @@ impl<'a> OcsfEvent<'a> {
             }
             OcsfClass::DeviceConfigStateChange => self.supply_device(source, false),
             OcsfClass::SoftwareInventory => self.supply_device(source, true),
-            OcsfClass::ApiActivity => {
-                if !self.has_placed("api.operation") {
-                    let operation = json_text(event_type);
-                    self.supply(path_target(self.class, "api.operation"), operation);
-                }
+            OcsfClass::ApiActivity if !self.has_placed("api.operation") => {
+                let operation = json_text(event_type);
+                self.supply(path_target(self.class, "api.operation"), operation);
             }
-            OcsfClass::DatastoreActivity => {
-                if self.has_placed("database") {
-                    self.supply(
-                        path_target(self.class, "database.type_id"),
-                        Cow::Borrowed("0"),
-                    );
-                }
+            OcsfClass::DatastoreActivity if self.has_placed("database") => {
+                self.supply(
+                    path_target(self.class, "database.type_id"),
+                    Cow::Borrowed("0"),
+                );
             }
             OcsfClass::EntityManagement => {
                 // An organization-wide setting or feature, or alerts changed in bulk: the event
@@ -125,11 +121,9 @@ impl<'a> OcsfEvent<'a> {
                     });
                 }
             }
-            OcsfClass::CloudResourcesInventory => {
-                if self.has_placed("cloud") {
-                    let sources = [at(["resource", "tenant_application_name", "", ""], 2)];
-                    self.supply_from("cloud.provider", &sources, source);
-                }
+            OcsfClass::CloudResourcesInventory if self.has_placed("cloud") => {
+                let sources = [at(["resource", "tenant_application_name", "", ""], 2)];
+                self.supply_from("cloud.provider", &sources, source);
             }
             _ => {}
         }

@@ -212,7 +212,7 @@ impl EventBuilder<'_> {
     }
 
     /// An event of a type built from its field list.
-    pub(super) fn from_fields(
+    pub(super) fn fill_fields(
         &self,
         rng: &mut impl Rng,
         kind: &EventKind,

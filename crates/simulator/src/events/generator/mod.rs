@@ -461,7 +461,7 @@ impl<'a> EventBuilder<'a> {
                 event.insert("association".into(), association);
             }
             Shape::Alert => self.alert(rng, kind, event),
-            Shape::Fields => self.from_fields(rng, kind, event),
+            Shape::Fields => self.fill_fields(rng, kind, event),
             Shape::Generic => {
                 self.console_common(rng, event);
                 let object_type = object_type_of(kind.event_type);
