@@ -74,9 +74,11 @@ PRODUCER_SETTINGS = {
 # What the producer adds with a transactional id (TRANSACTION_TIMEOUT_MS, and a record's delivery
 # timeout within the transaction's).
 TRANSACTION_SETTINGS = {"transaction.timeout.ms": 60000, "message.timeout.ms": 60000}
-CLASS_NAMES = {0: "base_event", 2004: "detection_finding", 3001: "account_change",
-               3002: "authentication", 3004: "entity_management", 3005: "user_access",
-               3006: "group_management"}
+# OCSF class_uid -> schema name (the `{class_name}` of the pipeline's topic template), from the
+# vendored OCSF schema.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "crates",
+                       "ocsf-schema", "schema", "ocsf-1.8.0.json")) as schema_file:
+    CLASS_NAMES = {c["uid"]: c["name"] for c in json.load(schema_file)["classes"].values()}
 THREAD_GROUPS = (("tokio-rt-worker", "tokio workers"), ("rdk:broker", "librdkafka broker thread"),
                  ("producer pollin", "delivery reports"))
 
