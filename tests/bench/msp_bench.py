@@ -43,8 +43,11 @@ API_KEY = "bench-msp-key"
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 LAG, POLL, LATE_MAX = 30, 30, 90
 GOAL = LAG + POLL + 30
-CLASSES = ["base_event", "detection_finding", "authentication", "account_change",
-           "entity_management", "user_access", "group_management"]
+# Every OCSF class the pipeline writes (the topic template's `{class_name}`), from the vendored
+# OCSF schema.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "crates",
+                       "ocsf-schema", "schema", "ocsf-1.8.0.json")) as schema_file:
+    CLASSES = sorted(c["name"] for c in json.load(schema_file)["classes"].values())
 
 
 def start_simulator(binary, events, orgs, live_rate):

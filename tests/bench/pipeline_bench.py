@@ -3,7 +3,7 @@
 the same run.
 
 The pipeline: simulator -> `jumpcloud-ocsf backfill --since 31d` -> Kafka, for N events in three
-organisations, once with `[kafka] delivery = "exactly-once"` (each unit of up to
+organisations, once with `[pipeline] delivery = "exactly-once"` (each unit of up to
 `[pipeline] unit_max_events` events is one Kafka transaction holding its records and a state
 record per source) and once with `delivery = "at-least-once"` (records acknowledged first, then
 the state records written). Every run has its own topics, `deployment_id` and `state_topic`, so
@@ -74,9 +74,11 @@ PRODUCER_SETTINGS = {
 # What the producer adds with a transactional id (TRANSACTION_TIMEOUT_MS, and a record's delivery
 # timeout within the transaction's).
 TRANSACTION_SETTINGS = {"transaction.timeout.ms": 60000, "message.timeout.ms": 60000}
-CLASS_NAMES = {0: "base_event", 2004: "detection_finding", 3001: "account_change",
-               3002: "authentication", 3004: "entity_management", 3005: "user_access",
-               3006: "group_management"}
+# OCSF class_uid -> schema name (the `{class_name}` of the pipeline's topic template), from the
+# vendored OCSF schema.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "crates",
+                       "ocsf-schema", "schema", "ocsf-1.8.0.json")) as schema_file:
+    CLASS_NAMES = {c["uid"]: c["name"] for c in json.load(schema_file)["classes"].values()}
 THREAD_GROUPS = (("tokio-rt-worker", "tokio workers"), ("rdk:broker", "librdkafka broker thread"),
                  ("producer pollin", "delivery reports"))
 
@@ -328,9 +330,9 @@ initial_lookback = "31d"
 checkpoint_path = "{workdir}/{prefix}.checkpoints.json"
 [pipeline]
 unit_max_events = {UNIT_MAX_EVENTS}
+delivery = "{mode}"
 [kafka]
 brokers = "{BOOTSTRAP}"
-delivery = "{mode}"
 deployment_id = "{prefix}"
 state_topic = "{prefix}.state"
 [kafka.topic]

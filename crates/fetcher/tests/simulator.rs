@@ -936,6 +936,8 @@ async fn pages_asked_smaller_than_page_limit_still_bring_every_event_once() {
         history_events: 2_500,
         history_days: 1,
         late_max_secs: 0.0,
+        // History ends a minute ago: every event is older than the lag.
+        history_anchor_ns: Some(simulator::ids::now_ns() - 60 * 1_000_000_000),
         ..SimConfig::default()
     })
     .await;

@@ -205,6 +205,37 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
+fn explain_says_how_an_event_type_is_mapped_and_why() {
+    let output = map(&["--explain", "association_change"], b"");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("event type: association_change"), "{text}");
+    assert!(text.contains("from:       a deviation"), "{text}");
+    assert!(
+        text.contains("vendor:     Group Management (3006) 3 Add User"),
+        "{text}"
+    );
+    let output = map(&["--explain", "mdm_command_result"], b"");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("class:      Scheduled Job Activity (1006)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the vendor's table (mappings/vendor/events.tsv:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("job.cmd_line <- command.payload: placed at that path"),
+        "{text}"
+    );
+    assert!(text.contains("fills:      device:"), "{text}");
+    let output = map(&["--explain", "quantum_widget_reticulated"], b"");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("Base Event (0)"), "{text}");
+}
+
+#[test]
 fn custom_mappings_are_used_and_invalid_ones_name_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     for name in [
@@ -214,11 +245,13 @@ fn custom_mappings_are_used_and_invalid_ones_name_file_and_line() {
     ] {
         std::fs::copy(Path::new(MAPPINGS).join(name), dir.path().join(name)).unwrap();
     }
-    // One line makes ldap_search an Authentication event.
-    let mut event_types = std::fs::read_to_string(dir.path().join("event_types.toml")).unwrap();
-    event_types.push_str(
-        "ldap_search = { class = \"authentication\", activity = 1, auth_protocol = 12 }\n",
-    );
+    // One line makes ldap_search (the vendor's ldap_srch, here) an Authentication event.
+    let mut event_types = std::fs::read_to_string(dir.path().join("event_types.toml"))
+        .unwrap()
+        .replace(
+            "ldap_search = { same_as = \"ldap_srch\" }",
+            "ldap_search = { class = \"authentication\", activity = 1, auth_protocol = 12 }",
+        );
     std::fs::write(dir.path().join("event_types.toml"), &event_types).unwrap();
     let output = map(
         &["--mappings", dir.path().to_str().unwrap()],

@@ -48,6 +48,9 @@ async fn avro_records_decode_independently_to_the_json_encoding() {
         orgs: 3,
         history_events: 3_000,
         history_days: 2,
+        // History ends a minute ago: an event in the run's last `lag` (3 s) would wait for the
+        // next poll, and `run --once` does only one.
+        history_anchor_ns: Some(simulator::ids::now_ns() - 60 * 1_000_000_000),
         ..SimConfig::default()
     };
     let sim = simulator::start(sim_config, ([127, 0, 0, 1], 0).into())

@@ -15,11 +15,11 @@ pub struct MappingError {
 }
 
 impl MappingError {
-    pub(crate) fn new(file: &Path, line: usize, reason: String) -> MappingError {
+    pub(crate) fn new(file: &Path, line: usize, reason: impl Into<String>) -> MappingError {
         MappingError {
             file: file.to_path_buf(),
             line,
-            reason,
+            reason: reason.into(),
         }
     }
 }

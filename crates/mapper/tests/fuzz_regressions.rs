@@ -60,10 +60,10 @@ fn lone_surrogate_escapes_are_read_as_the_replacement_character() {
 #[test]
 fn an_alert_whose_trigger_event_holds_a_lone_surrogate() {
     let out = map(
-        r#"{"id":"66a1e7b2c3d4e50000000001","event_type":"alert_created","service":"alerts","organization":"641b3db57090821c0b2f8183","timestamp":"2026-03-11T16:40:40.123Z","alert":{"id":"66f1d2e3a4b5c6d7e8f90001","title":"Repeated failed admin logins","priority":"high","status":"new","trigger_event":"{\"id\":\"66f1c0ffee0000000000a001\",\"event_type\":\"admin_login_attempt\",\"timestamp\":\"2026-03-11T16:40:31.512Z\",\"initiated_by\":{\"id\":\"5ce434e77128503e528e747c\",\"type\":\"admin\",\"email\":\"jane.admin@example.com\"},\"success\":false,\"error_messa\udc00ge\":\"invalid credentials\"}"}}"#,
+        r#"{"id":"66a1e7b2c3d4e50000000001","event_type":"alert_created","service":"alerts","organization":"641b3db57090821c0b2f8183","timestamp":"2026-03-11T16:40:40.123Z","severity":"high","status":"new","resource":{"alert_object_id":"66f1d2e3a4b5c6d7e8f90001","source_name":"Repeated failed admin logins","context":{"di_event":"{\"id\":\"66f1c0ffee0000000000a001\",\"event_type\":\"admin_login_attempt\",\"timestamp\":\"2026-03-11T16:40:31.512Z\",\"initiated_by\":{\"id\":\"5ce434e77128503e528e747c\",\"type\":\"admin\",\"email\":\"jane.admin@example.com\"},\"success\":false,\"error_messa\udc00ge\":\"invalid credentials\"}"}}}"#,
     );
     assert_eq!(out["class_uid"], 2004);
-    let trigger = out["unmapped"]["jumpcloud"]["alert"]["trigger_event"]
+    let trigger = out["unmapped"]["jumpcloud"]["resource"]["context"]["di_event"]
         .as_str()
         .expect("the triggering event stays in unmapped");
     assert!(trigger.contains("error_messa\u{fffd}ge"), "{trigger}");

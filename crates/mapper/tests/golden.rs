@@ -79,8 +79,55 @@ fn group_management_add_user() {
 }
 
 #[test]
-fn base_event_mdm() {
-    check("0_mdm_command_result", &line(OURS, "mdm.ndjson", 1));
+fn scheduled_job_mdm_command() {
+    check("1006_mdm_command_result", &line(OURS, "mdm.ndjson", 1));
+}
+
+#[test]
+fn scheduled_job_of_jumpcloud_itself() {
+    check(
+        "1006_user_activation_schedule_create",
+        &line(OURS, "directory.ndjson", 24),
+    );
+}
+
+#[test]
+fn email_activity_password_warning() {
+    check(
+        "4009_user_password_warning_email",
+        &line(OURS, "directory.ndjson", 16),
+    );
+}
+
+#[test]
+fn application_lifecycle_software_add() {
+    check("6002_software_add", &line(OURS, "software.ndjson", 1));
+}
+
+#[test]
+fn user_inventory_saas_account() {
+    check(
+        "5003_saas_management_account_discover",
+        &line(OURS, "saas_app_management.ndjson", 13),
+    );
+}
+
+#[test]
+fn datastore_activity_ldap_search() {
+    check("6005_ldap_search", &line(OURS, "ldap.ndjson", 3));
+}
+
+#[test]
+fn entity_management_alert_status_change() {
+    check("3004_alert_status_updated", &line(OURS, "alerts.ndjson", 4));
+}
+
+#[test]
+fn base_event_unlisted_type() {
+    check(
+        "0_quantum_widget_reticulated",
+        &line(OURS, "generic_di.ndjson", 9),
+    );
 }
 
 #[test]
@@ -90,10 +137,7 @@ fn detection_finding_alert_created_with_trigger() {
 
 #[test]
 fn detection_finding_alert_resolved_closes() {
-    check(
-        "2004_alert_status_resolved",
-        &line(OURS, "alerts.ndjson", 3),
-    );
+    check("2004_alert_resolved", &line(OURS, "alerts.ndjson", 3));
 }
 
 #[test]
@@ -110,6 +154,6 @@ fn authentication_portal_login_with_factors_and_autonomous_system() {
 }
 
 #[test]
-fn base_event_systems_with_device() {
-    check("0_os_minor_upgrade", &line(OURS, "systems.ndjson", 7));
+fn entity_management_systems_with_device() {
+    check("3004_os_minor_upgrade", &line(OURS, "systems.ndjson", 7));
 }

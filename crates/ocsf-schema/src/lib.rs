@@ -37,6 +37,7 @@ mod difflib;
 mod event;
 mod finding;
 mod json;
+pub mod lookup;
 mod primitive;
 mod pyregex;
 mod schema;

@@ -299,8 +299,14 @@ mod tests {
         let schema = &*OCSF_1_8_0;
         assert_eq!(schema.ocsf_version, "1.8.0");
         let uids: Vec<i64> = schema.all_classes().filter_map(|c| c.uid).collect();
-        assert_eq!(uids, [0, 3002, 3001, 3004, 3005, 3006, 5001, 5003, 2004]);
-        assert_eq!(schema.objects.len(), 130);
+        assert_eq!(
+            uids,
+            [
+                0, 3002, 3001, 3004, 3005, 3006, 5001, 5003, 2004, 1006, 1007, 4009, 5019, 5020,
+                5023, 6002, 6003, 6005, 6008
+            ]
+        );
+        assert_eq!(schema.objects.len(), 143);
         assert!(schema.profiles.contains_key("host"));
         let activity = schema
             .class(3002)

@@ -126,8 +126,9 @@ impl Mapping {
         });
         let mut events = std::mem::take(&mut batch.events).into_iter().peekable();
         let mut batch = Some(batch);
-        // One output buffer for the batch (each record takes a copy of what it needs).
-        let mut json = Vec::with_capacity(16 * 1024);
+        // Each record is written into a buffer of its own, which it then keeps (no copy), sized
+        // after the records before it.
+        let mut size_hint = 4 * 1024;
         loop {
             let chunk: Vec<RawEvent> = events.by_ref().take(CHUNK_EVENTS).collect();
             let last = events.peek().is_none();
@@ -143,7 +144,7 @@ impl Mapping {
                 .into_iter()
                 .map(|event| {
                     let Some(placing) = placing.as_mut() else {
-                        return self.map_event(event, &mut json, &mut counts);
+                        return self.map_event(event, &mut size_hint, &mut counts);
                     };
                     let (window, id) = placing.place(
                         event.id.as_deref(),
@@ -151,7 +152,7 @@ impl Mapping {
                         &event.bytes,
                     );
                     let dead_before = counts.dead_lettered_map + counts.dead_lettered_encode;
-                    let outgoing = self.map_event(event, &mut json, &mut counts);
+                    let outgoing = self.map_event(event, &mut size_hint, &mut counts);
                     let dead = counts.dead_lettered_map + counts.dead_lettered_encode > dead_before;
                     if let Some(tally) = tally.as_mut() {
                         tally.add(&source, window, id, dead);
@@ -181,16 +182,21 @@ impl Mapping {
 
     /// Maps one event outside a batch (a repair): the record or dead letter, and whether it is
     /// a dead letter.
-    pub(crate) fn map_one(&self, event: RawEvent, json: &mut Vec<u8>) -> (Outgoing, bool) {
+    pub(crate) fn map_one(&self, event: RawEvent, size_hint: &mut usize) -> (Outgoing, bool) {
         let mut counts = BatchCounts::default();
-        let outgoing = self.map_event(event, json, &mut counts);
+        let outgoing = self.map_event(event, size_hint, &mut counts);
         (
             outgoing,
             counts.dead_lettered_map + counts.dead_lettered_encode > 0,
         )
     }
 
-    fn map_event(&self, event: RawEvent, json: &mut Vec<u8>, counts: &mut BatchCounts) -> Outgoing {
+    fn map_event(
+        &self,
+        event: RawEvent,
+        size_hint: &mut usize,
+        counts: &mut BatchCounts,
+    ) -> Outgoing {
         let RawEvent {
             org_id,
             id,
@@ -220,11 +226,12 @@ impl Mapping {
             );
             return Outgoing { prepared, identity };
         }
-        json.clear();
-        let prepared = match self.mapper.map_into(&bytes, json) {
+        let mut json = Vec::with_capacity(*size_hint);
+        let prepared = match self.mapper.map_into(&bytes, &mut json) {
             Err(err) => dead(Stage::Map, err.to_string(), counts),
             Ok(facts) => {
-                let record = facts.into_record(json.clone());
+                *size_hint = (json.len() + 256).clamp(1024, 64 * 1024);
+                let record = facts.into_record(json);
                 let class = ClassActivity {
                     class_uid: record.class_uid,
                     class_name: record.class_name,

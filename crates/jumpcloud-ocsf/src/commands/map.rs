@@ -5,6 +5,10 @@
 //! `SOURCE:LINE: reason`, written raw to `--dead-letter FILE` when given, and processing goes on.
 //! Exit status: 0 every record mapped; 1 some were rejected (the good ones are still written);
 //! 2 usage errors (bad flags, unusable `--mappings`, unreadable input or dead-letter file).
+//!
+//! `map --explain EVENT_TYPE` reads no input: it says which class and activity the type gets,
+//! from which table row (the vendor's, a deviation, this product's own), any deviation with its
+//! reason, and what becomes of each of the vendor's typed field rows.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
@@ -34,6 +38,11 @@ pub struct Args {
     /// Leave `raw_data` (the original event text) out of the OCSF events.
     #[arg(long)]
     pub no_raw_data: bool,
+
+    /// Say how an event type is mapped (class, activity, the table row it comes from, the
+    /// deviations from JumpCloud's own mapping and why) instead of mapping input.
+    #[arg(long, value_name = "EVENT_TYPE")]
+    pub explain: Option<String>,
 }
 
 /// Counts of one run.
@@ -172,6 +181,10 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(event_type) = &args.explain {
+        print!("{}", tables.explain(event_type));
+        return ExitCode::SUCCESS;
+    }
     let mapper = Mapper::new(
         tables,
         MapOptions {

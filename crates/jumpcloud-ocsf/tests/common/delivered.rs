@@ -15,7 +15,8 @@ pub struct Delivered {
     pub values: Vec<serde_json::Value>,
     /// The dead-letter topic's records.
     pub dead_letters: Vec<Consumed>,
-    /// Inventory records (5001, 5003) and the inventory's change events (`inventory_*`).
+    /// Inventory records (5001, 5003 from the console API) and the inventory's change events
+    /// (`inventory_*`).
     pub inventory: Vec<serde_json::Value>,
 }
 
@@ -40,7 +41,10 @@ impl Delivered {
             let event: serde_json::Value =
                 serde_json::from_slice(&record.payload).expect("JSON record");
             let code = event["metadata"]["event_code"].as_str().unwrap_or_default();
-            if matches!(event["class_uid"].as_u64(), Some(5001 | 5003))
+            // The inventory's records come from the console API (a Directory Insights event
+            // may be User Inventory Info too: a SaaS account discovered).
+            let from_console = event["metadata"]["log_provider"] == "JumpCloud Console API";
+            if (from_console && matches!(event["class_uid"].as_u64(), Some(5001 | 5003)))
                 || code.starts_with("inventory_")
             {
                 inventory.push(event);

@@ -247,7 +247,10 @@ pub fn inventory_records(prefix: &str, isolation: Isolation) -> (Vec<Value>, Vec
         }
         let event: Value = serde_json::from_slice(&record.payload).expect("JSON record");
         let code = event["metadata"]["event_code"].as_str().unwrap_or_default();
-        if matches!(event["class_uid"].as_u64(), Some(5001 | 5003)) {
+        // The inventory's records come from the console API (a Directory Insights event may
+        // be User Inventory Info too: a SaaS account discovered).
+        let from_console = event["metadata"]["log_provider"] == "JumpCloud Console API";
+        if from_console && matches!(event["class_uid"].as_u64(), Some(5001 | 5003)) {
             snapshots.push(event);
         } else if code.starts_with("inventory_") {
             changes.push(event);

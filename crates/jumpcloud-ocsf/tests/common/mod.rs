@@ -14,18 +14,14 @@ pub use delivered::Delivered;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// The OCSF class names the producer may write to (topic `<prefix>.<class_name>`).
-pub const CLASS_NAMES: [&str; 9] = [
-    "base_event",
-    "detection_finding",
-    "authentication",
-    "account_change",
-    "entity_management",
-    "user_access",
-    "group_management",
-    "inventory_info",
-    "user_inventory",
-];
+/// The OCSF class names the producer may write to (topic `<prefix>.<class_name>`): one per
+/// committed Avro class schema.
+pub static CLASS_NAMES: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    producer::avro::CLASS_SCHEMA_FILES
+        .iter()
+        .map(|file| file.class_name)
+        .collect()
+});
 
 /// Identity of one Directory Insights event: (organization, id, timestamp).
 pub type EventKey = (String, String, String);

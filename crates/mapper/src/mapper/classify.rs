@@ -68,6 +68,9 @@ pub(super) fn build_event<'a>(
         logon_type: None,
         user_agent: None,
         finding: None,
+        placed: Vec::new(),
+        filled: Vec::new(),
+        extra_profiles: Vec::new(),
         consumed: Consumed::default(),
         keep_all_source: true,
         nested,
@@ -199,15 +202,24 @@ impl<'a> OcsfEvent<'a> {
     ) -> bool {
         self.class = activity.class;
         self.activity_id = activity.id;
-        let filled = match classification.activity {
-            ActivityRule::FromAssociation => self.fill_association(tables, source),
-            _ => match activity.class {
-                OcsfClass::Authentication => self.fill_authentication(
-                    tables,
-                    source,
-                    classification.auth_protocol_id,
-                    classification.service_name.as_deref(),
-                ),
+        // The vendor's rows for who the event is about, what the typed code reads for the class
+        // (its own, richer reading), what every class takes, the vendor's rows for what is still
+        // empty, then what OCSF requires.
+        self.place(
+            &classification.placements[..classification.first_placements],
+            source,
+        );
+        match classification.activity {
+            ActivityRule::FromAssociation => {
+                if !self.fill_association(tables, source) {
+                    self.reset_to_base();
+                    return false;
+                }
+            }
+            _ => match self.class {
+                OcsfClass::Authentication => {
+                    self.fill_authentication(source, classification.auth_protocol_id);
+                }
                 OcsfClass::AccountChange => {
                     if let Some(factor) = classification.auth_factor {
                         self.add_auth_factor(AuthFactor {
@@ -216,16 +228,16 @@ impl<'a> OcsfEvent<'a> {
                             is_totp: factor == 7,
                         });
                     }
-                    self.fill_account_change(source)
+                    self.fill_account_change(source);
                 }
                 OcsfClass::EntityManagement => self.fill_entity_management(source),
                 OcsfClass::UserAccess => {
                     self.privileges = privileges(&classification.privileges, None);
-                    self.fill_user_access(source)
+                    self.fill_user_access(source);
                 }
                 OcsfClass::GroupManagement => {
                     self.privileges = privileges(&classification.privileges, None);
-                    self.fill_group_management(source)
+                    self.fill_group_management(source);
                 }
                 OcsfClass::DetectionFinding => super::fill::fill_detection_finding(
                     self,
@@ -233,13 +245,28 @@ impl<'a> OcsfEvent<'a> {
                     source,
                     &classification.activity,
                 ),
-                OcsfClass::BaseEvent => false,
+                OcsfClass::ApiActivity => {
+                    // The object the call acted on.
+                    if let Some(resource) = resource_named(source, &mut self.consumed) {
+                        self.resources.push(resource);
+                    }
+                }
+                _ => {}
             },
-        };
-        if !filled {
+        }
+        self.fill_common(source);
+        // All of them: a vendor-first slot the typed code left empty is filled now.
+        self.place(&classification.placements, source);
+        if self.class == OcsfClass::Authentication {
+            self.default_service(tables, classification.service_name.as_deref());
+        }
+        self.supply_required(source, event_type);
+        self.prune_placed();
+        if !self.has_required() {
             self.reset_to_base();
             return false;
         }
+        self.consume_placed();
         self.activity_name = match activity.other_name {
             Some(name) if self.activity_id == 99 => name,
             _ => Cow::Borrowed(
@@ -251,7 +278,6 @@ impl<'a> OcsfEvent<'a> {
         if self.activity_id == 99 && self.activity_name == "Other" {
             self.activity_name = Cow::Owned(event_type.to_owned());
         }
-        self.fill_common(source);
         true
     }
 
@@ -274,6 +300,9 @@ impl<'a> OcsfEvent<'a> {
         self.status = None;
         self.severity = None;
         self.finding = None;
+        self.placed.clear();
+        self.filled.clear();
+        self.extra_profiles.clear();
         self.consumed.clear();
         if let Some(event_type) = &self.event_type {
             self.activity_name = event_type.clone();

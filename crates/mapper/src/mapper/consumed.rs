@@ -3,10 +3,10 @@
 
 use crate::source::{FieldUse, RawObject};
 
-/// A source path the OCSF output took (up to three keys deep). A field is left out of
+/// A source path the OCSF output took (up to four keys deep). A field is left out of
 /// `unmapped` only when its exact path was taken; an object with some keys taken is written
 /// with the rest.
-pub(super) type SourcePath = [&'static str; 3];
+pub(super) type SourcePath = [&'static str; 4];
 
 /// How many taken paths are kept without allocating (an event takes about 10 to 30).
 pub(super) const INLINE_PATHS: usize = 48;
@@ -23,7 +23,7 @@ pub(super) struct Consumed {
 impl Default for Consumed {
     fn default() -> Consumed {
         Consumed {
-            inline: [["", "", ""]; INLINE_PATHS],
+            inline: [["", "", "", ""]; INLINE_PATHS],
             len: 0,
             spilled: Vec::new(),
         }
@@ -51,15 +51,20 @@ impl Consumed {
     }
 
     pub(super) fn take(&mut self, top: &'static str) {
-        self.push([top, "", ""]);
+        self.push([top, "", "", ""]);
     }
 
     pub(super) fn take2(&mut self, top: &'static str, key: &'static str) {
-        self.push([top, key, ""]);
+        self.push([top, key, "", ""]);
     }
 
     pub(super) fn take3(&mut self, top: &'static str, middle: &'static str, key: &'static str) {
-        self.push([top, middle, key]);
+        self.push([top, middle, key, ""]);
+    }
+
+    /// Takes a source path of the tables.
+    pub(super) fn take_path(&mut self, path: &crate::tables::SourceRef) {
+        self.push(path.keys);
     }
 
     /// Marks the source fields the OCSF output took, for [`super::write::write_residual`].

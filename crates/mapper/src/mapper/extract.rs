@@ -19,9 +19,16 @@ pub(super) fn person<'a>(
 ) -> Option<Person<'a>> {
     let uid = object.non_empty_str("id");
     let username = object.non_empty_str("username");
-    let email = object.non_empty_str("email");
+    let display_name = object.non_empty_str("name");
+    // Only an e-mail address is one (OCSF checks `email_addr`); anything else stays unmapped.
+    let email = object
+        .non_empty_str("email")
+        .filter(|email| is_email(email));
     // Admins sign in with their e-mail address: it is their user name when there is no other.
-    let name = username.clone().or_else(|| email.clone());
+    let name = username
+        .clone()
+        .or_else(|| display_name.clone())
+        .or_else(|| email.clone());
     let person = Person {
         uid,
         name,
@@ -31,10 +38,16 @@ pub(super) fn person<'a>(
     if !person.is_usable() {
         return None;
     }
-    for key in ["id", "username", "email", "type"] {
+    for key in ["id", "username", "type"] {
         if object.get(key).is_some() {
             consumed.take2(top, key);
         }
+    }
+    if person.email.is_some() {
+        consumed.take2(top, "email");
+    }
+    if username.is_none() && display_name.is_some() {
+        consumed.take2(top, "name");
     }
     Some(person)
 }
@@ -44,6 +57,7 @@ pub(super) fn user_type(kind: Cow<'_, str>) -> (i32, Cow<'_, str>) {
         "user" | "systemuser" => (1, Cow::Borrowed("User")),
         "admin" => (2, Cow::Borrowed("Admin")),
         "system" => (3, Cow::Borrowed("System")),
+        "service" => (4, Cow::Borrowed("Service")),
         _ => (99, kind),
     }
 }
@@ -52,9 +66,34 @@ pub(super) fn is_person_type(kind: Option<&str>) -> bool {
     matches!(kind, None | Some("user" | "systemuser" | "admin"))
 }
 
+/// Whether a text is an e-mail address as OCSF's `email_t` defines it (its regex
+/// `^[a-zA-Z0-9!#$%&'*+-/=?^_`{|}~.]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+$`, checked without one).
+pub(crate) fn is_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+,-./=?^_`{|}~".contains(&b));
+    let Some((label, rest)) = domain.split_once('.') else {
+        return false;
+    };
+    local_ok
+        && !label.is_empty()
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
 /// A valid IP address string, else `None`.
 pub(super) fn ip_address<'a>(text: Option<Cow<'a, str>>) -> Option<Cow<'a, str>> {
-    text.filter(|text| text.trim().parse::<IpAddr>().is_ok())
+    // OCSF's `ip_t` is at most 40 characters.
+    text.filter(|text| text.len() <= 40 && text.parse::<IpAddr>().is_ok())
 }
 
 /// One end of an association connection: `{name, type, object_id}` (or `id`).
@@ -349,8 +388,8 @@ pub(super) fn logon_type<'a>(
     Some(result)
 }
 
-/// The user agent: `user_agent`/`useragent` when the source has it as a string; else a
-/// summary of the parsed `useragent` object ("Chrome 114.0.0.0 (Mac OS X 10.15.7)"), which is
+/// The user agent: `user_agent`/`useragent` when the source has it as a string, or the parsed
+/// `useragent` object's `raw` string; else a summary of the parsed `useragent` object ("Chrome 114.0.0.0 (Mac OS X 10.15.7)"), which is
 /// then also kept whole in `unmapped` (the summary is lossy).
 pub(super) fn user_agent<'a>(source: &RawObject<'a>) -> Option<Cow<'a, str>> {
     if let Some(text) = source
@@ -360,6 +399,9 @@ pub(super) fn user_agent<'a>(source: &RawObject<'a>) -> Option<Cow<'a, str>> {
         return Some(text);
     }
     let parsed = source.object("useragent")?;
+    if let Some(raw) = parsed.non_empty_str("raw") {
+        return Some(raw);
+    }
     let name = parsed.non_empty_str("name").filter(|name| name != "Other");
     let os = parsed
         .non_empty_str("os_full")
@@ -381,7 +423,7 @@ pub(super) fn user_agent<'a>(source: &RawObject<'a>) -> Option<Cow<'a, str>> {
             Cow::Owned(version)
         })
     });
-    let mut text = String::new();
+    let mut text = String::with_capacity(64);
     if let Some(name) = &name {
         text.push_str(name);
         if let Some(version) = &version {
@@ -412,38 +454,6 @@ pub(super) fn finding_status<'a>(id: i32, source_text: Option<Cow<'a, str>>) -> 
     }
 }
 
-/// The rule that raised the alert: `rule {id, name}`, else `rule_id` / `rule_name`.
-pub(super) fn analytic<'a>(alert: &RawObject<'a>, consumed: &mut Consumed) -> Option<Named<'a>> {
-    if let Some(rule) = alert.object("rule") {
-        let named = Named {
-            uid: rule.non_empty_str("id"),
-            name: rule.non_empty_str("name"),
-            kind: None,
-        };
-        if named.is_usable() {
-            if named.uid.is_some() {
-                consumed.take3("alert", "rule", "id");
-            }
-            if named.name.is_some() {
-                consumed.take3("alert", "rule", "name");
-            }
-            return Some(named);
-        }
-    }
-    let named = Named {
-        uid: alert.non_empty_str("rule_id"),
-        name: alert.non_empty_str("rule_name"),
-        kind: None,
-    };
-    if named.uid.is_some() {
-        consumed.take2("alert", "rule_id");
-    }
-    if named.name.is_some() {
-        consumed.take2("alert", "rule_name");
-    }
-    named.is_usable().then_some(named)
-}
-
 /// The `to` of a `changes` entry whose `field` is `status` (the entry stays in `unmapped`).
 pub(super) fn changed_status<'a>(source: &RawObject<'a>) -> Option<Cow<'a, str>> {
     let changes: Vec<&'a serde_json::value::RawValue> =
@@ -456,13 +466,10 @@ pub(super) fn changed_status<'a>(source: &RawObject<'a>) -> Option<Cow<'a, str>>
     })
 }
 
-/// An RFC 3339 time of `object[key]` in epoch milliseconds.
-pub(super) fn time_ms_of(object: &RawObject<'_>, key: &str) -> Option<i64> {
-    parse_time_ms(&object.str(key)?)
-}
-
+/// An RFC 3339 time in epoch milliseconds, when it is a plausible event time.
 pub(super) fn parse_time_ms(text: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(text)
         .ok()
         .map(|time| time.timestamp_millis())
+        .filter(|ms| super::PLAUSIBLE_TIME_MS.contains(ms))
 }

@@ -1,8 +1,9 @@
 //! The mapping itself: one raw Directory Insights event -> one OCSF 1.8.0 event.
 //!
 //! What is an error and what is not (the pipeline must never lose an event):
-//! - [`MapError`]: the bytes are not JSON, the JSON is not an object, or `timestamp` is missing
-//!   or not an RFC 3339 string. The caller dead-letters the raw bytes with the reason.
+//! - [`MapError`]: the bytes are not JSON, the JSON is not an object, or `timestamp` is missing,
+//!   not an RFC 3339 string, or not a plausible event time ([`PLAUSIBLE_TIME_MS`]). The caller
+//!   dead-letters the raw bytes with the reason.
 //! - Everything else maps. An unknown or missing `event_type` is a Base Event (class 0,
 //!   activity 99 with `activity_name` = the event_type, or 0 Unknown without one) carrying every
 //!   source field in `unmapped.jumpcloud`. A known event type whose class-required data is
@@ -18,6 +19,8 @@ mod extract;
 mod fill;
 mod model;
 mod observables;
+mod place;
+mod prune;
 #[cfg(test)]
 mod tests;
 mod write;
@@ -129,6 +132,14 @@ impl Mapper {
                 ))
             })?
             .timestamp_millis();
+        if !PLAUSIBLE_TIME_MS.contains(&time_ms) {
+            return Err(MapError::Timestamp(format!(
+                "`timestamp` {:?} is not a plausible event time (OCSF `time` must be epoch \
+                 milliseconds from 1973-03-03T09:46:40Z, below which validators read seconds, \
+                 to 2100-01-01)",
+                shorten(&timestamp_text)
+            )));
+        }
 
         let organization = source.non_empty_str("organization");
         let id = source.non_empty_str("id");
@@ -169,6 +180,12 @@ impl Mapper {
         })
     }
 }
+
+/// The event times the mapper accepts, epoch milliseconds: from 10^11 (1973-03-03T09:46:40Z;
+/// below it OCSF validators take a `timestamp_t` for seconds) to 2100-01-01. An event outside
+/// is an error (dead-lettered with the reason and its bytes): a `time` in the year 6022
+/// (`127875557812123`) is one no consumer reads as milliseconds.
+pub const PLAUSIBLE_TIME_MS: std::ops::Range<i64> = 100_000_000_000..4_102_444_800_000;
 
 /// The deepest nesting of arrays/objects an event may have (serde_json's own default limit).
 pub const MAX_NESTING_DEPTH: usize = 128;

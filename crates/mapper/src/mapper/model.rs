@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use super::consumed::Consumed;
 use crate::ocsf::OcsfClass;
+use crate::tables::{PathTarget, Slot, SourceRef};
 
 /// A borrowed text made owned (for facts taken from a document parsed inside the event).
 pub(super) fn owned(text: &Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
@@ -194,6 +195,13 @@ pub(super) struct OcsfEvent<'a> {
     pub(super) user_agent: Option<Cow<'a, str>>,
     /// Detection Finding: `finding_info`, `evidences`.
     pub(super) finding: Option<Box<Finding<'a>>>,
+    /// Values at the vendor's paths the writer places as they are (`job.name`, ...), sorted by
+    /// path once complete.
+    pub(super) placed: Vec<Placed<'a>>,
+    /// Slots a vendor row filled, with the raw field it took (consumed if the slot survives).
+    pub(super) filled: Vec<(Slot, SourceRef)>,
+    /// Profiles the placed values need (`host`, `security_control`, `incident`).
+    pub(super) extra_profiles: Vec<&'static str>,
     pub(super) consumed: Consumed,
     /// Base Event: the whole source goes to `unmapped.jumpcloud`.
     pub(super) keep_all_source: bool,
@@ -202,10 +210,26 @@ pub(super) struct OcsfEvent<'a> {
     pub(super) nested: bool,
 }
 
+/// A value placed at a vendor path: its target and its JSON text, ready to write.
+#[derive(Debug, Clone)]
+pub(super) struct Placed<'a> {
+    pub(super) target: &'static PathTarget,
+    pub(super) json: Cow<'a, str>,
+    /// The raw field it came from (none for a value the mapper supplies, e.g. a required
+    /// `job.name`).
+    pub(super) source: Option<SourceRef>,
+}
+
+impl Placed<'_> {
+    pub(super) fn segments(&self) -> &'static [&'static str] {
+        &self.target.segments
+    }
+}
+
 /// `finding_info` and `evidences` of one alert.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(super) struct Finding<'a> {
-    pub(super) uid: Cow<'a, str>,
+    pub(super) uid: Option<Cow<'a, str>>,
     pub(super) title: Option<Cow<'a, str>>,
     pub(super) desc: Option<Cow<'a, str>>,
     pub(super) analytic: Option<Named<'a>>,

@@ -6,7 +6,8 @@ use std::borrow::Cow;
 use super::model::*;
 use crate::json_writer::JsonWriter;
 use crate::ocsf::{
-    OCSF_VERSION, OcsfClass, auth_protocol_caption, factor_type_caption, severity_caption,
+    Attribute, OCSF_VERSION, OcsfClass, auth_protocol_caption, factor_type_caption,
+    severity_caption,
 };
 use crate::source::{FieldUse, RawObject, wide_numbers_as_strings};
 
@@ -131,19 +132,21 @@ impl<'a> OcsfEvent<'a> {
             }
             w.end_array();
         }
+        let placed = self.placed.as_slice();
         if let Some(finding) = &self.finding {
-            finding.write(w);
+            finding.write(w, under(placed, &["finding_info"]));
         }
         if let Some(actor) = &self.actor {
             w.key("actor");
             w.begin_object();
             w.key("user");
-            write_person(w, actor);
+            write_person(w, actor, under(placed, &["actor", "user"]), 2);
+            write_placed(w, under(placed, &["actor"]), 1, &["user"]);
             w.end_object();
         }
         if let Some(user) = &self.user {
             w.key("user");
-            write_person(w, user);
+            write_person(w, user, under(placed, &["user"]), 1);
         }
         if let Some(group) = &self.group {
             w.key("group");
@@ -151,6 +154,7 @@ impl<'a> OcsfEvent<'a> {
             w.field_opt_cow("uid", &group.uid);
             w.field_opt_cow("name", &group.name);
             w.field_opt_cow("type", &group.kind);
+            write_placed(w, under(placed, &["group"]), 1, &[]);
             w.end_object();
         }
         if let Some(entity) = &self.entity {
@@ -161,6 +165,7 @@ impl<'a> OcsfEvent<'a> {
             let (type_id, caption) = managed_entity_type(entity.kind.as_deref());
             w.field_int("type_id", i64::from(type_id));
             w.field_str("type", caption);
+            write_placed(w, under(placed, &["entity"]), 1, &[]);
             w.end_object();
         }
         if matches!(class, OcsfClass::UserAccess | OcsfClass::GroupManagement)
@@ -177,12 +182,15 @@ impl<'a> OcsfEvent<'a> {
         if !self.resources.is_empty() {
             w.key("resources");
             w.begin_array();
-            for resource in &self.resources {
+            for (index, resource) in self.resources.iter().enumerate() {
                 w.element();
                 w.begin_object();
                 w.field_opt_cow("uid", &resource.uid);
                 w.field_opt_cow("name", &resource.name);
                 w.field_opt_cow("type", &resource.kind);
+                if index == 0 {
+                    write_placed(w, under(placed, &["resources"]), 1, &[]);
+                }
                 w.end_object();
             }
             w.end_array();
@@ -192,15 +200,16 @@ impl<'a> OcsfEvent<'a> {
             w.begin_object();
             w.field_opt_cow("uid", &service.uid);
             w.field_opt_cow("name", &service.name);
+            write_placed(w, under(placed, &["service"]), 1, &[]);
             w.end_object();
         }
         if let Some(endpoint) = &self.src_endpoint {
             w.key("src_endpoint");
-            write_endpoint(w, endpoint);
+            write_endpoint(w, endpoint, under(placed, &["src_endpoint"]));
         }
         if let Some(device) = &self.device {
             w.key("device");
-            write_device(w, device);
+            write_device(w, device, under(placed, &["device"]));
         }
         if class != OcsfClass::BaseEvent
             && let Some(user_agent) = &self.user_agent
@@ -208,8 +217,10 @@ impl<'a> OcsfEvent<'a> {
             w.key("http_request");
             w.begin_object();
             w.field_cow("user_agent", user_agent);
+            write_placed(w, under(placed, &["http_request"]), 1, &[]);
             w.end_object();
         }
+        write_placed(w, placed, 0, TYPED_TOP_LEVEL);
         self.write_observables(w);
         self.write_unmapped(w, source, source_text);
         if raw_data {
@@ -244,16 +255,21 @@ impl<'a> OcsfEvent<'a> {
         w.field_static("log_provider", "JumpCloud Directory Insights API");
         w.key("profiles");
         w.begin_array();
-        // `device` needs profile host; so does `actor` on a Base Event and a Detection Finding
-        // (not on the IAM classes).
-        if self.device.is_some()
-            || (matches!(
-                self.class,
-                OcsfClass::BaseEvent | OcsfClass::DetectionFinding
-            ) && self.actor.is_some())
-        {
+        // Profile host where the class has `device` or `actor` only with it (`device` on the
+        // IAM classes, `actor` on a Base Event or a Detection Finding), and the profiles of the
+        // placed values.
+        let class = self.class;
+        let host = (self.device.is_some() && class.needs_host(Attribute::Device))
+            || (self.actor.is_some() && class.needs_host(Attribute::Actor));
+        if host {
             w.element();
             w.cow(&Cow::Borrowed("host"));
+        }
+        for profile in &self.extra_profiles {
+            if !(host && *profile == "host") {
+                w.element();
+                w.cow(&Cow::Borrowed(profile));
+            }
         }
         w.end_array();
         w.end_object();
@@ -331,7 +347,79 @@ pub(super) fn write_residual(w: &mut JsonWriter<'_>, object: &RawObject<'_>, wid
     w.end_object();
 }
 
-pub(super) fn write_endpoint(w: &mut JsonWriter<'_>, endpoint: &Endpoint<'_>) {
+/// The top-level objects the typed code writes (with the placed values below them).
+const TYPED_TOP_LEVEL: &[&str] = &[
+    "actor",
+    "user",
+    "group",
+    "entity",
+    "resources",
+    "service",
+    "src_endpoint",
+    "device",
+    "http_request",
+    "finding_info",
+];
+
+/// The placed values below `prefix` (a run of the sorted list).
+pub(super) fn under<'p, 'a>(placed: &'p [Placed<'a>], prefix: &[&str]) -> &'p [Placed<'a>] {
+    let below = |p: &Placed<'_>| {
+        p.segments().len() > prefix.len() && p.segments()[..prefix.len()] == *prefix
+    };
+    match placed.iter().position(below) {
+        Some(start) => {
+            let len = placed[start..].iter().take_while(|p| below(p)).count();
+            &placed[start..start + len]
+        }
+        None => &[],
+    }
+}
+
+/// Writes placed values as members of the open object at `depth` (all of `placed` lie below
+/// it), grouping deeper paths into objects; an array attribute gets one element. Keys in
+/// `skip` are written by the typed code.
+pub(super) fn write_placed(
+    w: &mut JsonWriter<'_>,
+    placed: &[Placed<'_>],
+    depth: usize,
+    skip: &[&str],
+) {
+    let mut index = 0;
+    while index < placed.len() {
+        let key = placed[index].segments()[depth];
+        let len = placed[index..]
+            .iter()
+            .take_while(|p| p.segments()[depth] == key)
+            .count();
+        let group = &placed[index..index + len];
+        index += len;
+        if skip.contains(&key) {
+            continue;
+        }
+        let is_array = group[0].target.arrays & (1 << depth) != 0;
+        w.key(key);
+        if is_array {
+            w.begin_array();
+            w.element();
+        }
+        if group[0].segments().len() == depth + 1 {
+            w.raw(&group[0].json);
+        } else {
+            w.begin_object();
+            write_placed(w, group, depth + 1, &[]);
+            w.end_object();
+        }
+        if is_array {
+            w.end_array();
+        }
+    }
+}
+
+pub(super) fn write_endpoint(
+    w: &mut JsonWriter<'_>,
+    endpoint: &Endpoint<'_>,
+    placed: &[Placed<'_>],
+) {
     w.begin_object();
     w.field_opt_cow("ip", &endpoint.ip);
     w.field_opt_cow("uid", &endpoint.uid);
@@ -349,6 +437,7 @@ pub(super) fn write_endpoint(w: &mut JsonWriter<'_>, endpoint: &Endpoint<'_>) {
         w.field_opt_cow("name", &system.name);
         w.end_object();
     }
+    write_placed(w, placed, 1, &["location", "autonomous_system"]);
     w.end_object();
 }
 
@@ -372,7 +461,7 @@ pub(super) fn write_location(w: &mut JsonWriter<'_>, location: &Location<'_>) {
     w.end_object();
 }
 
-pub(super) fn write_device(w: &mut JsonWriter<'_>, device: &Device<'_>) {
+pub(super) fn write_device(w: &mut JsonWriter<'_>, device: &Device<'_>, placed: &[Placed<'_>]) {
     w.begin_object();
     w.field_opt_cow("uid", &device.uid);
     w.field_opt_cow("hostname", &device.hostname);
@@ -384,10 +473,17 @@ pub(super) fn write_device(w: &mut JsonWriter<'_>, device: &Device<'_>) {
     }
     w.field_int("type_id", 0);
     w.field_static("type", "Unknown");
+    write_placed(w, placed, 1, &["location"]);
     w.end_object();
 }
 
-pub(super) fn write_person(w: &mut JsonWriter<'_>, person: &Person<'_>) {
+/// A user; `placed`: the placed values below it, whose path to it is `depth` long.
+pub(super) fn write_person(
+    w: &mut JsonWriter<'_>,
+    person: &Person<'_>,
+    placed: &[Placed<'_>],
+    depth: usize,
+) {
     w.begin_object();
     w.field_opt_cow("uid", &person.uid);
     w.field_opt_cow("name", &person.name);
@@ -396,16 +492,17 @@ pub(super) fn write_person(w: &mut JsonWriter<'_>, person: &Person<'_>) {
         w.field_int("type_id", i64::from(*type_id));
         w.field_str("type", caption);
     }
+    write_placed(w, placed, depth, &[]);
     w.end_object();
 }
 
 impl Finding<'_> {
     /// Writes `is_alert`, `finding_info` and `evidences`.
-    pub(super) fn write(&self, w: &mut JsonWriter<'_>) {
+    pub(super) fn write(&self, w: &mut JsonWriter<'_>, placed: &[Placed<'_>]) {
         w.field_bool("is_alert", true);
         w.key("finding_info");
         w.begin_object();
-        w.field_cow("uid", &self.uid);
+        w.field_opt_cow("uid", &self.uid);
         w.field_opt_cow("title", &self.title);
         w.field_opt_cow("desc", &self.desc);
         if let Some(analytic) = &self.analytic {
@@ -435,6 +532,7 @@ impl Finding<'_> {
             w.end_object();
             w.end_array();
         }
+        write_placed(w, placed, 1, &["analytic"]);
         w.end_object();
         if let Some(evidence) = &self.evidence {
             w.key("evidences");
@@ -447,20 +545,20 @@ impl Finding<'_> {
                 w.key("actor");
                 w.begin_object();
                 w.key("user");
-                write_person(w, actor);
+                write_person(w, actor, &[], 0);
                 w.end_object();
             }
             if let Some(user) = &evidence.user {
                 w.key("user");
-                write_person(w, user);
+                write_person(w, user, &[], 0);
             }
             if let Some(endpoint) = &evidence.src_endpoint {
                 w.key("src_endpoint");
-                write_endpoint(w, endpoint);
+                write_endpoint(w, endpoint, &[]);
             }
             if let Some(device) = &evidence.device {
                 w.key("device");
-                write_device(w, device);
+                write_device(w, device, &[]);
             }
             w.end_object();
             w.end_array();

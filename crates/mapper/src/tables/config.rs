@@ -8,9 +8,11 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::Table;
+use super::deviations::RawEventDeviation;
+use super::vendor::VendorTables;
 use super::{
     AccountChangeRules, ActivityRule, AlertStatus, AssociationRule, ChangeRule, Classification,
-    EventTypePattern, ScalarValue, alert_key,
+    EventTypePattern, Origin, ScalarValue, alert_key,
 };
 use crate::error::MappingError;
 use crate::ocsf::{
@@ -26,7 +28,7 @@ pub const ASSOCIATIONS_FILE: &str = "associations.toml";
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-enum RawActivity {
+pub(super) enum RawActivity {
     Id(i64),
     Rule(String),
 }
@@ -34,14 +36,17 @@ enum RawActivity {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawClassification {
-    class: Spanned<String>,
-    activity: Spanned<RawActivity>,
+    /// Absent for an event type the vendor lists (its class comes from the vendor's table).
+    class: Option<Spanned<String>>,
+    activity: Option<Spanned<RawActivity>>,
     activity_name: Option<String>,
     auth_protocol: Option<Spanned<i64>>,
     service: Option<String>,
     #[serde(default)]
     privileges: Vec<String>,
     auth_factor: Option<Spanned<i64>>,
+    /// A type the vendor lists under another name: classified and placed as that one.
+    same_as: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,6 +124,16 @@ struct RawAssociations {
     rules: Vec<Spanned<RawAssociationRule>>,
 }
 
+/// The byte range of a 1-based line (for errors about an entry found by its line).
+fn offset_of_line(text: &str, line: usize) -> Range<usize> {
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    start..start
+}
+
 /// 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
@@ -129,17 +144,21 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-struct Source<'a> {
-    path: &'a Path,
-    text: &'a str,
+pub(super) struct Source<'a> {
+    pub path: &'a Path,
+    pub text: &'a str,
 }
 
 impl Source<'_> {
-    fn error(&self, span: Range<usize>, reason: impl Into<String>) -> MappingError {
+    pub fn error(&self, span: Range<usize>, reason: impl Into<String>) -> MappingError {
         MappingError::new(self.path, line_of(self.text, span.start), reason.into())
     }
 
-    fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, MappingError> {
+    pub fn line_of(&self, offset: usize) -> usize {
+        line_of(self.text, offset)
+    }
+
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, MappingError> {
         toml::from_str(self.text).map_err(|error| {
             let line = error
                 .span()
@@ -170,7 +189,10 @@ fn activity_id(
     Ok(id)
 }
 
-fn class_named(source: &Source<'_>, name: &Spanned<String>) -> Result<OcsfClass, MappingError> {
+pub(super) fn class_named(
+    source: &Source<'_>,
+    name: &Spanned<String>,
+) -> Result<OcsfClass, MappingError> {
     OcsfClass::from_schema_name(name.get_ref()).ok_or_else(|| {
         let known: Vec<&str> = OcsfClass::ALL.iter().map(|c| c.schema_name()).collect();
         source.error(
@@ -184,13 +206,14 @@ fn class_named(source: &Source<'_>, name: &Spanned<String>) -> Result<OcsfClass,
     })
 }
 
-fn classification(
+/// A class and activity rule as written in a mapping file.
+pub(super) fn activity_rule(
     source: &Source<'_>,
-    raw: RawClassification,
-) -> Result<Classification, MappingError> {
-    let class = class_named(source, &raw.class)?;
-    let activity_span = raw.activity.span();
-    let activity = match raw.activity.into_inner() {
+    class: OcsfClass,
+    activity: Spanned<RawActivity>,
+) -> Result<ActivityRule, MappingError> {
+    let activity_span = activity.span();
+    Ok(match activity.into_inner() {
         RawActivity::Id(id) => ActivityRule::Fixed(activity_id(source, class, id, activity_span)?),
         RawActivity::Rule(rule) => match rule.as_str() {
             "from_changes" if class == OcsfClass::AccountChange => ActivityRule::FromChanges,
@@ -220,7 +243,82 @@ fn classification(
                 ));
             }
         },
+    })
+}
+
+/// Where an event type's class and activity come from when its entry gives none.
+#[derive(Debug, Clone)]
+pub(super) enum Given {
+    /// Nowhere: the entry must give them.
+    Nothing,
+    /// The vendor's table (`events.tsv` line).
+    Vendor {
+        class: OcsfClass,
+        activity_id: i32,
+        line: usize,
+    },
+    /// A deviation.
+    Deviation {
+        class: OcsfClass,
+        activity: ActivityRule,
+    },
+}
+
+/// An event-type entry: its class and activity (given by the entry, or by `given`) and the
+/// enrichments (`auth_protocol`, `service`, `privileges`, `auth_factor`).
+fn classification(
+    source: &Source<'_>,
+    name: &str,
+    span: Range<usize>,
+    raw: RawClassification,
+    given: Given,
+) -> Result<Classification, MappingError> {
+    let origin = match &given {
+        Given::Nothing => Origin::Own,
+        Given::Vendor { line, .. } => Origin::Vendor { line: *line },
+        Given::Deviation { .. } => Origin::Deviation,
     };
+    let (class, activity) = match (raw.class, raw.activity, given) {
+        (
+            None,
+            None,
+            Given::Vendor {
+                class, activity_id, ..
+            },
+        ) => (class, ActivityRule::Fixed(activity_id)),
+        (None, None, Given::Deviation { class, activity }) => (class, activity),
+        (Some(class), Some(activity), Given::Nothing) => {
+            let class = class_named(source, &class)?;
+            (class, activity_rule(source, class, activity)?)
+        }
+        (_, _, Given::Vendor { line, .. }) => {
+            return Err(source.error(
+                span,
+                format!(
+                    "{name} is in the vendor's table ({}:{line}): its class and activity come \
+                     from there; a different choice goes in {} with the reason",
+                    super::vendor::VENDOR_EVENTS_FILE,
+                    super::deviations::DEVIATIONS_FILE
+                ),
+            ));
+        }
+        (_, _, Given::Deviation { .. }) => {
+            return Err(source.error(
+                span,
+                format!(
+                    "{name} has a deviation: its class and activity are given in {}",
+                    super::deviations::DEVIATIONS_FILE
+                ),
+            ));
+        }
+        _ => {
+            return Err(source.error(
+                span,
+                format!("{name} is not in the vendor's table: it needs a class and an activity"),
+            ));
+        }
+    };
+    let class_span = span.clone();
     let auth_protocol_id = match raw.auth_protocol {
         None => None,
         Some(spanned) => {
@@ -272,7 +370,7 @@ fn classification(
         && !matches!(class, OcsfClass::UserAccess | OcsfClass::GroupManagement)
     {
         return Err(source.error(
-            raw.class.span(),
+            class_span.clone(),
             "privileges are only for class user_access or group_management",
         ));
     }
@@ -280,10 +378,15 @@ fn classification(
         && raw.privileges.is_empty()
         && activity != ActivityRule::FromAssociation
     {
-        return Err(source.error(
-            raw.class.span(),
-            "class user_access needs privileges (OCSF requires them)",
-        ));
+        let reason = match &origin {
+            Origin::Vendor { line } => format!(
+                "{name} is User Access Management in the vendor's table ({}:{line}): give its \
+                 `privileges` in {EVENT_TYPES_FILE} (OCSF requires them)",
+                super::vendor::VENDOR_EVENTS_FILE
+            ),
+            _ => "class user_access needs privileges (OCSF requires them)".to_owned(),
+        };
+        return Err(source.error(class_span, reason));
     }
     Ok(Classification {
         class,
@@ -293,6 +396,10 @@ fn classification(
         service_name: raw.service,
         privileges: raw.privileges,
         auth_factor,
+        placements: Default::default(),
+        first_placements: 0,
+        origin,
+        same_as: None,
     })
 }
 
@@ -306,7 +413,21 @@ pub(super) struct EventTypeTables {
     pub alert_priorities: Table<i32>,
 }
 
-pub(super) fn parse_event_types(path: &Path, text: &str) -> Result<EventTypeTables, MappingError> {
+/// The event types' deviations, as `deviations.toml` gives them (parsed by the caller).
+pub(super) struct EventDeviations<'a> {
+    pub source: Source<'a>,
+    pub entries: Vec<(String, RawEventDeviation, usize)>,
+}
+
+/// Parses `event_types.toml` and makes the table of every event type: the vendor's class and
+/// activity for the types it lists, a deviation's instead where `deviations.toml` has one, the
+/// entry's own for the types the vendor does not list; enrichments from the entries.
+pub(super) fn parse_event_types(
+    path: &Path,
+    text: &str,
+    vendor: &VendorTables,
+    deviations: EventDeviations<'_>,
+) -> Result<EventTypeTables, MappingError> {
     let source = Source { path, text };
     let raw: RawEventTypes = source.parse()?;
     let mut entity_verbs =
@@ -320,7 +441,43 @@ pub(super) fn parse_event_types(path: &Path, text: &str) -> Result<EventTypeTabl
         )?;
         entity_verbs.insert(verb, id);
     }
-    let mut exact = Table::with_capacity_and_hasher(raw.event_types.len(), Default::default());
+    // The deviations first: each names a type the vendor lists, with a class and activity.
+    let mut deviated: BTreeMap<String, (OcsfClass, ActivityRule, Option<String>, usize)> =
+        BTreeMap::new();
+    for (event_type, entry, line) in deviations.entries {
+        if !vendor.events.contains_key(&event_type) {
+            return Err(MappingError::new(
+                deviations.source.path,
+                line,
+                format!(
+                    "{event_type} is not in the vendor's table: give its class in {EVENT_TYPES_FILE}"
+                ),
+            ));
+        }
+        let class = class_named(&deviations.source, &entry.class)?;
+        let activity = activity_rule(&deviations.source, class, entry.activity)?;
+        deviated.insert(event_type, (class, activity, entry.activity_name, line));
+    }
+    let given = |event_type: &str| -> Given {
+        if let Some((class, activity, _, _)) = deviated.get(event_type) {
+            return Given::Deviation {
+                class: *class,
+                activity: activity.clone(),
+            };
+        }
+        match vendor.events.get(event_type) {
+            Some(listed) => Given::Vendor {
+                class: listed.class,
+                activity_id: listed.activity_id,
+                line: listed.line,
+            },
+            None => Given::Nothing,
+        }
+    };
+    let mut exact = Table::with_capacity_and_hasher(
+        raw.event_types.len() + vendor.order.len(),
+        Default::default(),
+    );
     for (event_type, entry) in raw.event_types {
         if event_type.trim().is_empty() || event_type.trim() != event_type {
             return Err(source.error(
@@ -328,7 +485,66 @@ pub(super) fn parse_event_types(path: &Path, text: &str) -> Result<EventTypeTabl
                 format!("event type {event_type:?} is empty or has surrounding spaces"),
             ));
         }
-        exact.insert(event_type, classification(&source, entry.into_inner())?);
+        let span = entry.span();
+        let mut entry = entry.into_inner();
+        let mut entry_given = given(&event_type);
+        let alias = entry.same_as.take();
+        if let Some(alias) = &alias {
+            let listed = vendor.events.get(alias.get_ref()).ok_or_else(|| {
+                source.error(
+                    alias.span(),
+                    format!("same_as {:?} is not in the vendor's table", alias.get_ref()),
+                )
+            })?;
+            if !matches!(entry_given, Given::Nothing) {
+                return Err(source.error(
+                    alias.span(),
+                    format!("{event_type} is in the vendor's table itself: no same_as"),
+                ));
+            }
+            entry_given = Given::Vendor {
+                class: listed.class,
+                activity_id: listed.activity_id,
+                line: listed.line,
+            };
+        }
+        let mut found = classification(&source, &event_type, span, entry, entry_given)?;
+        if let Some(alias) = alias {
+            found.origin = Origin::Own;
+            found.same_as = Some(alias.into_inner());
+        }
+        exact.insert(event_type, found);
+    }
+    for event_type in &vendor.order {
+        if exact.contains_key(event_type) {
+            continue;
+        }
+        let empty = RawClassification {
+            class: None,
+            activity: None,
+            activity_name: None,
+            auth_protocol: None,
+            service: None,
+            privileges: Vec::new(),
+            auth_factor: None,
+            same_as: None,
+        };
+        let line = deviated.get(event_type).map_or(1, |(.., line)| *line);
+        let (file_source, span) = if deviated.contains_key(event_type) {
+            (
+                &deviations.source,
+                offset_of_line(deviations.source.text, line),
+            )
+        } else {
+            (&source, 0..0)
+        };
+        let found = classification(file_source, event_type, span, empty, given(event_type))?;
+        exact.insert(event_type.clone(), found);
+    }
+    for (event_type, (_, _, activity_name, _)) in &deviated {
+        if let (Some(name), Some(found)) = (activity_name, exact.get_mut(event_type)) {
+            found.activity_name = Some(name.clone());
+        }
     }
     let mut patterns = Vec::with_capacity(raw.patterns.len());
     for entry in raw.patterns {
@@ -349,15 +565,25 @@ pub(super) fn parse_event_types(path: &Path, text: &str) -> Result<EventTypeTabl
             suffix: suffix.to_owned(),
         };
         let raw_classification = RawClassification {
-            class: entry.class,
-            activity: entry.activity,
+            class: Some(entry.class),
+            activity: Some(entry.activity),
             activity_name: entry.activity_name,
             auth_protocol: entry.auth_protocol,
             service: entry.service,
             privileges: entry.privileges,
             auth_factor: entry.auth_factor,
+            same_as: None,
         };
-        patterns.push((pattern, classification(&source, raw_classification)?));
+        patterns.push((
+            pattern,
+            classification(
+                &source,
+                &pattern_text,
+                pattern_span,
+                raw_classification,
+                Given::Nothing,
+            )?,
+        ));
     }
     let mut alert_statuses =
         Table::with_capacity_and_hasher(raw.alert_statuses.len(), Default::default());

@@ -5,10 +5,15 @@
 //! ([`MappingTables::embedded`]) and replaceable at start-up ([`MappingTables::load_dir`]).
 
 mod config;
+mod deviations;
+mod explain;
+mod placement;
 #[cfg(test)]
 mod tests;
+mod vendor;
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 /// The tables' maps: looked up once or twice per event with short keys, where SipHash showed
 /// in profiles; foldhash is several times faster and still seeded per process.
@@ -19,10 +24,42 @@ use crate::error::MappingError;
 use crate::ocsf::OcsfClass;
 
 pub use config::{ACCOUNT_CHANGES_FILE, ASSOCIATIONS_FILE, EVENT_TYPES_FILE};
+pub use deviations::{DEVIATIONS_FILE, EventDeviation, FieldDeviation, Fill};
+pub use explain::{Explanation, FieldRow, RowFate};
+pub(crate) use placement::{Base, PathTarget, Placement, Slot, SourceRef, Target, path_target};
+pub use vendor::{VENDOR_EVENTS_FILE, VENDOR_FIELDS_FILE};
 
 const EMBEDDED_EVENT_TYPES: &str = include_str!("../../../../mappings/event_types.toml");
 const EMBEDDED_ACCOUNT_CHANGES: &str = include_str!("../../../../mappings/account_changes.toml");
 const EMBEDDED_ASSOCIATIONS: &str = include_str!("../../../../mappings/associations.toml");
+const EMBEDDED_DEVIATIONS: &str = include_str!("../../../../mappings/deviations.toml");
+const EMBEDDED_VENDOR_EVENTS: &str = include_str!("../../../../mappings/vendor/events.tsv");
+const EMBEDDED_VENDOR_FIELDS: &str = include_str!("../../../../mappings/vendor/fields.tsv");
+
+/// The text of every mapping file, each with the path its errors name.
+#[derive(Debug, Clone, Copy)]
+pub struct MappingSources<'a> {
+    pub event_types: (&'a Path, &'a str),
+    pub account_changes: (&'a Path, &'a str),
+    pub associations: (&'a Path, &'a str),
+    pub deviations: (&'a Path, &'a str),
+    pub vendor_events: (&'a Path, &'a str),
+    pub vendor_fields: (&'a Path, &'a str),
+}
+
+impl MappingSources<'static> {
+    /// The files compiled in from the workspace's `mappings/`.
+    pub fn embedded() -> MappingSources<'static> {
+        MappingSources {
+            event_types: (Path::new(EVENT_TYPES_FILE), EMBEDDED_EVENT_TYPES),
+            account_changes: (Path::new(ACCOUNT_CHANGES_FILE), EMBEDDED_ACCOUNT_CHANGES),
+            associations: (Path::new(ASSOCIATIONS_FILE), EMBEDDED_ASSOCIATIONS),
+            deviations: (Path::new(DEVIATIONS_FILE), EMBEDDED_DEVIATIONS),
+            vendor_events: (Path::new(VENDOR_EVENTS_FILE), EMBEDDED_VENDOR_EVENTS),
+            vendor_fields: (Path::new(VENDOR_FIELDS_FILE), EMBEDDED_VENDOR_FIELDS),
+        }
+    }
+}
 
 /// How the activity of an event type is decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +77,17 @@ pub(crate) enum ActivityRule {
     FromAlertStatus,
 }
 
+/// Where an event type's class and activity come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The vendor's table (`vendor/events.tsv`, this line).
+    Vendor { line: usize },
+    /// A deviation (`deviations.toml`).
+    Deviation,
+    /// This product's own table (`event_types.toml`: a type the vendor does not list).
+    Own,
+}
+
 /// What one event type maps to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Classification {
@@ -51,6 +99,15 @@ pub(crate) struct Classification {
     pub privileges: Vec<String>,
     /// `auth_factors[].factor_type_id` of the MFA factor the event is about (e.g. TOTP 7).
     pub auth_factor: Option<i32>,
+    /// The vendor's typed field rows of this type, as the mapper follows them.
+    pub placements: Arc<[Placement]>,
+    /// The first this many of `placements` fill the slots the vendor's rows decide first
+    /// ([`Slot::vendor_first`]).
+    pub first_placements: usize,
+    pub origin: Origin,
+    /// The vendor's name of this type, when the vendor lists it under another one
+    /// (`ldap_search` is its `ldap_srch`): classified and placed as that one.
+    pub same_as: Option<String>,
 }
 
 /// An event-type pattern: `prefix*suffix`.
@@ -176,24 +233,31 @@ pub struct MappingTables {
     pub(crate) alert_priorities: Table<i32>,
     pub(crate) account_changes: AccountChangeRules,
     pub(crate) associations: Vec<AssociationRule>,
+    /// The vendor's tables (for [`MappingTables::explain`] and the docs).
+    pub(crate) vendor: Arc<vendor::VendorTables>,
+    /// Why an event type differs from the vendor's.
+    pub(crate) event_deviations: Table<EventDeviation>,
+    pub(crate) field_deviations: Vec<FieldDeviation>,
+    pub(crate) fills: Vec<Fill>,
 }
 
 impl MappingTables {
-    /// The tables compiled into the binary from the workspace's `mappings/` directory.
+    /// The tables compiled into the binary from the workspace's `mappings/` directory (built
+    /// once per process; each call returns a copy).
     ///
     /// The embedded files are checked by this crate's tests, so this cannot fail at run time;
     /// should it ever, the error says which file and line.
     pub fn embedded() -> Result<MappingTables, MappingError> {
-        MappingTables::from_sources(
-            (Path::new(EVENT_TYPES_FILE), EMBEDDED_EVENT_TYPES),
-            (Path::new(ACCOUNT_CHANGES_FILE), EMBEDDED_ACCOUNT_CHANGES),
-            (Path::new(ASSOCIATIONS_FILE), EMBEDDED_ASSOCIATIONS),
-        )
+        static EMBEDDED: OnceLock<Result<MappingTables, MappingError>> = OnceLock::new();
+        EMBEDDED
+            .get_or_init(|| MappingTables::from_all(MappingSources::embedded()))
+            .clone()
     }
 
-    /// Loads `event_types.toml`, `account_changes.toml` and `associations.toml` from `dir`.
-    /// Every file must be present (copy `mappings/` and edit it). The error names the file,
-    /// the line and the reason.
+    /// Loads `event_types.toml`, `account_changes.toml` and `associations.toml` from `dir`
+    /// (each must be there: copy `mappings/` and edit it), and `deviations.toml`,
+    /// `vendor/events.tsv` and `vendor/fields.tsv` when they are there (the built-in ones
+    /// otherwise). The error names the file, the line and the reason.
     pub fn load_dir(dir: impl AsRef<Path>) -> Result<MappingTables, MappingError> {
         let dir = dir.as_ref();
         let read = |name: &str| -> Result<(PathBuf, String), MappingError> {
@@ -203,32 +267,96 @@ impl MappingTables {
                 Err(error) => Err(MappingError::new(&path, 0, format!("cannot read: {error}"))),
             }
         };
+        let optional = |name: &str, embedded: &str| -> Result<(PathBuf, String), MappingError> {
+            if dir.join(name).exists() {
+                read(name)
+            } else {
+                Ok((PathBuf::from(name), embedded.to_owned()))
+            }
+        };
         let event_types = read(EVENT_TYPES_FILE)?;
         let account_changes = read(ACCOUNT_CHANGES_FILE)?;
         let associations = read(ASSOCIATIONS_FILE)?;
-        MappingTables::from_sources(
-            (&event_types.0, &event_types.1),
-            (&account_changes.0, &account_changes.1),
-            (&associations.0, &associations.1),
-        )
+        let deviations = optional(DEVIATIONS_FILE, EMBEDDED_DEVIATIONS)?;
+        let vendor_events = optional(VENDOR_EVENTS_FILE, EMBEDDED_VENDOR_EVENTS)?;
+        let vendor_fields = optional(VENDOR_FIELDS_FILE, EMBEDDED_VENDOR_FIELDS)?;
+        MappingTables::from_all(MappingSources {
+            event_types: (&event_types.0, &event_types.1),
+            account_changes: (&account_changes.0, &account_changes.1),
+            associations: (&associations.0, &associations.1),
+            deviations: (&deviations.0, &deviations.1),
+            vendor_events: (&vendor_events.0, &vendor_events.1),
+            vendor_fields: (&vendor_fields.0, &vendor_fields.1),
+        })
     }
 
-    /// Builds the tables from the three files' text (paths only name them in errors).
+    /// Builds the tables from the three files' text (paths only name them in errors), with
+    /// the built-in deviations and vendor tables.
     pub fn from_sources(
         event_types: (&Path, &str),
         account_changes: (&Path, &str),
         associations: (&Path, &str),
     ) -> Result<MappingTables, MappingError> {
+        MappingTables::from_all(MappingSources {
+            event_types,
+            account_changes,
+            associations,
+            ..MappingSources::embedded()
+        })
+    }
+
+    /// Builds the tables from every file's text.
+    pub fn from_all(sources: MappingSources<'_>) -> Result<MappingTables, MappingError> {
+        let mut vendor = vendor::parse_events(sources.vendor_events.0, sources.vendor_events.1)?;
+        vendor::parse_fields(
+            &mut vendor,
+            sources.vendor_fields.0,
+            sources.vendor_fields.1,
+        )?;
+        let deviations = deviations::parse(sources.deviations.0, sources.deviations.1)?;
+        let event_deviations: Table<EventDeviation> = deviations
+            .event_types
+            .iter()
+            .map(|(event_type, entry, line)| {
+                (
+                    event_type.clone(),
+                    EventDeviation {
+                        vendor: entry.vendor.clone(),
+                        why: entry.why.clone(),
+                        line: *line,
+                    },
+                )
+            })
+            .collect();
         let config::EventTypeTables {
-            exact,
+            mut exact,
             patterns,
             entity_verbs,
             services,
             alert_statuses,
             alert_priorities,
-        } = config::parse_event_types(event_types.0, event_types.1)?;
-        let account_changes = config::parse_account_changes(account_changes.0, account_changes.1)?;
-        let associations = config::parse_associations(associations.0, associations.1)?;
+        } = config::parse_event_types(
+            sources.event_types.0,
+            sources.event_types.1,
+            &vendor,
+            config::EventDeviations {
+                source: config::Source {
+                    path: sources.deviations.0,
+                    text: sources.deviations.1,
+                },
+                entries: deviations.event_types,
+            },
+        )?;
+        placement::place_vendor_rows(
+            &mut exact,
+            &vendor,
+            &deviations.fields,
+            sources.vendor_fields.0,
+        )?;
+        let account_changes =
+            config::parse_account_changes(sources.account_changes.0, sources.account_changes.1)?;
+        let associations =
+            config::parse_associations(sources.associations.0, sources.associations.1)?;
         Ok(MappingTables {
             exact,
             patterns,
@@ -238,6 +366,10 @@ impl MappingTables {
             alert_priorities,
             account_changes,
             associations,
+            vendor: Arc::new(vendor),
+            event_deviations,
+            field_deviations: deviations.fields,
+            fills: deviations.fills,
         })
     }
 
@@ -299,6 +431,10 @@ impl MappingTables {
                 rules: Vec::new(),
             },
             associations: Vec::new(),
+            vendor: Arc::default(),
+            event_deviations: Table::default(),
+            field_deviations: Vec::new(),
+            fills: Vec::new(),
         }
     }
 

@@ -54,7 +54,7 @@ impl AuditTask {
         let elsewhere: HashSet<u64> = ids.elsewhere.into_iter().collect();
         let mut repaired = 0u64;
         let mut search_after = None;
-        let mut json = Vec::with_capacity(16 * 1024);
+        let mut size_hint = 4 * 1024;
         loop {
             let query = EventQuery {
                 limit: Some(REPAIR_PAGE),
@@ -95,7 +95,7 @@ impl AuditTask {
                     timestamp: event.timestamp,
                     bytes: event.bytes,
                 };
-                let (outgoing, dead) = self.mapping.map_one(raw, &mut json);
+                let (outgoing, dead) = self.mapping.map_one(raw, &mut size_hint);
                 tally.add(&source.key, start, id, dead);
                 items.push(outgoing.prepared);
             }

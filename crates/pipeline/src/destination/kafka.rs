@@ -10,7 +10,6 @@ use producer::{OcsfProducer, ProduceError, ProducerConfig, ProducerError, Transa
 
 use super::{UnitError, run_blocking};
 use crate::config::{DeliveryGuarantee, PipelineConfig, StateStore};
-use crate::health::Retrying;
 use crate::state::StartingCheckpoints;
 
 /// How cursors are written with Kafka.
@@ -141,14 +140,10 @@ impl KafkaDestination {
         matches!(self.state, StateWrites::InTransaction)
     }
 
-    /// After a unit whose records were not all acknowledged: create topics that vanished, and
-    /// build a new producer when the failures say the old one is unusable (exactly-once: with
-    /// the same transactional id, fencing nothing but its own past).
-    pub(super) async fn recover(
-        &self,
-        failures: &[ProduceError],
-        retry: &Retrying,
-    ) -> Result<(), UnitError> {
+    /// After an at-least-once unit whose records were not all acknowledged: create topics that
+    /// vanished, and build a new producer when the failures say the old one is unusable. (In
+    /// exactly-once mode the transactional calls decide that: `transaction.rs`.)
+    pub(super) async fn recover(&self, failures: &[ProduceError]) -> Result<(), UnitError> {
         let producer = self.producer();
         if failures.iter().any(ProduceError::is_unknown_topic)
             && let Err(err) = producer.ensure_topics().await
@@ -157,11 +152,6 @@ impl KafkaDestination {
         }
         if !failures.iter().any(ProduceError::needs_new_producer) {
             return Ok(());
-        }
-        if self.exactly_once() {
-            return self
-                .take_id_again(retry, "the Kafka producer hit a fatal error")
-                .await;
         }
         tracing::warn!("the Kafka producer hit a fatal error; building a new one");
         let rebuilt = OcsfProducer::new(self.config.clone())

@@ -205,7 +205,29 @@ impl Destination {
                     let producer = kafka.producer();
                     enqueue_cursors(&producer, cursors, deliveries).await;
                     enqueue_keyed(&producer, keyed, deliveries).await;
-                    kafka.commit_transaction(retry).await
+                    // Every verdict first, awaited here: then the commit's flush finds nothing
+                    // in flight and returns at once (rdkafka's flush otherwise waits up to 100 ms
+                    // for an event the producer's polling thread has already taken, at every
+                    // commit).
+                    let failures = await_verdicts(deliveries, retry).await;
+                    if failures.is_empty() {
+                        return kafka.commit_transaction(retry).await;
+                    }
+                    // A record was refused: the transaction cannot commit. The commit says why,
+                    // by librdkafka's rules (abortable: aborted; fenced; fatal), and nothing
+                    // else decides it (a producer built again here would fence its successor).
+                    if failures.iter().any(|(_, e)| e.is_unknown_topic())
+                        && let Err(err) = kafka.producer().ensure_topics().await
+                    {
+                        tracing::warn!(error = %err, "creating the topics again failed");
+                    }
+                    match kafka.commit_transaction(retry).await {
+                        Err(error) => Err(error),
+                        Ok(()) => Err(UnitError::Unknown(format!(
+                            "the transaction committed although {}",
+                            not_acknowledged(&failures)
+                        ))),
+                    }
                 }
                 StateWrites::TopicAfterAcks => {
                     self.await_acknowledged(deliveries, retry).await?;
@@ -323,31 +345,15 @@ impl Destination {
         deliveries: &Arc<UnitDeliveries>,
         retry: &Retrying,
     ) -> Result<(), UnitError> {
-        let answered = deliveries.all_answered();
-        tokio::pin!(answered);
-        let waiting_since = Instant::now();
-        let failures = loop {
-            tokio::select! {
-                failures = &mut answered => break failures,
-                () = tokio::time::sleep(ACKNOWLEDGEMENT_REPORT) => retry.health.failed(&format!(
-                    "{} record(s) of the unit still unacknowledged after {} s (is the broker reachable?)",
-                    deliveries.unanswered(),
-                    waiting_since.elapsed().as_secs()
-                )),
-            }
-        };
+        let failures = await_verdicts(deliveries, retry).await;
         if failures.is_empty() {
             return Ok(());
         }
         if let Destination::Kafka(kafka) = self {
             let errors: Vec<ProduceError> = failures.iter().map(|(_, e)| e.clone()).collect();
-            kafka.recover(&errors, retry).await?;
+            kafka.recover(&errors).await?;
         }
-        Err(UnitError::Failed(format!(
-            "{} record(s) not acknowledged, e.g. {}",
-            failures.len(),
-            failures[0].1
-        )))
+        Err(not_acknowledged(&failures))
     }
 
     /// Ends a unit that will not finish (exactly-once: aborts its transaction, resuming an
@@ -383,6 +389,38 @@ fn file_failure(sink: &FileSink, error: &std::io::Error) -> ProduceError {
 pub(crate) struct DurableState {
     pub(crate) cursors: BTreeMap<String, Checkpoint>,
     pub(crate) audit: Ledger,
+}
+
+/// Resolves once every record of the unit has its verdict; the failures, by index. While it
+/// waits, every [`ACKNOWLEDGEMENT_REPORT`] counts as a failed attempt (a broker away holds the
+/// records until their delivery timeout).
+async fn await_verdicts(
+    deliveries: &Arc<UnitDeliveries>,
+    retry: &Retrying,
+) -> Vec<(u32, ProduceError)> {
+    let answered = deliveries.all_answered();
+    tokio::pin!(answered);
+    let waiting_since = Instant::now();
+    loop {
+        tokio::select! {
+            failures = &mut answered => return failures,
+            () = tokio::time::sleep(ACKNOWLEDGEMENT_REPORT) => retry.health.failed(&format!(
+                "{} record(s) of the unit still unacknowledged after {} s (is the broker reachable?)",
+                deliveries.unanswered(),
+                waiting_since.elapsed().as_secs()
+            )),
+        }
+    }
+}
+
+fn not_acknowledged(failures: &[(u32, ProduceError)]) -> UnitError {
+    UnitError::Failed(format!(
+        "{} record(s) not acknowledged, e.g. {}",
+        failures.len(),
+        failures
+            .first()
+            .map_or_else(String::new, |(_, e)| e.to_string())
+    ))
 }
 
 /// A record or dead letter made ready for the destination.

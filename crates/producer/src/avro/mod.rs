@@ -40,16 +40,26 @@ macro_rules! class_schema {
 
 /// The committed class schemas, in class_uid order (regenerate with
 /// `cargo run -p producer --bin generate-avro-schemas`).
-pub const CLASS_SCHEMA_FILES: [ClassSchemaFile; 9] = [
+pub const CLASS_SCHEMA_FILES: [ClassSchemaFile; 19] = [
     class_schema!(0, "base_event"),
+    class_schema!(1006, "scheduled_job_activity"),
+    class_schema!(1007, "process_activity"),
     class_schema!(2004, "detection_finding"),
     class_schema!(3001, "account_change"),
     class_schema!(3002, "authentication"),
     class_schema!(3004, "entity_management"),
     class_schema!(3005, "user_access"),
     class_schema!(3006, "group_management"),
+    class_schema!(4009, "email_activity"),
     class_schema!(5001, "inventory_info"),
     class_schema!(5003, "user_inventory"),
+    class_schema!(5019, "device_config_state_change"),
+    class_schema!(5020, "software_info"),
+    class_schema!(5023, "cloud_resources_inventory_info"),
+    class_schema!(6002, "application_lifecycle"),
+    class_schema!(6003, "api_activity"),
+    class_schema!(6005, "datastore_activity"),
+    class_schema!(6008, "application_error"),
 ];
 
 /// Compiled encoders for every committed class schema, by class_uid.

@@ -22,18 +22,11 @@ pub fn unique_prefix() -> String {
 }
 
 pub fn class_name(class_uid: u32) -> &'static str {
-    match class_uid {
-        0 => "base_event",
-        2004 => "detection_finding",
-        3001 => "account_change",
-        3002 => "authentication",
-        3004 => "entity_management",
-        3005 => "user_access",
-        3006 => "group_management",
-        5001 => "inventory_info",
-        5003 => "user_inventory",
-        other => panic!("no class {other}"),
-    }
+    producer::avro::CLASS_SCHEMA_FILES
+        .iter()
+        .find(|file| file.class_uid == class_uid)
+        .map(|file| file.class_name)
+        .unwrap_or_else(|| panic!("no class {class_uid}"))
 }
 
 pub fn record_from_json(line: &str) -> OcsfRecord {

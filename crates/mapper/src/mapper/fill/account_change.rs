@@ -5,7 +5,10 @@ use crate::mapper::model::*;
 use crate::source::RawObject;
 
 impl<'a> OcsfEvent<'a> {
-    pub(in crate::mapper) fn fill_account_change(&mut self, source: &RawObject<'a>) -> bool {
+    pub(in crate::mapper) fn fill_account_change(&mut self, source: &RawObject<'a>) {
+        if !self.user_open() {
+            return;
+        }
         let consumed = &mut self.consumed;
         let target = source
             .object("resource")
@@ -27,10 +30,6 @@ impl<'a> OcsfEvent<'a> {
                     .object("initiated_by")
                     .and_then(|object| person(object, "initiated_by", consumed))
             });
-        let Some(user) = user else {
-            return false;
-        };
-        self.user = Some(user);
-        true
+        self.user = user;
     }
 }

@@ -8,40 +8,58 @@ use crate::source::RawObject;
 use crate::tables::MappingTables;
 
 impl<'a> OcsfEvent<'a> {
-    pub(in crate::mapper) fn fill_authentication(
+    /// The service signed in to when neither the event nor the vendor's rows name one: the
+    /// table's (`service`), else the DI service's ([services]), else JumpCloud.
+    pub(in crate::mapper) fn default_service(
         &mut self,
         tables: &MappingTables,
+        service_name: Option<&str>,
+    ) {
+        if self.service_object.is_none() {
+            let name = service_name
+                .or_else(|| self.service.as_deref().and_then(|s| tables.service_name(s)))
+                .unwrap_or("JumpCloud");
+            self.service_object = Some(Named {
+                name: Some(Cow::Owned(name.to_owned())),
+                ..Named::default()
+            });
+        }
+    }
+
+    pub(in crate::mapper) fn fill_authentication(
+        &mut self,
         source: &RawObject<'a>,
         auth_protocol_id: Option<i32>,
-        service_name: Option<&str>,
-    ) -> bool {
+    ) {
+        let user_open = self.user_open();
         let consumed = &mut self.consumed;
         let initiated_by = source
             .object("initiated_by")
             .and_then(|object| person(object, "initiated_by", consumed));
-        let user = initiated_by
-            .clone()
-            .or_else(|| {
-                source
-                    .object("resource")
-                    .and_then(|object| person(object, "resource", consumed))
-            })
-            .or_else(|| {
-                source.non_empty_str("username").map(|name| {
-                    consumed.take("username");
-                    Person {
-                        name: Some(name),
-                        ..Person::default()
-                    }
+        if user_open {
+            let user = initiated_by
+                .clone()
+                .or_else(|| {
+                    source
+                        .object("resource")
+                        .and_then(|object| person(object, "resource", consumed))
                 })
-            });
-        let Some(user) = user else {
-            return false;
-        };
-        if source.non_empty_str("username").as_deref() == user.name.as_deref() {
-            self.consumed.take("username");
+                .or_else(|| {
+                    source.non_empty_str("username").map(|name| {
+                        consumed.take("username");
+                        Person {
+                            name: Some(name),
+                            ..Person::default()
+                        }
+                    })
+                });
+            if let Some(user) = &user
+                && source.non_empty_str("username").as_deref() == user.name.as_deref()
+            {
+                self.consumed.take("username");
+            }
+            self.user = user;
         }
-        self.user = Some(user);
         self.actor = initiated_by;
 
         let is_sso = self.event_type.as_deref() == Some("sso_auth");
@@ -50,7 +68,7 @@ impl<'a> OcsfEvent<'a> {
         }
         let mut protocol = auth_protocol_id;
         if let Some(application) = source.object("application") {
-            let name_key = ["display_label", "name"]
+            let name_key = ["display_label", "displayName", "name"]
                 .into_iter()
                 .find(|key| application.non_empty_str(key).is_some());
             let service = Named {
@@ -81,15 +99,6 @@ impl<'a> OcsfEvent<'a> {
             }
         }
         self.auth_protocol_id = Some(protocol.unwrap_or(0));
-        if self.service_object.is_none() {
-            let name = service_name
-                .or_else(|| self.service.as_deref().and_then(|s| tables.service_name(s)))
-                .unwrap_or("JumpCloud");
-            self.service_object = Some(Named {
-                name: Some(Cow::Owned(name.to_owned())),
-                ..Named::default()
-            });
-        }
         if let Some(mfa) = source.bool("mfa") {
             self.consumed.take("mfa");
             self.is_mfa = Some(mfa);
@@ -135,6 +144,5 @@ impl<'a> OcsfEvent<'a> {
                 });
             }
         }
-        true
     }
 }

@@ -1,23 +1,23 @@
 //! Detection Finding (2004): a Directory Insights alert (`alert_created`, `alert_updated`,
-//! `alert_status_updated`, service `alerts`) as an OCSF finding.
+//! service `alerts`) as an OCSF finding, read from the layout JumpCloud's own OCSF mapping
+//! documents (`resource {alert_object_id, source_name, context {rule_name, rule_object_id,
+//! event_description, di_event, ...}}`, `severity`, `status`).
 //!
-//! - `finding_info`: `uid` = the alert's id, `title`, `desc`, the rule that raised it in
-//!   `analytic` (type 1 Rule), `created_time` / `modified_time` from the alert's times, and the
-//!   triggering Directory Insights event in `related_events` (its `uid` is the `metadata.uid`
-//!   this mapper gives that event, so the finding joins the event it came from).
+//! - `finding_info`: `uid` = `resource.alert_object_id`, `title` = `resource.source_name`,
+//!   `desc` = `resource.context.event_description`, the rule that raised it in `analytic`
+//!   (`rule_object_id`, `rule_name`, type 1 Rule), and the triggering Directory Insights event
+//!   (`resource.context.di_event`, an object or a JSON document inside a string) in
+//!   `related_events`: its `uid` is the `metadata.uid` this mapper gives that event, so the
+//!   finding joins the event it came from.
 //! - `evidences`: the triggering event's user, actor, source endpoint and device, mapped by the
 //!   same code as the event itself.
-//! - `severity_id` from the alert's priority and `status_id` from its status
-//!   (`[alert_priorities]`, `[alert_statuses]` in `mappings/event_types.toml`); the activity of
-//!   an update is 3 Close when the status closes the finding, else 2 Update.
+//! - `severity_id` from the alert's `severity` and `status_id` from its `status` (or the `to`
+//!   of a `status` change), through `[alert_priorities]` / `[alert_statuses]` in
+//!   `mappings/event_types.toml`; `alert_updated` is 3 Close when the status closes the finding,
+//!   else 2 Update. The severity and status texts stay in `unmapped` (several map to one id).
 //!
-//! The alert's own fields are read from `alert` (`id`, `title` or `name`, `description`,
-//! `priority` or `severity`, `status`, `created_at`, `updated_at`, `rule {id, name}` or
-//! `rule_id`/`rule_name`, and the triggering event in `trigger_event`, `triggering_event` or
-//! `event`: an object, or a JSON document inside a string), with `resource {type: "alert", id,
-//! name}` as the fallback for the id and title. Without an alert id the event is a Base Event.
-//! The triggering event stays whole in `unmapped` (the evidence is a typed view of part of it),
-//! and so do the priority and status (several map to one OCSF id).
+//! Other findings (`risk_event_created`) get `finding_info` from the vendor's rows
+//! (`resource.id`, `resource.name`). Without a finding uid the event is a Base Event.
 
 use std::borrow::Cow;
 
@@ -28,65 +28,43 @@ use crate::ocsf::severity_caption;
 use crate::source::{RawObject, raw_str};
 use crate::tables::{ActivityRule, MappingTables};
 
-/// Where an alert carries its triggering event.
-const TRIGGER_KEYS: [&str; 3] = ["trigger_event", "triggering_event", "event"];
-
-/// Fills a Detection Finding from an alert event; `false` when it names no alert (the caller
-/// then makes it a Base Event).
+/// Fills a Detection Finding from an alert event (the vendor's rows may fill more).
 pub(in crate::mapper) fn fill<'a>(
     event: &mut OcsfEvent<'a>,
     tables: &MappingTables,
     source: &RawObject<'a>,
     activity: &ActivityRule,
-) -> bool {
-    let alert = source.object("alert");
-    let resource = source
-        .object("resource")
-        .filter(|resource| resource.str("type").as_deref() == Some("alert"));
+) {
+    let resource = source.object("resource");
+    let context = resource.and_then(|resource| resource.object("context"));
     let consumed = &mut event.consumed;
-    let uid = match alert.and_then(|alert| alert.non_empty_str("id")) {
-        Some(uid) => {
-            consumed.take2("alert", "id");
-            uid
-        }
-        None => match resource.and_then(|resource| resource.non_empty_str("id")) {
-            Some(uid) => {
-                consumed.take2("resource", "id");
-                uid
-            }
-            None => return false,
-        },
-    };
-    let mut take = |key: &'static str| {
-        let value = alert.and_then(|alert| alert.non_empty_str(key));
+    let mut take_resource = |key: &'static str| {
+        let value = resource.and_then(|resource| resource.non_empty_str(key));
         if value.is_some() {
-            consumed.take2("alert", key);
+            consumed.take2("resource", key);
         }
         value
     };
-    let title = take("title").or_else(|| take("name"));
-    let desc = take("description");
-    let created_time = alert.and_then(|alert| time_ms_of(alert, "created_at"));
-    let modified_time = alert.and_then(|alert| time_ms_of(alert, "updated_at"));
-    for (key, time) in [("created_at", created_time), ("updated_at", modified_time)] {
-        if time.is_some() {
-            consumed.take2("alert", key);
+    let uid = take_resource("alert_object_id");
+    let title = take_resource("source_name");
+    let mut take_context = |key: &'static str| {
+        let value = context.and_then(|context| context.non_empty_str(key));
+        if value.is_some() {
+            consumed.take3("resource", "context", key);
         }
-    }
-    let title = title.or_else(|| {
-        let name = resource.and_then(|resource| resource.non_empty_str("name"));
-        if name.is_some() {
-            consumed.take2("resource", "name");
-        }
-        name
-    });
-    let analytic = alert.and_then(|alert| analytic(alert, consumed));
+        value
+    };
+    let desc = take_context("event_description");
+    let analytic = Named {
+        uid: take_context("rule_object_id"),
+        name: take_context("rule_name"),
+        kind: None,
+    };
 
-    // Severity from the priority: a known one, 99 with the source's text, or 0 Unknown. The
-    // priority and the status stay in `unmapped` too: the tables map several to one id.
-    let priority = ["priority", "severity"]
-        .into_iter()
-        .find_map(|key| alert.and_then(|alert| alert.non_empty_str(key)));
+    // Severity: a known one, 99 with the source's text, or 0 Unknown.
+    let priority = source
+        .non_empty_str("severity")
+        .or_else(|| source.non_empty_str("priority"));
     event.severity = Some(match priority {
         Some(priority) => match tables.alert_priority(&priority) {
             Some(id) => (id, Cow::Borrowed(severity_caption(id).unwrap_or("Unknown"))),
@@ -96,8 +74,8 @@ pub(in crate::mapper) fn fill<'a>(
     });
 
     // Status: the alert's, else the `to` of a `status` change; a created alert is New.
-    let status_text = alert
-        .and_then(|alert| alert.non_empty_str("status"))
+    let status_text = source
+        .non_empty_str("status")
         .or_else(|| changed_status(source));
     let known = status_text
         .as_deref()
@@ -116,25 +94,22 @@ pub(in crate::mapper) fn fill<'a>(
         };
     }
 
-    let (related, evidence) = match alert {
-        Some(alert) if !event.nested => trigger(
-            tables,
-            alert,
-            source.non_empty_str("organization").as_deref(),
-        ),
+    let (related, evidence) = match context.and_then(|context| context.get("di_event")) {
+        Some(raw) if !event.nested => {
+            trigger(tables, raw, source.non_empty_str("organization").as_deref())
+        }
         _ => (None, None),
     };
     event.finding = Some(Box::new(Finding {
         uid,
         title,
         desc,
-        analytic,
-        created_time,
-        modified_time,
+        analytic: analytic.is_usable().then_some(analytic),
+        created_time: None,
+        modified_time: None,
         related,
         evidence,
     }));
-    true
 }
 
 /// The alert's triggering event, mapped like any event (its own trigger not followed), as a
@@ -142,12 +117,9 @@ pub(in crate::mapper) fn fill<'a>(
 /// and as evidence.
 fn trigger(
     tables: &MappingTables,
-    alert: &RawObject<'_>,
+    raw: &str,
     organization: Option<&str>,
 ) -> (Option<RelatedEvent>, Option<Evidence>) {
-    let Some(raw) = TRIGGER_KEYS.into_iter().find_map(|key| alert.get(key)) else {
-        return (None, None);
-    };
     let text: Cow<'_, str> = if raw.starts_with('"') {
         match raw_str(raw) {
             Some(text) => text,

@@ -7,10 +7,13 @@ use crate::mapper::model::*;
 use crate::source::RawObject;
 
 impl<'a> OcsfEvent<'a> {
-    pub(in crate::mapper) fn fill_entity_management(&mut self, source: &RawObject<'a>) -> bool {
+    pub(in crate::mapper) fn fill_entity_management(&mut self, source: &RawObject<'a>) {
+        if !self.named_open(false) {
+            return;
+        }
         if let Some(entity) = resource_named(source, &mut self.consumed) {
             self.entity = Some(entity);
-            return true;
+            return;
         }
         if let Some(system) = source.object("system") {
             let entity = Named {
@@ -27,9 +30,7 @@ impl<'a> OcsfEvent<'a> {
                     }
                 }
                 self.entity = Some(entity);
-                return true;
             }
         }
-        false
     }
 }

@@ -5,11 +5,9 @@ use crate::mapper::model::*;
 use crate::source::RawObject;
 
 impl<'a> OcsfEvent<'a> {
-    pub(in crate::mapper) fn fill_group_management(&mut self, source: &RawObject<'a>) -> bool {
-        let Some(group) = resource_named(source, &mut self.consumed) else {
-            return false;
-        };
-        self.group = Some(group);
-        true
+    pub(in crate::mapper) fn fill_group_management(&mut self, source: &RawObject<'a>) {
+        if self.named_open(true) {
+            self.group = resource_named(source, &mut self.consumed);
+        }
     }
 }

@@ -7,6 +7,7 @@ mod authentication;
 mod detection_finding;
 mod entity_management;
 mod group_management;
+mod required;
 mod user_access;
 
 pub(in crate::mapper) use detection_finding::fill as fill_detection_finding;
@@ -16,7 +17,7 @@ use std::borrow::Cow;
 use super::consumed::Consumed;
 use super::extract::*;
 use super::model::*;
-use crate::ocsf::OcsfClass;
+use crate::ocsf::{Attribute, OcsfClass};
 use crate::source::RawObject;
 
 impl<'a> OcsfEvent<'a> {
@@ -36,14 +37,16 @@ impl<'a> OcsfEvent<'a> {
         self.keep_all_source = true;
     }
 
-    /// Fields every IAM class takes: actor, source endpoint, user agent, status, message.
+    /// Fields every class takes, where the class has them: actor, source endpoint, user agent,
+    /// status, message, the device an event names.
     pub(in crate::mapper) fn fill_common(&mut self, source: &RawObject<'a>) {
         for key in ["id", "timestamp", "event_type", "organization", "service"] {
             if source.get(key).is_some() {
                 self.consumed.take(key);
             }
         }
-        if self.actor.is_none() {
+        let class = self.class;
+        if self.actor.is_none() && class.has(Attribute::Actor) {
             self.actor = source
                 .object("initiated_by")
                 .and_then(|initiated_by| person(initiated_by, "initiated_by", &mut self.consumed));
@@ -53,10 +56,10 @@ impl<'a> OcsfEvent<'a> {
             self.message = Some(message);
         }
         // The system an event names (systems events, software on a device, ...).
-        if self.device.is_none() {
+        if self.device.is_none() && class.has(Attribute::Device) {
             self.device = system_device(source, &mut self.consumed);
         }
-        if self.class == OcsfClass::DetectionFinding {
+        if class == OcsfClass::DetectionFinding {
             // A finding's status is its workflow state (set from the alert); it has no source
             // endpoint or HTTP request: `success`, `client_ip`, `geoip` and the user agent of
             // whoever changed the alert stay in `unmapped`.
@@ -65,6 +68,40 @@ impl<'a> OcsfEvent<'a> {
         if self.status.is_none() {
             self.status = status(source, false, &mut self.consumed);
         }
+        if class.has(Attribute::SrcEndpoint) {
+            self.fill_src_endpoint(source);
+        } else if let (Some(device), Some(ip)) =
+            (self.device.as_mut(), ip_address(source.str("client_ip")))
+        {
+            // No source endpoint in the class: the address an agent reports from is its device's.
+            if source.object("system").is_some() && device.ip.is_none() {
+                self.consumed.take("client_ip");
+                device.ip = Some(ip);
+            }
+        }
+        if class.has(Attribute::HttpRequest) {
+            self.user_agent = user_agent(source);
+            // A user agent given as a string is taken whole; the parsed `useragent` object stays
+            // in `unmapped` (the summary made from it is lossy).
+            let as_text = ["user_agent", "useragent"]
+                .into_iter()
+                .find(|key| source.str(key).is_some());
+            match as_text {
+                Some(key) if self.user_agent.is_some() => self.consumed.take(key),
+                None if source
+                    .object("useragent")
+                    .is_some_and(|parsed| parsed.non_empty_str("raw").is_some()) =>
+                {
+                    self.consumed.take2("useragent", "raw");
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// `src_endpoint` from `src_ip` (systems logins) or `client_ip`, with the location and
+    /// autonomous system of `geoip` where it locates that address.
+    fn fill_src_endpoint(&mut self, source: &RawObject<'a>) {
         // Systems events: `src_ip` is where the login came from, `client_ip` the agent's address
         // (the device's). `geoip` locates `client_ip`, so it goes where `client_ip` went.
         let src_ip = ip_address(source.str("src_ip"));
@@ -96,15 +133,6 @@ impl<'a> OcsfEvent<'a> {
                 endpoint.autonomous_system = autonomous_system(geoip, &mut self.consumed);
             }
             self.src_endpoint = Some(endpoint);
-        }
-        self.user_agent = user_agent(source);
-        // A user agent given as a string is taken whole; the parsed `useragent` object stays in
-        // `unmapped` (the summary made from it is lossy).
-        for key in ["user_agent", "useragent"] {
-            if self.user_agent.is_some() && source.str(key).is_some() {
-                self.consumed.take(key);
-                break;
-            }
         }
     }
 

@@ -5,7 +5,10 @@ use crate::mapper::model::*;
 use crate::source::RawObject;
 
 impl<'a> OcsfEvent<'a> {
-    pub(in crate::mapper) fn fill_user_access(&mut self, source: &RawObject<'a>) -> bool {
+    pub(in crate::mapper) fn fill_user_access(&mut self, source: &RawObject<'a>) {
+        if !self.user_open() {
+            return;
+        }
         let consumed = &mut self.consumed;
         let user = source
             .object("resource")
@@ -20,12 +23,6 @@ impl<'a> OcsfEvent<'a> {
                     }
                 })
             });
-        match user {
-            Some(user) if !self.privileges.is_empty() => {
-                self.user = Some(user);
-                true
-            }
-            _ => false,
-        }
+        self.user = user;
     }
 }

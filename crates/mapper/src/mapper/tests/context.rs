@@ -52,8 +52,8 @@ fn every_event_naming_a_system_has_the_device() {
     for (event_type, class_uid) in [
         ("user_lockout", 3001),
         ("system_fde_key_update", 3004),
-        ("os_minor_upgrade", 0),
-        ("remote_session_start", 0),
+        ("os_minor_upgrade", 3004),
+        ("remote_session_start", 3004),
         ("login_attempt", 3002),
     ] {
         let event = json!({

@@ -1,19 +1,25 @@
-//! Alerts as Detection Findings.
+//! Alerts as Detection Findings, in the layout JumpCloud's own OCSF mapping documents.
 
 use serde_json::{Value, json};
 
 use super::map_value;
 
-fn alert_event(event_type: &str, alert: Value) -> Value {
-    json!({
+/// An alert event: `resource` is the alert (`alert_object_id`, `source_name`, `context`),
+/// `severity` and `status` at the top.
+fn alert_event(event_type: &str, resource: Value, extra: Value) -> Value {
+    let mut event = json!({
         "id": "66a1e7b2c3d4e50000000001",
         "timestamp": "2026-03-11T16:40:40.123Z",
         "event_type": event_type,
         "service": "alerts",
         "organization": "641b3db57090821c0b2f8183",
-        "alert": alert,
+        "resource": resource,
         "@version": "1"
-    })
+    });
+    if let (Some(event), Some(extra)) = (event.as_object_mut(), extra.as_object()) {
+        event.extend(extra.clone());
+    }
+    event
 }
 
 fn trigger_login() -> Value {
@@ -31,21 +37,31 @@ fn trigger_login() -> Value {
     })
 }
 
+fn alert(id: &str, trigger: Option<String>) -> Value {
+    let mut context = json!({
+        "rule_name": "Admin brute force",
+        "rule_object_id": "66e0a1b2c3d4e5f601234567",
+        "event_description": "5 failed logins",
+        "source_url": "https://console.jumpcloud.com/#/alerts/66f1d2e3a4b5c6d7e8f90001",
+    });
+    if let Some(trigger) = trigger {
+        context["di_event"] = json!(trigger);
+    }
+    json!({
+        "alert_object_id": id,
+        "source_name": "Repeated failed admin logins",
+        "source_type": "rule",
+        "context": context,
+    })
+}
+
 #[test]
-fn alert_created_is_a_detection_finding_with_rule_times_and_trigger() {
+fn alert_created_is_a_detection_finding_with_rule_and_trigger() {
     let trigger = trigger_login();
     let event = alert_event(
         "alert_created",
-        json!({
-            "id": "66f1d2e3a4b5c6d7e8f90001",
-            "title": "Repeated failed admin logins",
-            "description": "5 failed logins",
-            "priority": "High",
-            "status": "new",
-            "created_at": "2026-03-11T16:40:38Z",
-            "rule": {"id": "66e0a1b2c3d4e5f601234567", "name": "Admin brute force"},
-            "trigger_event": trigger.to_string()
-        }),
+        alert("66f1d2e3a4b5c6d7e8f90001", Some(trigger.to_string())),
+        json!({"severity": "High", "status": "new"}),
     );
     let (facts, out) = map_value(&event);
     assert_eq!(
@@ -72,7 +88,16 @@ fn alert_created_is_a_detection_finding_with_rule_times_and_trigger() {
         info["analytic"],
         json!({"uid": "66e0a1b2c3d4e5f601234567", "name": "Admin brute force", "type_id": 1, "type": "Rule"})
     );
-    assert_eq!(info["created_time"], 1_773_247_238_000_i64);
+    // The vendor's rows: the rule as the policy, the alert's console page as src_url.
+    assert_eq!(out["policy"]["uid"], "66e0a1b2c3d4e5f601234567");
+    assert!(
+        out["src_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("66f1d2e3a4b5c6d7e8f90001")
+    );
+    let profiles = out["metadata"]["profiles"].as_array().unwrap();
+    assert!(profiles.contains(&json!("security_control")) && profiles.contains(&json!("incident")));
     // The related event is the trigger as this mapper maps it: same metadata.uid and type.
     let (trigger_facts, trigger_out) = map_value(&trigger);
     let related = &info["related_events"][0];
@@ -101,76 +126,78 @@ fn alert_created_is_a_detection_finding_with_rule_times_and_trigger() {
         observables.contains(&("evidences.src_endpoint.ip", 2)),
         "{observables:?}"
     );
-    // Mapped alert fields leave `unmapped`; the trigger stays there whole.
-    let unmapped = &out["unmapped"]["jumpcloud"]["alert"];
-    assert!(unmapped.get("id").is_none() && unmapped.get("rule").is_none());
-    assert!(unmapped.get("title").is_none() && unmapped.get("created_at").is_none());
+    // Mapped alert fields leave `unmapped`; the trigger, severity and status stay there.
+    let unmapped = &out["unmapped"]["jumpcloud"];
+    assert!(unmapped["resource"].get("alert_object_id").is_none());
+    assert!(unmapped["resource"].get("source_name").is_none());
+    assert!(unmapped["resource"]["context"].get("rule_name").is_none());
+    assert_eq!(unmapped["resource"]["source_type"], "rule");
     assert_eq!(
-        (&unmapped["priority"], &unmapped["status"]),
+        (&unmapped["severity"], &unmapped["status"]),
         (&json!("High"), &json!("new"))
     );
-    assert_eq!(unmapped["trigger_event"], trigger.to_string());
-    assert!(out["metadata"]["profiles"].as_array().unwrap().is_empty());
+    assert_eq!(
+        unmapped["resource"]["context"]["di_event"],
+        trigger.to_string()
+    );
+}
+
+#[test]
+fn the_trigger_may_be_an_object() {
+    let mut resource = alert("a1", None);
+    resource["context"]["di_event"] = trigger_login();
+    let (_, out) = map_value(&alert_event("alert_created", resource, json!({})));
+    assert_eq!(
+        out["finding_info"]["related_events"][0]["type_name"],
+        "Authentication: Logon"
+    );
 }
 
 #[test]
 fn alert_status_decides_update_or_close_and_the_finding_status() {
     let cases = [
         (
-            "alert_updated",
-            json!({"id": "a1", "status": "in_progress"}),
+            json!({"status": "in_progress"}),
             2,
             Some((2, "In Progress")),
         ),
-        (
-            "alert_status_updated",
-            json!({"id": "a1", "status": "Resolved"}),
-            3,
-            Some((4, "Resolved")),
-        ),
-        (
-            "alert_status_updated",
-            json!({"id": "a1", "status": "dismissed"}),
-            3,
-            Some((3, "Suppressed")),
-        ),
-        (
-            "alert_status_updated",
-            json!({"id": "a1", "status": "escalated"}),
-            2,
-            Some((99, "escalated")),
-        ),
-        (
-            "alert_updated",
-            json!({"id": "a1", "priority": "low"}),
-            2,
-            None,
-        ),
-        ("alert_created", json!({"id": "a1"}), 1, Some((1, "New"))),
+        (json!({"status": "Resolved"}), 3, Some((4, "Resolved"))),
+        (json!({"status": "dismissed"}), 3, Some((3, "Suppressed"))),
+        (json!({"status": "escalated"}), 2, Some((99, "escalated"))),
+        (json!({"severity": "low"}), 2, None),
     ];
-    for (event_type, alert, activity, status) in cases {
-        let (facts, out) = map_value(&alert_event(event_type, alert.clone()));
-        assert_eq!(facts.class_uid, 2004, "{alert}");
-        assert_eq!(facts.activity_id, activity, "{event_type} {alert}");
+    for (extra, activity, status) in cases {
+        let (facts, out) = map_value(&alert_event(
+            "alert_updated",
+            alert("a1", None),
+            extra.clone(),
+        ));
+        assert_eq!(facts.class_uid, 2004, "{extra}");
+        assert_eq!(facts.activity_id, activity, "{extra}");
         match status {
             Some((id, caption)) => {
-                assert_eq!(out["status_id"], id, "{alert}");
-                assert_eq!(out["status"], caption, "{alert}");
+                assert_eq!(out["status_id"], id, "{extra}");
+                assert_eq!(out["status"], caption, "{extra}");
             }
             None => assert!(out.get("status_id").is_none(), "{out}"),
         }
     }
+    let (facts, out) = map_value(&alert_event("alert_created", alert("a1", None), json!({})));
+    assert_eq!((facts.activity_id, &out["status_id"]), (1, &json!(1)));
     // The status of an update can come from its `changes` only.
-    let mut event = alert_event("alert_status_updated", json!({"id": "a1"}));
-    event["changes"] = json!([{"field": "status", "from": "in_progress", "to": "closed"}]);
+    let event = alert_event(
+        "alert_updated",
+        alert("a1", None),
+        json!({"changes": [{"field": "status", "from": "in_progress", "to": "closed"}]}),
+    );
     let (facts, out) = map_value(&event);
     assert_eq!((facts.activity_id, &out["status_id"]), (3, &json!(4)));
     assert_eq!(out["unmapped"]["jumpcloud"]["changes"][0]["to"], "closed");
 }
 
 #[test]
-fn alert_priority_gives_the_severity() {
-    for (priority, id, caption) in [
+fn alert_severity_gives_the_severity_id() {
+    for (severity, id, caption) in [
         (json!("low"), 2, "Low"),
         (json!("MEDIUM"), 3, "Medium"),
         (json!("critical"), 5, "Critical"),
@@ -178,14 +205,15 @@ fn alert_priority_gives_the_severity() {
     ] {
         let (_, out) = map_value(&alert_event(
             "alert_created",
-            json!({"id": "a1", "priority": priority}),
+            alert("a1", None),
+            json!({"severity": severity}),
         ));
         assert_eq!(
             (&out["severity_id"], &out["severity"]),
             (&json!(id), &json!(caption))
         );
     }
-    let (_, out) = map_value(&alert_event("alert_created", json!({"id": "a1"})));
+    let (_, out) = map_value(&alert_event("alert_created", alert("a1", None), json!({})));
     assert_eq!(
         (&out["severity_id"], &out["severity"]),
         (&json!(0), &json!("Unknown"))
@@ -193,27 +221,48 @@ fn alert_priority_gives_the_severity() {
 }
 
 #[test]
-fn an_alert_event_naming_no_alert_is_a_base_event_and_rules_are_entities() {
-    let mut event = alert_event("alert_updated", json!({"title": "no id"}));
-    let (facts, out) = map_value(&event);
+fn status_changes_of_alerts_and_rules_are_entities() {
+    // The vendor maps a status change of an alert to Entity Management (the alert).
+    let (facts, out) = map_value(&alert_event(
+        "alert_status_updated",
+        alert("a1", None),
+        json!({"status": "resolved"}),
+    ));
+    assert_eq!((facts.class_uid, facts.activity_id), (3004, 3));
+    assert_eq!(out["entity"]["uid"], "a1");
+    assert_eq!(out["entity"]["name"], "Repeated failed admin logins");
+    // A finding without an alert id is a Base Event, every field kept.
+    let (facts, out) = map_value(&alert_event(
+        "alert_updated",
+        json!({"source_name": "no id"}),
+        json!({}),
+    ));
     assert_eq!((facts.class_uid, facts.activity_id), (0, 99));
-    assert_eq!(out["unmapped"]["jumpcloud"]["alert"]["title"], "no id");
-    event["event_type"] = json!("rule_modified");
-    event["resource"] = json!({"id": "r1", "type": "rule", "name": "Admin brute force"});
+    assert_eq!(
+        out["unmapped"]["jumpcloud"]["resource"]["source_name"],
+        "no id"
+    );
+    let event = alert_event(
+        "rule_config_updated",
+        json!({}),
+        json!({"rule_object_id": "r1", "rule_category": "directory"}),
+    );
     let (facts, out) = map_value(&event);
     assert_eq!((facts.class_uid, facts.activity_id), (3004, 3));
-    assert_eq!(out["entity"]["name"], "Admin brute force");
+    assert_eq!(out["entity"]["uid"], "r1");
 }
 
 #[test]
 fn a_triggering_alert_inside_a_trigger_is_not_followed() {
     let inner = alert_event(
         "alert_created",
-        json!({"id": "inner", "trigger_event": trigger_login()}),
+        alert("inner", Some(trigger_login().to_string())),
+        json!({}),
     );
     let outer = alert_event(
         "alert_created",
-        json!({"id": "outer", "trigger_event": inner.to_string()}),
+        alert("outer", Some(inner.to_string())),
+        json!({}),
     );
     let (_, out) = map_value(&outer);
     assert_eq!(
@@ -225,12 +274,13 @@ fn a_triggering_alert_inside_a_trigger_is_not_followed() {
     // A trigger that is not JSON is kept, nothing else.
     let odd = alert_event(
         "alert_created",
-        json!({"id": "a", "trigger_event": "not json {"}),
+        alert("a", Some("not json {".into())),
+        json!({}),
     );
     let (_, out) = map_value(&odd);
     assert!(out["finding_info"].get("related_events").is_none());
     assert_eq!(
-        out["unmapped"]["jumpcloud"]["alert"]["trigger_event"],
+        out["unmapped"]["jumpcloud"]["resource"]["context"]["di_event"],
         "not json {"
     );
 }

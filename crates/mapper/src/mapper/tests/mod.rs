@@ -228,9 +228,9 @@ fn output_is_one_line_even_for_pretty_printed_input() {
 #[test]
 fn escaped_strings_round_trip() {
     let mut event = login();
-    event["initiated_by"]["email"] = json!("a\"b\\c\u{1}\u{e9}@example.com");
+    event["error_message"] = json!("a\"b\\c\u{1}\u{e9} \u{2028}");
     let (_, out) = map_value(&event);
-    assert_eq!(out["user"]["email_addr"], "a\"b\\c\u{1}\u{e9}@example.com");
+    assert_eq!(out["status_detail"], "a\"b\\c\u{1}\u{e9} \u{2028}");
 }
 
 #[test]

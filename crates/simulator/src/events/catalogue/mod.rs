@@ -61,6 +61,9 @@ pub enum Shape {
     Alert,
     /// Anything else: an actor acting on an object of the type named by the event.
     Generic,
+    /// The types of JumpCloud's OCSF mapping no shape above builds: from the list of the raw
+    /// fields the type carries (`data/event_types.tsv`).
+    Fields,
 }
 
 /// One catalogue entry.
@@ -74,6 +77,8 @@ pub struct EventKind {
     pub shape: Shape,
     /// Relative weight in the generated mix.
     pub weight: f64,
+    /// [`Shape::Fields`]: the raw fields an event of the type carries (dotted paths).
+    pub fields: &'static [&'static str],
 }
 
 fn leak(text: String) -> &'static str {
@@ -93,6 +98,7 @@ fn push(
             service,
             shape,
             weight,
+            fields: &[],
         });
     }
 }
@@ -119,6 +125,46 @@ fn push_owned(
 }
 
 const RARE: f64 = 0.02;
+
+/// The types built from their field lists: `service \t event_type \t field,field,...`.
+const FIELD_TYPES: &str = include_str!("../../../data/event_types.tsv");
+
+/// The rows of [`FIELD_TYPES`] whose `(service, event_type)` the shapes above do not build.
+fn push_field_types(out: &mut Vec<EventKind>) {
+    for line in FIELD_TYPES.lines() {
+        if line.starts_with('#') || line.starts_with("service\t") || line.trim().is_empty() {
+            continue;
+        }
+        let mut columns = line.split('\t');
+        let (Some(service), Some(event_type), Some(fields)) =
+            (columns.next(), columns.next(), columns.next())
+        else {
+            continue;
+        };
+        if out
+            .iter()
+            .any(|kind| kind.service == service && kind.event_type == event_type)
+        {
+            continue;
+        }
+        let fields: Vec<&'static str> = fields
+            .split(',')
+            .filter(|field| !field.is_empty())
+            .map(|field| leak(field.to_owned()))
+            .collect();
+        out.push(EventKind {
+            event_type: leak(event_type.to_owned()),
+            service: SERVICES
+                .iter()
+                .copied()
+                .find(|known| *known == service)
+                .unwrap_or("directory"),
+            shape: Shape::Fields,
+            weight: RARE,
+            fields: Box::leak(fields.into_boxed_slice()),
+        });
+    }
+}
 const CRUD: &[&str] = &["_create", "_update", "_delete"];
 
 fn build() -> Vec<EventKind> {
@@ -587,6 +633,7 @@ fn build() -> Vec<EventKind> {
             "cert_revoked",
         ],
     );
+    push_field_types(&mut out);
     out
 }
 

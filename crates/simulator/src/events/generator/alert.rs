@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::context::provider;
 use super::{EventBuilder, failed};
 use crate::events::catalogue::{self, EventKind};
-use crate::ids::{self, Precision, format_timestamp, object_id};
+use crate::ids::{self, object_id};
 
 /// Alert rules (id, name, the event type they watch and the priority of their alerts), as
 /// JumpCloud's alert templates name them.
@@ -45,10 +45,12 @@ const ALERT_RULES: &[(&str, &str, &str, &str)] = &[
 ];
 
 impl EventBuilder<'_> {
-    /// An alert event: `alert {id, title, description, priority, status, created_at,
-    /// updated_at, rule {id, name}, trigger_event}` with the triggering event (built like any
-    /// event of its type, seconds to minutes earlier) as a JSON document inside a string.
-    /// Created by the rule engine (no actor); updates are an admin's, with a `status` change.
+    /// An alert event in the layout JumpCloud's OCSF mapping documents: `resource
+    /// {alert_object_id, source_name, source_type, source_id, context {rule_name,
+    /// rule_object_id, event_description, source_url, di_event}}`, `severity`, `status`,
+    /// `category`, with the triggering event (built like any event of its type, seconds to
+    /// minutes earlier) as a JSON document inside a string in `di_event`. Created by the rule
+    /// engine (no actor); updates are an admin's, with a `status` change.
     pub(super) fn alert(
         &self,
         rng: &mut impl Rng,
@@ -72,8 +74,7 @@ impl EventBuilder<'_> {
             .iter()
             .find(|candidate| candidate.event_type == watched)
             .map(|trigger_kind| failed(&self.build(rng, trigger_kind, trigger_ns).json));
-        let (_, created_at) = format_timestamp(created_ns, Precision::Seconds);
-        let (_, updated_at) = format_timestamp(now_ns, Precision::Seconds);
+        let alert_id = object_id(rng, created_ns / 1_000_000_000);
         let priority = if kind.event_type != "alert_created" && rng.random_bool(0.2) {
             "critical"
         } else {
@@ -98,23 +99,31 @@ impl EventBuilder<'_> {
             }
             _ => (
                 ["new", "in_progress"].choose(rng).copied().unwrap_or("new"),
-                Some(json!([{"field": "priority", "from": "high", "to": priority}])),
+                Some(json!([{"field": "severity", "from": "high", "to": priority}])),
             ),
         };
-        let mut alert = json!({
-            "id": object_id(rng, created_ns / 1_000_000_000),
-            "title": rule_name,
-            "description": format!("{rule_name}: rule {rule_id} matched a {watched} event"),
-            "priority": priority,
-            "status": status,
-            "created_at": created_at,
-            "updated_at": updated_at,
-            "rule": {"id": rule_id, "name": rule_name},
+        let mut context = json!({
+            "rule_name": rule_name,
+            "rule_object_id": rule_id,
+            "event_description": format!("{rule_name}: rule {rule_id} matched a {watched} event"),
+            "source_url": format!("https://console.jumpcloud.com/#/insights/alerts/{alert_id}"),
         });
         if let Some(trigger) = trigger {
-            alert["trigger_event"] = json!(trigger);
+            context["di_event"] = json!(trigger);
         }
-        event.insert("alert".into(), alert);
+        event.insert(
+            "resource".into(),
+            json!({
+                "alert_object_id": alert_id,
+                "source_name": rule_name,
+                "source_type": "rule",
+                "source_id": rule_id,
+                "context": context,
+            }),
+        );
+        event.insert("severity".into(), json!(priority));
+        event.insert("status".into(), json!(status));
+        event.insert("category".into(), json!("security"));
         if kind.event_type == "alert_created" {
             event.insert("provider".into(), provider(rng));
         } else {

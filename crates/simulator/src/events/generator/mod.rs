@@ -13,6 +13,7 @@ use crate::inventory::{Inventory, SimUser};
 
 mod alert;
 mod context;
+mod fields;
 mod malform;
 #[cfg(test)]
 mod tests;
@@ -433,6 +434,15 @@ impl<'a> EventBuilder<'a> {
                     event.insert("correlation".into(), json!({}));
                     event.insert("message_chain".into(), json!({}));
                 }
+                if kind.event_type.ends_with("_provision") {
+                    // Provisioning to an application (SCIM): the application it went to.
+                    if let Some(app) = self.inventory.applications.choose(rng) {
+                        event.insert(
+                            "application".into(),
+                            json!({"id": app.id, "name": app.name, "type": "scim"}),
+                        );
+                    }
+                }
                 if kind.event_type.contains("email") {
                     event.insert("resource".into(), json!({"id": user.id, "type": "user", "username": user.username, "email": user.email, "recipient_email": user.email, "email_type": kind.event_type}));
                 }
@@ -447,42 +457,65 @@ impl<'a> EventBuilder<'a> {
             }
             Shape::Association => {
                 self.console_common(rng, event);
-                let user = self.user(rng);
-                let (from_name, from_type, from_id) = if rng.random_bool(0.5) {
-                    self.inventory
-                        .groups
-                        .choose(rng)
-                        .map(|g| (g.name.clone(), "user_group", g.id.clone()))
-                        .unwrap_or_default()
-                } else {
-                    self.inventory
-                        .systems
-                        .choose(rng)
-                        .map(|s| (s.hostname.clone(), "system", s.id.clone()))
-                        .unwrap_or_default()
-                };
-                event.insert(
-                    "association".into(),
-                    json!({
-                        "op": if rng.random_bool(0.7) { "add" } else { "remove" },
-                        "action_source": "manual",
-                        "connection": {
-                            "from": {"name": from_name, "type": from_type, "object_id": from_id},
-                            "to": {"name": user.username, "type": "user", "object_id": user.id},
-                        },
-                        "attributes": Value::Null,
-                    }),
-                );
+                let association = self.association(rng);
+                event.insert("association".into(), association);
             }
             Shape::Alert => self.alert(rng, kind, event),
+            Shape::Fields => self.fill_fields(rng, kind, event),
             Shape::Generic => {
                 self.console_common(rng, event);
                 let object_type = object_type_of(kind.event_type);
                 let created = 0x6500_0000 + rng.random_range(0..0x0800_0000);
                 let id = object_id(rng, created);
-                event.insert("resource".into(), json!({"id": id, "type": object_type, "name": format!("{object_type}-{}", &id[18..])}));
+                let mut resource = json!({"id": id, "type": object_type, "name": format!("{object_type}-{}", &id[18..])});
+                if kind.service == "saas_app_management" {
+                    // SaaS management: the discovered application, its tenant and the account.
+                    let user = self.user(rng);
+                    let app = ["Notion", "Slack", "Zoom", "Figma"]
+                        .choose(rng)
+                        .copied()
+                        .unwrap_or("Notion");
+                    resource["application_id"] = json!(object_id(rng, created));
+                    resource["application_name"] = json!(app);
+                    resource["tenant_id"] = json!(format!("{}-tenant", app.to_lowercase()));
+                    resource["tenant_display_name"] = json!(format!("{app} workspace"));
+                    resource["tenant_application_name"] = json!(app);
+                    resource["account_id"] = json!(object_id(rng, created));
+                    resource["account_email"] = json!(user.email);
+                    resource["account_username"] = json!(user.username);
+                }
+                event.insert("resource".into(), resource);
             }
         }
+    }
+}
+
+impl EventBuilder<'_> {
+    /// An association of a user with a group or a system, added or removed.
+    fn association(&self, rng: &mut impl Rng) -> Value {
+        let user = self.user(rng);
+        let (from_name, from_type, from_id) = if rng.random_bool(0.5) {
+            self.inventory
+                .groups
+                .choose(rng)
+                .map(|g| (g.name.clone(), "user_group", g.id.clone()))
+                .unwrap_or_default()
+        } else {
+            self.inventory
+                .systems
+                .choose(rng)
+                .map(|s| (s.hostname.clone(), "system", s.id.clone()))
+                .unwrap_or_default()
+        };
+        json!({
+            "op": if rng.random_bool(0.7) { "add" } else { "remove" },
+            "action_source": "manual",
+            "connection": {
+                "from": {"name": from_name, "type": from_type, "object_id": from_id},
+                "to": {"name": user.username, "type": "user", "object_id": user.id},
+            },
+            "attributes": Value::Null,
+        })
     }
 }
 

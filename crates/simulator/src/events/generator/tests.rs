@@ -112,15 +112,18 @@ fn alert_events_carry_the_alert_its_rule_and_the_triggering_event() {
         for _ in 0..20 {
             let event = builder.build(&mut rng, kind, 1_700_000_000_000_000_000);
             let value: Value = serde_json::from_str(&event.json).unwrap();
-            let alert = &value["alert"];
-            assert_eq!(alert["id"].as_str().unwrap().len(), 24);
-            assert!(alert["rule"]["id"].is_string() && alert["rule"]["name"].is_string());
+            // The layout of JumpCloud's own OCSF mapping: the alert is the resource.
+            let alert = &value["resource"];
+            assert_eq!(alert["alert_object_id"].as_str().unwrap().len(), 24);
+            let context = &alert["context"];
+            assert!(context["rule_object_id"].is_string() && context["rule_name"].is_string());
+            assert_eq!(alert["source_name"], context["rule_name"]);
             assert!(
                 ["low", "medium", "high", "critical"]
-                    .contains(&alert["priority"].as_str().unwrap())
+                    .contains(&value["severity"].as_str().unwrap())
             );
             let trigger: Value =
-                serde_json::from_str(alert["trigger_event"].as_str().unwrap()).unwrap();
+                serde_json::from_str(context["di_event"].as_str().unwrap()).unwrap();
             let trigger_ns = ids::parse_rfc3339_ns(trigger["timestamp"].as_str().unwrap()).unwrap();
             assert!(
                 trigger_ns < 1_700_000_000_000_000_000,
@@ -134,17 +137,60 @@ fn alert_events_carry_the_alert_its_rule_and_the_triggering_event() {
                 assert_eq!(outcome, &json!(false), "{trigger}");
             }
             if name == "alert_created" {
-                assert_eq!(alert["status"], json!("new"));
+                assert_eq!(value["status"], json!("new"));
                 assert!(value.get("initiated_by").is_none());
             } else {
                 assert_eq!(value["initiated_by"]["type"], json!("admin"));
                 assert!(value["changes"].is_array());
             }
             if name == "alert_status_updated" {
-                assert_eq!(value["changes"][0]["to"], alert["status"]);
+                assert_eq!(value["changes"][0]["to"], value["status"]);
             }
         }
     }
+}
+
+#[test]
+fn types_built_from_their_field_lists_carry_those_fields() {
+    let inv = inventory();
+    let builder = EventBuilder::new(&inv);
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    let by_fields: Vec<_> = catalogue()
+        .iter()
+        .filter(|kind| kind.shape == Shape::Fields)
+        .collect();
+    assert!(by_fields.len() > 250, "{}", by_fields.len());
+    for kind in by_fields {
+        let event = builder.build(&mut rng, kind, 1_700_000_000_000_000_000);
+        let value: Value = serde_json::from_str(&event.json).unwrap();
+        for field in kind.fields {
+            if super::fields::LOOKUPS.contains(&field.split('.').next().unwrap_or("")) {
+                continue;
+            }
+            let mut node = Some(&value);
+            for key in field.split('.') {
+                node = node.and_then(|node| match node {
+                    Value::Array(items) => items.first().and_then(|item| item.get(key)),
+                    other => other.get(key),
+                });
+            }
+            assert!(node.is_some(), "{}: {field} in {value}", kind.event_type);
+        }
+        if let Some(ip) = value.get("client_ip") {
+            assert!(ip.as_str().unwrap().parse::<std::net::IpAddr>().is_ok());
+        }
+    }
+    let kind = super::super::catalogue::find("mdm", "apple_policy_dispatch").unwrap();
+    let value: Value = serde_json::from_str(
+        &builder
+            .build(&mut rng, kind, 1_700_000_000_000_000_000)
+            .json,
+    )
+    .unwrap();
+    assert!(
+        value["policy_name"].is_string() && value["request_type"].is_string(),
+        "{value}"
+    );
 }
 
 #[test]
