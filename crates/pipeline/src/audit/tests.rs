@@ -251,16 +251,19 @@ async fn events_made_visible_beyond_lag_and_overlap_are_found_and_repaired_once(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fewer_events_at_the_source_than_delivered_are_reported_never_repaired() {
+    let begun = chrono::Utc::now().timestamp_millis();
     let sim = live_sim(1, 100.0, 62).await;
     let org = sim.org_ids()[0].clone();
     let key = fetcher::events::live_checkpoint_key(&org);
     let sink = MemorySink::new(true);
     let pipeline = Arc::new(pipeline(&sink, plan(&sim, true, Duration::from_secs(6))));
     let (stop, running) = follow(&pipeline, sources(&sim, &BTreeMap::new()));
-    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    // The first whole window after the simulator began: events all through it.
     let windows = Windows::new(WINDOW).unwrap();
-    let end = windows.start_of(chrono::Utc::now().timestamp_millis() - 2_000);
-    let start = end - windows.span_ms();
+    let start = windows.start_of(begun + 500) + windows.span_ms();
+    let end = start + windows.span_ms();
+    let ends_in = end + 500 - chrono::Utc::now().timestamp_millis();
+    tokio::time::sleep(Duration::from_millis(u64::try_from(ends_in).unwrap_or(0))).await;
     // Its events are durable (the cursor is an overlap past it) before they disappear.
     assert!(
         wait_until(Duration::from_secs(10), || sink
@@ -380,6 +383,8 @@ fn raw(id: &str, timestamp: Option<&str>, json: &str) -> RawEvent {
 
 #[tokio::test]
 async fn records_and_dead_letters_are_counted_in_the_window_of_their_event() {
+    // 2026-05-28T20:26:40Z: a start of a 10 s window (times before 1973 are dead letters).
+    const BASE: i64 = 1_780_000_000_000;
     let windows = Windows::new(Duration::from_secs(10)).unwrap();
     let mapping = Mapping {
         mapper: Arc::new(Mapper::default()),
@@ -398,19 +403,19 @@ async fn records_and_dead_letters_are_counted_in_the_window_of_their_event() {
         )
     };
     let events = vec![
-        ok("a", "1970-01-01T00:00:05Z"),
+        ok("a", "2026-05-28T20:26:45Z"),
         // Not JSON: a dead letter, in the window of its timestamp.
-        raw("b", Some("1970-01-01T00:00:12Z"), r#"{"id":"b","#),
+        raw("b", Some("2026-05-28T20:26:52Z"), r#"{"id":"b","#),
         // No readable timestamp: a dead letter, in the window of the event before it.
         raw("c", None, r#"{"id":"c","event_type":"user_login_attempt"}"#),
-        ok("d", "1970-01-01T00:00:25Z"),
+        ok("d", "2026-05-28T20:27:05Z"),
     ];
     let key: Arc<str> = Arc::from("events/o");
     let batch = EventBatch {
         org_id: Arc::from("o"),
         checkpoint_key: Arc::clone(&key),
         events,
-        cursor_after: time_of(30_000),
+        cursor_after: time_of(BASE + 30_000),
         keys: Vec::new(),
     };
     let acks = Arc::new(Acknowledgements::default());
@@ -428,9 +433,13 @@ async fn records_and_dead_letters_are_counted_in_the_window_of_their_event() {
         .collect();
     assert_eq!(
         counts,
-        BTreeMap::from([(0, (1, 0, 1)), (10_000, (0, 2, 2)), (20_000, (1, 0, 1))])
+        BTreeMap::from([
+            (BASE, (1, 0, 1)),
+            (BASE + 10_000, (0, 2, 2)),
+            (BASE + 20_000, (1, 0, 1))
+        ])
     );
     let ids: BTreeSet<u64> = tally.windows.values().flat_map(|d| d.ids.clone()).collect();
-    assert!(ids.contains(&identity(Some("a"), Some("1970-01-01T00:00:05Z"), b"")));
+    assert!(ids.contains(&identity(Some("a"), Some("2026-05-28T20:26:45Z"), b"")));
     assert_eq!(ids.len(), 4);
 }
