@@ -8,6 +8,7 @@ mod config;
 mod deviations;
 mod explain;
 mod placement;
+mod rules;
 #[cfg(test)]
 mod tests;
 mod vendor;
@@ -354,9 +355,9 @@ impl MappingTables {
             sources.vendor_fields.0,
         )?;
         let account_changes =
-            config::parse_account_changes(sources.account_changes.0, sources.account_changes.1)?;
+            rules::parse_account_changes(sources.account_changes.0, sources.account_changes.1)?;
         let associations =
-            config::parse_associations(sources.associations.0, sources.associations.1)?;
+            rules::parse_associations(sources.associations.0, sources.associations.1)?;
         Ok(MappingTables {
             exact,
             patterns,
