@@ -358,8 +358,11 @@ impl Deployment {
             let header = |name: &str| record.headers.get(name).cloned().unwrap_or_default();
             if record.topic.ends_with("dead_letter") {
                 delivered.dead_letters += 1;
-            } else if matches!(header("ocsf_class_uid").as_str(), "5001" | "5003")
-                || header("event_code").starts_with("inventory_")
+            } else if header("event_code").starts_with("inventory_")
+                // The console API's inventory records carry no event id (a Directory Insights
+                // event may be User Inventory Info too: a SaaS account discovered).
+                || (matches!(header("ocsf_class_uid").as_str(), "5001" | "5003")
+                    && !record.headers.contains_key("original_event_uid"))
             {
                 delivered.inventory += 1;
             } else {
