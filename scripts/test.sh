@@ -10,7 +10,8 @@
 #   4. cargo fmt --check, cargo clippy -D warnings, cargo machete (unused dependencies),
 #      cargo audit (vendored advisory DB, offline); a check whose tool is missing or cannot be
 #      installed is skipped with a line saying so
-#   5. cargo test for the whole workspace (simulator over real HTTP, real broker and registry)
+#   5. cargo test for the whole workspace (simulator over real HTTP, real broker and registry):
+#      the test binaries built once, then run two side by side (scripts/run-tests.py, TEST_JOBS)
 #   6. with --long, then the long suite: the tests marked #[ignore = "long suite ..."] (broker
 #      outages of 10 minutes, in both delivery modes), about 12 more minutes; CI (.ci/run) runs it
 # Caches live in $JUMPCLOUD_OCSF_CACHE (default ~/.cache/jumpcloud-ocsf), outside the work tree.
@@ -97,12 +98,20 @@ fi
 step "cargo audit (offline advisory DB: vendor/advisory-db)"
 "$AUDIT_BIN" audit --db "$ROOT/vendor/advisory-db" --no-fetch -D warnings
 
-step "cargo test"
-cargo test --workspace --locked --no-fail-fast
+# The test binaries run side by side (scripts/run-tests.py: TEST_JOBS at a time, default 2,
+# longest first), each in its package's directory as `cargo test` runs them; then the doctests.
+step "cargo test: build the test binaries"
+TESTS_JSON=target/test-binaries.json
+mkdir -p target
+cargo test --workspace --locked --no-run --message-format=json-render-diagnostics >"$TESTS_JSON"
+step "cargo test: the test binaries, ${TEST_JOBS:-2} side by side"
+python3 scripts/run-tests.py <"$TESTS_JSON"
+step "cargo test --doc"
+cargo test --workspace --locked --doc
 
 if [ "$LONG" = 1 ]; then
-  step "the long suite (cargo test -- --ignored)"
-  cargo test --workspace --locked --no-fail-fast -- --ignored
+  step "the long suite (the test binaries with --ignored)"
+  python3 scripts/run-tests.py -- --ignored <"$TESTS_JSON"
 fi
 
 step "target/ holds $(du -sh target 2>/dev/null | cut -f1); $(df -h . | awk 'NR==2 {print $4}') free"
