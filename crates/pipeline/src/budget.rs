@@ -39,6 +39,12 @@ impl std::fmt::Debug for InFlightBudget {
 const MIN_BATCH_ROOM: usize = 100;
 
 impl InFlightBudget {
+    /// Events holding room now.
+    pub(crate) fn in_use(&self) -> usize {
+        self.capacity
+            .saturating_sub(self.events.available_permits())
+    }
+
     /// Room for a page of at most `page_limit` events: a whole page (at most the whole budget)
     /// when there is room for it, else what there is once at least a quarter of a page is free.
     pub(crate) async fn reserve(&self, page_limit: usize) -> Option<OwnedSemaphorePermit> {

@@ -13,8 +13,14 @@ use tokio::sync::{mpsc, watch};
 use crate::ack::Acknowledgements;
 use crate::budget::{InFlightBudget, fit_to_batch};
 use crate::gate::RequestGate;
+use crate::health::DeliveryHealth;
 use crate::map::{MappedChunk, Mapping};
 use crate::stats::PipelineStats;
+
+/// While delivery fails (the broker away), fetched events only wait in memory for it: a fetch
+/// task then asks for pages of at most this many events, and only while fewer than this many
+/// fetched events are not yet mapped, instead of filling the whole in-flight budget.
+pub(crate) const WHILE_FAILING: usize = 1_000;
 use crate::{Mode, stopped};
 
 /// What a fetch task needs besides its group.
@@ -25,6 +31,8 @@ pub(crate) struct FetchTask {
     pub(crate) gate: Arc<RequestGate>,
     pub(crate) acks: Arc<Acknowledgements>,
     pub(crate) stats: Arc<PipelineStats>,
+    /// Whether delivery is failing: then it fetches at most [`WHILE_FAILING`] events ahead.
+    pub(crate) health: Arc<DeliveryHealth>,
     pub(crate) mode: Mode,
     pub(crate) stop: watch::Receiver<bool>,
 }
@@ -72,10 +80,23 @@ impl FetchTask {
                 }
                 Turn::Request(priority) => priority,
             };
+            let failing = self.health.consecutive_failures() > 0;
+            if failing && self.budget.in_use() >= WHILE_FAILING {
+                tokio::select! {
+                    () = stopped(&mut self.stop) => return failed,
+                    () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
+                continue;
+            }
+            let page = if failing {
+                page_limit.min(WHILE_FAILING)
+            } else {
+                page_limit
+            };
             let permit = tokio::select! {
                 biased;
                 () = stopped(&mut self.stop) => return failed,
-                permit = self.budget.reserve(page_limit) => match permit {
+                permit = self.budget.reserve(page) => match permit {
                     Some(permit) => permit,
                     None => return failed,
                 },

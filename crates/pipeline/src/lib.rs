@@ -268,6 +268,7 @@ impl Pipeline {
                 gate: Arc::clone(&self.gate),
                 acks: Arc::clone(&acks),
                 stats: Arc::clone(&self.stats),
+                health: Arc::clone(&self.health),
                 mode,
                 stop: stop.clone(),
             };
