@@ -38,8 +38,9 @@ async fn start_sim(orgs: usize, events: usize) -> SimHandle {
         .unwrap()
 }
 
-fn sources(sim: &SimHandle, cursors: &BTreeMap<String, Checkpoint>) -> Vec<EventSource> {
-    let client = JumpCloudClient::new(ClientConfig {
+/// A client of the simulator (its API key, 1,000 requests/s).
+pub(crate) fn client(sim: &SimHandle) -> JumpCloudClient {
+    JumpCloudClient::new(ClientConfig {
         base_url: Some(sim.base_url()),
         auth: AuthConfig::ApiKey {
             api_key: SecretString::from(API_KEY),
@@ -47,15 +48,16 @@ fn sources(sim: &SimHandle, cursors: &BTreeMap<String, Checkpoint>) -> Vec<Event
         max_requests_per_sec: 1000,
         ..ClientConfig::default()
     })
-    .unwrap();
-    let config = EventsConfig {
-        lag: Duration::from_secs(2),
-        overlap: Duration::from_secs(30),
-        poll_interval: Duration::from_millis(100),
-        page_limit: 300,
-        initial_lookback: Duration::from_secs(2 * 86_400),
-        ..EventsConfig::default()
-    };
+    .unwrap()
+}
+
+/// A source per organisation of the simulator with `config`, from its cursor in `cursors`.
+pub(crate) fn sources_with(
+    sim: &SimHandle,
+    config: &EventsConfig,
+    cursors: &BTreeMap<String, Checkpoint>,
+) -> Vec<EventSource> {
+    let client = client(sim);
     sim.org_ids()
         .into_iter()
         .map(|org| {
@@ -69,6 +71,18 @@ fn sources(sim: &SimHandle, cursors: &BTreeMap<String, Checkpoint>) -> Vec<Event
             .unwrap()
         })
         .collect()
+}
+
+fn sources(sim: &SimHandle, cursors: &BTreeMap<String, Checkpoint>) -> Vec<EventSource> {
+    let config = EventsConfig {
+        lag: Duration::from_secs(2),
+        overlap: Duration::from_secs(30),
+        poll_interval: Duration::from_millis(100),
+        page_limit: 300,
+        initial_lookback: Duration::from_secs(2 * 86_400),
+        ..EventsConfig::default()
+    };
+    sources_with(sim, &config, cursors)
 }
 
 fn pipeline(sink: &Arc<MemorySink>) -> Pipeline {

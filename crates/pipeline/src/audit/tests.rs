@@ -7,12 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use fetcher::{
-    AuthConfig, Checkpoint, ClientConfig, EventBatch, EventSource, EventsConfig, JumpCloudClient,
-    RawEvent,
-};
+use fetcher::{Checkpoint, EventBatch, EventSource, EventsConfig, RawEvent};
 use mapper::Mapper;
-use secrecy::SecretString;
 use simulator::{SimConfig, SimHandle};
 use tokio::sync::{mpsc, watch};
 
@@ -20,7 +16,7 @@ use super::*;
 use crate::ack::Acknowledgements;
 use crate::destination::memory::{Fault, MemorySink};
 use crate::map::{MappedLead, Mapping};
-use crate::tests::{API_KEY, assert_exactly_once, ground_truth, visible};
+use crate::tests::{API_KEY, assert_exactly_once, client, ground_truth, sources_with, visible};
 use crate::{Destination, Mode, Pipeline, RunReport, UnitLimits};
 
 const WINDOW: Duration = Duration::from_secs(2);
@@ -40,18 +36,6 @@ async fn live_sim(orgs: usize, events_per_sec: f64, seed: u64) -> SimHandle {
         .unwrap()
 }
 
-fn client(sim: &SimHandle) -> JumpCloudClient {
-    JumpCloudClient::new(ClientConfig {
-        base_url: Some(sim.base_url()),
-        auth: AuthConfig::ApiKey {
-            api_key: SecretString::from(API_KEY),
-        },
-        max_requests_per_sec: 1000,
-        ..ClientConfig::default()
-    })
-    .unwrap()
-}
-
 /// Live sources: lag 0.5 s, overlap 1 s, polled every 100 ms.
 fn sources(sim: &SimHandle, cursors: &BTreeMap<String, Checkpoint>) -> Vec<EventSource> {
     let config = EventsConfig {
@@ -62,20 +46,7 @@ fn sources(sim: &SimHandle, cursors: &BTreeMap<String, Checkpoint>) -> Vec<Event
         initial_lookback: Duration::from_secs(2),
         ..EventsConfig::default()
     };
-    let client = client(sim);
-    sim.org_ids()
-        .into_iter()
-        .map(|org| {
-            let key = fetcher::events::live_checkpoint_key(&org);
-            EventSource::new(
-                client.clone(),
-                org,
-                config.clone(),
-                cursors.get(&key).cloned(),
-            )
-            .unwrap()
-        })
-        .collect()
+    sources_with(sim, &config, cursors)
 }
 
 fn plan(sim: &SimHandle, repair: bool, settle_after: Duration) -> AuditPlan {
