@@ -20,7 +20,8 @@ SECONDS_RUN=${3:-240}
 AUDIT=${4:-on}
 . scripts/venv.sh
 cargo build --release --locked -p jumpcloud-ocsf
-eval "$(scripts/kafka-broker.sh start broker)"
+exports=$(KAFKA_FRESH_DATA=1 scripts/kafka-broker.sh start broker) || { echo "Kafka did not start" >&2; exit 1; }
+eval "$exports"
 trap 'if [ "${KAFKA_BROKER_STARTED_BY_US:-0}" = 1 ]; then scripts/kafka-broker.sh stop broker; fi' EXIT
 "$VENV/bin/python" tests/bench/msp_bench.py --binary target/release/jumpcloud-ocsf \
   --orgs "$ORGS" --events "$EVENTS" --seconds "$SECONDS_RUN" --audit "$AUDIT" \

@@ -18,7 +18,8 @@ EVENTS=${1:-1000000}
 PAIRS=${2:-5}
 . scripts/venv.sh
 cargo build --release --locked -p jumpcloud-ocsf
-eval "$(scripts/kafka-broker.sh start broker)"
+exports=$(KAFKA_FRESH_DATA=1 scripts/kafka-broker.sh start broker) || { echo "Kafka did not start" >&2; exit 1; }
+eval "$exports"
 trap 'if [ "${KAFKA_BROKER_STARTED_BY_US:-0}" = 1 ]; then scripts/kafka-broker.sh stop broker; fi' EXIT
 "$VENV/bin/python" tests/bench/pipeline_bench.py --binary target/release/jumpcloud-ocsf \
   --events "$EVENTS" --pairs "$PAIRS"

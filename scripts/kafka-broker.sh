@@ -26,6 +26,10 @@
 #   KAFKA_DATA_DIR=...          the broker's log directory (default: $STATE/kafka-$KAFKA_PORT):
 #                               formatted once, kept across stop/start, so topics, records and
 #                               committed offsets survive a restart
+#   KAFKA_FRESH_DATA=1          when this call starts the broker, it empties that directory first
+#                               (scripts/test.sh, the benchmarks): every test run creates thousands
+#                               of uniquely named topics, and a broker loads each partition at
+#                               start-up, so a directory kept for weeks starts in minutes
 #   REGISTRY_PORT=8081          the registry's HTTP port
 #   JUMPCLOUD_OCSF_CACHE=~/.cache/jumpcloud-ocsf         jars (outside the work tree)
 #   JUMPCLOUD_OCSF_STATE=~/.local/state/jumpcloud-ocsf   data, pid files, logs
@@ -230,9 +234,20 @@ start_broker() {
   elif probe_broker; then
     log "a Kafka broker this script did not start answers on $HOST:$PORT; using it"; return 1
   fi
+  if pid=$(live_pid "$BROKER_PID" kafka.Kafka); then
+    log "broker pid $pid does not answer on $HOST:$PORT; stopping it"
+    stop_pid "$BROKER_PID" kafka.Kafka broker
+  fi
   port_open "$PORT" && die "port $HOST:$PORT is taken by something that does not speak Kafka"
   command -v java >/dev/null 2>&1 || die "java (17 or newer) is not on PATH"
   install_broker
+  if [ "${KAFKA_FRESH_DATA:-0}" = 1 ] && [ -d "$DATA/logs" ]; then
+    log "KAFKA_FRESH_DATA=1: emptying $DATA/logs ($(find "$DATA/logs" -mindepth 1 -maxdepth 1 -type d | wc -l) partition directories)"
+    rm -rf "$DATA/logs"
+  elif [ -d "$DATA/logs" ]; then
+    local parts; parts=$(find "$DATA/logs" -mindepth 1 -maxdepth 1 -type d | wc -l)
+    [ "$parts" -lt 2000 ] || log "$DATA/logs holds $parts partitions: the broker loads each at start-up (minutes); KAFKA_FRESH_DATA=1 starts it empty"
+  fi
   write_broker_config
   local log4j=(-Dlog4j2.configurationFile="$DATA/log4j2.properties" -Dkafka.logs.dir="$DATA")
   # Formats only an empty log directory: data survives stop/start.
@@ -262,7 +277,11 @@ wait_ready() {
   local probe=$1 pid=$2 logfile=$3 name=$4 t0=$SECONDS
   until "$probe"; do
     kill -0 "$pid" 2>/dev/null || { tail -n 30 "$logfile" >&2; die "$name exited during start-up"; }
-    [ $((SECONDS - t0)) -lt "$TIMEOUT" ] || die "$name (pid $pid) did not answer within $TIMEOUT s; see $logfile"
+    if [ $((SECONDS - t0)) -ge "$TIMEOUT" ]; then
+      tail -n 5 "$logfile" >&2
+      kill -TERM "$pid" 2>/dev/null || true
+      die "$name (pid $pid) did not answer within $TIMEOUT s (stopped); see $logfile"
+    fi
     sleep 0.3
   done
   log "$name ready in $((SECONDS - t0)) s (pid $pid)"

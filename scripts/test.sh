@@ -64,13 +64,17 @@ step "Apache Kafka and the schema registry"
 STARTED=()   # what this run started, stopped at exit (services already answering are reused)
 stop_started() { local what; for what in "${STARTED[@]}"; do scripts/kafka-broker.sh stop "$what"; done; }
 trap stop_started EXIT
-eval "$(scripts/kafka-broker.sh start)"
+# A broker this run starts begins with an empty log directory (KAFKA_FRESH_DATA): the topics of
+# earlier runs would only slow its start-up. A broker already answering is reused as it is.
+exports=$(KAFKA_FRESH_DATA=1 scripts/kafka-broker.sh start) || { echo "Kafka or the registry did not start" >&2; exit 1; }
+eval "$exports"
 if [ "${KAFKA_BROKER_STARTED_BY_US:-0}" = 1 ]; then STARTED+=(all); fi
 echo "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS SCHEMA_REGISTRY_URL=$SCHEMA_REGISTRY_URL" >&2
 export KAFKA_BOOTSTRAP_SERVERS SCHEMA_REGISTRY_URL
 
 step "the secured broker and the TLS registry (SASL_SSL, SCRAM, ACLs; basic auth)"
-eval "$(scripts/kafka-broker.sh start secure)"
+exports=$(scripts/kafka-broker.sh start secure) || { echo "the secured broker or the TLS registry did not start" >&2; exit 1; }
+eval "$exports"
 if [ "${KAFKA_SECURE_STARTED_BY_US:-0}" = 1 ]; then STARTED+=(secure); fi
 echo "KAFKA_SECURE_BOOTSTRAP_SERVERS=$KAFKA_SECURE_BOOTSTRAP_SERVERS SCHEMA_REGISTRY_TLS_URL=$SCHEMA_REGISTRY_TLS_URL" >&2
 
