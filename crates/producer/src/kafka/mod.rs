@@ -19,7 +19,7 @@ use crate::avro::{CLASS_SCHEMA_FILES, ClassEncoders};
 use crate::config::{Format, ProducerConfig};
 use crate::dead_letter::DeadLetter;
 use crate::error::{ProduceError, ProducerError};
-use crate::registry::RegistryClient;
+use crate::registry::{RegistryClient, RegistryError};
 use access::{Operation, TopicState};
 
 /// Header names on every OCSF record.
@@ -246,6 +246,11 @@ impl OcsfProducer {
                         source,
                     }
                 })?;
+                // The registrations go out side by side: one after another, the 19 classes took
+                // seconds, which a start with a wrong Kafka credential spent before
+                // ensure_topics could name the cause.
+                let registry = Arc::new(registry);
+                let mut registering = tokio::task::JoinSet::new();
                 for (class_uid, class_name, encoder) in encoders.iter() {
                     let topic = config.topic.topic_for(class_uid, class_name);
                     let subject = if topic_users.get(&topic).copied().unwrap_or(0) > 1 {
@@ -253,7 +258,20 @@ impl OcsfProducer {
                     } else {
                         format!("{topic}-value")
                     };
-                    let schema_id = registry.register(&subject, encoder.schema_text()).await?;
+                    let schema = encoder.schema_text().to_owned();
+                    let registry = Arc::clone(&registry);
+                    registering.spawn(async move {
+                        let schema_id = registry.register(&subject, &schema).await?;
+                        Ok::<_, RegistryError>((class_uid, topic, subject, schema_id))
+                    });
+                }
+                let mut registered = Vec::new();
+                while let Some(done) = registering.join_next().await {
+                    let done = done.map_err(|e| ProducerError::Kafka(e.to_string()))?;
+                    registered.push(done?);
+                }
+                registered.sort_unstable_by_key(|(class_uid, ..)| *class_uid);
+                for (class_uid, topic, subject, schema_id) in registered {
                     tracing::info!(class_uid, %subject, schema_id, "registered Avro schema");
                     targets.insert(
                         class_uid,
