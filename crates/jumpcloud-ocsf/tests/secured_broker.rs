@@ -270,31 +270,9 @@ async fn each_documented_acl_removed_fails_at_start_with_one_line_naming_it() {
     // A few at a time: each must fail within 10 s of its start, on 2 shared cores.
     let started = std::time::Instant::now();
     let results: Vec<(&Deployment, Row, std::process::Output, Duration)> =
-        tokio::task::block_in_place(|| {
-            cases
-                .chunks(CASES_AT_ONCE)
-                .flat_map(|wave| {
-                    std::thread::scope(|scope| {
-                        let handles: Vec<_> = wave
-                            .iter()
-                            .map(|(deployment, row)| {
-                                let broker = &broker;
-                                scope.spawn(move || {
-                                    let (output, took) = run_within(
-                                        deployment.command(broker),
-                                        Duration::from_secs(30),
-                                    );
-                                    (deployment, *row, output, took)
-                                })
-                            })
-                            .collect();
-                        handles
-                            .into_iter()
-                            .map(|h| h.join().unwrap())
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect()
+        in_waves(&cases, CASES_AT_ONCE, |(deployment, row)| {
+            let (output, took) = run_within(deployment.command(&broker), Duration::from_secs(30));
+            (deployment, *row, output, took)
         });
     println!(
         "{} removed-ACL cases ran side by side in {:.1} s",

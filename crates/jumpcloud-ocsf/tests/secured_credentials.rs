@@ -173,47 +173,31 @@ async fn wrong_password_unknown_ca_and_wrong_host_each_fail_fast_naming_the_caus
         Duration,
         std::process::Output,
         Duration,
-    )> = tokio::task::block_in_place(|| {
-        // Two cases at a time: the 10 s bound is on one process's start-up (about 1.5 s alone);
-        // twelve debug processes at once beside another test binary took over 10 s on 2 cores.
-        cases
-            .chunks(CASES_AT_ONCE)
-            .flat_map(|chunk| {
-                std::thread::scope(|scope| {
-                    let handles: Vec<_> = chunk
-                        .iter()
-                        .map(|case| {
-                            let config = write_variant(&deployment, case, dir.path());
-                            let (deployment, broker) = (&deployment, &broker);
-                            scope.spawn(move || {
-                                let command = |args: &[&str]| {
-                                    let mut command = deployment.bare_command(broker);
-                                    command
-                                        .args(args)
-                                        .arg(&config)
-                                        .envs(case.env.iter().map(|(k, v)| (k, v)));
-                                    command
-                                };
-                                let (run, run_took) = run_within(
-                                    command(&["run", "--once", "--config"]),
-                                    Duration::from_secs(30),
-                                );
-                                let (check, check_took) = run_within(
-                                    command(&["check", "--config"]),
-                                    Duration::from_secs(30),
-                                );
-                                (case, run, run_took, check, check_took)
-                            })
-                        })
-                        .collect();
-                    handles
-                        .into_iter()
-                        .map(|h| h.join().unwrap())
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect()
-    });
+    )> = {
+        // Two at a time: the 10 s bound is on one process's start-up (1.1-2.8 s each here);
+        // twelve debug processes at once beside another test binary took 10.2 s in CI.
+        let configs: Vec<(&Case, std::path::PathBuf)> = cases
+            .iter()
+            .map(|case| (case, write_variant(&deployment, case, dir.path())))
+            .collect();
+        in_waves(&configs, CASES_AT_ONCE, |(case, config)| {
+            let command = |args: &[&str]| {
+                let mut command = deployment.bare_command(&broker);
+                command
+                    .args(args)
+                    .arg(config)
+                    .envs(case.env.iter().map(|(k, v)| (k, v)));
+                command
+            };
+            let (run, run_took) = run_within(
+                command(&["run", "--once", "--config"]),
+                Duration::from_secs(30),
+            );
+            let (check, check_took) =
+                run_within(command(&["check", "--config"]), Duration::from_secs(30));
+            (*case, run, run_took, check, check_took)
+        })
+    };
     println!(
         "{} credential cases (run and check each) in {:.1} s",
         results.len(),

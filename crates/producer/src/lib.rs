@@ -32,8 +32,8 @@ pub use error::{ProduceError, ProducerError};
 pub use kafka::access::{self, MissingAcl};
 pub use kafka::{
     Delivery, DeliveryListener, MembershipConfig, OcsfProducer, PendingDelivery, PreparedRecord,
-    ShardChange, ShardMembership, TransactionError, headers, read_compacted_topic,
-    read_state_topic, record_topics, shard_of,
+    ShardChange, ShardMembership, TransactionError, ensure_record_topics, headers,
+    read_compacted_topic, read_state_topic, record_topics, shard_of,
 };
 pub use registry::{RegistryClient, RegistryError};
 

@@ -419,6 +419,31 @@ impl Delivered {
     }
 }
 
+/// `work` on every item, `at_once` items side by side (threads), wave after wave, from inside
+/// a multi-threaded tokio test: what bounds a test's "fails within N s" to one process's
+/// start-up rather than to how many start at once on 2 shared cores.
+pub fn in_waves<'a, T: Sync, R: Send>(
+    items: &'a [T],
+    at_once: usize,
+    work: impl Fn(&'a T) -> R + Sync,
+) -> Vec<R> {
+    tokio::task::block_in_place(|| {
+        items
+            .chunks(at_once)
+            .flat_map(|wave| {
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> =
+                        wave.iter().map(|item| scope.spawn(|| work(item))).collect();
+                    handles
+                        .into_iter()
+                        .map(|handle| handle.join().expect("a side-by-side case panicked"))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect()
+    })
+}
+
 /// Runs `command` until it exits, at most `limit`; returns its output and how long it took.
 pub fn run_within(mut command: Command, limit: Duration) -> (Output, Duration) {
     let started = Instant::now();

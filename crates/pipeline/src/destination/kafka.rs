@@ -65,8 +65,10 @@ impl KafkaDestination {
             "" => config.deployment_id.clone(),
             role => format!("{}.{role}", config.deployment_id),
         });
+        // Kafka first: its credentials, certificates and ACLs are named before the registry
+        // is asked to register the schemas.
+        let topics = producer::ensure_record_topics(&config).await?;
         let producer = Arc::new(OcsfProducer::new(config.clone()).await?);
-        let topics = producer.ensure_topics().await?;
         if !topics.is_empty() {
             tracing::info!(?topics, "created Kafka topics");
         }

@@ -185,6 +185,26 @@ pub fn record_topics(config: &ProducerConfig) -> Vec<String> {
     topics
 }
 
+/// Create every topic of [`record_topics`] that does not exist yet (partitions and replication
+/// from `[producer.topic]`), without a producer: a start calls it before registering its Avro
+/// schemas, so a wrong Kafka credential, certificate or ACL is named in about a second.
+/// Returns the topics it created.
+pub async fn ensure_record_topics(config: &ProducerConfig) -> Result<Vec<String>, ProducerError> {
+    let names = record_topics(config);
+    let new_topics: Vec<NewTopic<'_>> = names
+        .iter()
+        .map(|name| {
+            NewTopic::new(
+                name,
+                config.topic.partitions,
+                TopicReplication::Fixed(config.topic.replication_factor),
+            )
+        })
+        .collect();
+    let (needs, purpose) = access::RECORD_TOPICS;
+    create_missing_topics(config, &new_topics, needs, purpose).await
+}
+
 /// The connection and security settings of `config`: what applies to a consumer too.
 fn consumer_config(config: &ProducerConfig) -> ClientConfig {
     let mut client = ClientConfig::new();
@@ -336,19 +356,7 @@ impl OcsfProducer {
     /// Create every topic of [`Self::topics`] that does not exist yet (partitions and replication
     /// from `[producer.topic]`). Returns the topics it created.
     pub async fn ensure_topics(&self) -> Result<Vec<String>, ProducerError> {
-        let names = self.topics();
-        let new_topics: Vec<NewTopic<'_>> = names
-            .iter()
-            .map(|name| {
-                NewTopic::new(
-                    name,
-                    self.config.topic.partitions,
-                    TopicReplication::Fixed(self.config.topic.replication_factor),
-                )
-            })
-            .collect();
-        let (needs, purpose) = access::RECORD_TOPICS;
-        create_missing_topics(&self.config, &new_topics, needs, purpose).await
+        ensure_record_topics(&self.config).await
     }
 
     /// A producer of `config` writing every record to `topic` (created when missing): what the
