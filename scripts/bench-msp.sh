@@ -9,7 +9,8 @@
 # the audit its windows compared and its records in the state topic. See
 # tests/bench/msp_bench.py. LIVE_RATE (default 5) sets the live events per second, all
 # organisations together: `LIVE_RATE=27.8 scripts/bench-msp.sh 1 0 300` is one organisation of
-# 100,000 events an hour.
+# 100,000 events an hour. MSP_EXTRA_CONFIG appends TOML to the run's configuration (experiments:
+# $'[pipeline]\nmax_in_flight_events = 3000').
 # Builds the release binary, starts Apache Kafka (a broker already answering is reused) and the
 # Python venv like scripts/bench.sh; the run's topics are deleted at the end.
 set -euo pipefail

@@ -12,6 +12,8 @@
 # the medians of the pipeline/baseline ratios and of the exactly-once/at-least-once ratio.
 # Each run has its own topics, deployment_id and state_topic; the benchmark deletes its topics
 # at the end. The broker keeps its data otherwise (it is not restarted between runs).
+# Experiments: BENCH_PIPELINE_EXTRA adds lines to the pipeline's `[pipeline]` table (e.g.
+# "max_in_flight_events = 3000"), BENCH_EXTRA_CONFIG appends TOML after the configuration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS=${1:-1000000}

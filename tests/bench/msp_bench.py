@@ -200,6 +200,8 @@ listen = "127.0.0.1:{port}"
 [audit]
 enabled = {"true" if args.audit == "on" else "false"}
 """)
+            # MSP_EXTRA_CONFIG: TOML appended as it is, for experiments (e.g. a [pipeline] table).
+            f.write(os.environ.get("MSP_EXTRA_CONFIG", "") + "\n")
         started = time.time()
         proc = subprocess.Popen([args.binary, "run", "--config", config],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -331,6 +331,7 @@ checkpoint_path = "{workdir}/{prefix}.checkpoints.json"
 [pipeline]
 unit_max_events = {UNIT_MAX_EVENTS}
 delivery = "{mode}"
+{os.environ.get("BENCH_PIPELINE_EXTRA", "")}
 [kafka]
 brokers = "{BOOTSTRAP}"
 deployment_id = "{prefix}"
