@@ -188,7 +188,7 @@ async fn the_documented_acls_suffice_and_every_event_arrives_once() {
 }
 
 /// Removed-ACL cases run side by side.
-const CASES_AT_ONCE: usize = 4;
+const CASES_AT_ONCE: usize = 2;
 
 /// The `error:` lines of a failed run.
 fn error_lines(stderr: &str) -> Vec<&str> {
@@ -267,7 +267,8 @@ async fn each_documented_acl_removed_fails_at_start_with_one_line_naming_it() {
         cases.iter().map(|(d, row)| (d, Some(*row))).collect();
     provision(&broker, &provisioning).await;
 
-    // A few at a time: each must fail within 10 s of its start, on 2 shared cores.
+    // Two at a time: each must fail within 10 s of its start, on 2 cores shared with another
+    // test binary (four at a time, the inventory-state cases took 10.1-10.3 s in CI).
     let started = std::time::Instant::now();
     let results: Vec<(&Deployment, Row, std::process::Output, Duration)> =
         in_waves(&cases, CASES_AT_ONCE, |(deployment, row)| {
