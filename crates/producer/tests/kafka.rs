@@ -18,6 +18,10 @@ use producer::{
 };
 use serde_json::Value;
 
+/// How long a test reads back what it sent: the read ends as soon as every record is there; a
+/// group joining 20 new topics beside another test binary took over 30 s for one partition.
+const CONSUME_DEADLINE: Duration = Duration::from_secs(90);
+
 fn test_config(prefix: &str) -> ProducerConfig {
     ProducerConfig {
         brokers: brokers(),
@@ -61,7 +65,7 @@ async fn json_records_arrive_with_topics_keys_and_headers() {
     producer.flush(Duration::from_secs(10)).unwrap();
 
     let topics: Vec<String> = producer.topics();
-    let consumed = consume(&topics, records.len(), Duration::from_secs(30));
+    let consumed = consume(&topics, records.len(), CONSUME_DEADLINE);
     assert_eq!(consumed.len(), records.len());
     let by_uid: HashMap<String, &Consumed> = consumed
         .iter()
@@ -114,11 +118,7 @@ async fn single_topic_with_org_keys_and_ordered_enqueue() {
     for delivery in join_all(pending).await {
         assert_eq!(delivery.unwrap().topic, format!("{prefix}.all"));
     }
-    let consumed = consume(
-        &[format!("{prefix}.all")],
-        records.len(),
-        Duration::from_secs(30),
-    );
+    let consumed = consume(&[format!("{prefix}.all")], records.len(), CONSUME_DEADLINE);
     assert_eq!(consumed.len(), records.len());
     // Per key (organisation), records keep the order they were sent in.
     let mut sent_by_key: BTreeMap<Vec<u8>, Vec<Vec<u8>>> = BTreeMap::new();
@@ -189,7 +189,7 @@ async fn tracked_records_report_once_each_through_a_full_queue() {
         verdicts.values().all(|v| v == &[true]),
         "each delivered exactly once: {verdicts:?}"
     );
-    let consumed = consume(&producer.topics(), records.len(), Duration::from_secs(30));
+    let consumed = consume(&producer.topics(), records.len(), CONSUME_DEADLINE);
     assert_eq!(consumed.len(), records.len());
     let mut sent: Vec<&[u8]> = records.iter().map(|r| &r.json[..]).collect();
     let mut received: Vec<&[u8]> = consumed.iter().map(|c| &c.payload[..]).collect();
@@ -224,11 +224,7 @@ async fn dead_letters_carry_raw_bytes_reason_stage_and_org() {
     producer.send_dead_letter(letter.clone()).await.unwrap();
     let delivery = producer.send_dead_letter(big).await.unwrap();
     assert_eq!(delivery.topic, format!("{prefix}.dead_letter"));
-    let consumed = consume(
-        &[format!("{prefix}.dead_letter")],
-        2,
-        Duration::from_secs(30),
-    );
+    let consumed = consume(&[format!("{prefix}.dead_letter")], 2, CONSUME_DEADLINE);
     assert_eq!(consumed.len(), 2);
     let first = consumed
         .iter()
@@ -282,7 +278,7 @@ async fn avro_records_decode_independently_to_the_json_content() {
     for delivery in join_all(records.iter().map(|r| producer.send(r))).await {
         delivery.unwrap();
     }
-    let consumed = consume(&producer.topics(), records.len(), Duration::from_secs(30));
+    let consumed = consume(&producer.topics(), records.len(), CONSUME_DEADLINE);
     assert_eq!(consumed.len(), records.len());
 
     // Wire format: magic 0 + the class's registered schema id; subject per topic.
