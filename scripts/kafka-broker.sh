@@ -241,12 +241,14 @@ start_broker() {
   port_open "$PORT" && die "port $HOST:$PORT is taken by something that does not speak Kafka"
   command -v java >/dev/null 2>&1 || die "java (17 or newer) is not on PATH"
   install_broker
-  if [ "${KAFKA_FRESH_DATA:-0}" = 1 ] && [ -d "$DATA/logs" ]; then
-    log "KAFKA_FRESH_DATA=1: emptying $DATA/logs ($(find "$DATA/logs" -mindepth 1 -maxdepth 1 -type d | wc -l) partition directories)"
-    rm -rf "$DATA/logs"
-  elif [ -d "$DATA/logs" ]; then
+  if [ -d "$DATA/logs" ]; then
     local parts; parts=$(find "$DATA/logs" -mindepth 1 -maxdepth 1 -type d | wc -l)
-    [ "$parts" -lt 2000 ] || log "$DATA/logs holds $parts partitions: the broker loads each at start-up (minutes); KAFKA_FRESH_DATA=1 starts it empty"
+    if [ "${KAFKA_FRESH_DATA:-0}" = 1 ]; then
+      log "KAFKA_FRESH_DATA=1: emptying $DATA/logs ($parts partition directories)"
+      rm -rf "$DATA/logs"
+    elif [ "$parts" -ge 2000 ]; then
+      log "$DATA/logs holds $parts partitions: the broker loads each at start-up (minutes); KAFKA_FRESH_DATA=1 starts it empty"
+    fi
   fi
   write_broker_config
   local log4j=(-Dlog4j2.configurationFile="$DATA/log4j2.properties" -Dkafka.logs.dir="$DATA")

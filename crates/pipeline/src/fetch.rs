@@ -16,12 +16,12 @@ use crate::gate::RequestGate;
 use crate::health::DeliveryHealth;
 use crate::map::{MappedChunk, Mapping};
 use crate::stats::PipelineStats;
+use crate::{Mode, stopped};
 
 /// While delivery fails (the broker away), fetched events only wait in memory for it: a fetch
 /// task then asks for pages of at most this many events, and only while fewer than this many
-/// fetched events are not yet mapped, instead of filling the whole in-flight budget.
+/// fetched events hold room in the in-flight budget, instead of filling the whole budget.
 pub(crate) const WHILE_FAILING: usize = 1_000;
-use crate::{Mode, stopped};
 
 /// What a fetch task needs besides its group.
 pub(crate) struct FetchTask {
