@@ -81,6 +81,52 @@ impl Instance {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Whether the process still runs, and what its log says about the group and its shards
+    /// (warnings and errors included), for a failure's message.
+    fn report(&self) -> String {
+        let state = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .ok()
+            .and_then(|stat| {
+                let (_, after) = stat.rsplit_once(')')?;
+                after.split_whitespace().next().map(str::to_string)
+            });
+        let state = match state.as_deref() {
+            None | Some("Z") => "has exited",
+            Some("T") => "is stopped",
+            Some(_) => "is running",
+        };
+        let text = self.log_text();
+        let notable: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                [
+                    "WARN",
+                    "ERROR",
+                    "group",
+                    "shards",
+                    "created",
+                    "pipeline started",
+                ]
+                .iter()
+                .any(|word| l.contains(word))
+            })
+            .collect();
+        let lines: Vec<&str> = text.lines().collect();
+        format!(
+            "--- {} {state}; {} log lines; the first 40 about the group, shards or faults:\n{}\n--- {}'s last 10 lines:\n{}",
+            self.name,
+            lines.len(),
+            notable
+                .iter()
+                .take(40)
+                .copied()
+                .collect::<Vec<_>>()
+                .join("\n"),
+            self.name,
+            lines[lines.len().saturating_sub(10)..].join("\n")
+        )
+    }
+
     /// The shards `/readyz` says this instance owns (`None`: not answering, or not yet in
     /// the group).
     async fn owned_shards(&self) -> Option<BTreeSet<i32>> {
@@ -144,7 +190,11 @@ async fn wait_until_shared(instances: &[&Instance], orgs: &[String], within: Dur
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    panic!("not shared within {within:?}: {last}");
+    let reports: Vec<String> = instances.iter().map(|i| i.report()).collect();
+    panic!(
+        "not shared within {within:?}: {last}\n{}",
+        reports.join("\n")
+    );
 }
 
 /// The simulator with `orgs` organisations and live events.

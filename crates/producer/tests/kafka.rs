@@ -473,3 +473,92 @@ async fn avro_without_registry_is_a_config_error() {
         Err(ProducerError::Config(_))
     ));
 }
+
+/// Instances of one deployment started at the same moment all create the coordination topic:
+/// one wins, the others are told it exists (possibly before the broker's metadata shows it);
+/// every one of them joins, and the group shares the shards among them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_started_at_once_all_join_and_share_the_shards() {
+    use producer::{MembershipConfig, ShardChange, ShardMembership};
+    const INSTANCES: usize = 3;
+    const SHARDS: i32 = 6;
+    for round in 0..3 {
+        let prefix = unique_prefix();
+        let kafka = test_config(&prefix);
+        let membership = MembershipConfig {
+            group_id: format!("{prefix}.group"),
+            topic: format!("{prefix}.shards"),
+            shards: SHARDS,
+            session_timeout: Duration::from_secs(6),
+            revoke_timeout: Duration::from_secs(10),
+        };
+        let mut changes = Vec::new();
+        let joins = (0..INSTANCES).map(|_| {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            changes.push(rx);
+            ShardMembership::join(&kafka, &membership, tx)
+        });
+        let members: Vec<ShardMembership> = join_all(joins)
+            .await
+            .into_iter()
+            .enumerate()
+            .map(|(i, joined)| {
+                joined.unwrap_or_else(|e| panic!("round {round}: instance {i} did not join: {e}"))
+            })
+            .collect();
+        for member in &members {
+            assert_eq!(member.shard_count(), SHARDS);
+        }
+        // Every shard owned by exactly one instance, each instance owning some.
+        let mut owned = vec![std::collections::BTreeSet::new(); INSTANCES];
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            for (i, rx) in changes.iter_mut().enumerate() {
+                while let Ok(change) = rx.try_recv() {
+                    match change {
+                        ShardChange::Assigned(shards) => owned[i].extend(shards),
+                        ShardChange::Revoked { shards, done, .. } => {
+                            for shard in shards {
+                                owned[i].remove(&shard);
+                            }
+                            let _ = done.send(());
+                        }
+                    }
+                }
+            }
+            let total: usize = owned.iter().map(|o| o.len()).sum();
+            let union: std::collections::BTreeSet<i32> = owned.iter().flatten().copied().collect();
+            if owned.iter().all(|o| !o.is_empty())
+                && total == SHARDS as usize
+                && union.len() == total
+            {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: shards not shared within 60 s: {owned:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Leaving blocks until the revocation is answered: answer from here meanwhile.
+        let left = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let all_left = std::sync::Arc::clone(&left);
+        let answering = std::thread::spawn(move || {
+            while !all_left.load(std::sync::atomic::Ordering::SeqCst) {
+                for rx in &mut changes {
+                    while let Ok(change) = rx.try_recv() {
+                        if let ShardChange::Revoked { done, .. } = change {
+                            let _ = done.send(());
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        tokio::task::spawn_blocking(move || members.into_iter().for_each(ShardMembership::leave))
+            .await
+            .unwrap();
+        left.store(true, std::sync::atomic::Ordering::SeqCst);
+        answering.join().unwrap();
+    }
+}

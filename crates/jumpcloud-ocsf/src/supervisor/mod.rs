@@ -229,6 +229,8 @@ impl Supervisor {
                 for shard in &shards {
                     self.owned.remove(shard);
                 }
+                // No longer this instance's from now on, stopped or not yet.
+                self.publish_owned();
                 let stopping: Vec<Shard> = shards.into_iter().map(Shard::Number).collect();
                 self.stop_all(&stopping).await;
                 let _ = done.send(());

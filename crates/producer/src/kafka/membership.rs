@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::TopicPartitionList;
 use rdkafka::admin::{NewTopic, TopicReplication};
@@ -43,6 +43,12 @@ pub struct MembershipConfig {
     /// released anyway; also librdkafka's `max.poll.interval.ms` is set above it.
     pub revoke_timeout: Duration,
 }
+
+/// How long after its creation the coordination topic may take to show in the metadata.
+const PARTITIONS_SHOWN_WITHIN: Duration = Duration::from_secs(30);
+
+/// The group consumer's errors are warnings at most once per this interval.
+const ERROR_WARNING_INTERVAL: Duration = Duration::from_secs(30);
 
 /// A change in the shards this instance owns.
 #[derive(Debug)]
@@ -176,22 +182,33 @@ impl ShardMembership {
             .set("auto.offset.reset", "latest")
             .create_with_context(context)
             .map_err(kafka_error)?;
-        let metadata = consumer
-            .fetch_metadata(Some(&config.topic), Timeout::After(Duration::from_secs(30)))
-            .map_err(kafka_error)?;
-        let shards = metadata
-            .topics()
-            .iter()
-            .find(|t| t.name() == config.topic)
-            .map(|t| t.partitions().len())
-            .and_then(|n| i32::try_from(n).ok())
-            .filter(|n| *n > 0)
-            .ok_or_else(|| {
-                ProducerError::Kafka(format!(
-                    "the coordination topic {:?} has no partitions",
-                    config.topic
-                ))
-            })?;
+        // An instance started beside this one may have created the topic a moment ago: the
+        // broker's metadata can show it a little after the creation was answered.
+        let deadline = Instant::now() + PARTITIONS_SHOWN_WITHIN;
+        let shards = loop {
+            let metadata = consumer
+                .fetch_metadata(Some(&config.topic), Timeout::After(Duration::from_secs(30)))
+                .map_err(kafka_error)?;
+            let partitions = metadata
+                .topics()
+                .iter()
+                .find(|t| t.name() == config.topic)
+                .map(|t| t.partitions().len())
+                .and_then(|n| i32::try_from(n).ok())
+                .filter(|n| *n > 0);
+            match partitions {
+                Some(partitions) => break partitions,
+                None if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                None => {
+                    return Err(ProducerError::Kafka(format!(
+                        "the coordination topic {:?} shows no partitions {PARTITIONS_SHOWN_WITHIN:?} after it was created",
+                        config.topic
+                    )));
+                }
+            }
+        };
         if shards != config.shards {
             tracing::warn!(
                 topic = %config.topic,
@@ -206,11 +223,19 @@ impl ShardMembership {
         let thread = std::thread::Builder::new()
             .name("shard-membership".into())
             .spawn(move || {
+                let mut warned: Option<Instant> = None;
                 while !stopping.load(Ordering::SeqCst) {
                     // Nothing is ever written to the coordination topic; polling serves the
                     // group's callbacks.
                     if let Some(Err(error)) = consumer.poll(Duration::from_millis(200)) {
-                        tracing::debug!(%error, "coordination consumer");
+                        // librdkafka retries by itself; an instance that gets no shards says
+                        // why, once per interval (a broker outage repeats the same error).
+                        if warned.is_none_or(|at| at.elapsed() >= ERROR_WARNING_INTERVAL) {
+                            tracing::warn!(%error, "the group's consumer reported an error");
+                            warned = Some(Instant::now());
+                        } else {
+                            tracing::debug!(%error, "the group's consumer reported an error");
+                        }
                     }
                 }
                 // Dropping the consumer leaves the group: the revocation is answered first.
