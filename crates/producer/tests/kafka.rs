@@ -480,6 +480,9 @@ async fn avro_without_registry_is_a_config_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_started_at_once_all_join_and_share_the_shards() {
     use producer::{MembershipConfig, ShardChange, ShardMembership};
+    use std::collections::BTreeSet;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
     const INSTANCES: usize = 3;
     const SHARDS: i32 = 6;
     for round in 0..3 {
@@ -492,12 +495,38 @@ async fn instances_started_at_once_all_join_and_share_the_shards() {
             session_timeout: Duration::from_secs(6),
             revoke_timeout: Duration::from_secs(10),
         };
-        let mut changes = Vec::new();
-        let joins = (0..INSTANCES).map(|_| {
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-            changes.push(rx);
-            ShardMembership::join(&kafka, &membership, tx)
-        });
+        let (senders, mut changes): (Vec<_>, Vec<_>) = (0..INSTANCES)
+            .map(|_| tokio::sync::mpsc::unbounded_channel())
+            .unzip();
+        // What each instance owns, as its changes say; revocations answered at once (leaving
+        // blocks until its revocation is answered).
+        let owned = Arc::new(Mutex::new(vec![BTreeSet::new(); INSTANCES]));
+        let stop = Arc::new(AtomicBool::new(false));
+        let answering = {
+            let (owned, stop) = (Arc::clone(&owned), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    for (i, rx) in changes.iter_mut().enumerate() {
+                        while let Ok(change) = rx.try_recv() {
+                            let mut owned = owned.lock().unwrap();
+                            match change {
+                                ShardChange::Assigned(shards) => owned[i].extend(shards),
+                                ShardChange::Revoked { shards, done, .. } => {
+                                    for shard in shards {
+                                        owned[i].remove(&shard);
+                                    }
+                                    let _ = done.send(());
+                                }
+                            }
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+        };
+        let joins = senders
+            .into_iter()
+            .map(|tx| ShardMembership::join(&kafka, &membership, tx));
         let members: Vec<ShardMembership> = join_all(joins)
             .await
             .into_iter()
@@ -510,55 +539,25 @@ async fn instances_started_at_once_all_join_and_share_the_shards() {
             assert_eq!(member.shard_count(), SHARDS);
         }
         // Every shard owned by exactly one instance, each instance owning some.
-        let mut owned = vec![std::collections::BTreeSet::new(); INSTANCES];
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
-            for (i, rx) in changes.iter_mut().enumerate() {
-                while let Ok(change) = rx.try_recv() {
-                    match change {
-                        ShardChange::Assigned(shards) => owned[i].extend(shards),
-                        ShardChange::Revoked { shards, done, .. } => {
-                            for shard in shards {
-                                owned[i].remove(&shard);
-                            }
-                            let _ = done.send(());
-                        }
-                    }
-                }
-            }
-            let total: usize = owned.iter().map(|o| o.len()).sum();
-            let union: std::collections::BTreeSet<i32> = owned.iter().flatten().copied().collect();
-            if owned.iter().all(|o| !o.is_empty())
-                && total == SHARDS as usize
-                && union.len() == total
+            let now = owned.lock().unwrap().clone();
+            let total: usize = now.iter().map(BTreeSet::len).sum();
+            let union: BTreeSet<i32> = now.iter().flatten().copied().collect();
+            if now.iter().all(|o| !o.is_empty()) && total == SHARDS as usize && union.len() == total
             {
                 break;
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "round {round}: shards not shared within 60 s: {owned:?}"
+                "round {round}: shards not shared within 60 s: {now:?}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        // Leaving blocks until the revocation is answered: answer from here meanwhile.
-        let left = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let all_left = std::sync::Arc::clone(&left);
-        let answering = std::thread::spawn(move || {
-            while !all_left.load(std::sync::atomic::Ordering::SeqCst) {
-                for rx in &mut changes {
-                    while let Ok(change) = rx.try_recv() {
-                        if let ShardChange::Revoked { done, .. } = change {
-                            let _ = done.send(());
-                        }
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        });
         tokio::task::spawn_blocking(move || members.into_iter().for_each(ShardMembership::leave))
             .await
             .unwrap();
-        left.store(true, std::sync::atomic::Ordering::SeqCst);
+        stop.store(true, Ordering::SeqCst);
         answering.join().unwrap();
     }
 }
