@@ -315,7 +315,11 @@ stop_pid() {  # FILE PATTERN NAME: SIGTERM (a clean shutdown), SIGKILL after 60 
   if ! pid=$(live_pid "$1" "$2"); then rm -f "$1"; return 0; fi
   kill -TERM "$pid"
   for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-  if kill -0 "$pid" 2>/dev/null; then log "$3 (pid $pid) still alive after 60 s; SIGKILL"; kill -KILL "$pid"; fi
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$3 (pid $pid) still alive after 60 s; SIGKILL"; kill -KILL "$pid"
+    # Gone (its ports free) before "stopped" is said: a start right after must not find them bound.
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
   rm -f "$1"
   log "$3 stopped (pid $pid)"
 }

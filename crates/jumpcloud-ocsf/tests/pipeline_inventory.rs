@@ -288,11 +288,7 @@ async fn at_least_once_the_state_follows_the_acknowledged_records() {
     .await;
 
     let log = dir.path().join("second.log");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut second = start_run_with(
         &config,
         &log,

@@ -9,14 +9,21 @@ use std::process::Command;
 pub struct PrivateBroker {
     port: u16,
     data: tempfile::TempDir,
+    /// The lock that reserves `port` and its successor while this broker lives.
+    _port_reservation: std::fs::File,
 }
 
 impl PrivateBroker {
-    /// Starts a broker on a free port (and the port after it for its controller).
+    /// Starts a broker on a free port (and the port after it for its controller), one outside the
+    /// kernel's ephemeral range so that nothing else takes it while the broker is stopped.
     pub fn start() -> Self {
         let data = tempfile::tempdir().expect("a data directory for the broker");
-        let port = free_port_pair();
-        let broker = Self { port, data };
+        let (port, reservation) = free_port_pair();
+        let broker = Self {
+            port,
+            data,
+            _port_reservation: reservation,
+        };
         broker.run("start");
         broker
     }
@@ -77,23 +84,84 @@ impl Drop for PrivateBroker {
     }
 }
 
+/// A free local port for a listener a test's child process opens (a metrics endpoint, say),
+/// outside the kernel's ephemeral range and reserved until this process exits, so that no
+/// outgoing connection takes it between now and the child's bind.
+pub fn reserved_port() -> u16 {
+    static RESERVATIONS: std::sync::Mutex<Vec<std::fs::File>> = std::sync::Mutex::new(Vec::new());
+    let (port, reservation) = free_port_pair();
+    RESERVATIONS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(reservation);
+    port
+}
+
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/kafka-broker.sh")
 }
 
-/// A free port whose successor is free too (the broker's controller listens there).
-fn free_port_pair() -> u16 {
-    for _ in 0..50 {
-        let Ok(listener) = std::net::TcpListener::bind("127.0.0.1:0") else {
+/// A free port whose successor is free too (the broker's controller listens there), below the
+/// kernel's ephemeral range and reserved for this process.
+///
+/// Below the ephemeral range because the broker gives its ports up while a test has it stopped:
+/// a port the kernel may hand out to any client's outgoing connection (another test's Kafka
+/// client, say) can be taken in the meantime, and the restart then fails with "Address already
+/// in use". Reserved by a lock file held as long as the process lives, so that two test
+/// processes do not pick the same pair (a stopped broker's ports look free to a bind check).
+fn free_port_pair() -> (u16, std::fs::File) {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let low: u16 = 20000;
+    let high = ephemeral_low.saturating_sub(2).max(low + 1000);
+    // Pairs start at even ports, so that two reserved pairs never share a port.
+    let pairs = u32::from(high - low) / 2;
+    let locks = std::env::temp_dir().join("jumpcloud-ocsf-test-ports");
+    std::fs::create_dir_all(&locks).expect("a directory for port reservations");
+    let first = uuid::Uuid::new_v4().as_u128() as u32 % pairs;
+    for step in 0..pairs {
+        let port = low + 2 * ((first + step) % pairs) as u16;
+        let Ok(lock) = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(locks.join(port.to_string()))
+        else {
             continue;
         };
-        let Ok(address) = listener.local_addr() else {
+        if lock.try_lock().is_err() {
             continue;
-        };
-        let port = address.port();
-        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-            return port;
+        }
+        let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+        if free(port) && free(port + 1) {
+            return (port, lock);
         }
     }
-    panic!("no free pair of ports on 127.0.0.1");
+    panic!("no free pair of ports on 127.0.0.1 in {low}..{high}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::free_port_pair;
+
+    #[test]
+    fn reserved_port_pairs_are_distinct_bindable_and_below_the_ephemeral_range() {
+        let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .expect("the kernel's ephemeral range")
+            .split_whitespace()
+            .next()
+            .and_then(|low| low.parse().ok())
+            .expect("its low end");
+        let pairs: Vec<_> = (0..20).map(|_| free_port_pair()).collect();
+        let mut ports: Vec<u16> = pairs.iter().flat_map(|(p, _)| [*p, p + 1]).collect();
+        assert!(ports.iter().all(|p| *p < ephemeral_low), "{ports:?}");
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), 40, "every pair reserved once: {ports:?}");
+        for port in ports {
+            std::net::TcpListener::bind(("127.0.0.1", port)).expect("a reserved port is free");
+        }
+    }
 }

@@ -117,10 +117,10 @@ pub fn consume_with_config(
             break;
         }
     }
-    if !records.is_empty() {
-        if let Err(err) = consumer.commit_consumer_state(CommitMode::Sync) {
-            eprintln!("consumer commit: {err}");
-        }
+    if !records.is_empty()
+        && let Err(err) = consumer.commit_consumer_state(CommitMode::Sync)
+    {
+        eprintln!("consumer commit: {err}");
     }
     records
 }

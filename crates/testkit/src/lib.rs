@@ -11,7 +11,7 @@ mod broker;
 mod consume;
 mod secure;
 
-pub use broker::PrivateBroker;
+pub use broker::{PrivateBroker, reserved_port};
 pub use consume::{Consumed, Isolation, consume, consume_from, consume_with, consume_with_config};
 pub use secure::{Acl, AclOperation, AclResource, SecureAdmin, SecureBroker, SecureRegistry};
 

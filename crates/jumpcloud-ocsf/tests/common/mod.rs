@@ -208,13 +208,9 @@ pub fn topics(prefix: &str) -> Vec<String> {
     topics
 }
 
-/// A free local TCP port (for a metrics listener).
+/// A free local TCP port (for a metrics listener), reserved for this test process.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind a local port")
-        .local_addr()
-        .expect("its address")
-        .port()
+    testkit::reserved_port()
 }
 
 /// `run --once` with the config at `path` (the environment's `KAFKA_BROKERS` and `env`): catches
