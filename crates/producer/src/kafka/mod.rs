@@ -82,7 +82,8 @@ fn client_config(config: &ProducerConfig) -> ClientConfig {
 /// Describes the topics of `new_topics` first: the principal must be allowed `needs` on those
 /// that exist (else one line naming the missing ACL, `purpose` saying what it is for); only
 /// those that do not exist are created (`[kafka.topic] create`), so existing topics need no
-/// Create ACL. Returns the topics it created.
+/// Create ACL. Returns once every partition of those it found missing takes writes (see
+/// `writable.rs`); returns the topics it created.
 async fn create_missing_topics(
     config: &ProducerConfig,
     new_topics: &[NewTopic<'_>],
@@ -124,10 +125,15 @@ async fn create_missing_topics(
         .await
         .map_err(|e| ProducerError::Kafka(e.to_string()))?;
     let mut created = Vec::new();
+    let mut shown = Vec::new();
     for result in results {
         match result {
-            Ok(name) => created.push(name),
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Ok(name) => {
+                shown.push(name.clone());
+                created.push(name);
+            }
+            // Created a moment ago by another instance: maybe not writable yet either.
+            Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => shown.push(name),
             Err((
                 name,
                 RDKafkaErrorCode::TopicAuthorizationFailed
@@ -149,6 +155,7 @@ async fn create_missing_topics(
             }
         }
     }
+    writable::wait_until_writable(config, &shown).await?;
     Ok(created)
 }
 
@@ -481,6 +488,7 @@ mod queue;
 #[cfg(test)]
 mod tests;
 mod transactions;
+mod writable;
 
 pub use delivery::{Delivery, DeliveryListener, PendingDelivery};
 use delivery::{DeliveryContext, DeliveryTag};
