@@ -1,13 +1,14 @@
 //! Waiting until a topic just created can take writes on every partition.
 //!
 //! An idempotent producer must not send to a partition the broker has not set up yet. The
-//! broker answers the first request with a retriable error (`UNKNOWN_TOPIC_OR_PARTITION`,
-//! `NOT_LEADER_OR_FOLLOWER`) while a later request in flight, sent a moment after, is written; a
-//! partition with no state for the producer accepts any sequence number first. librdkafka then
-//! sees a later sequence acknowledged and counts the earlier, refused batch as persisted
-//! ("implicit ack"): its records get a successful delivery report and are not in the log. CI
-//! caught it: 600 records acknowledged, 598 in the log, the partition's first batch starting at
-//! sequence 2 (the 2026-12-07 fresh-clone run at cd2a3ba, read with `kafka-dump-log`).
+//! broker can refuse the first request there (the partition not served yet) and write the next
+//! request in flight a moment later: a partition with no state for the producer accepts any
+//! sequence number first. librdkafka, seeing the later sequence acknowledged, takes the earlier
+//! batch for persisted (`rd_kafka_handle_idempotent_Produce_success`, librdkafka 2.12.1: a later
+//! request's success is read as proof that an earlier failed one was written) and reports its
+//! records delivered; they are not in the log. CI caught it: 600 records acknowledged, 598 in
+//! the log, the partition's first batch at sequence 2 (the 2026-12-07 fresh-clone run at
+//! cd2a3ba, the segment read with Kafka's `DumpLogSegments`).
 //!
 //! **Architecture invariant:** nothing is produced to a topic this process saw missing until
 //! every partition of it answers `ListOffsets` at its leader: served from the partition's log
