@@ -589,30 +589,42 @@ fn every_catalogue_event_type_maps_to_its_tables_class() {
             .prop_map(Value::from)
             .boxed();
     let valid_time = event(event_type).prop_filter("a valid timestamp", |(_, valid)| *valid);
-    runner(3000)
-        .run(&valid_time, |(text, _)| {
-            cases.set(cases.get() + 1);
-            let record = mapper
-                .map(text.as_bytes())
-                .unwrap_or_else(|error| panic!("{error} for {text}"));
-            let event = check_output(&record);
-            let event_type = event["metadata"]["event_code"].as_str().unwrap().to_owned();
-            let class = record.class_uid;
-            match expected[&event_type] {
-                // The table's class, or a Base Event when that class's data is missing.
-                Some(uid) => assert!(class == uid || class == 0, "{event_type} -> {class}"),
-                None => assert!(
-                    [3004, 3005, 3006, 0].contains(&class),
-                    "{event_type} -> {class}"
-                ),
-            }
-            if class != 0 {
-                classified.set(classified.get() + 1);
-                seen.borrow_mut().insert(class);
-            }
-            Ok(())
-        })
-        .unwrap();
+    // The classes of many types (the few types of the others are reached by the conformance
+    // test's and the fixtures' events, which carry the vendor's fields). Random events reach a
+    // class only when they happen to carry its data: 3,000 cases at least, then more, 1,000 at a
+    // time up to 20,000, until each of these was reached (a fixed 3,000 missed Group
+    // Management, 3006, once in CI on 2026-12-07; none of 24 runs here did).
+    const REACHED: [u32; 6] = [1006, 3001, 3002, 3004, 3005, 3006];
+    let all_reached =
+        |seen: &std::collections::BTreeSet<u32>| REACHED.iter().all(|c| seen.contains(c));
+    let mut round = 0;
+    while round < 3 || (round < 20 && !all_reached(&seen.borrow())) {
+        round += 1;
+        runner(1000)
+            .run(&valid_time, |(text, _)| {
+                cases.set(cases.get() + 1);
+                let record = mapper
+                    .map(text.as_bytes())
+                    .unwrap_or_else(|error| panic!("{error} for {text}"));
+                let event = check_output(&record);
+                let event_type = event["metadata"]["event_code"].as_str().unwrap().to_owned();
+                let class = record.class_uid;
+                match expected[&event_type] {
+                    // The table's class, or a Base Event when that class's data is missing.
+                    Some(uid) => assert!(class == uid || class == 0, "{event_type} -> {class}"),
+                    None => assert!(
+                        [3004, 3005, 3006, 0].contains(&class),
+                        "{event_type} -> {class}"
+                    ),
+                }
+                if class != 0 {
+                    classified.set(classified.get() + 1);
+                    seen.borrow_mut().insert(class);
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
     eprintln!(
         "catalogue: {} of {} got their table's class ({:?})",
         classified.get(),
@@ -625,10 +637,8 @@ fn every_catalogue_event_type_maps_to_its_tables_class() {
         classified.get(),
         cases.get()
     );
-    // The classes of many types (the few types of the others are reached by the conformance
-    // test's and the fixtures' events, which carry the vendor's fields).
     let seen = seen.into_inner();
-    for class in [1006, 3001, 3002, 3004, 3005, 3006] {
+    for class in REACHED {
         assert!(seen.contains(&class), "class {class} not reached: {seen:?}");
     }
 }
