@@ -101,6 +101,17 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/kafka-broker.sh")
 }
 
+/// The first port of the kernel's ephemeral range (where outgoing connections take their local
+/// ports), when the kernel says.
+fn ephemeral_range_low() -> Option<u16> {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// A free port whose successor is free too (the broker's controller listens there), below the
 /// kernel's ephemeral range and reserved for this process.
 ///
@@ -110,10 +121,7 @@ fn script() -> PathBuf {
 /// in use". Reserved by a lock file held as long as the process lives, so that two test
 /// processes do not pick the same pair (a stopped broker's ports look free to a bind check).
 fn free_port_pair() -> (u16, std::fs::File) {
-    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32768);
+    let ephemeral_low = ephemeral_range_low().unwrap_or(32768);
     let low: u16 = 20000;
     let high = ephemeral_low.saturating_sub(2).max(low + 1000);
     // Pairs start at even ports, so that two reserved pairs never share a port.
@@ -144,16 +152,11 @@ fn free_port_pair() -> (u16, std::fs::File) {
 
 #[cfg(test)]
 mod tests {
-    use super::free_port_pair;
+    use super::{ephemeral_range_low, free_port_pair};
 
     #[test]
     fn reserved_port_pairs_are_distinct_bindable_and_below_the_ephemeral_range() {
-        let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-            .expect("the kernel's ephemeral range")
-            .split_whitespace()
-            .next()
-            .and_then(|low| low.parse().ok())
-            .expect("its low end");
+        let ephemeral_low = ephemeral_range_low().expect("the kernel's ephemeral range");
         let pairs: Vec<_> = (0..20).map(|_| free_port_pair()).collect();
         let mut ports: Vec<u16> = pairs.iter().flat_map(|(p, _)| [*p, p + 1]).collect();
         assert!(ports.iter().all(|p| *p < ephemeral_low), "{ports:?}");
